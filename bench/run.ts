@@ -18,11 +18,12 @@
  * BENCH_WARMUP (200), BENCH_MATMUL_CALLS (200), BENCH_MATMUL_N (adapter default),
  * BENCH_CPU_ROUNDS (2), BENCH_SECTIONS ("latency,cpu"), BENCH_BLAS_DEFAULTS=1 (leave the
  * profiles' BLAS thread defaults instead of pinning 1 BLAS thread per call),
- * BENCH_JSON=<file> (also write the figures as JSON).
+ * BENCH_JSON=<file> (also write the figures as JSON), BENCH_SNAKEPIT_MODULE=<file> (load the
+ * library from another entry, e.g. dist/src/index.js, instead of src/index.ts).
  */
 import { writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import {
   findPython,
   isAlive,
@@ -79,7 +80,11 @@ interface Pit {
 type PoolConfig = Record<string, unknown> & { name: string };
 
 async function loadSnakepit(): Promise<{ start(config: unknown): Promise<Pit> }> {
-  const mod = (await import('../src/index.js')) as Record<string, unknown>;
+  // BENCH_SNAKEPIT_MODULE: load another build of the library (e.g. dist/) instead of src/.
+  const spec = process.env.BENCH_SNAKEPIT_MODULE
+    ? pathToFileURL(resolve(process.env.BENCH_SNAKEPIT_MODULE)).href
+    : '../src/index.js';
+  const mod = (await import(spec)) as Record<string, unknown>;
   const Snakepit = mod.Snakepit as { start?: (config: unknown) => Promise<Pit> } | undefined;
   if (!Snakepit || typeof Snakepit.start !== 'function') {
     throw new Error('src/index exports no Snakepit.start');
