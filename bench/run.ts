@@ -419,7 +419,8 @@ async function main(): Promise<number> {
         await cpuSection(results);
       } catch (e) {
         failed = true;
-        console.log(`\n  CPU section NOT MEASURED: ${(e as Error).stack ?? e}`);
+        const text = ((e as Error).stack ?? String(e)).split('\n').slice(0, 6).join('\n    ');
+        console.log(`  CPU section NOT MEASURED — the library could not be started or failed:\n    ${text}`);
         results.cpuError = String(e);
       }
     }
