@@ -1,0 +1,76 @@
+"""Value codec: JSON text plus out-of-band byte blobs.
+
+Bytes inside a value travel as {"$bytes": i} with blobs[i] holding them, so nothing is
+base64-encoded or pickled and ints stay ints. The common case (no bytes) is one C-level
+json.dumps / json.loads with no extra walk.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from typing import Any
+
+_tls = threading.local()  # the blob list of the encode running on this thread
+
+
+def _hook(o: Any) -> Any:
+    if isinstance(o, (bytes, bytearray, memoryview)):
+        blobs = _tls.blobs
+        blobs.append(bytes(o))
+        return {"$bytes": len(blobs) - 1}
+    if isinstance(o, (set, frozenset, tuple)):
+        return list(o)
+    np = sys.modules.get("numpy")  # only if the tool already imported it
+    if np is not None:
+        if isinstance(o, np.ndarray):
+            return o.tolist()
+        if isinstance(o, np.generic):
+            return o.item()
+    raise TypeError(
+        f"cannot send a value of type {type(o).__module__}.{type(o).__qualname__}: "
+        "tool results must be JSON values (dict, list, str, int, float, bool, None), bytes or NumPy arrays"
+    )
+
+
+_encoder = json.JSONEncoder(separators=(",", ":"), allow_nan=False, default=_hook)
+
+
+def encode(obj: Any) -> tuple[bytes, list[bytes]]:
+    """Python value -> (UTF-8 JSON, blobs)."""
+    blobs: list[bytes] = []
+    _tls.blobs = blobs
+    try:
+        text = _encoder.encode(obj)
+    except ValueError as e:
+        if "Out of range float" in str(e):
+            raise ValueError(f"the value contains NaN or Infinity, which JSON cannot carry ({e})") from None
+        raise
+    return text.encode(), blobs
+
+
+def decode(raw: bytes, blobs: Any = ()) -> Any:
+    """(UTF-8 JSON, blobs) -> Python value; {"$bytes": i} becomes blobs[i] as bytes."""
+    if not raw:
+        return None
+    obj = json.loads(raw)
+    if blobs and b'"$bytes"' in raw:
+        obj = _restore(obj, blobs)
+    return obj
+
+
+def _restore(o: Any, blobs: Any) -> Any:
+    if isinstance(o, dict):
+        if len(o) == 1:
+            i = o.get("$bytes")
+            if type(i) is int and 0 <= i < len(blobs):
+                return bytes(blobs[i])
+        for k, v in o.items():
+            if isinstance(v, (dict, list)):
+                o[k] = _restore(v, blobs)
+        return o
+    if isinstance(o, list):
+        for idx, v in enumerate(o):
+            if isinstance(v, (dict, list)):
+                o[idx] = _restore(v, blobs)
+    return o

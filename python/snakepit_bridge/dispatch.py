@@ -1,0 +1,134 @@
+"""Turning one Call into Replies: find the tool, check its arguments, run it, encode the outcome.
+
+Shared by both session variants. Error codes: TOOL_NOT_FOUND, INVALID_ARGUMENT (the arguments
+do not fit the tool's signature; checked before calling so a TypeError raised inside the tool
+stays a PYTHON_ERROR), PYTHON_ERROR (the tool raised), CANCELLED.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from typing import Any, Callable, Iterator
+
+from . import codec
+from ._stubs import pb
+
+Reply = pb.Reply
+Value = pb.Value
+CallError = pb.CallError
+
+
+def error_reply(call_id: int, code: str, type_: str, message: str, tb: str = "") -> Any:
+    return Reply(id=call_id, error=CallError(code=code, type=type_, message=message, traceback=tb))
+
+
+def exception_reply(call_id: int, exc: BaseException) -> Any:
+    if isinstance(exc, SystemExit):
+        exit_now(exc)
+    return error_reply(call_id, "PYTHON_ERROR", type(exc).__name__, str(exc), traceback.format_exc())
+
+
+def cancelled_reply(call_id: int) -> Any:
+    return error_reply(call_id, "CANCELLED", "Cancelled", "the call was cancelled before it finished")
+
+
+def exit_now(exc: SystemExit) -> None:
+    """A tool raised SystemExit: leave the process with its code, without replying."""
+    code = exc.code
+    if code is None:
+        code = 0
+    elif not isinstance(code, int):
+        print(code, file=sys.stderr)
+        code = 1
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    finally:
+        os._exit(code & 0xFF)
+
+
+class Dispatcher:
+    def __init__(self, tools: dict, checker=None):
+        self.tools = tools
+        self._available = ", ".join(sorted(tools)) or "(none)"
+        self.checker = checker
+
+    def prepare(self, call) -> tuple[Any, Any]:
+        """(tool, kwargs) ready to run, or (None, error reply)."""
+        tool = self.tools.get(call.tool)
+        if tool is None:
+            return None, error_reply(
+                call.id, "TOOL_NOT_FOUND", "ToolNotFound",
+                f"no tool named {call.tool!r}; available tools: {self._available}",
+            )
+        args = call.args
+        try:
+            kwargs = codec.decode(args.json, args.blobs) if args.json else {}
+        except ValueError as e:
+            return None, error_reply(call.id, "INVALID_ARGUMENT", type(e).__name__, f"{tool.name}: arguments are not valid JSON: {e}")
+        if kwargs is None:
+            kwargs = {}
+        if not isinstance(kwargs, dict):
+            return None, error_reply(
+                call.id, "INVALID_ARGUMENT", "TypeError",
+                f"{tool.name}: arguments must be a JSON object of keyword arguments, got {type(kwargs).__name__}",
+            )
+        try:
+            tool.signature.bind(**kwargs)
+        except TypeError as e:
+            return None, error_reply(
+                call.id, "INVALID_ARGUMENT", "TypeError", f"{tool.name}({tool.param_text}): {e}",
+            )
+        return tool, kwargs
+
+    # -- unary ------------------------------------------------------------------------------
+    def run_unary(self, call_id: int, tool, kwargs: dict) -> Any:
+        checker = self.checker
+        token = checker.enter(tool) if checker is not None else None
+        try:
+            out = tool.func(**kwargs)
+            if tool.streaming:
+                out = list(out)  # a generator tool called without streaming: all chunks at once
+            data, blobs = codec.encode(out)
+        except BaseException as e:  # noqa: BLE001 - every failure becomes a reply, the worker lives on
+            return exception_reply(call_id, e)
+        finally:
+            if token is not None:
+                checker.exit(tool, token)
+        return Reply(id=call_id, result=Value(json=data, blobs=blobs))
+
+    # -- streaming --------------------------------------------------------------------------
+    def run_stream(self, call_id: int, tool, kwargs: dict, cancelled: Callable[[], bool]) -> Iterator[Any]:
+        """Yield one chunk reply per value, then exactly one final reply (end, error or CANCELLED)."""
+        checker = self.checker
+        token = checker.enter(tool) if checker is not None else None
+        try:
+            try:
+                out = tool.func(**kwargs)
+                if not tool.streaming:
+                    data, blobs = codec.encode(out)  # a plain tool streamed: one chunk
+                    yield Reply(id=call_id, chunk=Value(json=data, blobs=blobs))
+                    yield Reply(id=call_id, end=True)
+                    return
+                it = iter(out)
+                while True:
+                    if cancelled():
+                        close = getattr(out, "close", None)
+                        if close is not None:
+                            close()
+                        yield cancelled_reply(call_id)
+                        return
+                    try:
+                        item = next(it)
+                    except StopIteration:
+                        break
+                    data, blobs = codec.encode(item)
+                    yield Reply(id=call_id, chunk=Value(json=data, blobs=blobs))
+            except BaseException as e:  # noqa: BLE001
+                yield exception_reply(call_id, e)
+                return
+            yield Reply(id=call_id, end=True)
+        finally:
+            if token is not None:
+                checker.exit(tool, token)

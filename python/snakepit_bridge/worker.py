@@ -1,0 +1,244 @@
+"""The worker process: load the adapter, serve it over gRPC, report on the control channel.
+
+    python -m snakepit_bridge --adapter pkg.mod.Class --address unix:/abs/path.sock
+        [--profile process|thread] [--threads N] [--thread-safety-checks]
+        [--worker-id ID] [--run-id RID]
+
+Environment: SNAKEPIT_TOKEN (required; removed from os.environ once read),
+SNAKEPIT_CONTROL_FD (the inherited control fd, normally 3).
+"""
+from __future__ import annotations
+
+import argparse
+import hmac
+import importlib
+import json
+import os
+import platform
+import sys
+import threading
+import traceback
+from concurrent.futures import ThreadPoolExecutor
+
+from .control import Control
+
+MAX_MESSAGE = 512 * 1024 * 1024
+TOKEN_KEY = "x-snakepit-token"
+HANDLER_THREADS = 8  # Session, DescribeTools, Heartbeat; tool threads are separate
+
+
+class StartupError(Exception):
+    """A failure before ready that needs no traceback of ours (bad arguments, config)."""
+
+
+def gil_enabled() -> bool:
+    check = getattr(sys, "_is_gil_enabled", None)
+    return bool(check()) if check is not None else True
+
+
+class _ArgParser(argparse.ArgumentParser):
+    def error(self, message):  # report through startup_error instead of exiting with usage
+        raise StartupError(f"bad worker arguments: {message}")
+
+
+def parse_args(argv):
+    p = _ArgParser(prog="python -m snakepit_bridge", description="Snakepit Python worker")
+    p.add_argument("--adapter", required=True, help="module.Class of the adapter to serve")
+    p.add_argument("--address", required=True, help="unix:/abs/path.sock or 127.0.0.1:PORT (0 = any free port)")
+    p.add_argument("--profile", choices=("process", "thread"), default="process")
+    p.add_argument("--threads", type=int, default=1, help="concurrent calls in the thread profile")
+    p.add_argument("--thread-safety-checks", action="store_true")
+    p.add_argument("--worker-id", default="")
+    p.add_argument("--run-id", default="")
+    args = p.parse_args(argv)
+    if args.threads < 1:
+        raise StartupError("--threads must be at least 1")
+    return args
+
+
+def check_address(address: str) -> None:
+    """Only a unix socket or loopback: a worker must never listen on a public interface."""
+    if address.startswith("unix:"):
+        path = address[len("unix:"):]
+        if path.startswith("//"):
+            path = path[2:]
+        if not os.path.isabs(path):
+            raise StartupError(f"--address {address!r}: the unix socket path must be absolute")
+        return
+    host = address.rsplit(":", 1)[0] if ":" in address else ""
+    if host not in ("127.0.0.1", "localhost", "[::1]"):
+        raise StartupError(f"--address {address!r}: only unix:/path or a loopback host (127.0.0.1, [::1], localhost) is allowed")
+
+
+def load_adapter_class(spec: str):
+    module_name, _, class_name = spec.rpartition(".")
+    if not module_name:
+        raise StartupError(f"--adapter {spec!r} must be module.Class, e.g. myapp.adapters.MyAdapter")
+    module = importlib.import_module(module_name)
+    try:
+        return getattr(module, class_name)
+    except AttributeError:
+        raise AttributeError(f"module {module_name!r} has no class {class_name!r} (adapter {spec!r})") from None
+
+
+def check_thread_safe(cls) -> None:
+    if getattr(cls, "__thread_safe__", False) is not True:
+        name = cls.__name__
+        raise StartupError(
+            f"{name} is not declared thread-safe: the thread profile runs several calls at once in one "
+            f"process. Set `__thread_safe__ = True` on the class once it is thread-safe (see "
+            f"ThreadSafeAdapter), or use workerProfile 'process'."
+        )
+
+
+def make_servicer(adapter_name, tools, session_factory, in_flight, token: bytes):
+    from ._stubs import pb, pb_grpc
+    import grpc
+
+    def authorized(context) -> bool:
+        for key, value in context.invocation_metadata():
+            if key == TOKEN_KEY:
+                v = value.encode() if isinstance(value, str) else value
+                return hmac.compare_digest(v, token)
+        return False
+
+    def refuse(context):
+        context.abort(grpc.StatusCode.UNAUTHENTICATED, f"missing or wrong {TOKEN_KEY} metadata")
+
+    describe_reply = pb.DescribeReply(
+        adapter=adapter_name,
+        tools=[
+            pb.ToolInfo(
+                name=t.name,
+                description=t.description,
+                streaming=t.streaming,
+                thread_safe=t.thread_safe,
+                parameters_json=json.dumps(t.parameters).encode(),
+            )
+            for t in tools.values()
+        ],
+    )
+    pid = os.getpid()
+    gil = gil_enabled()
+
+    class Servicer(pb_grpc.WorkerServicer):
+        def Session(self, request_iterator, context):
+            if not authorized(context):
+                refuse(context)
+            return session_factory().serve(request_iterator, context)
+
+        def DescribeTools(self, request, context):
+            if not authorized(context):
+                refuse(context)
+            return describe_reply
+
+        def Heartbeat(self, request, context):
+            if not authorized(context):
+                refuse(context)
+            return pb.HeartbeatReply(seq=request.seq, pid=pid, in_flight=max(in_flight.value, 0), gil_enabled=gil)
+
+    return Servicer()
+
+
+def serve(args, control: Control, token: bytes):
+    """Start serving; returns the started server once `ready` is sent."""
+    import grpc  # imported here so a missing grpcio is reported as a startup_error
+
+    from ._stubs import pb_grpc
+    from .adapter import discover_tools
+    from .dispatch import Dispatcher
+    from .session import InFlight, ProcessSession, ThreadSession
+
+    check_address(args.address)
+    cls = load_adapter_class(args.adapter)
+    if args.profile == "thread":
+        check_thread_safe(cls)
+    adapter = cls()
+    tools = discover_tools(adapter)
+
+    checker = None
+    if args.thread_safety_checks:
+        from .safety import SafetyChecker
+
+        checker = SafetyChecker(control.send)
+    dispatcher = Dispatcher(tools, checker)
+    in_flight = InFlight()
+
+    if args.profile == "thread":
+        pool = ThreadPoolExecutor(max_workers=args.threads, thread_name_prefix="snakepit-tool")
+        session_factory = lambda: ThreadSession(dispatcher, pool, in_flight)  # noqa: E731
+    else:
+        session_factory = lambda: ProcessSession(dispatcher, in_flight)  # noqa: E731
+
+    server = grpc.server(
+        ThreadPoolExecutor(max_workers=HANDLER_THREADS, thread_name_prefix="snakepit-grpc"),
+        options=[
+            ("grpc.max_send_message_length", MAX_MESSAGE),
+            ("grpc.max_receive_message_length", MAX_MESSAGE),
+            ("grpc.so_reuseport", 0),
+        ],
+    )
+    adapter_name = f"{cls.__module__}.{cls.__qualname__}"
+    pb_grpc.add_WorkerServicer_to_server(make_servicer(adapter_name, tools, session_factory, in_flight, token), server)
+    try:
+        port = server.add_insecure_port(args.address)
+    except RuntimeError as e:
+        raise StartupError(f"cannot listen on {args.address!r}: {e}") from None
+    if not port:
+        raise StartupError(f"cannot listen on {args.address!r}")
+    address = args.address
+    if not address.startswith("unix:") and address.endswith(":0"):
+        address = f"{address[:-2]}:{port}"
+    server.start()
+
+    control.send({
+        "type": "ready",
+        "pid": os.getpid(),
+        "address": address,
+        "python": platform.python_version(),
+        "gil_enabled": gil_enabled(),
+        "profile": args.profile,
+        "threads": args.threads if args.profile == "thread" else 1,
+        "tools": list(tools),
+        "worker_id": args.worker_id,
+        "run_id": args.run_id,
+    })
+    return server
+
+
+def main(argv=None) -> None:
+    # Line-buffered output so Node sees each log line as it is written.
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(line_buffering=True)
+        except Exception:
+            pass
+    control = Control.from_env()
+    token = os.environ.pop("SNAKEPIT_TOKEN", None)  # tools and their subprocesses never see it
+    try:
+        control.watch_parent()
+        args = parse_args(sys.argv[1:] if argv is None else argv)
+        if not token:
+            raise StartupError("SNAKEPIT_TOKEN is not set: the worker refuses to serve without a token")
+        server = serve(args, control, token.encode())
+    except KeyboardInterrupt:
+        os._exit(130)
+    except BaseException as e:  # noqa: BLE001 - anything before ready is a startup_error
+        if isinstance(e, SystemExit) and e.code in (0, None) and {"-h", "--help"} & set(sys.argv):
+            raise  # --help printed usage
+        tb = "" if isinstance(e, StartupError) else traceback.format_exc()
+        error_type = "StartupError" if isinstance(e, StartupError) else type(e).__name__
+        message = str(e) if not isinstance(e, SystemExit) else f"the adapter called sys.exit({e.code!r}) during startup"
+        print(f"snakepit worker failed to start: {error_type}: {message}", file=sys.stderr)
+        if tb:
+            print(tb, file=sys.stderr, end="")
+        control.send({"type": "startup_error", "error_type": error_type, "message": message, "traceback": tb})
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(1)
+    try:
+        server.wait_for_termination()
+    except KeyboardInterrupt:
+        server.stop(0)
