@@ -43,10 +43,14 @@ class ProcessSession:
     def serve(self, request_iterator, context) -> Iterator[Any]:
         d = self.dispatcher
         in_flight = self.in_flight
-        frames: Any = request_iterator
+        next_frame = iter(request_iterator).__next__
         cancelled: set[int] = set()
         reader: _FrameReader | None = None
-        for frame in frames:
+        while True:
+            try:
+                frame = next_frame()
+            except StopIteration:
+                return
             if frame.cancels:
                 cancelled.update(frame.cancels)
             for call in frame.calls:
@@ -66,7 +70,7 @@ class ProcessSession:
                             # While a stream runs we cannot read the next frame inline, yet a
                             # cancel may arrive: from now on a thread reads frames for us.
                             reader = _FrameReader(request_iterator, cancelled)
-                            frames = reader.frames()
+                            next_frame = reader.next_frame
                         is_cancelled = lambda cid=cid: cid in cancelled  # noqa: E731
                         for reply in d.run_stream(cid, tool, kwargs, is_cancelled):
                             yield ServerFrame(replies=[reply])
@@ -98,12 +102,12 @@ class _FrameReader:
         finally:
             self._q.put(_DONE)
 
-    def frames(self) -> Iterator[Any]:
-        while True:
-            frame = self._q.get()
-            if frame is _DONE:
-                return
-            yield frame
+    def next_frame(self) -> Any:
+        frame = self._q.get()
+        if frame is _DONE:
+            self._q.put(_DONE)  # stay ended for any later call
+            raise StopIteration
+        return frame
 
 
 class ThreadSession:

@@ -1,0 +1,228 @@
+"""Spawning real workers for tests: a socketpair on fd 3, a token, a grpc client."""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import select
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import grpc
+import pytest
+
+HERE = Path(__file__).resolve().parent
+PYTHON_DIR = HERE.parent
+ADAPTERS = HERE / "adapters"
+sys.path.insert(0, str(ADAPTERS))
+
+from snakepit_bridge._stubs import pb, pb_grpc  # noqa: E402
+
+
+class Worker:
+    """One `python -m snakepit_bridge` child with its control socket and a connected client."""
+
+    def __init__(self, adapter: str, *extra: str, profile: str = "process", threads: int = 1, env: dict | None = None):
+        self.tmp = tempfile.TemporaryDirectory(prefix="snakepit-test-")
+        self.address = f"unix:{self.tmp.name}/w.sock"
+        self.token = secrets.token_hex(16)
+        parent_sock, child_sock = socket.socketpair()
+        self.control = parent_sock
+        self._buf = b""
+        full_env = dict(os.environ)
+        full_env.update({
+            "SNAKEPIT_TOKEN": self.token,
+            "SNAKEPIT_CONTROL_FD": "3",
+            "PYTHONPATH": os.pathsep.join([str(PYTHON_DIR), str(ADAPTERS)]),
+        })
+        full_env.update(env or {})
+        argv = [sys.executable, "-u", "-m", "snakepit_bridge", "--adapter", adapter, "--address", self.address,
+                "--profile", profile, "--threads", str(threads), "--worker-id", "t1", "--run-id", "test", *extra]
+        # fd 3 in the child must be the control socket, as with Node's stdio[3]: dup2 it there
+        # (dup2 makes fd 3 inheritable; close_fds=False keeps it, other fds are CLOEXEC anyway).
+        cfd = child_sock.fileno()
+
+        def setup_child():
+            os.dup2(cfd, 3)
+            os.setsid()  # like Node's detached spawn: the worker leads its own process group
+
+        self.proc = subprocess.Popen(argv, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     close_fds=False, preexec_fn=setup_child)
+        child_sock.close()
+        self.channel = None
+        self.stub = None
+        self.lines: list[dict] = []
+
+    # -- control channel --------------------------------------------------------------------
+    def read_line(self, timeout: float = 15.0) -> dict | None:
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self._buf:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            r, _, _ = select.select([self.control], [], [], left)
+            if not r:
+                return None
+            chunk = self.control.recv(65536)
+            if not chunk:
+                return None
+            self._buf += chunk
+        line, self._buf = self._buf.split(b"\n", 1)
+        msg = json.loads(line)
+        self.lines.append(msg)
+        return msg
+
+    def wait_ready(self) -> dict:
+        msg = self.read_line()
+        assert msg is not None and msg["type"] == "ready", (msg, self.stderr_text())
+        self.ready = msg
+        self.channel = grpc.insecure_channel(msg["address"], options=[
+            ("grpc.max_send_message_length", 512 * 1024 * 1024),
+            ("grpc.max_receive_message_length", 512 * 1024 * 1024),
+        ])
+        self.stub = pb_grpc.WorkerStub(self.channel)
+        return msg
+
+    @property
+    def metadata(self):
+        return (("x-snakepit-token", self.token),)
+
+    # -- calls ------------------------------------------------------------------------------
+    def session(self):
+        return Session(self)
+
+    def stderr_text(self) -> str:
+        if self.proc.poll() is None:
+            return "(still running)"
+        return self.proc.stderr.read().decode(errors="replace")
+
+    def close(self):
+        if self.channel is not None:
+            self.channel.close()
+        for sock in (self.control,):
+            try:
+                sock.close()
+            except OSError:
+                pass
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except OSError:
+                self.proc.kill()
+        self.proc.wait(10)
+        for f in (self.proc.stdout, self.proc.stderr):
+            f.close()
+        self.tmp.cleanup()
+
+
+class Session:
+    """A Session stream driven from the test: send frames, collect replies by call id."""
+
+    def __init__(self, worker: Worker):
+        import queue
+        import threading
+
+        self._q: "queue.Queue" = queue.Queue()
+        self._out: "queue.Queue" = queue.Queue()
+        self._next_id = 1
+
+        def frames():
+            while True:
+                f = self._q.get()
+                if f is None:
+                    return
+                yield f
+
+        self.call_iter = worker.stub.Session(frames(), metadata=worker.metadata)
+
+        def pump():
+            try:
+                for frame in self.call_iter:
+                    for r in frame.replies:
+                        self._out.put(r)
+            except grpc.RpcError as e:
+                self._out.put(e)
+            self._out.put(None)
+
+        threading.Thread(target=pump, daemon=True).start()
+        self.replies: dict[int, list] = {}
+
+    def send(self, tool: str, args=None, stream=False, raw_json: bytes | None = None) -> int:
+        from snakepit_bridge import codec
+
+        cid = self._next_id
+        self._next_id += 1
+        if raw_json is not None:
+            value = pb.Value(json=raw_json)
+        else:
+            j, blobs = codec.encode(args if args is not None else {})
+            value = pb.Value(json=j, blobs=blobs)
+        self._q.put(pb.ClientFrame(calls=[pb.Call(id=cid, tool=tool, args=value, stream=stream)]))
+        return cid
+
+    def send_many(self, calls) -> list[int]:
+        from snakepit_bridge import codec
+
+        ids, out = [], []
+        for tool, args in calls:
+            cid = self._next_id
+            self._next_id += 1
+            j, blobs = codec.encode(args)
+            out.append(pb.Call(id=cid, tool=tool, args=pb.Value(json=j, blobs=blobs)))
+            ids.append(cid)
+        self._q.put(pb.ClientFrame(calls=out))
+        return ids
+
+    def cancel(self, *ids: int):
+        self._q.put(pb.ClientFrame(cancels=list(ids)))
+
+    def wait_final(self, cid: int, timeout: float = 15.0):
+        """Replies for cid up to and including its final one."""
+        deadline = time.monotonic() + timeout
+        while True:
+            got = self.replies.get(cid, [])
+            if got and got[-1].WhichOneof("outcome") != "chunk":
+                return got
+            left = deadline - time.monotonic()
+            assert left > 0, f"no final reply for call {cid}; got {got}"
+            import queue
+
+            try:
+                r = self._out.get(timeout=left)
+            except queue.Empty:
+                continue
+            assert r is not None and not isinstance(r, Exception), f"stream ended: {r}"
+            self.replies.setdefault(r.id, []).append(r)
+
+    def call(self, tool: str, args=None, timeout: float = 15.0):
+        """Unary call; returns the decoded result or the CallError."""
+        from snakepit_bridge import codec
+
+        final = self.wait_final(self.send(tool, args), timeout)[-1]
+        if final.WhichOneof("outcome") == "result":
+            return codec.decode(final.result.json, final.result.blobs)
+        return final.error
+
+    def close(self):
+        self._q.put(None)
+
+
+@pytest.fixture
+def spawn():
+    workers: list[Worker] = []
+
+    def start(adapter: str, *extra: str, ready: bool = True, **kw) -> Worker:
+        w = Worker(adapter, *extra, **kw)
+        workers.append(w)
+        if ready:
+            w.wait_ready()
+        return w
+
+    yield start
+    for w in workers:
+        w.close()

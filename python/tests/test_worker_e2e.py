@@ -1,0 +1,194 @@
+"""End to end: a real worker process, the control handshake, a Session over gRPC."""
+import json
+import os
+import time
+
+import grpc
+import pytest
+
+from snakepit_bridge._stubs import pb
+
+
+def test_ready_line(spawn):
+    w = spawn("sample_adapters.Calc")
+    r = w.ready
+    assert r["pid"] == w.proc.pid
+    assert r["address"] == w.address
+    assert r["profile"] == "process" and r["threads"] == 1
+    assert r["python"].startswith("3.")
+    assert isinstance(r["gil_enabled"], bool)
+    assert {"add", "echo", "ping", "count", "fail"} <= set(r["tools"])
+
+
+def test_calls_results_and_errors(spawn):
+    w = spawn("sample_adapters.Calc")
+    s = w.session()
+    assert s.call("add", {"a": 2, "b": 40}) == 42
+    value = {"i": 1, "big": 2**53 + 1, "f": 1.5, "n": None, "l": [1, [2, {"x": None}]], "s": "héllo", "b": b"\x00\xff"}
+    assert s.call("echo", value) == value
+    assert s.call("ping") == "pong"
+
+    err = s.call("fail", {"message": "boom"})
+    assert (err.code, err.type, err.message) == ("PYTHON_ERROR", "ValueError", "boom")
+    assert "Traceback" in err.traceback and "raise ValueError(message)" in err.traceback
+
+    err = s.call("nope")
+    assert err.code == "TOOL_NOT_FOUND" and "add" in err.message and "ping" in err.message
+
+    err = s.call("add", {"a": 1})
+    assert err.code == "INVALID_ARGUMENT" and "add" in err.message and "b" in err.message
+    err = s.call("add", {"a": 1, "b": 2, "c": 3})
+    assert err.code == "INVALID_ARGUMENT"
+    # A TypeError raised inside the tool is the tool's error, not bad arguments.
+    err = s.call("add", {"a": 1, "b": "x"})
+    assert err.code == "PYTHON_ERROR" and err.type == "TypeError"
+
+    err = s.call("memory_error")
+    assert err.code == "PYTHON_ERROR" and err.type == "MemoryError"
+    # The worker keeps serving after all of that, on the same stream.
+    assert s.call("add", {"a": 1, "b": 1}) == 2
+    assert s.call("pid") == w.proc.pid
+    s.close()
+
+
+def test_streaming_tool(spawn):
+    w = spawn("sample_adapters.Calc")
+    s = w.session()
+    replies = s.wait_final(s.send("count", {"n": 5}, stream=True))
+    kinds = [r.WhichOneof("outcome") for r in replies]
+    assert kinds == ["chunk"] * 5 + ["end"]
+    assert [json.loads(r.chunk.json) for r in replies[:5]] == [0, 1, 2, 3, 4]
+    # The same generator tool called without streaming returns every chunk at once.
+    assert s.call("count", {"n": 3}) == [0, 1, 2]
+    # A plain tool called as a stream gives one chunk.
+    replies = s.wait_final(s.send("ping", {}, stream=True))
+    assert [r.WhichOneof("outcome") for r in replies] == ["chunk", "end"]
+
+
+def test_cancel_before_start_and_batched_frame(spawn):
+    w = spawn("sample_adapters.Calc")
+    s = w.session()
+    ids = s.send_many([("add", {"a": 1, "b": 2}), ("ping", {}), ("add", {"a": 3, "b": 4})])
+    # Cancel the last two in the same frame as nothing: a frame with calls and cancels.
+    for cid in ids:
+        final = s.wait_final(cid)[-1]
+        assert final.WhichOneof("outcome") == "result"
+    frame_ids = [100, 101]
+    s._q.put(pb.ClientFrame(calls=[pb.Call(id=100, tool="ping", args=pb.Value(json=b"{}")),
+                                   pb.Call(id=101, tool="ping", args=pb.Value(json=b"{}"))], cancels=[101]))
+    assert s.wait_final(100)[-1].WhichOneof("outcome") == "result"
+    err = s.wait_final(101)[-1].error
+    assert err.code == "CANCELLED"
+
+
+def test_cancel_running_stream_in_process_profile(spawn, tmp_path):
+    w = spawn("stream_adapters.Streams")
+    s = w.session()
+    cid = s.send("forever", {}, stream=True)
+    time.sleep(0.3)
+    s.cancel(cid)
+    replies = s.wait_final(cid, timeout=10)
+    assert replies[-1].error.code == "CANCELLED"
+    assert len(replies) > 1
+    assert s.call("ping") == "pong"  # still serving after the stream
+
+
+def test_invalid_json_arguments(spawn):
+    w = spawn("sample_adapters.Calc")
+    s = w.session()
+    final = s.wait_final(s.send("add", raw_json=b"{not json"))[-1]
+    assert final.error.code == "INVALID_ARGUMENT"
+    final = s.wait_final(s.send("add", raw_json=b"[1,2]"))[-1]
+    assert final.error.code == "INVALID_ARGUMENT"
+
+
+def test_nan_result_is_python_error(spawn):
+    w = spawn("stream_adapters.Streams")
+    err = w.session().call("nan")
+    assert err.code == "PYTHON_ERROR" and err.type == "ValueError" and "NaN" in err.message
+
+
+def test_token_required(spawn):
+    w = spawn("sample_adapters.Calc")
+    with pytest.raises(grpc.RpcError) as e:
+        w.stub.Heartbeat(pb.HeartbeatRequest(seq=1), timeout=5)
+    assert e.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    with pytest.raises(grpc.RpcError) as e:
+        w.stub.DescribeTools(pb.DescribeRequest(), metadata=(("x-snakepit-token", "wrong"),), timeout=5)
+    assert e.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    frames = iter([pb.ClientFrame(calls=[pb.Call(id=1, tool="ping", args=pb.Value(json=b"{}"))])])
+    with pytest.raises(grpc.RpcError) as e:
+        list(w.stub.Session(frames, timeout=5))
+    assert e.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    # With the token everything works.
+    hb = w.stub.Heartbeat(pb.HeartbeatRequest(seq=7), metadata=w.metadata, timeout=5)
+    assert (hb.seq, hb.pid, hb.in_flight) == (7, w.proc.pid, 0)
+
+
+def test_token_not_visible_to_tools(spawn):
+    w = spawn("stream_adapters.Streams")
+    env = w.session().call("env")
+    assert "SNAKEPIT_TOKEN" not in env and "SNAKEPIT_CONTROL_FD" not in env
+
+
+def test_describe_tools(spawn):
+    w = spawn("sample_adapters.Threaded", profile="thread", threads=2)
+    d = w.stub.DescribeTools(pb.DescribeRequest(), metadata=w.metadata, timeout=5)
+    assert d.adapter == "sample_adapters.Threaded"
+    tools = {t.name: t for t in d.tools}
+    assert tools["sleep"].thread_safe and not tools["unsafe_sleep"].thread_safe
+    assert tools["unsafe_sleep"].description == "Sleep; NOT marked thread-safe"
+    params = json.loads(tools["sleep"].parameters_json)
+    assert params[0]["name"] == "seconds" and params[0]["required"] is True
+
+
+def test_print_in_init_does_not_break_handshake(spawn):
+    w = spawn("sample_adapters.PrintsOnInit")
+    assert w.ready["type"] == "ready"
+    assert w.session().call("ping") == "pong"
+    os.killpg(w.proc.pid, 9)
+    w.proc.wait(5)
+    assert b'{"type":"ready"}' in w.proc.stdout.read()  # printed, but only on stdout
+
+
+def test_tool_output_reaches_stdout_and_stderr(spawn):
+    w = spawn("sample_adapters.Calc")
+    assert w.session().call("chatty") == "ok"
+    os.killpg(w.proc.pid, 9)
+    w.proc.wait(5)
+    assert b"chatty says hello on stdout" in w.proc.stdout.read()
+    assert b"chatty says hello on stderr" in w.proc.stderr.read()
+
+
+def test_system_exit_exits_with_code(spawn):
+    w = spawn("sample_adapters.Calc")
+    s = w.session()
+    s.send("exit", {"code": 3})
+    assert w.proc.wait(10) == 3
+
+
+def test_bytes_round_trip_large(spawn):
+    w = spawn("sample_adapters.Calc")
+    blob = os.urandom(3 * 1024 * 1024)
+    out = w.session().call("echo", {"data": [blob, {"inner": b"x"}], "n": 5})
+    assert out == {"data": [blob, {"inner": b"x"}], "n": 5}
+
+
+@pytest.mark.parametrize("adapter,profile,needle,error_type", [
+    ("sample_adapters.Missing", "process", "no class 'Missing'", "AttributeError"),
+    ("no_such_module_abc.Thing", "process", "no_such_module_abc", "ModuleNotFoundError"),
+    ("broken_import.Anything", "process", "not_a_real_module_xyz", "ModuleNotFoundError"),
+    ("sample_adapters.BrokenInit", "process", "model file missing", "RuntimeError"),
+    ("sample_adapters.NotThreadSafe", "thread", "NotThreadSafe is not declared thread-safe", "StartupError"),
+])
+def test_startup_errors(spawn, adapter, profile, needle, error_type):
+    w = spawn(adapter, ready=False, profile=profile, threads=2)
+    msg = w.read_line()
+    assert msg is not None and msg["type"] == "startup_error", msg
+    assert needle in msg["message"] and msg["error_type"] == error_type
+    if error_type != "StartupError":
+        assert "Traceback" in msg["traceback"]
+    else:
+        assert "__thread_safe__ = True" in msg["message"] and "'process'" in msg["message"]
+    assert w.proc.wait(10) == 1
+    assert needle.split()[0] in w.proc.stderr.read().decode()
