@@ -1,0 +1,185 @@
+// The lifecycle of one Python worker, as a pure statechart. Starting, stopping and watching the
+// process are named actors and the outside world hears about states through named actions;
+// `src/workerRuntime.ts` provides the real ones, tests provide fakes.
+import { assign, fromCallback, fromPromise, sendParent, setup } from 'xstate';
+
+export type WorkerStateName = 'starting' | 'ready' | 'busy' | 'draining' | 'recycling' | 'crashed' | 'stopped';
+
+export interface WorkerExitInfo {
+  exitCode: number | null;
+  signal: string | null;
+}
+
+export interface WorkerInput {
+  id: string;
+  pool: string;
+  /** Calls the worker runs at once: 1 for the process profile, threadsPerWorker for threads. */
+  capacity: number;
+}
+
+export interface WorkerContext extends WorkerInput {
+  inFlight: number;
+  requests: number;
+  restarts: number;
+  pid: number | undefined;
+  /** The runtime's handle on the live process; opaque to the machine. */
+  handle: unknown;
+  exit: WorkerExitInfo | undefined;
+  error: unknown;
+  /** Why the worker is draining or being retired: ttl, max_requests, memory, manual, shutdown. */
+  retireReason: string | undefined;
+}
+
+export type WorkerEvent =
+  | { type: 'CALL_STARTED' }
+  | { type: 'CALL_FINISHED' }
+  | { type: 'EXITED'; exitCode: number | null; signal: string | null }
+  | { type: 'DRAIN'; reason: string }
+  | { type: 'STOP' }
+  | { type: 'KILL' }
+  | { type: 'RESTART' };
+
+/** What a worker tells its parent (the pool, which supervises it). */
+export type WorkerReport =
+  | { type: 'WORKER_READY'; id: string }
+  | { type: 'WORKER_EXITED'; id: string; exit: WorkerExitInfo | undefined; error: unknown; duringStartup: boolean }
+  | { type: 'WORKER_STOPPED'; id: string };
+
+export const workerMachine = setup({
+  types: {
+    context: {} as WorkerContext,
+    events: {} as WorkerEvent,
+    input: {} as WorkerInput,
+  },
+  actors: {
+    /** Starts the process and resolves once it serves calls. */
+    boot: fromPromise<{ pid: number; handle: unknown }, { id: string; pool: string; restarts: number }>(async () => {
+      throw new Error('boot is provided by the runtime');
+    }),
+    /** Sends EXITED when the live process exits. */
+    watchExit: fromCallback<{ type: 'EXITED' }, { handle: unknown }>(() => undefined),
+    /** Ends the process: SIGTERM, grace period, SIGKILL. */
+    retire: fromPromise<void, { handle: unknown; reason: string }>(async () => undefined),
+  },
+  actions: {
+    /** Tells the runtime the worker entered a state. */
+    enter: (_, _params: { state: WorkerStateName }) => undefined,
+    finishCall: assign({
+      inFlight: ({ context }) => Math.max(0, context.inFlight - 1),
+      requests: ({ context }) => context.requests + 1,
+    }),
+  },
+  guards: {
+    fullAfterStart: ({ context }) => context.inFlight + 1 >= context.capacity,
+    idleAfterFinish: ({ context }) => context.inFlight <= 1,
+    noneInFlight: ({ context }) => context.inFlight === 0,
+  },
+}).createMachine({
+  id: 'worker',
+  context: ({ input }) => ({
+    ...input,
+    inFlight: 0,
+    requests: 0,
+    restarts: 0,
+    pid: undefined,
+    handle: undefined,
+    exit: undefined,
+    error: undefined,
+    retireReason: undefined,
+  }),
+  initial: 'starting',
+  states: {
+    starting: {
+      entry: { type: 'enter', params: { state: 'starting' } },
+      invoke: {
+        src: 'boot',
+        input: ({ context }) => ({ id: context.id, pool: context.pool, restarts: context.restarts }),
+        onDone: {
+          target: 'alive',
+          actions: assign({ pid: ({ event }) => event.output.pid, handle: ({ event }) => event.output.handle }),
+        },
+        onError: {
+          target: 'crashed',
+          actions: [
+            assign({ error: ({ event }) => event.error, exit: undefined }),
+            sendParent(({ context, event }) => ({
+              type: 'WORKER_EXITED', id: context.id, exit: undefined, error: event.error, duringStartup: true,
+            }) satisfies WorkerReport),
+          ],
+        },
+      },
+      on: { STOP: 'stopped', KILL: 'stopped' },
+    },
+    alive: {
+      entry: [
+        assign({ inFlight: 0, exit: undefined, error: undefined }),
+        sendParent(({ context }) => ({ type: 'WORKER_READY', id: context.id }) satisfies WorkerReport),
+      ],
+      invoke: { src: 'watchExit', input: ({ context }) => ({ handle: context.handle }) },
+      initial: 'ready',
+      on: {
+        EXITED: {
+          target: 'crashed',
+          actions: [
+            assign({ exit: ({ event }) => ({ exitCode: event.exitCode, signal: event.signal }) }),
+            sendParent(({ context, event }) => ({
+              type: 'WORKER_EXITED', id: context.id, exit: { exitCode: event.exitCode, signal: event.signal }, error: undefined, duringStartup: false,
+            }) satisfies WorkerReport),
+          ],
+        },
+        KILL: { target: 'recycling', actions: assign({ retireReason: 'shutdown' }) },
+      },
+      states: {
+        ready: {
+          entry: { type: 'enter', params: { state: 'ready' } },
+          on: {
+            CALL_STARTED: [
+              { guard: 'fullAfterStart', target: 'busy', actions: assign({ inFlight: ({ context }) => context.inFlight + 1 }) },
+              { actions: assign({ inFlight: ({ context }) => context.inFlight + 1 }) },
+            ],
+            CALL_FINISHED: { actions: 'finishCall' },
+            DRAIN: { target: 'draining', actions: assign({ retireReason: ({ event }) => event.reason }) },
+            STOP: { target: 'draining', actions: assign({ retireReason: 'shutdown' }) },
+          },
+        },
+        busy: {
+          entry: { type: 'enter', params: { state: 'busy' } },
+          on: {
+            CALL_FINISHED: { target: 'ready', actions: 'finishCall' },
+            DRAIN: { target: 'draining', actions: assign({ retireReason: ({ event }) => event.reason }) },
+            STOP: { target: 'draining', actions: assign({ retireReason: 'shutdown' }) },
+          },
+        },
+        draining: {
+          entry: { type: 'enter', params: { state: 'draining' } },
+          always: { guard: 'noneInFlight', target: '#worker.recycling' },
+          on: { CALL_FINISHED: { actions: 'finishCall' } },
+        },
+      },
+    },
+    recycling: {
+      entry: { type: 'enter', params: { state: 'recycling' } },
+      invoke: {
+        src: 'retire',
+        input: ({ context }) => ({ handle: context.handle, reason: context.retireReason ?? 'shutdown' }),
+        onDone: 'stopped',
+        onError: 'stopped',
+      },
+    },
+    crashed: {
+      entry: { type: 'enter', params: { state: 'crashed' } },
+      on: {
+        RESTART: { target: 'starting', actions: assign({ restarts: ({ context }) => context.restarts + 1, handle: undefined, pid: undefined }) },
+        STOP: 'stopped',
+        KILL: 'stopped',
+      },
+    },
+    stopped: {
+      type: 'final',
+      entry: [
+        { type: 'enter', params: { state: 'stopped' } },
+        sendParent(({ context }) => ({ type: 'WORKER_STOPPED', id: context.id }) satisfies WorkerReport),
+      ],
+    },
+  },
+});

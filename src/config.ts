@@ -1,0 +1,170 @@
+// The configuration schema: every option, its default, and the checks that turn a typo into an
+// INVALID_CONFIG error naming the key, before any process is started.
+import os from 'node:os';
+import { z } from 'zod';
+import { InvalidConfigError } from './errors.js';
+
+/** The variables that size native thread pools of NumPy, MKL, OpenMP, NumExpr and Accelerate. */
+export const THREAD_ENV_VARS = [
+  'OPENBLAS_NUM_THREADS',
+  'MKL_NUM_THREADS',
+  'OMP_NUM_THREADS',
+  'NUMEXPR_NUM_THREADS',
+  'VECLIB_MAXIMUM_THREADS',
+] as const;
+
+const positiveInt = z.number().int().positive();
+const nonNegativeInt = z.number().int().nonnegative();
+
+const strategy = z.enum(['one_for_one', 'one_for_all', 'rest_for_one']);
+
+const envPairs = z
+  .array(z.tuple([z.string(), z.string()]))
+  .transform((pairs) => Object.fromEntries(pairs));
+const envObject = z.record(z.string(), z.string());
+
+const heartbeatSchema = z
+  .object({
+    enabled: z.boolean().default(false),
+    pingIntervalMs: positiveInt.default(5000),
+    timeoutMs: positiveInt.default(15000),
+    maxMissedHeartbeats: positiveInt.default(3),
+  })
+  .strict();
+
+const restartSchema = z
+  .object({
+    strategy: strategy.default('one_for_one'),
+    intensity: nonNegativeInt.default(3),
+    periodMs: positiveInt.default(5000),
+    type: z.enum(['permanent', 'transient', 'temporary']).default('permanent'),
+    backoffMs: nonNegativeInt.default(100),
+  })
+  .strict();
+
+const poolSchema = z
+  .object({
+    name: z.string().min(1).regex(/^[A-Za-z0-9_.-]+$/, 'use letters, digits, "_", "." or "-"'),
+    workerProfile: z.enum(['process', 'thread']).default('process'),
+    poolSize: positiveInt.optional(),
+    threadsPerWorker: positiveInt.optional(),
+    adapter: z.string().regex(/^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)+$/, 'expected a dotted path "module.Class"').optional(),
+    adapterArgs: z.array(z.string()).optional(),
+    adapterEnv: z.union([envObject, envPairs]).default({}),
+    startupBatchSize: positiveInt.default(8),
+    startupBatchDelayMs: nonNegativeInt.default(250),
+    startupTimeoutMs: positiveInt.default(30_000),
+    heartbeat: heartbeatSchema.default({ enabled: false, pingIntervalMs: 5000, timeoutMs: 15000, maxMissedHeartbeats: 3 }),
+    threadSafetyChecks: z.boolean().default(false),
+    workerTtlMs: positiveInt.optional(),
+    workerMaxRequests: positiveInt.optional(),
+    workerMaxMemoryMb: positiveInt.optional(),
+    maxQueue: nonNegativeInt.default(10_000),
+    queueTimeoutMs: positiveInt.default(60_000),
+    requestTimeoutMs: positiveInt.optional(),
+    restart: restartSchema.default({ strategy: 'one_for_one', intensity: 3, periodMs: 5000, type: 'permanent', backoffMs: 100 }),
+  })
+  .strict();
+
+const configSchema = z
+  .object({
+    python: z
+      .object({
+        executable: z.string().min(1).optional(),
+        pythonPath: z.array(z.string()).default([]),
+        env: envObject.default({}),
+      })
+      .strict()
+      .default({ pythonPath: [], env: {} }),
+    supervisor: z
+      .object({
+        strategy: strategy.default('one_for_one'),
+        intensity: nonNegativeInt.default(3),
+        periodMs: positiveInt.default(5000),
+      })
+      .strict()
+      .default({ strategy: 'one_for_one', intensity: 3, periodMs: 5000 }),
+    inspect: z.any().optional(),
+    shutdownGraceMs: nonNegativeInt.default(2000),
+    pools: z.array(poolSchema).min(1, 'configure at least one pool'),
+  })
+  .strict();
+
+export type SnakepitConfig = z.input<typeof configSchema>;
+export type PoolConfigInput = z.input<typeof poolSchema>;
+type ParsedPool = z.output<typeof poolSchema>;
+
+/** A pool's configuration after defaults and profile rules are applied. */
+export interface PoolConfig extends Omit<ParsedPool, 'adapter' | 'adapterArgs' | 'poolSize' | 'threadsPerWorker' | 'adapterEnv'> {
+  adapter: string;
+  poolSize: number;
+  threadsPerWorker: number;
+  /** adapterEnv over the profile's thread-variable defaults. */
+  env: Record<string, string>;
+}
+
+export interface ResolvedConfig {
+  python: { executable?: string; pythonPath: string[]; env: Record<string, string> };
+  supervisor: { strategy: z.output<typeof strategy>; intensity: number; periodMs: number };
+  inspect?: unknown;
+  shutdownGraceMs: number;
+  pools: PoolConfig[];
+}
+
+export function resolveConfig(input: unknown): ResolvedConfig {
+  const parsed = configSchema.safeParse(input);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((issue) => ({ path: formatPath(issue.path), message: issue.message }));
+    throw invalid(issues);
+  }
+  const config = parsed.data;
+  const issues: { path: string; message: string }[] = [];
+  const seen = new Set<string>();
+  const pools = config.pools.map((pool, index) => {
+    const at = (key: string) => `pools[${index}].${key}`;
+    if (seen.has(pool.name)) issues.push({ path: at('name'), message: `duplicate pool name "${pool.name}"` });
+    seen.add(pool.name);
+    return resolvePool(pool, at, issues);
+  });
+  if (issues.length > 0) throw invalid(issues);
+  return { ...config, pools };
+}
+
+function resolvePool(pool: ParsedPool, at: (key: string) => string, issues: { path: string; message: string }[]): PoolConfig {
+  const { adapterArgs, adapterEnv, ...rest } = pool;
+  const adapter = pool.adapter ?? adapterFromArgs(adapterArgs, at, issues);
+  if (!adapter && !issues.some((i) => i.path.startsWith(at('adapterArgs')))) {
+    issues.push({ path: at('adapter'), message: 'required: the adapter class as "module.Class" (or adapterArgs: ["--adapter", "module.Class"])' });
+  }
+  const thread = pool.workerProfile === 'thread';
+  if (!thread && pool.threadsPerWorker !== undefined && pool.threadsPerWorker !== 1) {
+    issues.push({ path: at('threadsPerWorker'), message: 'applies to workerProfile "thread" only; the process profile runs one call per process' });
+  }
+  const threadsPerWorker = thread ? (pool.threadsPerWorker ?? 4) : 1;
+  const poolSize = pool.poolSize ?? (thread ? 1 : os.availableParallelism());
+  const profileThreads = String(threadsPerWorker);
+  const env: Record<string, string> = {};
+  for (const name of THREAD_ENV_VARS) env[name] = profileThreads;
+  Object.assign(env, adapterEnv);
+  return { ...rest, adapter: adapter ?? '', poolSize, threadsPerWorker, env };
+}
+
+function adapterFromArgs(args: string[] | undefined, at: (key: string) => string, issues: { path: string; message: string }[]) {
+  if (!args) return undefined;
+  const flag = args.indexOf('--adapter');
+  const adapter = flag >= 0 ? args[flag + 1] : undefined;
+  const rest = args.filter((_, i) => i !== flag && i !== flag + 1);
+  if (!adapter || rest.length > 0) {
+    issues.push({ path: at('adapterArgs'), message: 'only ["--adapter", "module.Class"] is understood here' });
+  }
+  return adapter;
+}
+
+function invalid(issues: { path: string; message: string }[]): InvalidConfigError {
+  const lines = issues.map((i) => `  - ${i.path || '(root)'}: ${i.message}`);
+  return new InvalidConfigError(`Invalid Snakepit configuration:\n${lines.join('\n')}`, issues);
+}
+
+function formatPath(path: PropertyKey[]): string {
+  return path.reduce<string>((out, key) => (typeof key === 'number' ? `${out}[${key}]` : out ? `${out}.${String(key)}` : String(key)), '');
+}

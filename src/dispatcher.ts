@@ -1,0 +1,271 @@
+// The hot path of a pool: a call goes to the least-loaded worker with room, or waits in FIFO
+// order (bounded by maxQueue and queueTimeoutMs) until one frees up. Deadlines and abort
+// signals settle the caller at once and cancel the call on the worker; the worker's slot frees
+// only when Python is done with it, so capacity is never over-committed.
+import type { EventEmitter } from 'eventemitter3';
+import type { WorkerStateName } from '../machines/worker.machine.js';
+import type { PoolConfig } from './config.js';
+import {
+  AbortedError,
+  PoolSaturatedError,
+  QueueTimeoutError,
+  ShuttingDownError,
+  type SnakepitError,
+  TimeoutError,
+} from './errors.js';
+import type { SnakepitEvents } from './events.js';
+import { Fifo, type FifoEntry } from './fifo.js';
+import { type PoolStats, StatsRecorder } from './stats.js';
+import type { WorkerConnection } from './workerConnection.js';
+
+/** The pool's live view of one worker, updated synchronously as calls start and finish. */
+export interface WorkerSlot {
+  id: string;
+  pool: string;
+  pid: number | undefined;
+  state: WorkerStateName;
+  inFlight: number;
+  capacity: number;
+  requests: number;
+  restarts: number;
+  gilEnabled: boolean | undefined;
+  connection: WorkerConnection | undefined;
+  /** Tells the worker's state machine a call started or finished. */
+  notify: (event: { type: 'CALL_STARTED' } | { type: 'CALL_FINISHED' }) => void;
+}
+
+export interface CallOptions {
+  pool?: string;
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+interface Request {
+  tool: string;
+  args: unknown;
+  resolve: (value: unknown) => void;
+  reject: (error: SnakepitError) => void;
+  submittedAt: number;
+  settled: boolean;
+  entry: FifoEntry<Request> | undefined;
+  cleanup: (() => void) | undefined;
+  cancelOnWorker: (() => void) | undefined;
+  onChunk: ((value: unknown) => void) | undefined;
+}
+
+export class Dispatcher {
+  readonly slots: WorkerSlot[] = [];
+  private readonly queue = new Fifo<Request>();
+  private readonly stats = new StatsRecorder();
+  private closedWith: SnakepitError | undefined;
+  private pumpScheduled = false;
+
+  constructor(
+    readonly config: PoolConfig,
+    private readonly events: EventEmitter<SnakepitEvents>,
+  ) {}
+
+  get capacity(): number {
+    return this.config.poolSize * this.config.threadsPerWorker;
+  }
+
+  get queued(): number {
+    return this.queue.size;
+  }
+
+  get inFlight(): number {
+    let total = 0;
+    for (const slot of this.slots) total += slot.inFlight;
+    return total;
+  }
+
+  submit(tool: string, args: unknown, options: CallOptions, onChunk?: (value: unknown) => void): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      this.stats.requests++;
+      if (this.closedWith) return this.refuse(tool, reject, this.closedWith);
+      if (options.signal?.aborted) return this.refuse(tool, reject, new AbortedError(tool, options.signal.reason));
+      const request: Request = {
+        tool, args, resolve, reject, onChunk,
+        submittedAt: performance.now(), settled: false, entry: undefined, cleanup: undefined, cancelOnWorker: undefined,
+      };
+      this.watchDeadline(request, options);
+      const slot = this.pickSlot();
+      if (slot) return this.run(request, slot);
+      if (this.queue.size >= this.config.maxQueue) {
+        return this.settle(request, new PoolSaturatedError(this.config.name, this.config.maxQueue));
+      }
+      this.enqueue(request);
+    });
+  }
+
+  private refuse(tool: string, reject: (e: SnakepitError) => void, error: SnakepitError): void {
+    this.stats.failures++;
+    this.emitFailure(tool, error, undefined);
+    reject(error);
+  }
+
+  /** Arms the call's deadline, abort signal and queue timeout; all disarmed on settle. */
+  private watchDeadline(request: Request, options: CallOptions): void {
+    const timeoutMs = options.timeoutMs ?? this.config.requestTimeoutMs;
+    const { signal } = options;
+    let deadline: NodeJS.Timeout | undefined;
+    if (timeoutMs !== undefined) {
+      deadline = setTimeout(() => this.giveUp(request, new TimeoutError(request.tool, timeoutMs)), timeoutMs);
+    }
+    const onAbort = () => this.giveUp(request, new AbortedError(request.tool, signal?.reason));
+    signal?.addEventListener('abort', onAbort, { once: true });
+    if (deadline || signal) {
+      request.cleanup = () => {
+        if (deadline) clearTimeout(deadline);
+        signal?.removeEventListener('abort', onAbort);
+      };
+    }
+  }
+
+  private giveUp(request: Request, error: SnakepitError): void {
+    if (request.settled) return;
+    if (request.entry) this.queue.remove(request.entry);
+    request.cancelOnWorker?.();
+    this.settle(request, error);
+  }
+
+  private enqueue(request: Request): void {
+    request.entry = this.queue.push(request);
+    const queueTimer = setTimeout(() => {
+      if (request.settled || !request.entry) return;
+      this.stats.queueTimeouts++;
+      this.giveUp(request, new QueueTimeoutError(this.config.name, this.config.queueTimeoutMs));
+    }, this.config.queueTimeoutMs);
+    const previous = request.cleanup;
+    request.cleanup = () => {
+      clearTimeout(queueTimer);
+      previous?.();
+    };
+    if (this.events.listenerCount('request:queued')) {
+      this.events.emit('request:queued', { pool: this.config.name, tool: request.tool, queueLength: this.queue.size, at: Date.now() });
+    }
+  }
+
+  /** The least-loaded worker that can take a call now. */
+  private pickSlot(): WorkerSlot | undefined {
+    let best: WorkerSlot | undefined;
+    for (const slot of this.slots) {
+      if ((slot.state !== 'ready' && slot.state !== 'busy') || slot.inFlight >= slot.capacity || !slot.connection) continue;
+      if (!best || slot.inFlight < best.inFlight) best = slot;
+      if (slot.inFlight === 0) break;
+    }
+    return best;
+  }
+
+  private run(request: Request, slot: WorkerSlot): void {
+    request.entry = undefined;
+    const connection = slot.connection!;
+    const startedAt = performance.now();
+    slot.inFlight++;
+    slot.notify({ type: 'CALL_STARTED' });
+    if (this.events.listenerCount('request:started')) {
+      this.events.emit('request:started', {
+        pool: slot.pool, workerId: slot.id, pid: slot.pid, tool: request.tool, waitedMs: startedAt - request.submittedAt, at: Date.now(),
+      });
+    }
+    const finish = () => {
+      slot.inFlight--;
+      slot.requests++;
+      slot.notify({ type: 'CALL_FINISHED' });
+      this.schedulePump();
+    };
+    const id = connection.call(request.tool, request.args, {
+      resolve: (value) => {
+        finish();
+        if (request.settled) return;
+        this.stats.recordLatency(performance.now() - request.submittedAt);
+        this.settle(request, undefined, value, slot);
+      },
+      reject: (error) => {
+        finish();
+        this.settle(request, error, undefined, slot);
+      },
+      chunk: request.onChunk && ((value) => !request.settled && request.onChunk!(value)),
+    }, request.onChunk !== undefined);
+    request.cancelOnWorker = () => connection.cancel(id);
+  }
+
+  private settle(request: Request, error: SnakepitError | undefined, value?: unknown, slot?: WorkerSlot): void {
+    if (request.settled) return;
+    request.settled = true;
+    request.cleanup?.();
+    if (error) {
+      this.stats.failures++;
+      this.emitFailure(request.tool, error, slot);
+      request.reject(error);
+      return;
+    }
+    this.stats.completed++;
+    if (slot && this.events.listenerCount('request:completed')) {
+      this.events.emit('request:completed', {
+        pool: slot.pool, workerId: slot.id, pid: slot.pid, tool: request.tool,
+        durationMs: performance.now() - request.submittedAt, at: Date.now(),
+      });
+    }
+    request.resolve(value);
+  }
+
+  private emitFailure(tool: string, error: SnakepitError, slot: WorkerSlot | undefined): void {
+    if (!this.events.listenerCount('request:failed')) return;
+    this.events.emit('request:failed', { pool: this.config.name, tool, code: error.code, error, workerId: slot?.id, at: Date.now() });
+  }
+
+  /** Runs queued calls on free workers; batched to once per tick. */
+  schedulePump(): void {
+    if (this.pumpScheduled || this.queue.size === 0) return;
+    this.pumpScheduled = true;
+    process.nextTick(() => {
+      this.pumpScheduled = false;
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    while (this.queue.size > 0) {
+      const slot = this.pickSlot();
+      if (!slot) return;
+      const request = this.queue.shift()!;
+      request.entry = undefined;
+      this.run(request, slot);
+    }
+  }
+
+  /** From now on every call is refused with `error`; queued calls are refused too. */
+  close(error: SnakepitError = new ShuttingDownError()): void {
+    this.closedWith ??= error;
+    for (const request of this.queue.drain()) {
+      request.entry = undefined;
+      this.settle(request, error);
+    }
+  }
+
+  /** Refuses new calls but lets queued and in-flight ones run. */
+  closeIntake(error: SnakepitError): void {
+    this.closedWith ??= error;
+  }
+
+  get idle(): boolean {
+    return this.queue.size === 0 && this.inFlight === 0;
+  }
+
+  snapshot(): PoolStats {
+    const inFlight = this.inFlight;
+    return {
+      pool: this.config.name,
+      requests: this.stats.requests,
+      completed: this.stats.completed,
+      failures: this.stats.failures,
+      queued: this.queue.size,
+      queueTimeouts: this.stats.queueTimeouts,
+      inFlight,
+      capacity: this.capacity,
+      utilisation: this.capacity ? inFlight / this.capacity : 0,
+      latencyMs: this.stats.percentiles(),
+    };
+  }
+}

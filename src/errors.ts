@@ -1,0 +1,173 @@
+// Every failure a caller can see is a SnakepitError with a stable `code`.
+// `instanceof` is answered by a brand and the code, not by prototype identity, so it keeps
+// working when two copies of this package end up in one application.
+
+const brand = Symbol.for('snakepit.error');
+
+export const ErrorCode = {
+  INVALID_CONFIG: 'INVALID_CONFIG',
+  POOL_NOT_FOUND: 'POOL_NOT_FOUND',
+  POOL_SATURATED: 'POOL_SATURATED',
+  QUEUE_TIMEOUT: 'QUEUE_TIMEOUT',
+  TIMEOUT: 'TIMEOUT',
+  ABORTED: 'ABORTED',
+  WORKER_CRASHED: 'WORKER_CRASHED',
+  PYTHON_ERROR: 'PYTHON_ERROR',
+  TOOL_NOT_FOUND: 'TOOL_NOT_FOUND',
+  INVALID_ARGUMENT: 'INVALID_ARGUMENT',
+  STARTUP_FAILED: 'STARTUP_FAILED',
+  SHUTTING_DOWN: 'SHUTTING_DOWN',
+  MAX_RESTARTS_EXCEEDED: 'MAX_RESTARTS_EXCEEDED',
+} as const;
+
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export class SnakepitError extends Error {
+  /** The code subclasses answer to in `instanceof`; the base class answers to all. */
+  static readonly code: ErrorCode | undefined = undefined;
+  readonly [brand] = true;
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (typeof value !== 'object' || value === null || !(value as any)[brand]) return false;
+    return this.code === undefined || (value as SnakepitError).code === this.code;
+  }
+}
+
+export class InvalidConfigError extends SnakepitError {
+  static override readonly code = ErrorCode.INVALID_CONFIG;
+  constructor(
+    message: string,
+    readonly issues: { path: string; message: string }[] = [],
+  ) {
+    super(ErrorCode.INVALID_CONFIG, message);
+  }
+}
+
+export class PoolNotFoundError extends SnakepitError {
+  static override readonly code = ErrorCode.POOL_NOT_FOUND;
+  constructor(readonly pool: string, known: string[]) {
+    super(
+      ErrorCode.POOL_NOT_FOUND,
+      `No pool named "${pool}". Configured pools: ${known.map((p) => `"${p}"`).join(', ') || 'none'}.`,
+    );
+  }
+}
+
+export class PoolSaturatedError extends SnakepitError {
+  static override readonly code = ErrorCode.POOL_SATURATED;
+  constructor(readonly pool: string, maxQueue: number) {
+    super(
+      ErrorCode.POOL_SATURATED,
+      `Pool "${pool}" is saturated: every worker is busy and ${maxQueue} calls are already queued. ` +
+        'Retry later, raise maxQueue, or add workers.',
+    );
+  }
+}
+
+export class QueueTimeoutError extends SnakepitError {
+  static override readonly code = ErrorCode.QUEUE_TIMEOUT;
+  constructor(readonly pool: string, waitedMs: number) {
+    super(
+      ErrorCode.QUEUE_TIMEOUT,
+      `Call waited ${waitedMs} ms in the queue of pool "${pool}" without a free worker. ` +
+        'Raise queueTimeoutMs or add workers.',
+    );
+  }
+}
+
+export class TimeoutError extends SnakepitError {
+  static override readonly code = ErrorCode.TIMEOUT;
+  constructor(readonly tool: string, timeoutMs: number) {
+    super(ErrorCode.TIMEOUT, `Tool "${tool}" did not answer within ${timeoutMs} ms; the call was cancelled.`);
+  }
+}
+
+export class AbortedError extends SnakepitError {
+  static override readonly code = ErrorCode.ABORTED;
+  constructor(readonly tool: string, reason?: unknown) {
+    super(ErrorCode.ABORTED, `Call to tool "${tool}" was aborted by its signal.`, { cause: reason });
+  }
+}
+
+export interface WorkerExit {
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export class WorkerCrashedError extends SnakepitError {
+  static override readonly code = ErrorCode.WORKER_CRASHED;
+  readonly exitCode: number | null;
+  readonly signal: NodeJS.Signals | null;
+  constructor(readonly workerId: string, readonly pid: number | undefined, exit: WorkerExit) {
+    const how = exit.signal ? `signal ${exit.signal}` : `exit code ${exit.exitCode}`;
+    super(
+      ErrorCode.WORKER_CRASHED,
+      `Worker ${workerId} (pid ${pid}) died with ${how} while handling this call. ` +
+        'The supervisor restarts it; retry the call if it is safe to repeat.',
+    );
+    this.exitCode = exit.exitCode;
+    this.signal = exit.signal;
+  }
+}
+
+export class PythonError extends SnakepitError {
+  static override readonly code = ErrorCode.PYTHON_ERROR;
+  constructor(
+    readonly tool: string,
+    readonly pythonType: string,
+    readonly pythonMessage: string,
+    readonly pythonTraceback: string,
+  ) {
+    super(ErrorCode.PYTHON_ERROR, `Tool "${tool}" raised ${pythonType}: ${pythonMessage}\n${pythonTraceback}`);
+  }
+}
+
+export class ToolNotFoundError extends SnakepitError {
+  static override readonly code = ErrorCode.TOOL_NOT_FOUND;
+  constructor(readonly tool: string, message: string) {
+    super(ErrorCode.TOOL_NOT_FOUND, message);
+  }
+}
+
+export class InvalidArgumentError extends SnakepitError {
+  static override readonly code = ErrorCode.INVALID_ARGUMENT;
+  constructor(readonly tool: string, message: string) {
+    super(ErrorCode.INVALID_ARGUMENT, message);
+  }
+}
+
+export class StartupFailedError extends SnakepitError {
+  static override readonly code = ErrorCode.STARTUP_FAILED;
+  constructor(
+    message: string,
+    readonly details: { pool?: string; workerId?: string; pythonType?: string; pythonTraceback?: string; stderr?: string[] } = {},
+  ) {
+    super(ErrorCode.STARTUP_FAILED, message);
+  }
+}
+
+export class ShuttingDownError extends SnakepitError {
+  static override readonly code = ErrorCode.SHUTTING_DOWN;
+  constructor() {
+    super(ErrorCode.SHUTTING_DOWN, 'Snakepit is stopping or stopped and takes no new calls. Start a new instance.');
+  }
+}
+
+export class MaxRestartsExceededError extends SnakepitError {
+  static override readonly code = ErrorCode.MAX_RESTARTS_EXCEEDED;
+  constructor(readonly pool: string, intensity: number, periodMs: number) {
+    super(
+      ErrorCode.MAX_RESTARTS_EXCEEDED,
+      `Pool "${pool}" failed: its workers crashed more than ${intensity} times within ${periodMs} ms, ` +
+        'so the supervisor gave up instead of restarting in a loop. Check the worker:crashed and worker:log ' +
+        'events for the cause, then start Snakepit again.',
+    );
+  }
+}

@@ -1,0 +1,42 @@
+// The lifecycle events Snakepit emits, with their payloads. Names are part of the public contract.
+import type { WorkerStateName } from '../machines/worker.machine.js';
+
+interface PoolEventBase {
+  pool: string;
+  at: number;
+}
+
+export interface WorkerEventBase extends PoolEventBase {
+  workerId: string;
+  pid: number | undefined;
+}
+
+export interface SnakepitEvents {
+  'pool:starting': (e: PoolEventBase & { poolSize: number; capacity: number }) => void;
+  'pool:batch': (e: PoolEventBase & { batch: number; batches: number; workerIds: string[] }) => void;
+  'pool:ready': (e: PoolEventBase & { workers: number; capacity: number; startupMs: number }) => void;
+  'pool:failed': (e: PoolEventBase & { reason: string; error: Error }) => void;
+  'worker:starting': (e: WorkerEventBase & { restarts: number }) => void;
+  'worker:ready': (e: WorkerEventBase & { startupMs: number; gilEnabled: boolean | undefined }) => void;
+  'worker:busy': (e: WorkerEventBase & { inFlight: number }) => void;
+  'worker:idle': (e: WorkerEventBase) => void;
+  'worker:draining': (e: WorkerEventBase & { reason: string }) => void;
+  'worker:recycling': (e: WorkerEventBase & { reason: string }) => void;
+  'worker:crashed': (e: WorkerEventBase & { exitCode: number | null; signal: string | null; reason: string }) => void;
+  'worker:restarted': (e: WorkerEventBase & { restarts: number }) => void;
+  'worker:stopped': (e: WorkerEventBase) => void;
+  'worker:state': (e: WorkerEventBase & { from: WorkerStateName | undefined; to: WorkerStateName }) => void;
+  'worker:heartbeat-missed': (e: WorkerEventBase & { missed: number; error: string }) => void;
+  'worker:thread-safety-warning': (
+    e: WorkerEventBase & { kind: string; tool?: string; library?: string; threadIds: number[]; message: string },
+  ) => void;
+  'worker:log': (e: WorkerEventBase & { stream: 'stdout' | 'stderr'; line: string }) => void;
+  'supervisor:restart': (e: WorkerEventBase & { strategy: string; restartsInWindow: number }) => void;
+  'supervisor:escalation': (e: PoolEventBase & { reason: string; error: Error }) => void;
+  'request:queued': (e: PoolEventBase & { tool: string; queueLength: number }) => void;
+  'request:started': (e: WorkerEventBase & { tool: string; waitedMs: number }) => void;
+  'request:completed': (e: WorkerEventBase & { tool: string; durationMs: number }) => void;
+  'request:failed': (e: PoolEventBase & { tool: string; code: string; error: Error; workerId?: string }) => void;
+}
+
+export type SnakepitEventName = keyof SnakepitEvents;

@@ -1,0 +1,26 @@
+export { Snakepit } from './snakepit.js';
+export {
+  SnakepitError,
+  ErrorCode,
+  InvalidConfigError,
+  PoolNotFoundError,
+  PoolSaturatedError,
+  QueueTimeoutError,
+  TimeoutError,
+  AbortedError,
+  WorkerCrashedError,
+  PythonError,
+  ToolNotFoundError,
+  InvalidArgumentError,
+  StartupFailedError,
+  ShuttingDownError,
+  MaxRestartsExceededError,
+} from './errors.js';
+export { THREAD_ENV_VARS } from './config.js';
+
+export type { SnakepitConfig, PoolConfigInput } from './config.js';
+export type { CallOptions } from './dispatcher.js';
+export type { SnakepitEvents, SnakepitEventName } from './events.js';
+export type { InspectSnapshot, StopOptions } from './snakepit.js';
+export type { PoolStats } from './stats.js';
+export type { WorkerStateName } from '../machines/worker.machine.js';

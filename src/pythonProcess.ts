@@ -1,0 +1,224 @@
+// One Python worker process: how it is started, how we learn it is ready, and how it ends.
+//
+// The worker is its own process group (so a stop reaches its grandchildren too) and talks to
+// us over an extra pipe on fd 3: its readiness and start-up errors arrive there as JSON lines,
+// where no user print() can forge them, and the pipe's end-of-file tells it we died.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
+import { StartupFailedError, type WorkerExit } from './errors.js';
+import { BRIDGE_DIR } from './pythonExecutable.js';
+
+export interface LaunchOptions {
+  executable: string;
+  workerId: string;
+  pool: string;
+  adapter: string;
+  profile: 'process' | 'thread';
+  threads: number;
+  threadSafetyChecks: boolean;
+  /** Extra environment: user's python.env, then the pool's profile env. */
+  env: Record<string, string>;
+  pythonPath: string[];
+  socketDir: string;
+  runId: string;
+  startupTimeoutMs: number;
+  onLog: (stream: 'stdout' | 'stderr', line: string) => void;
+  onControl: (message: ControlMessage) => void;
+  /** Called once the process exists, so the owner can reap it whatever happens next. */
+  onSpawn?: (process: PythonProcess) => void;
+}
+
+export interface ControlMessage {
+  type: string;
+  [key: string]: unknown;
+}
+
+export interface ReadyInfo {
+  pid: number;
+  address: string;
+  gil_enabled: boolean;
+  python: string;
+  tools: string[];
+}
+
+const STDERR_TAIL = 20;
+
+export class PythonProcess {
+  readonly token: string;
+  readonly exited: Promise<WorkerExit>;
+  exit: WorkerExit | undefined;
+  private readonly child: ChildProcess;
+  private readonly stderrTail: string[] = [];
+
+  private constructor(readonly options: LaunchOptions, address: string) {
+    this.token = randomBytes(24).toString('base64url');
+    const args = [
+      '-u', '-m', 'snakepit_bridge',
+      '--adapter', options.adapter,
+      '--address', address,
+      '--profile', options.profile,
+      '--threads', String(options.threads),
+      '--worker-id', options.workerId,
+      '--run-id', options.runId,
+    ];
+    if (options.threadSafetyChecks) args.push('--thread-safety-checks');
+    this.child = spawn(options.executable, args, {
+      stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+      detached: true,
+      env: {
+        ...process.env,
+        ...options.env,
+        PYTHONPATH: [BRIDGE_DIR, ...options.pythonPath, process.env.PYTHONPATH].filter(Boolean).join(path.delimiter),
+        PYTHONUNBUFFERED: '1',
+        SNAKEPIT_TOKEN: this.token,
+        SNAKEPIT_CONTROL_FD: '3',
+      },
+    });
+    this.exited = new Promise((resolve) => {
+      this.child.once('exit', (exitCode, signal) => {
+        this.exit = { exitCode, signal };
+        // The leader is gone; take down anything it left in its group.
+        this.signalGroup('SIGKILL');
+        resolve(this.exit);
+      });
+      this.child.once('error', (error) => {
+        this.stderrTail.push(String(error));
+        if (this.child.pid === undefined) {
+          this.exit = { exitCode: null, signal: null };
+          resolve(this.exit);
+        }
+      });
+    });
+    options.onSpawn?.(this);
+    this.readLines(this.child.stdout!, (line) => options.onLog('stdout', line));
+    this.readLines(this.child.stderr!, (line) => {
+      this.stderrTail.push(line);
+      if (this.stderrTail.length > STDERR_TAIL) this.stderrTail.shift();
+      options.onLog('stderr', line);
+    });
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  /** Starts a worker and resolves once its gRPC server is serving. */
+  static async launch(options: LaunchOptions, signal?: AbortSignal): Promise<{ process: PythonProcess; ready: ReadyInfo }> {
+    const address = `unix:${path.join(options.socketDir, `${options.workerId}-${randomBytes(3).toString('hex')}.sock`)}`;
+    const worker = new PythonProcess(options, address);
+    try {
+      const ready = await worker.awaitReady(signal);
+      return { process: worker, ready };
+    } catch (error) {
+      await worker.terminate(0);
+      throw error;
+    }
+  }
+
+  private awaitReady(signal?: AbortSignal): Promise<ReadyInfo> {
+    const { workerId, pool, adapter, startupTimeoutMs } = this.options;
+    return new Promise<ReadyInfo>((resolve, reject) => {
+      let startupError: ControlMessage | undefined;
+      const timer = setTimeout(
+        () => reject(new StartupFailedError(
+          `Worker ${workerId} of pool "${pool}" was not ready within ${startupTimeoutMs} ms. ` +
+            `Raise startupTimeoutMs if adapter ${adapter} loads slowly.${this.stderrText()}`,
+          { pool, workerId, stderr: [...this.stderrTail] },
+        )),
+        startupTimeoutMs,
+      );
+      const onAbort = () => reject(new StartupFailedError(`Start of worker ${workerId} was cancelled.`, { pool, workerId }));
+      signal?.addEventListener('abort', onAbort, { once: true });
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      this.readLines(this.child.stdio[3] as Readable, (line) => {
+        const message = parseControl(line);
+        if (!message) return;
+        if (message.type === 'ready') {
+          done();
+          resolve(message as unknown as ReadyInfo);
+        } else if (message.type === 'startup_error') {
+          startupError = message;
+        } else {
+          this.options.onControl(message);
+        }
+      });
+      this.exited.then(async (exit) => {
+        done();
+        // Let the last stderr lines arrive before quoting them.
+        await new Promise((r) => setTimeout(r, 20));
+        reject(this.startupFailure(exit, startupError));
+      });
+    });
+  }
+
+  private startupFailure(exit: WorkerExit, error: ControlMessage | undefined): StartupFailedError {
+    const { workerId, pool, adapter, executable } = this.options;
+    const how = exit.signal ? `signal ${exit.signal}` : `exit code ${exit.exitCode}`;
+    if (error) {
+      return new StartupFailedError(
+        `Worker ${workerId} of pool "${pool}" could not start adapter ${adapter}: ` +
+          `${error.error_type}: ${error.message}\n${error.traceback ?? ''}`,
+        { pool, workerId, pythonType: String(error.error_type), pythonTraceback: String(error.traceback ?? ''), stderr: [...this.stderrTail] },
+      );
+    }
+    return new StartupFailedError(
+      `Worker ${workerId} of pool "${pool}" exited with ${how} before it was ready ` +
+        `(python: ${executable}). Run \`npm run setup:python\` if the bridge's dependencies are missing.${this.stderrText()}`,
+      { pool, workerId, stderr: [...this.stderrTail] },
+    );
+  }
+
+  private stderrText(): string {
+    return this.stderrTail.length ? `\nLast stderr lines:\n${this.stderrTail.join('\n')}` : '';
+  }
+
+  private readLines(stream: Readable, onLine: (line: string) => void): void {
+    createInterface({ input: stream, crlfDelay: Infinity }).on('line', onLine);
+  }
+
+  /** Sends a signal to the worker's whole process group; false if nothing was there. */
+  signalGroup(signal: NodeJS.Signals): boolean {
+    const pid = this.child.pid;
+    if (pid === undefined) return false;
+    try {
+      process.kill(-pid, signal);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** SIGTERM, then SIGKILL after `graceMs` if the worker is still there. */
+  async terminate(graceMs: number): Promise<WorkerExit> {
+    if (this.exit) return this.exit;
+    if (graceMs <= 0) {
+      this.signalGroup('SIGKILL');
+      return this.exited;
+    }
+    this.signalGroup('SIGTERM');
+    const timer = setTimeout(() => this.signalGroup('SIGKILL'), graceMs);
+    const exit = await this.exited;
+    clearTimeout(timer);
+    return exit;
+  }
+
+  /** Synchronous last resort for process exit: no promise will run after this. */
+  killNow(): void {
+    if (!this.exit) this.signalGroup('SIGKILL');
+  }
+}
+
+function parseControl(line: string): ControlMessage | undefined {
+  try {
+    const value = JSON.parse(line);
+    return value && typeof value.type === 'string' ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,213 @@
+// The gRPC side of one worker: one channel, one long-lived Session stream that carries every
+// call (multiplexed by id), plus unary Heartbeat and DescribeTools. Calls issued in the same
+// tick leave in one frame, and the worker batches its replies the same way.
+import path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { decodeValue, encodeValue, type WireValue } from './codec.js';
+import { InvalidArgumentError, PythonError, SnakepitError, ToolNotFoundError } from './errors.js';
+import { PACKAGE_ROOT } from './pythonExecutable.js';
+
+interface CallErrorMessage {
+  code: string;
+  type: string;
+  message: string;
+  traceback: string;
+}
+
+interface ReplyMessage {
+  id: number;
+  outcome?: 'result' | 'chunk' | 'error' | 'end';
+  result?: WireValue;
+  chunk?: WireValue;
+  error?: CallErrorMessage;
+}
+
+export interface HeartbeatReply {
+  seq: number;
+  pid: number;
+  in_flight: number;
+  gil_enabled: boolean;
+}
+
+export interface ToolDescription {
+  name: string;
+  description: string;
+  streaming: boolean;
+  threadSafe: boolean;
+  parameters: unknown;
+}
+
+/** Receives what the worker sends for one call. */
+export interface CallSink {
+  resolve(value: unknown): void;
+  reject(error: SnakepitError): void;
+  chunk?(value: unknown): void;
+}
+
+interface PendingCall {
+  tool: string;
+  sink: CallSink;
+}
+
+type WorkerClient = grpc.Client & Record<string, any>;
+
+let workerClientConstructor: grpc.ServiceClientConstructor | undefined;
+
+function clientConstructor(): grpc.ServiceClientConstructor {
+  if (!workerClientConstructor) {
+    const definition = protoLoader.loadSync(path.join(PACKAGE_ROOT, 'proto', 'snakepit.proto'), {
+      keepCase: true,
+      longs: Number,
+      defaults: true,
+      oneofs: true,
+    });
+    const loaded = grpc.loadPackageDefinition(definition) as any;
+    workerClientConstructor = loaded.snakepit.v1.Worker as grpc.ServiceClientConstructor;
+  }
+  return workerClientConstructor;
+}
+
+const CHANNEL_OPTIONS: grpc.ChannelOptions = {
+  'grpc.max_receive_message_length': -1,
+  'grpc.max_send_message_length': -1,
+};
+
+export class WorkerConnection {
+  private readonly client: WorkerClient;
+  private readonly metadata = new grpc.Metadata();
+  private session: grpc.ClientDuplexStream<unknown, { replies: ReplyMessage[] }> | undefined;
+  private readonly pending = new Map<number, PendingCall>();
+  private nextId = 1;
+  private outbox: { calls: unknown[]; cancels: number[] } = { calls: [], cancels: [] };
+  private flushScheduled = false;
+  private broken = false;
+
+  /** `onBroken` runs once if the Session stream fails while calls may be in flight. */
+  constructor(address: string, token: string, private readonly onBroken: (error: Error) => void) {
+    const Client = clientConstructor();
+    this.client = new Client(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS) as WorkerClient;
+    this.metadata.set('x-snakepit-token', token);
+  }
+
+  /** Connects and opens the Session stream. */
+  async open(timeoutMs: number): Promise<void> {
+    await new Promise<void>((resolve, reject) =>
+      this.client.waitForReady(Date.now() + timeoutMs, (error) => (error ? reject(error) : resolve())),
+    );
+    const session = this.client.Session(this.metadata) as grpc.ClientDuplexStream<unknown, { replies: ReplyMessage[] }>;
+    session.on('data', (frame) => {
+      for (const reply of frame.replies) this.deliver(reply);
+    });
+    session.on('error', (error) => this.fail(error));
+    session.on('end', () => this.fail(new Error('the worker closed its session')));
+    this.session = session;
+  }
+
+  get inFlight(): number {
+    return this.pending.size;
+  }
+
+  /** Sends a call; the sink hears its outcome. Returns the call id for `cancel`. */
+  call(tool: string, args: unknown, sink: CallSink, stream = false): number {
+    const id = this.nextId++;
+    this.pending.set(id, { tool, sink });
+    this.outbox.calls.push({ id, tool, args: encodeValue(args ?? {}), stream });
+    this.scheduleFlush();
+    return id;
+  }
+
+  /** Tells the worker the caller gave up; its slot frees when the worker acknowledges. */
+  cancel(id: number): void {
+    if (!this.pending.has(id)) return;
+    this.outbox.cancels.push(id);
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    process.nextTick(() => {
+      this.flushScheduled = false;
+      const frame = this.outbox;
+      this.outbox = { calls: [], cancels: [] };
+      if (!this.broken) this.session?.write(frame);
+    });
+  }
+
+  private deliver(reply: ReplyMessage): void {
+    const call = this.pending.get(reply.id);
+    if (!call) return;
+    switch (reply.outcome) {
+      case 'chunk':
+        call.sink.chunk?.(decodeValue(reply.chunk!));
+        return;
+      case 'result':
+        this.pending.delete(reply.id);
+        call.sink.resolve(decodeValue(reply.result!));
+        return;
+      case 'end':
+        this.pending.delete(reply.id);
+        call.sink.resolve(undefined);
+        return;
+      default:
+        this.pending.delete(reply.id);
+        call.sink.reject(toCallError(call.tool, reply.error!));
+    }
+  }
+
+  private fail(error: Error): void {
+    if (this.broken) return;
+    this.broken = true;
+    this.onBroken(error);
+  }
+
+  /** Rejects every call still waiting for the worker, e.g. because it died. */
+  failAll(error: SnakepitError): void {
+    const calls = [...this.pending.values()];
+    this.pending.clear();
+    for (const call of calls) call.sink.reject(error);
+  }
+
+  heartbeat(seq: number, timeoutMs: number): Promise<HeartbeatReply> {
+    return new Promise((resolve, reject) =>
+      this.client.Heartbeat({ seq }, this.metadata, { deadline: Date.now() + timeoutMs }, (error: Error | null, reply: HeartbeatReply) =>
+        error ? reject(error) : resolve(reply),
+      ),
+    );
+  }
+
+  describeTools(timeoutMs = 5000): Promise<ToolDescription[]> {
+    return new Promise((resolve, reject) =>
+      this.client.DescribeTools({}, this.metadata, { deadline: Date.now() + timeoutMs }, (error: Error | null, reply: any) => {
+        if (error) return reject(error);
+        resolve(
+          reply.tools.map((t: any) => ({
+            name: t.name,
+            description: t.description,
+            streaming: t.streaming,
+            threadSafe: t.thread_safe,
+            parameters: t.parameters_json.length ? JSON.parse(t.parameters_json.toString('utf8')) : [],
+          })),
+        );
+      }),
+    );
+  }
+
+  close(): void {
+    this.broken = true;
+    this.session?.cancel();
+    this.client.close();
+  }
+}
+
+function toCallError(tool: string, error: CallErrorMessage): SnakepitError {
+  switch (error.code) {
+    case 'TOOL_NOT_FOUND':
+      return new ToolNotFoundError(tool, error.message);
+    case 'INVALID_ARGUMENT':
+      return new InvalidArgumentError(tool, error.message);
+    default:
+      return new PythonError(tool, error.type || 'Exception', error.message, error.traceback);
+  }
+}

@@ -1,0 +1,44 @@
+// A live worker: its Python process and the gRPC connection to it, tied together so that a
+// death on either side ends both and fails exactly the calls the worker held.
+import { type SnakepitError, WorkerCrashedError, type WorkerExit } from './errors.js';
+import { type LaunchOptions, PythonProcess, type ReadyInfo } from './pythonProcess.js';
+import { WorkerConnection } from './workerConnection.js';
+
+export class WorkerHandle {
+  private constructor(
+    readonly process: PythonProcess,
+    readonly connection: WorkerConnection,
+    readonly ready: ReadyInfo,
+  ) {}
+
+  get pid(): number {
+    return this.ready.pid;
+  }
+
+  static async start(options: LaunchOptions, signal?: AbortSignal): Promise<WorkerHandle> {
+    const { process: python, ready } = await PythonProcess.launch(options, signal);
+    // A broken session with a live process means the worker is unusable: end it, and let the
+    // exit below fail its calls with the exit status.
+    const connection = new WorkerConnection(ready.address, python.token, () => python.signalGroup('SIGKILL'));
+    python.exited.then((exit) => {
+      connection.failAll(new WorkerCrashedError(options.workerId, ready.pid, exit));
+      connection.close();
+    });
+    try {
+      await connection.open(options.startupTimeoutMs);
+      if (signal?.aborted) throw signal.reason;
+    } catch (error) {
+      connection.close();
+      await python.terminate(0);
+      throw error;
+    }
+    return new WorkerHandle(python, connection, ready);
+  }
+
+  /** Ends the worker: calls still held fail with `reason`, then SIGTERM → grace → SIGKILL. */
+  async retire(graceMs: number, reason?: SnakepitError): Promise<WorkerExit> {
+    if (reason) this.connection.failAll(reason);
+    this.connection.close();
+    return this.process.terminate(graceMs);
+  }
+}
