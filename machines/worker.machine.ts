@@ -64,6 +64,8 @@ export const workerMachine = setup({
   actions: {
     /** Tells the runtime the worker entered a state. */
     enter: (_, _params: { state: WorkerStateName }) => undefined,
+    /** Reports to the supervising pool; a standalone worker (in tests) may provide a no-op. */
+    tellParent: sendParent((_, report: WorkerReport) => report),
     finishCall: assign({
       inFlight: ({ context }) => Math.max(0, context.inFlight - 1),
       requests: ({ context }) => context.requests + 1,
@@ -92,6 +94,7 @@ export const workerMachine = setup({
     starting: {
       entry: { type: 'enter', params: { state: 'starting' } },
       invoke: {
+        id: 'boot',
         src: 'boot',
         input: ({ context }) => ({ id: context.id, pool: context.pool, restarts: context.restarts }),
         onDone: {
@@ -102,9 +105,10 @@ export const workerMachine = setup({
           target: 'crashed',
           actions: [
             assign({ error: ({ event }) => event.error, exit: undefined }),
-            sendParent(({ context, event }) => ({
-              type: 'WORKER_EXITED', id: context.id, exit: undefined, error: event.error, duringStartup: true,
-            }) satisfies WorkerReport),
+            {
+              type: 'tellParent',
+              params: ({ context, event }) => ({ type: 'WORKER_EXITED', id: context.id, exit: undefined, error: event.error, duringStartup: true }),
+            },
           ],
         },
       },
@@ -113,18 +117,21 @@ export const workerMachine = setup({
     alive: {
       entry: [
         assign({ inFlight: 0, exit: undefined, error: undefined }),
-        sendParent(({ context }) => ({ type: 'WORKER_READY', id: context.id }) satisfies WorkerReport),
+        { type: 'tellParent', params: ({ context }) => ({ type: 'WORKER_READY', id: context.id }) },
       ],
-      invoke: { src: 'watchExit', input: ({ context }) => ({ handle: context.handle }) },
+      invoke: { id: 'watchExit', src: 'watchExit', input: ({ context }) => ({ handle: context.handle }) },
       initial: 'ready',
       on: {
         EXITED: {
           target: 'crashed',
           actions: [
             assign({ exit: ({ event }) => ({ exitCode: event.exitCode, signal: event.signal }) }),
-            sendParent(({ context, event }) => ({
-              type: 'WORKER_EXITED', id: context.id, exit: { exitCode: event.exitCode, signal: event.signal }, error: undefined, duringStartup: false,
-            }) satisfies WorkerReport),
+            {
+              type: 'tellParent',
+              params: ({ context, event }) => ({
+                type: 'WORKER_EXITED', id: context.id, exit: { exitCode: event.exitCode, signal: event.signal }, error: undefined, duringStartup: false,
+              }),
+            },
           ],
         },
         KILL: { target: 'recycling', actions: assign({ retireReason: 'shutdown' }) },
@@ -160,6 +167,7 @@ export const workerMachine = setup({
     recycling: {
       entry: { type: 'enter', params: { state: 'recycling' } },
       invoke: {
+        id: 'retire',
         src: 'retire',
         input: ({ context }) => ({ handle: context.handle, reason: context.retireReason ?? 'shutdown' }),
         onDone: 'stopped',
@@ -178,7 +186,7 @@ export const workerMachine = setup({
       type: 'final',
       entry: [
         { type: 'enter', params: { state: 'stopped' } },
-        sendParent(({ context }) => ({ type: 'WORKER_STOPPED', id: context.id }) satisfies WorkerReport),
+        { type: 'tellParent', params: ({ context }) => ({ type: 'WORKER_STOPPED', id: context.id }) },
       ],
     },
   },

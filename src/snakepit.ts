@@ -64,7 +64,8 @@ export class Snakepit {
   private readonly poolStartedAt = new Map<string, number>();
   private readonly poolStates = new Map<string, string>();
   private readonly poolErrors = new Map<string, SnakepitError>();
-  private readonly runId = randomBytes(6).toString('hex');
+  /** Tags this instance's workers on their command line (`--run-id`). */
+  readonly runId = randomBytes(6).toString('hex');
   private readonly pythonExecutable: string;
   private root: Actor<ReturnType<typeof createRuntimeLogic>> | undefined;
   private lifecycle: Lifecycle = 'new';

@@ -1,0 +1,31 @@
+"""Adapters used only by the Node test suite."""
+import os
+
+from snakepit_bridge import BaseAdapter, tool
+
+THREAD_VARS = (
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OMP_NUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+)
+
+
+class EnvProbe(BaseAdapter):
+    @tool(description="The thread-pool variables and any other requested variables this worker sees")
+    def env(self, names=()):
+        wanted = list(THREAD_VARS) + list(names)
+        return {name: os.environ.get(name) for name in wanted}
+
+
+class CrashesOnFirstCall(BaseAdapter):
+    """Dies on every call: drives the restart-intensity tests."""
+
+    @tool
+    def die(self):
+        os._exit(3)
+
+    @tool
+    def ping(self):
+        return "pong"

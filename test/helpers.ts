@@ -1,0 +1,80 @@
+// Shared test set-up: real Snakepit instances over real Python workers, and the leak check
+// every test file runs at its end — no Python process tagged by one of its instances may live.
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { after } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { Snakepit, type SnakepitConfig } from '../src/index.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const ADAPTER_DIRS = [path.join(here, 'adapters'), path.join(here, '..', 'python', 'tests', 'adapters')];
+
+const instances: Snakepit[] = [];
+
+/** A Snakepit with the test adapters on its path; stopped and leak-checked after the file. */
+export function createPit(config: SnakepitConfig): Snakepit {
+  const pit = new Snakepit({ ...config, python: { ...config.python, pythonPath: ADAPTER_DIRS } });
+  instances.push(pit);
+  return pit;
+}
+
+export async function startPit(config: SnakepitConfig): Promise<Snakepit> {
+  const pit = createPit(config);
+  await pit.start();
+  return pit;
+}
+
+/** Python worker processes whose command line carries one of the given run ids. */
+export function workerProcesses(runIds: string[]): { pid: number; cmdline: string }[] {
+  const found: { pid: number; cmdline: string }[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let cmdline: string;
+    try {
+      cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').join(' ');
+    } catch {
+      continue;
+    }
+    if (cmdline.includes('snakepit_bridge') && runIds.some((id) => cmdline.includes(`--run-id ${id}`))) {
+      found.push({ pid: Number(entry), cmdline });
+    }
+  }
+  return found;
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !/^\d+ \(.*\) Z/.test(stat); // a zombie is dead, just not yet reaped
+  } catch {
+    return false;
+  }
+}
+
+export async function waitFor<T>(check: () => T | undefined | false, timeoutMs: number, what: string): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Stops every instance the file created and fails if any of their workers is still alive. */
+export function checkNoLeaks(extraRunIds: () => string[] = () => []): void {
+  after(async () => {
+    await Promise.all(instances.map((pit) => pit.stop({ timeoutMs: 2000 })));
+    const runIds = [...instances.map((pit) => pit.runId), ...extraRunIds()];
+    const deadline = Date.now() + 3000;
+    let left = workerProcesses(runIds);
+    while (left.length > 0 && Date.now() < deadline) {
+      await sleep(50);
+      left = workerProcesses(runIds).filter((p) => isAlive(p.pid));
+    }
+    assert.deepEqual(left, [], 'Python worker processes were left alive');
+  });
+}

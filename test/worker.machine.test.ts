@@ -1,0 +1,107 @@
+// Walks the worker statechart with xstate/graph: every state is reachable and every
+// transition the lifecycle promises exists, with no process involved (the machine is pure).
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { createActor, fromCallback, fromPromise } from 'xstate';
+import { getAdjacencyMap } from 'xstate/graph';
+import { workerMachine } from '../machines/worker.machine.js';
+
+// Alone, with no pool above it to report to.
+const standalone = workerMachine.provide({ actions: { tellParent: () => undefined } });
+
+const leaf = (value: unknown): string =>
+  typeof value === 'string' ? value : leaf(Object.values(value as Record<string, unknown>)[0]);
+
+const events = [
+  { type: 'xstate.done.actor.boot', output: { pid: 42, handle: {} } },
+  { type: 'xstate.error.actor.boot', error: new Error('import failed') },
+  { type: 'xstate.done.actor.retire' },
+  { type: 'CALL_STARTED' },
+  { type: 'CALL_FINISHED' },
+  { type: 'EXITED', exitCode: null, signal: 'SIGKILL' },
+  { type: 'DRAIN', reason: 'max_requests' },
+  { type: 'STOP' },
+  { type: 'KILL' },
+  { type: 'RESTART' },
+] as any[];
+
+function edges(capacity: number): Set<string> {
+  const map = getAdjacencyMap(standalone, {
+    input: { id: 'w-1', pool: 'p', capacity },
+    events,
+    serializeState: (snapshot: any) => `${JSON.stringify(snapshot.value)}|${snapshot.context.inFlight}|${snapshot.status}`,
+  });
+  const found = new Set<string>();
+  for (const node of Object.values(map)) {
+    for (const { event, state } of Object.values(node.transitions)) {
+      const from = leaf(node.state.value);
+      const to = leaf(state.value);
+      const changed = from !== to || state.context.inFlight !== node.state.context.inFlight;
+      if (changed) found.add(`${from} -${event.type}-> ${to}`);
+    }
+  }
+  return found;
+}
+
+test('every worker state is reachable and every lifecycle transition exists', () => {
+  const found = new Set([...edges(1), ...edges(3)]);
+  const states = new Set([...found].flatMap((edge) => [edge.split(' ')[0], edge.split(' ').at(-1)!]));
+  assert.deepEqual([...states].sort(), ['busy', 'crashed', 'draining', 'ready', 'recycling', 'starting', 'stopped']);
+  const expected = [
+    'starting -xstate.done.actor.boot-> ready',
+    'starting -xstate.error.actor.boot-> crashed',
+    'starting -STOP-> stopped',
+    'starting -KILL-> stopped',
+    'ready -CALL_STARTED-> busy',
+    'ready -CALL_STARTED-> ready', // a thread worker with room left
+    'ready -CALL_FINISHED-> ready',
+    'busy -CALL_FINISHED-> ready',
+    'ready -DRAIN-> draining', // a thread worker with calls in flight
+    'ready -DRAIN-> recycling', // nothing in flight: draining passes straight through
+    'busy -DRAIN-> draining',
+    'ready -STOP-> recycling',
+    'ready -STOP-> draining',
+    'busy -STOP-> draining',
+    'draining -CALL_FINISHED-> recycling',
+    'draining -CALL_FINISHED-> draining',
+    'ready -EXITED-> crashed',
+    'busy -EXITED-> crashed',
+    'draining -EXITED-> crashed',
+    'ready -KILL-> recycling',
+    'busy -KILL-> recycling',
+    'draining -KILL-> recycling',
+    'recycling -xstate.done.actor.retire-> stopped',
+    'crashed -RESTART-> starting',
+    'crashed -STOP-> stopped',
+    'crashed -KILL-> stopped',
+  ];
+  for (const edge of expected) assert.ok(found.has(edge), `missing transition: ${edge}\nfound:\n${[...found].sort().join('\n')}`);
+  for (const edge of found) assert.ok(expected.includes(edge), `unexpected transition: ${edge}`);
+});
+
+test('a thread worker is busy only when every thread is in use', () => {
+  const actor = createActor(
+    standalone.provide({
+      actors: {
+        boot: fromPromise(async () => ({ pid: 1, handle: {} })),
+        watchExit: fromCallback(() => undefined),
+      },
+    }),
+    { input: { id: 'w', pool: 'p', capacity: 8 } },
+  );
+  actor.start();
+  return new Promise<void>((resolve) => {
+    setTimeout(() => {
+      for (let i = 0; i < 3; i++) actor.send({ type: 'CALL_STARTED' });
+      assert.deepEqual(actor.getSnapshot().value, { alive: 'ready' });
+      assert.equal(actor.getSnapshot().context.inFlight, 3);
+      for (let i = 0; i < 5; i++) actor.send({ type: 'CALL_STARTED' });
+      assert.deepEqual(actor.getSnapshot().value, { alive: 'busy' });
+      actor.send({ type: 'CALL_FINISHED' });
+      assert.deepEqual(actor.getSnapshot().value, { alive: 'ready' });
+      assert.equal(actor.getSnapshot().context.requests, 1);
+      actor.stop();
+      resolve();
+    }, 5);
+  });
+});
