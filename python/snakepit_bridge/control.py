@@ -90,7 +90,9 @@ def _die_with_group() -> None:
 
 
 def _set_parent_death_signal() -> None:
-    # A second line of defence on Linux: the kernel sends SIGKILL when the parent dies.
+    # A second line of defence on Linux: the kernel signals us when the parent dies. SIGHUP,
+    # not SIGKILL: its handler takes the whole process group down, as the EOF watcher does,
+    # whereas a bare SIGKILL of the leader would leave the tools' children running.
     if not sys.platform.startswith("linux"):
         return
     try:
@@ -98,6 +100,7 @@ def _set_parent_death_signal() -> None:
 
         libc = ctypes.CDLL(None, use_errno=True)
         PR_SET_PDEATHSIG = 1
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        signal.signal(signal.SIGHUP, lambda *_: _die_with_group())
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGHUP, 0, 0, 0)
     except Exception:
         pass

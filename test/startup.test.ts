@@ -1,0 +1,93 @@
+// Start-up: batches, time to ready, and adapters that cannot start.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Snakepit, SnakepitError } from '../src/index.js';
+import { checkNoLeaks, createPit, isAlive, workerProcesses } from './helpers.js';
+
+checkNoLeaks();
+
+test('time to ready for 1 and 8 workers', async () => {
+  for (const poolSize of [1, 8]) {
+    const pit = createPit({ pools: [{ name: 'p', poolSize, adapter: 'sample_adapters.Calc', startupBatchSize: 8 }] });
+    const started = performance.now();
+    await pit.start();
+    const ms = performance.now() - started;
+    console.log(`time to ready, ${poolSize} worker(s): ${ms.toFixed(0)} ms`);
+    assert.equal(pit.inspect().pools[0].workers.filter((w) => w.state === 'ready').length, poolSize);
+    await pit.stop();
+  }
+});
+
+test('two start-up batches are startupBatchDelayMs apart', async () => {
+  const pit = createPit({
+    pools: [{ name: 'b', poolSize: 4, adapter: 'sample_adapters.Calc', startupBatchSize: 2, startupBatchDelayMs: 600 }],
+  });
+  const batches: { batch: number; at: number; workerIds: string[] }[] = [];
+  const starting = new Map<string, number>();
+  pit.on('pool:batch', (e) => batches.push({ batch: e.batch, at: performance.now(), workerIds: e.workerIds }));
+  pit.on('worker:starting', (e) => starting.set(e.workerId, performance.now()));
+  await pit.start();
+  assert.deepEqual(batches.map((b) => b.workerIds), [['b-1', 'b-2'], ['b-3', 'b-4']]);
+  const gap = batches[1].at - batches[0].at;
+  assert.ok(gap >= 590 && gap < 900, `batches ${gap.toFixed(0)} ms apart`);
+  const workerGap = starting.get('b-3')! - starting.get('b-2')!;
+  assert.ok(workerGap >= 590, `second batch's workers started ${workerGap.toFixed(0)} ms later`);
+  await pit.stop();
+});
+
+async function startFailure(adapter: string, workerProfile: 'process' | 'thread' = 'process') {
+  const pit = createPit({ pools: [{ name: 'broken', poolSize: 3, adapter, workerProfile }] });
+  const seen = new Set<number>();
+  pit.on('worker:starting', () => undefined);
+  pit.on('worker:log', (e) => e.pid && seen.add(e.pid));
+  const started = Date.now();
+  try {
+    await pit.start();
+  } catch (error) {
+    assert.ok(error instanceof SnakepitError);
+    assert.equal(error.code, 'STARTUP_FAILED');
+    assert.ok(Date.now() - started < 5000, 'start rejects within seconds');
+    assert.deepEqual(workerProcesses([pit.runId]).filter((p) => isAlive(p.pid)), [], 'no process left behind');
+    return error;
+  }
+  assert.fail('start() should have rejected');
+}
+
+test('an adapter whose __init__ raises rejects start with STARTUP_FAILED and the Python error', async () => {
+  const error = await startFailure('sample_adapters.BrokenInit');
+  assert.match(error.message, /RuntimeError: model file missing/);
+  assert.match((error as any).details.pythonTraceback, /Traceback/);
+});
+
+test('an import error, a missing module and a missing class reject start', async () => {
+  assert.match((await startFailure('broken_import.Anything')).message, /not_a_real_module_xyz/);
+  assert.match((await startFailure('no_such_module.Adapter')).message, /no_such_module/);
+  assert.match((await startFailure('sample_adapters.NoSuchClass')).message, /NoSuchClass/);
+});
+
+test('invalid configuration is INVALID_CONFIG naming the bad key', () => {
+  const attempt = (config: unknown) => {
+    try {
+      new Snakepit(config as any);
+    } catch (error) {
+      assert.ok(error instanceof SnakepitError);
+      assert.equal(error.code, 'INVALID_CONFIG');
+      return error.message;
+    }
+    assert.fail('expected INVALID_CONFIG');
+  };
+  assert.match(attempt({ pools: [{ name: 'p', poolSize: 0, adapter: 'a.B' }] }), /pools\[0\]\.poolSize/);
+  assert.match(attempt({ pools: [{ name: 'p', adapter: 'a.B', poolSzie: 2 }] }), /poolSzie/);
+  assert.match(attempt({ pools: [{ name: 'p' }] }), /pools\[0\]\.adapter/);
+  assert.match(attempt({ pools: [{ name: 'p', adapter: 'a.B', workerProfile: 'fork' }] }), /workerProfile/);
+  assert.match(attempt({ pools: [] }), /at least one pool/);
+  assert.match(attempt({ pools: [{ name: 'p', adapter: 'a.B' }, { name: 'p', adapter: 'a.B' }] }), /duplicate pool name/);
+  assert.match(attempt({ pools: [{ name: 'p', adapterArgs: ['--adapter'] }] }), /adapterArgs/);
+});
+
+test("the seed's adapterArgs form names the adapter", async () => {
+  const pit = createPit({ pools: [{ name: 'seed', poolSize: 1, adapterArgs: ['--adapter', 'sample_adapters.Calc'] }] });
+  await pit.start();
+  assert.equal(await pit.execute('add', { a: 40, b: 2 }, { pool: 'seed' }), 42);
+  await pit.stop();
+});

@@ -1,0 +1,76 @@
+// Crashes are real kill -9s: the supervisor fails exactly the calls the dead worker held,
+// restarts it, and gives up (instead of spinning) when crashes come too fast.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { SnakepitError } from '../src/index.js';
+import { checkNoLeaks, isAlive, sleep, startPit, waitFor } from './helpers.js';
+
+checkNoLeaks();
+
+test('kill -9 mid-call: that call is WORKER_CRASHED, others succeed, a new worker serves within 5 s', async () => {
+  const pit = await startPit({ pools: [{ name: 'p', poolSize: 3, adapter: 'sample_adapters.Calc' }] });
+  const crashes: unknown[] = [];
+  pit.on('worker:crashed', (e) => crashes.push(e));
+  const victimCall = pit.execute('sleep', { seconds: 3 }, { pool: 'p' });
+  const others = [pit.execute('sleep', { seconds: 0.4 }, { pool: 'p' }), pit.execute('sleep', { seconds: 0.4 }, { pool: 'p' })];
+  await sleep(100);
+  const victim = pit.inspect().pools[0].workers.find((w) => w.inFlight === 1 && w.id === 'p-1')!;
+  assert.ok(victim, 'the first call went to the first worker');
+  const killedAt = performance.now();
+  process.kill(victim.pid!, 'SIGKILL');
+  const error = await victimCall.then(() => assert.fail('should reject'), (e) => e);
+  const rejectMs = performance.now() - killedAt;
+  assert.ok(error instanceof SnakepitError);
+  assert.equal(error.code, 'WORKER_CRASHED');
+  assert.equal((error as any).signal, 'SIGKILL');
+  assert.ok(rejectMs < 2000, `rejected ${rejectMs.toFixed(0)} ms after the kill`);
+  for (const result of await Promise.all(others)) assert.ok((result as any).pid);
+  const replaced = await waitFor(() => {
+    const w = pit.inspect().pools[0].workers.find((x) => x.id === victim.id);
+    return w && w.state === 'ready' && w.pid !== victim.pid ? w : undefined;
+  }, 5000, 'the crashed worker to be back');
+  const readyMs = performance.now() - killedAt;
+  console.log(`kill -9 -> WORKER_CRASHED in ${rejectMs.toFixed(0)} ms, -> replacement ready in ${readyMs.toFixed(0)} ms`);
+  assert.equal(replaced.restarts, 1);
+  assert.ok(!isAlive(victim.pid!));
+  assert.equal(pit.inspect().pools[0].workers.filter((w) => w.state === 'ready').length, 3);
+  const pids = new Set<number>();
+  for (let i = 0; i < 30; i++) pids.add((await pit.execute('pid', {}, { pool: 'p' })) as number);
+  assert.ok(pids.has(replaced.pid!), 'the new worker serves calls');
+  assert.equal(crashes.length, 1);
+  await pit.stop();
+});
+
+test('crashes faster than the restart intensity escalate: pool fails, calls get MAX_RESTARTS_EXCEEDED', async () => {
+  const pit = await startPit({
+    pools: [{ name: 'flaky', poolSize: 1, adapter: 'node_adapters.CrashesOnFirstCall', restart: { intensity: 2, periodMs: 5000, backoffMs: 0 } }],
+  });
+  const restarts: string[] = [];
+  const escalations: { pool: string; error: Error }[] = [];
+  pit.on('supervisor:restart', (e) => restarts.push(e.workerId));
+  pit.on('supervisor:escalation', (e) => escalations.push(e));
+  for (let i = 0; i < 3; i++) {
+    await waitFor(() => pit.inspect().pools[0].workers[0]?.state === 'ready', 5000, 'worker ready');
+    const error = await pit.execute('die', {}, { pool: 'flaky' }).catch((e) => e);
+    assert.equal(error.code, 'WORKER_CRASHED');
+  }
+  await waitFor(() => escalations.length === 1, 3000, 'escalation');
+  assert.equal(restarts.length, 2, 'two restarts allowed, the third crash escalates');
+  assert.equal(escalations[0].pool, 'flaky');
+  const refused = await pit.execute('ping', {}, { pool: 'flaky' }).catch((e) => e);
+  assert.equal(refused.code, 'MAX_RESTARTS_EXCEEDED');
+  assert.match(refused.message, /more than 2 times within 5000 ms/);
+  await waitFor(() => pit.inspect().pools[0].workers.length === 0, 3000, 'the failed pool to stop its workers');
+  await pit.stop();
+});
+
+test('queued calls wait through a crash and run on the restarted worker', async () => {
+  const pit = await startPit({ pools: [{ name: 'one', poolSize: 1, adapter: 'sample_adapters.Calc' }] });
+  const held = pit.execute('sleep', { seconds: 2 }, { pool: 'one' });
+  const queued = Array.from({ length: 5 }, (_, i) => pit.execute('add', { a: i, b: 1 }, { pool: 'one' }));
+  await sleep(100);
+  process.kill(pit.inspect().pools[0].workers[0].pid!, 'SIGKILL');
+  assert.equal((await held.catch((e) => e)).code, 'WORKER_CRASHED');
+  assert.deepEqual(await Promise.all(queued), [1, 2, 3, 4, 5]);
+  await pit.stop();
+});
