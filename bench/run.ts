@@ -434,6 +434,7 @@ async function main(): Promise<number> {
     if (problems.length) failed = true;
     console.log(`\n(total ${fmt((Date.now() - t0) / 1000, 1)} s; ${seenPids.size} Snakepit worker process(es) seen, none left running)`);
   }
+  results.workerPids = [...seenPids];
   if (process.env.BENCH_JSON) writeFileSync(process.env.BENCH_JSON, JSON.stringify(results, null, 2) + '\n');
   return failed ? 1 : 0;
 }
