@@ -16,7 +16,7 @@
  *
  * Tunables (environment): BENCH_N (calls per latency round, 2000), BENCH_ROUNDS (3),
  * BENCH_WARMUP (200), BENCH_MATMUL_CALLS (200), BENCH_MATMUL_N (adapter default),
- * BENCH_CPU_ROUNDS (2), BENCH_SECTIONS ("latency,cpu"), BENCH_BLAS_DEFAULTS=1 (leave the
+ * BENCH_CPU_ROUNDS (3), BENCH_SECTIONS ("latency,cpu"), BENCH_BLAS_DEFAULTS=1 (leave the
  * profiles' BLAS thread defaults instead of pinning 1 BLAS thread per call),
  * BENCH_JSON=<file> (also write the figures as JSON), BENCH_SNAKEPIT_MODULE=<file> (load the
  * library from another entry, e.g. dist/src/index.js, instead of src/index.ts).
@@ -52,7 +52,7 @@ const ROUNDS = envInt('BENCH_ROUNDS', 3);
 const WARMUP = envInt('BENCH_WARMUP', 200);
 const MATMUL_CALLS = envInt('BENCH_MATMUL_CALLS', 200);
 const MATMUL_N = process.env.BENCH_MATMUL_N ? envInt('BENCH_MATMUL_N', 610) : undefined;
-const CPU_ROUNDS = envInt('BENCH_CPU_ROUNDS', 2);
+const CPU_ROUNDS = envInt('BENCH_CPU_ROUNDS', 3);
 const SECTIONS = new Set((process.env.BENCH_SECTIONS ?? 'latency,cpu').split(',').map((s) => s.trim()));
 const PYTHON = findPython();
 
@@ -347,7 +347,7 @@ async function cpuSection(results: Record<string, unknown>): Promise<void> {
 
     const rounds = new Map<string, CpuRound[]>(configs.map((c) => [c.key, []]));
     for (let round = 0; round < CPU_ROUNDS; round++) {
-      const order = round % 2 === 0 ? configs : [...configs].reverse();
+      const order = configs.map((_, i) => configs[(i + round) % configs.length]!);
       const parts: string[] = [];
       for (const c of order) {
         const cap = capacityOf(c.pool.name);
