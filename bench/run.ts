@@ -406,7 +406,9 @@ async function main(): Promise<number> {
   const results: Record<string, unknown> = { at: new Date().toISOString(), python: PYTHON, n: N, rounds: ROUNDS };
   const t0 = Date.now();
   let failed = false;
+  let interrupted = false;
   const onSignal = (sig: NodeJS.Signals) => {
+    interrupted = true;
     console.error(`\n${sig}: stopping Python processes…`);
     void cleanup().finally(() => process.exit(130));
   };
@@ -427,7 +429,7 @@ async function main(): Promise<number> {
     if (results.snakepitError) failed = true;
   } catch (e) {
     failed = true;
-    console.error(`\nbenchmark failed: ${(e as Error).stack ?? e}`);
+    if (!interrupted) console.error(`\nbenchmark failed: ${(e as Error).stack ?? e}`);
   } finally {
     const problems = await cleanup();
     for (const p of problems) console.error(`  cleanup: ${p}`);
