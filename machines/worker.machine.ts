@@ -31,8 +31,8 @@ export interface WorkerContext extends WorkerInput {
 }
 
 export type WorkerEvent =
-  | { type: 'CALL_STARTED' }
-  | { type: 'CALL_FINISHED' }
+  /** The dispatcher's count of calls in flight and calls finished, sent when it settles. */
+  | { type: 'LOAD'; inFlight: number; requests: number }
   | { type: 'EXITED'; exitCode: number | null; signal: string | null }
   | { type: 'DRAIN'; reason: string }
   | { type: 'STOP' }
@@ -66,14 +66,10 @@ export const workerMachine = setup({
     enter: (_, _params: { state: WorkerStateName }) => undefined,
     /** Reports to the supervising pool; a standalone worker (in tests) may provide a no-op. */
     tellParent: sendParent((_, report: WorkerReport) => report),
-    finishCall: assign({
-      inFlight: ({ context }) => Math.max(0, context.inFlight - 1),
-      requests: ({ context }) => context.requests + 1,
-    }),
+    setLoad: assign(({ event }) => (event.type === 'LOAD' ? { inFlight: event.inFlight, requests: event.requests } : {})),
   },
   guards: {
-    fullAfterStart: ({ context }) => context.inFlight + 1 >= context.capacity,
-    idleAfterFinish: ({ context }) => context.inFlight <= 1,
+    full: ({ context, event }) => event.type === 'LOAD' && event.inFlight >= context.capacity,
     noneInFlight: ({ context }) => context.inFlight === 0,
   },
 }).createMachine({
@@ -140,11 +136,7 @@ export const workerMachine = setup({
         ready: {
           entry: { type: 'enter', params: { state: 'ready' } },
           on: {
-            CALL_STARTED: [
-              { guard: 'fullAfterStart', target: 'busy', actions: assign({ inFlight: ({ context }) => context.inFlight + 1 }) },
-              { actions: assign({ inFlight: ({ context }) => context.inFlight + 1 }) },
-            ],
-            CALL_FINISHED: { actions: 'finishCall' },
+            LOAD: [{ guard: 'full', target: 'busy', actions: 'setLoad' }, { actions: 'setLoad' }],
             DRAIN: { target: 'draining', actions: assign({ retireReason: ({ event }) => event.reason }) },
             STOP: { target: 'draining', actions: assign({ retireReason: 'shutdown' }) },
           },
@@ -152,7 +144,7 @@ export const workerMachine = setup({
         busy: {
           entry: { type: 'enter', params: { state: 'busy' } },
           on: {
-            CALL_FINISHED: { target: 'ready', actions: 'finishCall' },
+            LOAD: [{ guard: 'full', actions: 'setLoad' }, { target: 'ready', actions: 'setLoad' }],
             DRAIN: { target: 'draining', actions: assign({ retireReason: ({ event }) => event.reason }) },
             STOP: { target: 'draining', actions: assign({ retireReason: 'shutdown' }) },
           },
@@ -160,7 +152,7 @@ export const workerMachine = setup({
         draining: {
           entry: { type: 'enter', params: { state: 'draining' } },
           always: { guard: 'noneInFlight', target: '#worker.recycling' },
-          on: { CALL_FINISHED: { actions: 'finishCall' } },
+          on: { LOAD: { actions: 'setLoad' } },
         },
       },
     },

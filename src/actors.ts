@@ -6,6 +6,7 @@ import type { PoolAnnouncement, PoolContext } from '../machines/pool.machine.js'
 import { poolMachine } from '../machines/pool.machine.js';
 import { type RuntimeAnnouncement, runtimeMachine } from '../machines/runtime.machine.js';
 import { type WorkerContext, type WorkerStateName, workerMachine } from '../machines/worker.machine.js';
+import type { LoadEvent } from './dispatcher.js';
 import { ShuttingDownError } from './errors.js';
 import type { LaunchOptions } from './pythonProcess.js';
 import { WorkerHandle } from './workerHandle.js';
@@ -13,7 +14,7 @@ import { WorkerHandle } from './workerHandle.js';
 export interface RuntimeHooks {
   launchOptions(pool: string, workerId: string): LaunchOptions;
   shutdownGraceMs: number;
-  workerEntered(context: WorkerContext, state: WorkerStateName, send: (event: { type: 'CALL_STARTED' } | { type: 'CALL_FINISHED' }) => void): void;
+  workerEntered(context: WorkerContext, state: WorkerStateName, send: (event: LoadEvent) => void): void;
   poolAnnounced(context: PoolContext, what: PoolAnnouncement, workerId: string | undefined): void;
   runtimeAnnounced(announcement: RuntimeAnnouncement): void;
 }

@@ -16,7 +16,7 @@ import {
 import type { SnakepitEvents } from './events.js';
 import { Fifo, type FifoEntry } from './fifo.js';
 import { type PoolStats, StatsRecorder } from './stats.js';
-import type { WorkerConnection } from './workerConnection.js';
+import type { CallSink, WorkerConnection } from './workerConnection.js';
 
 /** The pool's live view of one worker, updated synchronously as calls start and finish. */
 export interface WorkerSlot {
@@ -30,8 +30,16 @@ export interface WorkerSlot {
   restarts: number;
   gilEnabled: boolean | undefined;
   connection: WorkerConnection | undefined;
-  /** Tells the worker's state machine a call started or finished. */
-  notify: (event: { type: 'CALL_STARTED' } | { type: 'CALL_FINISHED' }) => void;
+  /** Tells the worker's state machine its load (see reportLoad). */
+  notify: (event: LoadEvent) => void;
+  reportedInFlight: number;
+  loadReportPending: boolean;
+}
+
+export interface LoadEvent {
+  type: 'LOAD';
+  inFlight: number;
+  requests: number;
 }
 
 export interface CallOptions {
@@ -40,17 +48,40 @@ export interface CallOptions {
   signal?: AbortSignal;
 }
 
-interface Request {
-  tool: string;
-  args: unknown;
-  resolve: (value: unknown) => void;
-  reject: (error: SnakepitError) => void;
-  submittedAt: number;
-  settled: boolean;
+/** One call, from submit until settled; it is also the sink the worker connection reports to. */
+class Request implements CallSink {
+  settled = false;
   entry: FifoEntry<Request> | undefined;
   cleanup: (() => void) | undefined;
-  cancelOnWorker: (() => void) | undefined;
-  onChunk: ((value: unknown) => void) | undefined;
+  slot: WorkerSlot | undefined;
+  connection: WorkerConnection | undefined;
+  callId = 0;
+
+  constructor(
+    private readonly dispatcher: Dispatcher,
+    readonly tool: string,
+    readonly args: unknown,
+    readonly resolveCaller: (value: unknown) => void,
+    readonly rejectCaller: (error: SnakepitError) => void,
+    readonly onChunk: ((value: unknown) => void) | undefined,
+    readonly submittedAt: number,
+  ) {}
+
+  resolve(value: unknown): void {
+    this.dispatcher.callEnded(this, undefined, value);
+  }
+
+  reject(error: SnakepitError): void {
+    this.dispatcher.callEnded(this, error, undefined);
+  }
+
+  chunk(value: unknown): void {
+    if (!this.settled) this.onChunk?.(value);
+  }
+
+  cancelOnWorker(): void {
+    this.connection?.cancel(this.callId);
+  }
 }
 
 export class Dispatcher {
@@ -84,10 +115,7 @@ export class Dispatcher {
       this.stats.requests++;
       if (this.closedWith) return this.refuse(tool, reject, this.closedWith);
       if (options.signal?.aborted) return this.refuse(tool, reject, new AbortedError(tool, options.signal.reason));
-      const request: Request = {
-        tool, args, resolve, reject, onChunk,
-        submittedAt: performance.now(), settled: false, entry: undefined, cleanup: undefined, cancelOnWorker: undefined,
-      };
+      const request = new Request(this, tool, args, resolve, reject, onChunk, performance.now());
       this.watchDeadline(request, options);
       const slot = this.pickSlot();
       if (slot) return this.run(request, slot);
@@ -125,7 +153,7 @@ export class Dispatcher {
   private giveUp(request: Request, error: SnakepitError): void {
     if (request.settled) return;
     if (request.entry) this.queue.remove(request.entry);
-    request.cancelOnWorker?.();
+    request.cancelOnWorker();
     this.settle(request, error);
   }
 
@@ -159,35 +187,44 @@ export class Dispatcher {
 
   private run(request: Request, slot: WorkerSlot): void {
     request.entry = undefined;
-    const connection = slot.connection!;
-    const startedAt = performance.now();
+    request.slot = slot;
+    request.connection = slot.connection!;
     slot.inFlight++;
-    slot.notify({ type: 'CALL_STARTED' });
+    this.reportLoad(slot);
     if (this.events.listenerCount('request:started')) {
       this.events.emit('request:started', {
-        pool: slot.pool, workerId: slot.id, pid: slot.pid, tool: request.tool, waitedMs: startedAt - request.submittedAt, at: Date.now(),
+        pool: slot.pool, workerId: slot.id, pid: slot.pid, tool: request.tool,
+        waitedMs: performance.now() - request.submittedAt, at: Date.now(),
       });
     }
-    const finish = () => {
-      slot.inFlight--;
-      slot.requests++;
-      slot.notify({ type: 'CALL_FINISHED' });
-      this.schedulePump();
-    };
-    const id = connection.call(request.tool, request.args, {
-      resolve: (value) => {
-        finish();
-        if (request.settled) return;
-        this.stats.recordLatency(performance.now() - request.submittedAt);
-        this.settle(request, undefined, value, slot);
-      },
-      reject: (error) => {
-        finish();
-        this.settle(request, error, undefined, slot);
-      },
-      chunk: request.onChunk && ((value) => !request.settled && request.onChunk!(value)),
-    }, request.onChunk !== undefined);
-    request.cancelOnWorker = () => connection.cancel(id);
+    request.callId = request.connection.call(request.tool, request.args, request, request.onChunk !== undefined);
+  }
+
+  /** The worker is done with a call (or died holding it): free its slot, settle the caller. */
+  callEnded(request: Request, error: SnakepitError | undefined, value: unknown): void {
+    const slot = request.slot!;
+    slot.inFlight--;
+    slot.requests++;
+    this.reportLoad(slot);
+    this.schedulePump();
+    if (!error && !request.settled) this.stats.recordLatency(performance.now() - request.submittedAt);
+    this.settle(request, error, value, slot);
+  }
+
+  /**
+   * The slot's counters are the dispatcher's truth, updated synchronously. The worker machine
+   * hears the load once per event-loop turn, and only if it changed: a call that finishes and
+   * the next one that starts in the same turn cost no state transition at all.
+   */
+  private reportLoad(slot: WorkerSlot): void {
+    if (slot.loadReportPending) return;
+    slot.loadReportPending = true;
+    setImmediate(() => {
+      slot.loadReportPending = false;
+      if (slot.inFlight === slot.reportedInFlight) return;
+      slot.reportedInFlight = slot.inFlight;
+      slot.notify({ type: 'LOAD', inFlight: slot.inFlight, requests: slot.requests });
+    });
   }
 
   private settle(request: Request, error: SnakepitError | undefined, value?: unknown, slot?: WorkerSlot): void {
@@ -197,7 +234,7 @@ export class Dispatcher {
     if (error) {
       this.stats.failures++;
       this.emitFailure(request.tool, error, slot);
-      request.reject(error);
+      request.rejectCaller(error);
       return;
     }
     this.stats.completed++;
@@ -207,7 +244,7 @@ export class Dispatcher {
         durationMs: performance.now() - request.submittedAt, at: Date.now(),
       });
     }
-    request.resolve(value);
+    request.resolveCaller(value);
   }
 
   private emitFailure(tool: string, error: SnakepitError, slot: WorkerSlot | undefined): void {

@@ -11,7 +11,7 @@ import type { RuntimeAnnouncement } from '../machines/runtime.machine.js';
 import type { WorkerContext, WorkerStateName } from '../machines/worker.machine.js';
 import { createRuntimeLogic, type RuntimeHooks } from './actors.js';
 import { type PoolConfig, type ResolvedConfig, resolveConfig, type SnakepitConfig } from './config.js';
-import { type CallOptions, Dispatcher, type WorkerSlot } from './dispatcher.js';
+import { type CallOptions, Dispatcher, type LoadEvent, type WorkerSlot } from './dispatcher.js';
 import {
   InvalidArgumentError,
   MaxRestartsExceededError,
@@ -307,7 +307,7 @@ export class Snakepit {
   private workerEntered(
     context: WorkerContext,
     state: WorkerStateName,
-    send: (event: { type: 'CALL_STARTED' } | { type: 'CALL_FINISHED' }) => void,
+    send: (event: LoadEvent) => void,
   ): void {
     const dispatcher = this.dispatchers.get(context.pool)!;
     let slot = this.slots.get(context.id);
@@ -316,6 +316,7 @@ export class Snakepit {
       slot = {
         id: context.id, pool: context.pool, pid: undefined, state, inFlight: 0, capacity: context.capacity,
         requests: 0, restarts: 0, gilEnabled: undefined, connection: undefined, notify: send,
+        reportedInFlight: 0, loadReportPending: false,
       };
       this.slots.set(context.id, slot);
       dispatcher.slots.push(slot);
@@ -339,6 +340,7 @@ export class Snakepit {
           slot.connection = handle.connection;
           slot.gilEnabled = handle.ready.gil_enabled;
           slot.inFlight = 0;
+          slot.reportedInFlight = 0;
           const startupMs = performance.now() - (this.workerStartedAt.get(context.id) ?? performance.now());
           this.events.emit('worker:ready', { ...base, startupMs, gilEnabled: slot.gilEnabled });
           if (context.restarts > 0) this.events.emit('worker:restarted', { ...base, restarts: context.restarts });

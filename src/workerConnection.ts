@@ -4,24 +4,16 @@
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { decodeValue, encodeValue, type WireValue } from './codec.js';
+import { decodeValue, encodeValue } from './codec.js';
 import { InvalidArgumentError, PythonError, SnakepitError, ToolNotFoundError } from './errors.js';
 import { PACKAGE_ROOT } from './pythonExecutable.js';
-
-interface CallErrorMessage {
-  code: string;
-  type: string;
-  message: string;
-  traceback: string;
-}
-
-interface ReplyMessage {
-  id: number;
-  outcome?: 'result' | 'chunk' | 'error' | 'end';
-  result?: WireValue;
-  chunk?: WireValue;
-  error?: CallErrorMessage;
-}
+import {
+  type CallErrorMessage,
+  type ClientFrame,
+  decodeServerFrame,
+  encodeClientFrame,
+  type ReplyMessage,
+} from './sessionCodec.js';
 
 export interface HeartbeatReply {
   seq: number;
@@ -68,6 +60,8 @@ function clientConstructor(): grpc.ServiceClientConstructor {
   return workerClientConstructor;
 }
 
+const SESSION_METHOD = '/snakepit.v1.Worker/Session';
+
 const CHANNEL_OPTIONS: grpc.ChannelOptions = {
   'grpc.max_receive_message_length': -1,
   'grpc.max_send_message_length': -1,
@@ -76,10 +70,10 @@ const CHANNEL_OPTIONS: grpc.ChannelOptions = {
 export class WorkerConnection {
   private readonly client: WorkerClient;
   private readonly metadata = new grpc.Metadata();
-  private session: grpc.ClientDuplexStream<unknown, { replies: ReplyMessage[] }> | undefined;
+  private session: grpc.ClientDuplexStream<ClientFrame, ReplyMessage[]> | undefined;
   private readonly pending = new Map<number, PendingCall>();
   private nextId = 1;
-  private outbox: { calls: unknown[]; cancels: number[] } = { calls: [], cancels: [] };
+  private outbox: ClientFrame = { calls: [], cancels: [] };
   private flushScheduled = false;
   private broken = false;
 
@@ -95,9 +89,9 @@ export class WorkerConnection {
     await new Promise<void>((resolve, reject) =>
       this.client.waitForReady(Date.now() + timeoutMs, (error) => (error ? reject(error) : resolve())),
     );
-    const session = this.client.Session(this.metadata) as grpc.ClientDuplexStream<unknown, { replies: ReplyMessage[] }>;
-    session.on('data', (frame) => {
-      for (const reply of frame.replies) this.deliver(reply);
+    const session = this.client.makeBidiStreamRequest(SESSION_METHOD, encodeClientFrame, decodeServerFrame, this.metadata);
+    session.on('data', (replies: ReplyMessage[]) => {
+      for (const reply of replies) this.deliver(reply);
     });
     session.on('error', (error) => this.fail(error));
     session.on('end', () => this.fail(new Error('the worker closed its session')));
@@ -140,11 +134,11 @@ export class WorkerConnection {
     if (!call) return;
     switch (reply.outcome) {
       case 'chunk':
-        call.sink.chunk?.(decodeValue(reply.chunk!));
+        call.sink.chunk?.(decodeValue(reply.value!));
         return;
       case 'result':
         this.pending.delete(reply.id);
-        call.sink.resolve(decodeValue(reply.result!));
+        call.sink.resolve(decodeValue(reply.value!));
         return;
       case 'end':
         this.pending.delete(reply.id);

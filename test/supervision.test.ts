@@ -33,7 +33,7 @@ test('kill -9 mid-call: that call is WORKER_CRASHED, others succeed, a new worke
   console.log(`kill -9 -> WORKER_CRASHED in ${rejectMs.toFixed(0)} ms, -> replacement ready in ${readyMs.toFixed(0)} ms`);
   assert.equal(replaced.restarts, 1);
   assert.ok(!isAlive(victim.pid!));
-  assert.equal(pit.inspect().pools[0].workers.filter((w) => w.state === 'ready').length, 3);
+  await waitFor(() => pit.inspect().pools[0].workers.filter((w) => w.state === 'ready').length === 3, 1000, 'full strength');
   const pids = new Set<number>();
   for (let i = 0; i < 30; i++) pids.add((await pit.execute('pid', {}, { pool: 'p' })) as number);
   assert.ok(pids.has(replaced.pid!), 'the new worker serves calls');

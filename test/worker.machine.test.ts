@@ -16,8 +16,9 @@ const events = [
   { type: 'xstate.done.actor.boot', output: { pid: 42, handle: {} } },
   { type: 'xstate.error.actor.boot', error: new Error('import failed') },
   { type: 'xstate.done.actor.retire' },
-  { type: 'CALL_STARTED' },
-  { type: 'CALL_FINISHED' },
+  { type: 'LOAD', inFlight: 0, requests: 1 },
+  { type: 'LOAD', inFlight: 1, requests: 1 },
+  { type: 'LOAD', inFlight: 3, requests: 1 },
   { type: 'EXITED', exitCode: null, signal: 'SIGKILL' },
   { type: 'DRAIN', reason: 'max_requests' },
   { type: 'STOP' },
@@ -52,18 +53,18 @@ test('every worker state is reachable and every lifecycle transition exists', ()
     'starting -xstate.error.actor.boot-> crashed',
     'starting -STOP-> stopped',
     'starting -KILL-> stopped',
-    'ready -CALL_STARTED-> busy',
-    'ready -CALL_STARTED-> ready', // a thread worker with room left
-    'ready -CALL_FINISHED-> ready',
-    'busy -CALL_FINISHED-> ready',
+    'ready -LOAD-> busy',
+    'ready -LOAD-> ready', // a thread worker with room left
+    'busy -LOAD-> ready',
+    'busy -LOAD-> busy', // still full, new count
     'ready -DRAIN-> draining', // a thread worker with calls in flight
     'ready -DRAIN-> recycling', // nothing in flight: draining passes straight through
     'busy -DRAIN-> draining',
     'ready -STOP-> recycling',
     'ready -STOP-> draining',
     'busy -STOP-> draining',
-    'draining -CALL_FINISHED-> recycling',
-    'draining -CALL_FINISHED-> draining',
+    'draining -LOAD-> recycling',
+    'draining -LOAD-> draining',
     'ready -EXITED-> crashed',
     'busy -EXITED-> crashed',
     'draining -EXITED-> crashed',
@@ -92,12 +93,12 @@ test('a thread worker is busy only when every thread is in use', () => {
   actor.start();
   return new Promise<void>((resolve) => {
     setTimeout(() => {
-      for (let i = 0; i < 3; i++) actor.send({ type: 'CALL_STARTED' });
+      actor.send({ type: 'LOAD', inFlight: 3, requests: 0 });
       assert.deepEqual(actor.getSnapshot().value, { alive: 'ready' });
       assert.equal(actor.getSnapshot().context.inFlight, 3);
-      for (let i = 0; i < 5; i++) actor.send({ type: 'CALL_STARTED' });
+      actor.send({ type: 'LOAD', inFlight: 8, requests: 0 });
       assert.deepEqual(actor.getSnapshot().value, { alive: 'busy' });
-      actor.send({ type: 'CALL_FINISHED' });
+      actor.send({ type: 'LOAD', inFlight: 7, requests: 1 });
       assert.deepEqual(actor.getSnapshot().value, { alive: 'ready' });
       assert.equal(actor.getSnapshot().context.requests, 1);
       actor.stop();

@@ -74,13 +74,19 @@ class Dispatcher:
                 call.id, "INVALID_ARGUMENT", "TypeError",
                 f"{tool.name}: arguments must be a JSON object of keyword arguments, got {type(kwargs).__name__}",
             )
+        return tool, kwargs
+
+    def bad_arguments(self, call_id: int, tool, kwargs: dict, exc: TypeError) -> Any:
+        """The INVALID_ARGUMENT reply if `kwargs` do not fit the tool's signature, else None.
+
+        Checked only after a call raised TypeError, so the common path pays nothing: arguments
+        that do not bind fail before the tool's body runs, so nothing has happened yet.
+        """
         try:
             tool.signature.bind(**kwargs)
         except TypeError as e:
-            return None, error_reply(
-                call.id, "INVALID_ARGUMENT", "TypeError", f"{tool.name}({tool.param_text}): {e}",
-            )
-        return tool, kwargs
+            return error_reply(call_id, "INVALID_ARGUMENT", "TypeError", f"{tool.name}({tool.param_text}): {e}")
+        return None
 
     # -- unary ------------------------------------------------------------------------------
     def run_unary(self, call_id: int, tool, kwargs: dict) -> Any:
@@ -91,6 +97,8 @@ class Dispatcher:
             if tool.streaming:
                 out = list(out)  # a generator tool called without streaming: all chunks at once
             data, blobs = codec.encode(out)
+        except TypeError as e:
+            return self.bad_arguments(call_id, tool, kwargs, e) or exception_reply(call_id, e)
         except BaseException as e:  # noqa: BLE001 - every failure becomes a reply, the worker lives on
             return exception_reply(call_id, e)
         finally:
@@ -105,7 +113,14 @@ class Dispatcher:
         token = checker.enter(tool) if checker is not None else None
         try:
             try:
-                out = tool.func(**kwargs)
+                try:
+                    out = tool.func(**kwargs)
+                except TypeError as e:
+                    bad = self.bad_arguments(call_id, tool, kwargs, e)
+                    if bad is None:
+                        raise
+                    yield bad
+                    return
                 if not tool.streaming:
                     data, blobs = codec.encode(out)  # a plain tool streamed: one chunk
                     yield Reply(id=call_id, chunk=Value(json=data, blobs=blobs))
