@@ -1,7 +1,7 @@
 """Adapters used only by the Node test suite."""
 import os
 
-from snakepit_bridge import BaseAdapter, tool
+from snakepit_bridge import BaseAdapter, ThreadSafeAdapter, thread_safe_method, tool
 
 THREAD_VARS = (
     "OPENBLAS_NUM_THREADS",
@@ -29,3 +29,12 @@ class CrashesOnFirstCall(BaseAdapter):
     @tool
     def ping(self):
         return "pong"
+
+
+class ThreadEnvProbe(ThreadSafeAdapter):
+    __thread_safe__ = True
+
+    @thread_safe_method
+    @tool(description="The thread-pool variables this worker sees")
+    def env(self):
+        return {name: os.environ.get(name) for name in THREAD_VARS}
