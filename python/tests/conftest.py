@@ -27,9 +27,10 @@ from snakepit_bridge._stubs import pb, pb_grpc  # noqa: E402
 class Worker:
     """One `python -m snakepit_bridge` child with its control socket and a connected client."""
 
-    def __init__(self, adapter: str, *extra: str, profile: str = "process", threads: int = 1, env: dict | None = None):
+    def __init__(self, adapter: str, *extra: str, profile: str = "process", threads: int = 1,
+                 env: dict | None = None, address: str | None = None):
         self.tmp = tempfile.TemporaryDirectory(prefix="snakepit-test-")
-        self.address = f"unix:{self.tmp.name}/w.sock"
+        self.address = address or f"unix:{self.tmp.name}/w.sock"
         self.token = secrets.token_hex(16)
         parent_sock, child_sock = socket.socketpair()
         self.control = parent_sock

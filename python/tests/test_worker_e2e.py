@@ -192,3 +192,36 @@ def test_startup_errors(spawn, adapter, profile, needle, error_type):
         assert "__thread_safe__ = True" in msg["message"] and "'process'" in msg["message"]
     assert w.proc.wait(10) == 1
     assert needle.split()[0] in w.proc.stderr.read().decode()
+
+
+def test_loopback_address_reports_bound_port(spawn):
+    w = spawn("sample_adapters.Calc", address="127.0.0.1:0")
+    host, port = w.ready["address"].rsplit(":", 1)
+    assert host == "127.0.0.1" and int(port) > 0
+    assert w.session().call("ping") == "pong"
+
+
+def test_public_address_is_refused(spawn):
+    w = spawn("sample_adapters.Calc", ready=False, address="0.0.0.0:0")
+    msg = w.read_line()
+    assert msg["type"] == "startup_error" and "loopback" in msg["message"]
+    assert w.proc.wait(10) == 1
+
+
+def test_sigterm_exits_promptly(spawn):
+    import signal
+
+    w = spawn("sample_adapters.Calc")
+    w.proc.send_signal(signal.SIGTERM)
+    assert w.proc.wait(5) != 0
+
+
+def test_heartbeat_answers_while_a_process_call_runs(spawn):
+    w = spawn("sample_adapters.Calc")
+    s = w.session()
+    cid = s.send("spin", {"seconds": 1.0})
+    time.sleep(0.2)
+    t0 = time.monotonic()
+    hb = w.stub.Heartbeat(pb.HeartbeatRequest(seq=1), metadata=w.metadata, timeout=5)
+    assert hb.in_flight == 1 and time.monotonic() - t0 < 0.5
+    assert s.wait_final(cid)[-1].WhichOneof("outcome") == "result"
