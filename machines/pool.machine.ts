@@ -1,8 +1,17 @@
 // A pool is the supervisor of its workers: it spawns them in start-up batches, restarts the
-// ones that crash under OTP's rules (restartPolicy.ts), and gives up — failing the pool and
-// telling its parent — when crashes come faster than the restart intensity allows.
+// ones that crash under OTP's rules (restartPolicy.ts), replaces recycled workers before
+// retiring them, and gives up — killing its children in reverse start order and telling its
+// parent — when crashes come faster than the restart intensity allows. The parent may then
+// restart the whole pool (RESTART) or stop it.
 import { type ActorRefFrom, assign, enqueueActions, sendParent, setup } from 'xstate';
-import { type RestartStrategy, type RestartType, exceedsIntensity, recordRestart, shouldRestart } from './restartPolicy.js';
+import {
+  affectedChildren,
+  exceedsIntensity,
+  type RestartStrategy,
+  type RestartType,
+  recordRestart,
+  shouldRestart,
+} from './restartPolicy.js';
 import { type WorkerReport, workerMachine } from './worker.machine.js';
 
 export interface PoolInput {
@@ -29,14 +38,24 @@ export type PoolFailure =
 export interface PoolContext extends PoolInput {
   /** Live children in start order. */
   workers: PoolChild[];
+  /** Workers spawned in this start-up round, and batches so far. */
   spawned: number;
   batches: number;
+  /** Numbers worker ids across restarts and replacements: `${name}-${n}`. */
+  lastWorkerNumber: number;
   readyIds: string[];
   restartLog: number[];
+  /** Replacement id → the worker it replaces once ready, and why. */
+  replacing: Record<string, { oldId: string; reason: string }>;
   failure: PoolFailure | undefined;
 }
 
-export type PoolEvent = WorkerReport | { type: 'STOP' } | { type: 'KILL' };
+export type PoolEvent =
+  | WorkerReport
+  | { type: 'STOP' }
+  | { type: 'KILL' }
+  | { type: 'RESTART' }
+  | { type: 'RECYCLE'; id: string; reason: string };
 
 /** What a pool tells its parent. */
 export type PoolReport =
@@ -44,9 +63,13 @@ export type PoolReport =
   | { type: 'POOL_FAILED'; name: string; failure: PoolFailure }
   | { type: 'POOL_STOPPED'; name: string };
 
-export type PoolAnnouncement = 'starting' | 'batch' | 'ready' | 'failed' | 'stopped' | 'restart';
+export type PoolAnnouncement = 'starting' | 'batch' | 'ready' | 'failed' | 'stopped' | 'restart' | 'recycle';
 
-const totalBatches = (c: PoolInput) => Math.ceil(c.poolSize / c.startupBatchSize);
+function spawnWorker(context: PoolContext, spawn: (src: 'worker', options: any) => PoolChild['ref'], number: number): PoolChild {
+  const id = `${context.name}-${number}`;
+  const input = { id, pool: context.name, capacity: context.workerCapacity };
+  return { id, ref: spawn('worker', { id, systemId: `worker:${id}`, input }) };
+}
 
 export const poolMachine = setup({
   types: {
@@ -58,15 +81,36 @@ export const poolMachine = setup({
   actions: {
     /** Tells the runtime about a pool milestone (pool:batch, pool:ready, …). */
     announce: (_, _params: { what: PoolAnnouncement; workerId?: string }) => undefined,
+    beginRound: assign({ spawned: 0, batches: 0, readyIds: [], restartLog: [], replacing: {}, failure: undefined }),
     spawnBatch: assign(({ context, spawn }) => {
       const count = Math.min(context.startupBatchSize, context.poolSize - context.spawned);
-      const fresh: PoolChild[] = [];
-      for (let i = 1; i <= count; i++) {
-        const id = `${context.name}-${context.spawned + i}`;
-        const input = { id, pool: context.name, capacity: context.workerCapacity };
-        fresh.push({ id, ref: spawn('worker', { id, systemId: `worker:${id}`, input }) });
-      }
-      return { workers: [...context.workers, ...fresh], spawned: context.spawned + count, batches: context.batches + 1 };
+      const fresh = Array.from({ length: count }, (_, i) => spawnWorker(context, spawn, context.lastWorkerNumber + i + 1));
+      return {
+        workers: [...context.workers, ...fresh],
+        spawned: context.spawned + count,
+        batches: context.batches + 1,
+        lastWorkerNumber: context.lastWorkerNumber + count,
+      };
+    }),
+    /** Recycling starts the replacement first, so capacity does not dip. */
+    spawnReplacement: assign(({ context, event, spawn }) => {
+      if (event.type !== 'RECYCLE' || !context.workers.some((w) => w.id === event.id)) return {};
+      if (Object.values(context.replacing).some((r) => r.oldId === event.id)) return {};
+      const child = spawnWorker(context, spawn, context.lastWorkerNumber + 1);
+      return {
+        workers: [...context.workers, child],
+        lastWorkerNumber: context.lastWorkerNumber + 1,
+        replacing: { ...context.replacing, [child.id]: { oldId: event.id, reason: event.reason } },
+      };
+    }),
+    /** A replacement is ready: the worker it replaces drains and retires. */
+    retireReplaced: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'WORKER_READY' || !context.replacing[event.id]) return;
+      const { oldId, reason } = context.replacing[event.id];
+      const old = context.workers.find((w) => w.id === oldId);
+      if (old) enqueue.sendTo(old.ref, { type: 'DRAIN', reason });
+      const { [event.id]: _done, ...rest } = context.replacing;
+      enqueue.assign({ replacing: rest });
     }),
     markReady: assign({
       readyIds: ({ context, event }) =>
@@ -75,15 +119,28 @@ export const poolMachine = setup({
     forget: assign({
       workers: ({ context, event }) => (event.type === 'WORKER_STOPPED' ? context.workers.filter((w) => w.id !== event.id) : context.workers),
     }),
-    /** Children stop in reverse start order, as OTP shuts a supervisor down. */
-    signalAll: enqueueActions(({ context, enqueue }, params: { type: 'STOP' | 'KILL' }) => {
-      for (const child of [...context.workers].reverse()) enqueue.sendTo(child.ref, { type: params.type });
+    /** Children are signalled in reverse start order, as OTP shuts a supervisor down. */
+    signalAll: enqueueActions(({ context, enqueue }, params: { type: 'STOP' | 'KILL'; reason?: string }) => {
+      for (const child of [...context.workers].reverse()) {
+        enqueue.sendTo(child.ref, params.type === 'KILL' ? { type: 'KILL', reason: params.reason } : { type: 'STOP' });
+      }
     }),
-    restartChild: enqueueActions(({ context, event, enqueue }) => {
+    /** Graceful stop, one child at a time from the last started. */
+    stopLast: enqueueActions(({ context, enqueue }) => {
+      const last = context.workers.at(-1);
+      if (last) enqueue.sendTo(last.ref, { type: 'STOP' });
+    }),
+    restartChildren: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'WORKER_EXITED') return;
-      const child = context.workers.find((w) => w.id === event.id);
       enqueue.assign({ restartLog: recordRestart(context.restartLog, Date.now(), context.restart.periodMs) });
-      if (child) enqueue.sendTo(child.ref, { type: 'RESTART' }, { delay: context.restart.backoffMs });
+      const order = context.workers.map((w) => w.id);
+      for (const id of affectedChildren(context.restart.strategy, order, event.id)) {
+        const child = context.workers.find((w) => w.id === id);
+        if (!child) continue;
+        // The crashed child waits out the backoff; live siblings are ended and started again now.
+        const delay = id === event.id ? context.restart.backoffMs : 0;
+        enqueue.sendTo(child.ref, { type: 'RESTART' }, { delay });
+      }
     }),
     retireChild: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'WORKER_EXITED') return;
@@ -111,14 +168,17 @@ export const poolMachine = setup({
     workers: [],
     spawned: 0,
     batches: 0,
+    lastWorkerNumber: 0,
     readyIds: [],
     restartLog: [],
+    replacing: {},
     failure: undefined,
   }),
   initial: 'starting',
+  on: { WORKER_STOPPED: { actions: 'forget' } },
   states: {
     starting: {
-      entry: { type: 'announce', params: { what: 'starting' } },
+      entry: ['beginRound', { type: 'announce', params: { what: 'starting' } }],
       initial: 'spawning',
       always: { guard: 'allReady', target: 'ready' },
       after: {
@@ -134,6 +194,7 @@ export const poolMachine = setup({
         },
         STOP: 'stopping',
         KILL: 'stopping',
+        RESTART: 'restarting',
       },
       states: {
         spawning: {
@@ -150,38 +211,63 @@ export const poolMachine = setup({
         sendParent(({ context }) => ({ type: 'POOL_READY', name: context.name }) satisfies PoolReport),
       ],
       on: {
+        WORKER_READY: { actions: 'retireReplaced' },
         WORKER_EXITED: [
+          // temporary children, and transient ones that exited normally, are not restarted
+          // and do not count toward the intensity.
           { guard: 'notRestarted', actions: 'retireChild' },
           { guard: 'tooManyRestarts', target: 'failed', actions: assign({ failure: { reason: 'max_restarts' } }) },
           {
             actions: [
-              'restartChild',
+              'restartChildren',
               { type: 'announce', params: ({ event }) => ({ what: 'restart' as const, workerId: event.id }) },
             ],
           },
         ],
-        WORKER_STOPPED: { actions: 'forget' },
+        RECYCLE: {
+          actions: ['spawnReplacement', { type: 'announce', params: ({ event }) => ({ what: 'recycle' as const, workerId: event.id }) }],
+        },
         STOP: 'stopping',
         KILL: 'stopping',
+        RESTART: 'restarting',
       },
     },
+    // Gave up: every child is killed (reverse start order), then the parent decides.
     failed: {
       entry: [
         { type: 'announce', params: { what: 'failed' } },
         sendParent(({ context }) => ({ type: 'POOL_FAILED', name: context.name, failure: context.failure! }) satisfies PoolReport),
-        { type: 'signalAll', params: { type: 'KILL' } },
+        { type: 'signalAll', params: { type: 'KILL', reason: 'pool_failed' } },
       ],
-      always: { guard: 'noWorkers', target: 'stopped' },
-      on: { WORKER_STOPPED: { actions: 'forget' } },
+      always: { guard: 'noWorkers', target: 'down' },
+      on: {
+        WORKER_EXITED: { actions: 'retireChild' },
+        RESTART: 'restarting',
+        STOP: 'stopping',
+        KILL: 'stopping',
+      },
+    },
+    down: {
+      on: { RESTART: 'starting', STOP: 'stopped', KILL: 'stopped' },
+    },
+    // The parent restarts this pool: end every child, then start afresh.
+    restarting: {
+      entry: { type: 'signalAll', params: { type: 'KILL', reason: 'pool_restart' } },
+      always: { guard: 'noWorkers', target: 'starting' },
+      on: {
+        WORKER_EXITED: { actions: 'retireChild' },
+        STOP: 'stopping',
+        KILL: 'stopping',
+      },
     },
     stopping: {
-      entry: { type: 'signalAll', params: { type: 'STOP' } },
+      entry: 'stopLast',
       always: { guard: 'noWorkers', target: 'stopped' },
       on: {
-        WORKER_STOPPED: { actions: 'forget' },
+        WORKER_STOPPED: { actions: ['forget', 'stopLast'] },
         // A worker that dies while the pool stops is not restarted.
         WORKER_EXITED: { actions: 'retireChild' },
-        KILL: { actions: { type: 'signalAll', params: { type: 'KILL' } } },
+        KILL: { actions: { type: 'signalAll', params: { type: 'KILL', reason: 'shutdown' } } },
       },
     },
     stopped: {

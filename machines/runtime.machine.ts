@@ -1,17 +1,24 @@
-// The root of the actor tree: it starts every pool, and is the supervisor a failing pool
-// escalates to. A pool that fails during start-up fails the whole start; a pool that gives up
-// later (too many restarts) is reported as an escalation while the other pools keep serving.
+// The root of the actor tree and the supervisor over pools. A pool that fails during the
+// first start fails the whole start. A pool that gives up later (its workers crashed too
+// fast) escalates here: the root restarts it — with its siblings, by the root's strategy —
+// unless pools fail faster than the root's own intensity allows; then the root gives up too,
+// stopping every pool, and the runtime reports the escalation.
 import { type ActorRefFrom, assign, enqueueActions, setup } from 'xstate';
 import { type PoolFailure, type PoolInput, type PoolReport, poolMachine } from './pool.machine.js';
+import { type RestartStrategy, affectedChildren, exceedsIntensity, recordRestart } from './restartPolicy.js';
 
 export interface RuntimeInput {
   pools: PoolInput[];
+  supervisor: { strategy: RestartStrategy; intensity: number; periodMs: number };
 }
 
 export interface RuntimeContext {
   pools: { name: string; ref: ActorRefFrom<typeof poolMachine> }[];
+  supervisor: RuntimeInput['supervisor'];
   readyPools: string[];
+  restartLog: number[];
   startFailure: { pool: string; failure: PoolFailure } | undefined;
+  gaveUp: { pool: string; failure: PoolFailure } | undefined;
 }
 
 export type RuntimeEvent = PoolReport | { type: 'STOP' } | { type: 'KILL' };
@@ -19,8 +26,14 @@ export type RuntimeEvent = PoolReport | { type: 'STOP' } | { type: 'KILL' };
 export type RuntimeAnnouncement =
   | { what: 'ready' }
   | { what: 'start_failed'; pool: string; failure: PoolFailure }
+  /** A pool gave up; the root restarts `restarting` (in start order). */
+  | { what: 'pool_escalated'; pool: string; failure: PoolFailure; restarting: string[]; restartsInWindow: number }
+  /** The root gave up as well: every pool stops. */
   | { what: 'escalation'; pool: string; failure: PoolFailure }
   | { what: 'stopped' };
+
+const poolsToRestart = (context: RuntimeContext, failed: string) =>
+  affectedChildren(context.supervisor.strategy, context.pools.map((p) => p.name), failed);
 
 export const runtimeMachine = setup({
   types: {
@@ -37,10 +50,20 @@ export const runtimeMachine = setup({
     signalAll: enqueueActions(({ context, enqueue }, params: { type: 'STOP' | 'KILL' }) => {
       for (const pool of [...context.pools].reverse()) enqueue.sendTo(pool.ref, { type: params.type });
     }),
+    restartPools: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'POOL_FAILED') return;
+      enqueue.assign({ restartLog: recordRestart(context.restartLog, Date.now(), context.supervisor.periodMs) });
+      for (const name of poolsToRestart(context, event.name)) {
+        const pool = context.pools.find((p) => p.name === name);
+        if (pool) enqueue.sendTo(pool.ref, { type: 'RESTART' });
+      }
+    }),
   },
   guards: {
     allReady: ({ context }) => context.readyPools.length === context.pools.length,
     noPools: ({ context }) => context.pools.length === 0,
+    tooManyRestarts: ({ context }) =>
+      exceedsIntensity(context.restartLog, Date.now(), context.supervisor.intensity, context.supervisor.periodMs),
   },
 }).createMachine({
   id: 'snakepit',
@@ -49,8 +72,11 @@ export const runtimeMachine = setup({
       name: pool.name,
       ref: spawn('pool', { id: `pool:${pool.name}`, systemId: `pool:${pool.name}`, input: pool }),
     })),
+    supervisor: input.supervisor,
     readyPools: [],
+    restartLog: [],
     startFailure: undefined,
+    gaveUp: undefined,
   }),
   initial: 'starting',
   on: { POOL_STOPPED: { actions: 'forget' } },
@@ -70,9 +96,28 @@ export const runtimeMachine = setup({
     running: {
       entry: { type: 'announce', params: { what: 'ready' } },
       on: {
-        POOL_FAILED: {
-          actions: { type: 'announce', params: ({ event }) => ({ what: 'escalation' as const, pool: event.name, failure: event.failure }) },
-        },
+        POOL_FAILED: [
+          {
+            guard: 'tooManyRestarts',
+            target: 'stopping',
+            actions: [
+              assign({ gaveUp: ({ event }) => ({ pool: event.name, failure: event.failure }) }),
+              { type: 'announce', params: ({ event }) => ({ what: 'escalation' as const, pool: event.name, failure: event.failure }) },
+            ],
+          },
+          {
+            actions: [
+              'restartPools',
+              {
+                type: 'announce',
+                params: ({ context, event }) => ({
+                  what: 'pool_escalated' as const, pool: event.name, failure: event.failure,
+                  restarting: poolsToRestart(context, event.name), restartsInWindow: context.restartLog.length,
+                }),
+              },
+            ],
+          },
+        ],
         STOP: 'stopping',
         KILL: 'stopping',
       },
@@ -85,19 +130,24 @@ export const runtimeMachine = setup({
     stopping: {
       entry: { type: 'signalAll', params: { type: 'STOP' } },
       always: { guard: 'noPools', target: 'stopped' },
-      on: { KILL: { actions: { type: 'signalAll', params: { type: 'KILL' } } } },
+      on: {
+        KILL: { actions: { type: 'signalAll', params: { type: 'KILL' } } },
+        // A pool failing while everything stops is simply not restarted.
+        POOL_FAILED: { actions: enqueueActions(({ context, event, enqueue }) => {
+          const pool = context.pools.find((p) => p.name === event.name);
+          if (pool) enqueue.sendTo(pool.ref, { type: 'STOP' });
+        }) },
+      },
     },
     stopped: {
       type: 'final',
-      entry: [
-        {
-          type: 'announce',
-          params: ({ context }) =>
-            context.startFailure
-              ? { what: 'start_failed' as const, pool: context.startFailure.pool, failure: context.startFailure.failure }
-              : { what: 'stopped' as const },
-        },
-      ],
+      entry: {
+        type: 'announce',
+        params: ({ context }) =>
+          context.startFailure
+            ? { what: 'start_failed' as const, pool: context.startFailure.pool, failure: context.startFailure.failure }
+            : { what: 'stopped' as const },
+      },
     },
   },
 });

@@ -35,8 +35,11 @@ export type WorkerEvent =
   | { type: 'LOAD'; inFlight: number; requests: number }
   | { type: 'EXITED'; exitCode: number | null; signal: string | null }
   | { type: 'DRAIN'; reason: string }
+  /** Graceful end: finish the calls in flight, then retire the process. */
   | { type: 'STOP' }
-  | { type: 'KILL' }
+  /** End now; calls in flight fail. `reason` says why (shutdown, pool_failed, …). */
+  | { type: 'KILL'; reason?: string }
+  /** From the supervisor: start again (after a crash, or ending a live process first). */
   | { type: 'RESTART' };
 
 /** What a worker tells its parent (the pool, which supervises it). */
@@ -59,18 +62,27 @@ export const workerMachine = setup({
     /** Sends EXITED when the live process exits. */
     watchExit: fromCallback<{ type: 'EXITED' }, { handle: unknown }>(() => undefined),
     /** Ends the process: SIGTERM, grace period, SIGKILL. */
-    retire: fromPromise<void, { handle: unknown; reason: string }>(async () => undefined),
+    retire: fromPromise<void, { handle: unknown; reason: string; id: string; pool: string }>(async () => undefined),
+    /** Pings the live worker; kills it when heartbeats stop (a frozen process). */
+    heartbeat: fromCallback<{ type: 'EXITED' }, { handle: unknown; id: string; pool: string }>(() => undefined),
   },
   actions: {
     /** Tells the runtime the worker entered a state. */
     enter: (_, _params: { state: WorkerStateName }) => undefined,
     /** Reports to the supervising pool; a standalone worker (in tests) may provide a no-op. */
     tellParent: sendParent((_, report: WorkerReport) => report),
+    countRestart: assign({
+      restarts: ({ context }) => context.restarts + 1,
+      handle: undefined,
+      pid: undefined,
+      retireReason: undefined,
+    }),
     setLoad: assign(({ event }) => (event.type === 'LOAD' ? { inFlight: event.inFlight, requests: event.requests } : {})),
   },
   guards: {
     full: ({ context, event }) => event.type === 'LOAD' && event.inFlight >= context.capacity,
     noneInFlight: ({ context }) => context.inFlight === 0,
+    restarting: ({ context }) => context.retireReason === 'restart',
   },
 }).createMachine({
   id: 'worker',
@@ -108,14 +120,21 @@ export const workerMachine = setup({
           ],
         },
       },
-      on: { STOP: 'stopped', KILL: 'stopped' },
+      on: {
+        STOP: 'stopped',
+        KILL: 'stopped',
+        RESTART: { target: 'starting', reenter: true, actions: 'countRestart' },
+      },
     },
     alive: {
       entry: [
         assign({ inFlight: 0, exit: undefined, error: undefined }),
         { type: 'tellParent', params: ({ context }) => ({ type: 'WORKER_READY', id: context.id }) },
       ],
-      invoke: { id: 'watchExit', src: 'watchExit', input: ({ context }) => ({ handle: context.handle }) },
+      invoke: [
+        { id: 'watchExit', src: 'watchExit', input: ({ context }) => ({ handle: context.handle }) },
+        { id: 'heartbeat', src: 'heartbeat', input: ({ context }) => ({ handle: context.handle, id: context.id, pool: context.pool }) },
+      ],
       initial: 'ready',
       on: {
         EXITED: {
@@ -130,7 +149,8 @@ export const workerMachine = setup({
             },
           ],
         },
-        KILL: { target: 'recycling', actions: assign({ retireReason: 'shutdown' }) },
+        KILL: { target: 'recycling', actions: assign({ retireReason: ({ event }) => event.reason ?? 'shutdown' }) },
+        RESTART: { target: 'recycling', actions: assign({ retireReason: 'restart' }) },
       },
       states: {
         ready: {
@@ -161,15 +181,15 @@ export const workerMachine = setup({
       invoke: {
         id: 'retire',
         src: 'retire',
-        input: ({ context }) => ({ handle: context.handle, reason: context.retireReason ?? 'shutdown' }),
-        onDone: 'stopped',
-        onError: 'stopped',
+        input: ({ context }) => ({ handle: context.handle, reason: context.retireReason ?? 'shutdown', id: context.id, pool: context.pool }),
+        onDone: [{ guard: 'restarting', target: 'starting', actions: 'countRestart' }, { target: 'stopped' }],
+        onError: [{ guard: 'restarting', target: 'starting', actions: 'countRestart' }, { target: 'stopped' }],
       },
     },
     crashed: {
       entry: { type: 'enter', params: { state: 'crashed' } },
       on: {
-        RESTART: { target: 'starting', actions: assign({ restarts: ({ context }) => context.restarts + 1, handle: undefined, pid: undefined }) },
+        RESTART: { target: 'starting', actions: 'countRestart' },
         STOP: 'stopped',
         KILL: 'stopped',
       },

@@ -7,13 +7,19 @@ import { poolMachine } from '../machines/pool.machine.js';
 import { type RuntimeAnnouncement, runtimeMachine } from '../machines/runtime.machine.js';
 import { type WorkerContext, type WorkerStateName, workerMachine } from '../machines/worker.machine.js';
 import type { LoadEvent } from './dispatcher.js';
-import { ShuttingDownError } from './errors.js';
+import type { PoolConfig } from './config.js';
+import type { SnakepitError } from './errors.js';
+import { watchHeartbeat } from './heartbeat.js';
 import type { LaunchOptions } from './pythonProcess.js';
 import { WorkerHandle } from './workerHandle.js';
 
 export interface RuntimeHooks {
   launchOptions(pool: string, workerId: string): LaunchOptions;
   shutdownGraceMs: number;
+  /** What calls still held by a worker ended with KILL fail with (by KILL reason). */
+  retireError(pool: string, workerId: string, reason: string): SnakepitError | undefined;
+  heartbeatConfig(pool: string): PoolConfig['heartbeat'];
+  heartbeatMissed(workerId: string, missed: number, error: Error, fatal: boolean): void;
   workerEntered(context: WorkerContext, state: WorkerStateName, send: (event: LoadEvent) => void): void;
   poolAnnounced(context: PoolContext, what: PoolAnnouncement, workerId: string | undefined): void;
   runtimeAnnounced(announcement: RuntimeAnnouncement): void;
@@ -33,7 +39,14 @@ export function createRuntimeLogic(hooks: RuntimeHooks) {
       }),
       retire: fromPromise(async ({ input }) => {
         const handle = input.handle as WorkerHandle | undefined;
-        await handle?.retire(hooks.shutdownGraceMs, input.reason === 'shutdown' ? new ShuttingDownError() : undefined);
+        await handle?.retire(hooks.shutdownGraceMs, hooks.retireError(input.pool, input.id, input.reason));
+      }),
+      heartbeat: fromCallback(({ input }) => {
+        const config = hooks.heartbeatConfig(input.pool);
+        if (!config.enabled) return undefined;
+        return watchHeartbeat(input.handle as WorkerHandle, config, (missed, error, fatal) =>
+          hooks.heartbeatMissed(input.id, missed, error, fatal),
+        );
       }),
     },
     actions: {

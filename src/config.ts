@@ -59,6 +59,7 @@ const poolSchema = z
     workerTtlMs: positiveInt.optional(),
     workerMaxRequests: positiveInt.optional(),
     workerMaxMemoryMb: positiveInt.optional(),
+    workerRecycleJitter: z.number().min(0).max(1).default(0),
     maxQueue: nonNegativeInt.default(10_000),
     queueTimeoutMs: positiveInt.default(60_000),
     requestTimeoutMs: positiveInt.optional(),
@@ -86,6 +87,7 @@ const configSchema = z
       .default({ strategy: 'one_for_one', intensity: 3, periodMs: 5000 }),
     inspect: z.any().optional(),
     shutdownGraceMs: nonNegativeInt.default(2000),
+    instanceId: z.string().regex(/^[\w.-]+$/, 'use letters, digits, "_", "." or "-"').optional(),
     pools: z.array(poolSchema).min(1, 'configure at least one pool'),
   })
   .strict();
@@ -108,6 +110,7 @@ export interface ResolvedConfig {
   supervisor: { strategy: z.output<typeof strategy>; intensity: number; periodMs: number };
   inspect?: unknown;
   shutdownGraceMs: number;
+  instanceId?: string;
   pools: PoolConfig[];
 }
 

@@ -34,6 +34,16 @@ export interface WorkerSlot {
   notify: (event: LoadEvent) => void;
   reportedInFlight: number;
   loadReportPending: boolean;
+  /** Calls started on the current process, and how many it may start (workerMaxRequests). */
+  startedCalls: number;
+  callLimit: number;
+  recycleRequested: boolean;
+}
+
+/** Per-call observations the recycler needs. */
+export interface DispatchObserver {
+  callStarted(slot: WorkerSlot): void;
+  callEnded(slot: WorkerSlot): void;
 }
 
 export interface LoadEvent {
@@ -94,6 +104,7 @@ export class Dispatcher {
   constructor(
     readonly config: PoolConfig,
     private readonly events: EventEmitter<SnakepitEvents>,
+    private readonly observer: DispatchObserver,
   ) {}
 
   get capacity(): number {
@@ -179,6 +190,7 @@ export class Dispatcher {
     let best: WorkerSlot | undefined;
     for (const slot of this.slots) {
       if ((slot.state !== 'ready' && slot.state !== 'busy') || slot.inFlight >= slot.capacity || !slot.connection) continue;
+      if (slot.startedCalls >= slot.callLimit) continue;
       if (!best || slot.inFlight < best.inFlight) best = slot;
       if (slot.inFlight === 0) break;
     }
@@ -190,7 +202,9 @@ export class Dispatcher {
     request.slot = slot;
     request.connection = slot.connection!;
     slot.inFlight++;
+    slot.startedCalls++;
     this.reportLoad(slot);
+    this.observer.callStarted(slot);
     if (this.events.listenerCount('request:started')) {
       this.events.emit('request:started', {
         pool: slot.pool, workerId: slot.id, pid: slot.pid, tool: request.tool,
@@ -206,6 +220,7 @@ export class Dispatcher {
     slot.inFlight--;
     slot.requests++;
     this.reportLoad(slot);
+    this.observer.callEnded(slot);
     this.schedulePump();
     if (!error && !request.settled) this.stats.recordLatency(performance.now() - request.submittedAt);
     this.settle(request, error, value, slot);

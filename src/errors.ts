@@ -162,10 +162,13 @@ export class ShuttingDownError extends SnakepitError {
 
 export class MaxRestartsExceededError extends SnakepitError {
   static override readonly code = ErrorCode.MAX_RESTARTS_EXCEEDED;
-  constructor(readonly pool: string, intensity: number, periodMs: number) {
+  /** `level` root: pools failed faster than the root supervisor allows, and everything stopped. */
+  constructor(readonly pool: string, intensity: number, periodMs: number, readonly level: 'pool' | 'root' = 'pool') {
     super(
       ErrorCode.MAX_RESTARTS_EXCEEDED,
-      `Pool "${pool}" failed: its workers crashed more than ${intensity} times within ${periodMs} ms, ` +
+      (level === 'pool'
+        ? `Pool "${pool}" failed: its workers crashed more than ${intensity} times within ${periodMs} ms, `
+        : `Snakepit stopped: pools failed (last: "${pool}") more than ${intensity} times within ${periodMs} ms, `) +
         'so the supervisor gave up instead of restarting in a loop. Check the worker:crashed and worker:log ' +
         'events for the cause, then start Snakepit again.',
     );

@@ -31,8 +31,12 @@ export interface SnakepitEvents {
     e: WorkerEventBase & { kind: string; tool?: string; library?: string; threadIds: number[]; message: string },
   ) => void;
   'worker:log': (e: WorkerEventBase & { stream: 'stdout' | 'stderr'; line: string }) => void;
-  'supervisor:restart': (e: WorkerEventBase & { strategy: string; restartsInWindow: number }) => void;
-  'supervisor:escalation': (e: PoolEventBase & { reason: string; error: Error }) => void;
+  /** level pool: a pool restarts a worker; level root: the root restarts a pool. */
+  'supervisor:restart': (
+    e: PoolEventBase & { level: 'pool' | 'root'; workerId?: string; pid?: number; strategy: string; restartsInWindow: number },
+  ) => void;
+  /** level pool: a pool gave up and its parent decides; level root: everything stopped. */
+  'supervisor:escalation': (e: PoolEventBase & { level: 'pool' | 'root'; reason: string; error: Error }) => void;
   'request:queued': (e: PoolEventBase & { tool: string; queueLength: number }) => void;
   'request:started': (e: WorkerEventBase & { tool: string; waitedMs: number }) => void;
   'request:completed': (e: WorkerEventBase & { tool: string; durationMs: number }) => void;

@@ -15,6 +15,7 @@ import { type CallOptions, Dispatcher, type LoadEvent, type WorkerSlot } from '.
 import {
   InvalidArgumentError,
   MaxRestartsExceededError,
+  WorkerCrashedError,
   PoolNotFoundError,
   ShuttingDownError,
   SnakepitError,
@@ -23,6 +24,8 @@ import {
 import type { SnakepitEventName, SnakepitEvents } from './events.js';
 import type { PythonProcess } from './pythonProcess.js';
 import { resolvePythonExecutable } from './pythonExecutable.js';
+import { Recycler, type RecycleReason } from './recycler.js';
+import { RunRegistry } from './runRegistry.js';
 import type { PoolStats } from './stats.js';
 import type { WorkerHandle } from './workerHandle.js';
 
@@ -32,6 +35,8 @@ export interface InspectSnapshot {
     profile: 'process' | 'thread';
     capacity: number;
     state: string;
+    /** The pool as a supervisor: its rules, its children in start order, restarts in the window. */
+    supervisor: { strategy: string; intensity: number; periodMs: number; restartsInWindow: number; children: string[] };
     workers: {
       id: string;
       pid: number | undefined;
@@ -64,6 +69,12 @@ export class Snakepit {
   private readonly poolStartedAt = new Map<string, number>();
   private readonly poolStates = new Map<string, string>();
   private readonly poolErrors = new Map<string, SnakepitError>();
+  private readonly recyclers = new Map<string, Recycler>();
+  private readonly heartbeatKills = new Set<string>();
+  private readonly stoppedWaiters = new Map<string, () => void>();
+  private registry: RunRegistry | undefined;
+  /** Set when the root supervisor gave up: every call fails with it. */
+  private failure: SnakepitError | undefined;
   /** Tags this instance's workers on their command line (`--run-id`). */
   readonly runId = randomBytes(6).toString('hex');
   private readonly pythonExecutable: string;
@@ -74,6 +85,8 @@ export class Snakepit {
   private whenReady = deferred<void>();
   private whenFinished = deferred<void>();
   private stopping: Promise<void> | undefined;
+  /** Workers of an earlier run of this instance that were still alive at start, and killed. */
+  survivorsKilled: number[] = [];
   private readonly killOnExit = () => {
     for (const python of this.processes) python.killNow();
   };
@@ -81,7 +94,12 @@ export class Snakepit {
   constructor(config: SnakepitConfig) {
     this.config = resolveConfig(config);
     this.pythonExecutable = resolvePythonExecutable(this.config.python.executable);
-    for (const pool of this.config.pools) this.dispatchers.set(pool.name, new Dispatcher(pool, this.events));
+    for (const pool of this.config.pools) {
+      const recycler = new Recycler(pool, (workerId, reason) => this.requestRecycle(pool.name, workerId, reason));
+      this.recyclers.set(pool.name, recycler);
+      const observer = { callStarted: (slot: WorkerSlot) => recycler.callStarted(slot), callEnded: (slot: WorkerSlot) => recycler.callEnded(slot) };
+      this.dispatchers.set(pool.name, new Dispatcher(pool, this.events, observer));
+    }
   }
 
   /** Creates a Snakepit and resolves once every worker of every pool is ready. */
@@ -96,8 +114,10 @@ export class Snakepit {
     this.lifecycle = 'starting';
     this.socketDir = mkdtempSync(path.join(os.tmpdir(), 'snakepit-'));
     process.on('exit', this.killOnExit);
+    this.registry = new RunRegistry(this.config.instanceId ?? RunRegistry.defaultInstanceId(this.config.pools), this.runId);
+    this.survivorsKilled = this.registry.killSurvivors();
     this.root = createActor(RootLogic(this.hooks()), {
-      input: { pools: this.config.pools.map(toPoolInput) },
+      input: { pools: this.config.pools.map(toPoolInput), supervisor: this.config.supervisor },
       inspect: this.config.inspect as any,
       systemId: 'snakepit',
     });
@@ -153,6 +173,7 @@ export class Snakepit {
   }
 
   private route(tool: string, args: unknown, options: CallOptions): Dispatcher | SnakepitError {
+    if (this.failure) return this.failure;
     if (this.lifecycle === 'stopping' || this.lifecycle === 'stopped') return new ShuttingDownError();
     const name = options.pool ?? (this.dispatchers.has('default') ? 'default' : this.config.pools[0].name);
     const dispatcher = this.dispatchers.get(name);
@@ -187,6 +208,7 @@ export class Snakepit {
           profile: pool.workerProfile,
           capacity: dispatcher.capacity,
           state: this.poolStates.get(pool.name) ?? 'new',
+          supervisor: this.supervisorState(pool),
           workers: dispatcher.slots.map((slot) => ({
             id: slot.id,
             pid: slot.pid,
@@ -199,6 +221,18 @@ export class Snakepit {
           })),
         };
       }),
+    };
+  }
+
+  private supervisorState(pool: PoolConfig): InspectSnapshot['pools'][number]['supervisor'] {
+    const { strategy, intensity, periodMs } = pool.restart;
+    const actor = this.root?.system.get(`pool:${pool.name}`);
+    const context = actor?.getSnapshot().context as PoolContext | undefined;
+    const now = Date.now();
+    return {
+      strategy, intensity, periodMs,
+      restartsInWindow: context ? context.restartLog.filter((at) => now - at < periodMs).length : 0,
+      children: context ? context.workers.map((w) => w.id) : [],
     };
   }
 
@@ -248,6 +282,8 @@ export class Snakepit {
   private async cleanUp(): Promise<void> {
     await Promise.all([...this.processes].map((python) => python.terminate(0)));
     process.off('exit', this.killOnExit);
+    this.registry?.clear();
+    for (const recycler of this.recyclers.values()) recycler.stopAll();
     if (this.socketDir) rmSync(this.socketDir, { recursive: true, force: true });
     this.lifecycle = 'stopped';
   }
@@ -256,6 +292,16 @@ export class Snakepit {
     return {
       shutdownGraceMs: this.config.shutdownGraceMs,
       launchOptions: (poolName, workerId) => this.launchOptions(poolName, workerId),
+      retireError: (poolName, workerId, reason) => this.retireError(poolName, workerId, reason),
+      heartbeatConfig: (poolName) => this.poolConfig(poolName).heartbeat,
+      heartbeatMissed: (workerId, missed, error, fatal) => {
+        const slot = this.slots.get(workerId);
+        if (!slot) return;
+        if (fatal) this.heartbeatKills.add(workerId);
+        this.events.emit('worker:heartbeat-missed', {
+          pool: slot.pool, workerId, pid: slot.pid, at: Date.now(), missed, error: error.message,
+        });
+      },
       workerEntered: (context, state, send) => this.workerEntered(context, state, send),
       poolAnnounced: (context, what, workerId) => this.poolAnnounced(context, what, workerId),
       runtimeAnnounced: (announcement) => this.runtimeAnnounced(announcement),
@@ -283,7 +329,11 @@ export class Snakepit {
       startupTimeoutMs: pool.startupTimeoutMs,
       onSpawn: (python: PythonProcess) => {
         this.processes.add(python);
-        python.exited.then(() => this.processes.delete(python));
+        if (python.pid !== undefined) this.registry?.add(python.pid);
+        python.exited.then(() => {
+          this.processes.delete(python);
+          if (python.pid !== undefined) this.registry?.remove(python.pid);
+        });
       },
       onLog: (stream: 'stdout' | 'stderr', line: string) => this.events.emit('worker:log', { ...base(), stream, line }),
       onControl: (message: Record<string, unknown>) => {
@@ -298,6 +348,44 @@ export class Snakepit {
         });
       },
     };
+  }
+
+  /** What calls held by a worker that is being ended fail with, by why it is ended. */
+  private retireError(poolName: string, workerId: string, reason: string): SnakepitError | undefined {
+    const slot = this.slots.get(workerId);
+    switch (reason) {
+      case 'shutdown':
+        return new ShuttingDownError();
+      case 'pool_failed':
+        return this.poolErrors.get(poolName);
+      case 'pool_restart':
+      case 'restart':
+        return new WorkerCrashedError(workerId, slot?.pid, { exitCode: null, signal: 'SIGTERM' });
+      default:
+        return undefined; // a recycled worker has drained: nothing is in flight
+    }
+  }
+
+  private requestRecycle(poolName: string, workerId: string, reason: RecycleReason): void {
+    this.root?.system.get(`pool:${poolName}`)?.send({ type: 'RECYCLE', id: workerId, reason });
+  }
+
+  /**
+   * Replaces a worker: a new one is started first, then this one drains (finishes its calls,
+   * takes no new ones) and is retired. Resolves once it has stopped.
+   */
+  recycleWorker(workerId: string): Promise<void> {
+    const slot = this.slots.get(workerId);
+    if (!slot || this.lifecycle !== 'running') {
+      return Promise.reject(new SnakepitError('INVALID_ARGUMENT', `No running worker "${workerId}"; see inspect() for worker ids.`));
+    }
+    const stopped = new Promise<void>((resolve) => this.stoppedWaiters.set(workerId, () => {
+      this.stoppedWaiters.delete(workerId);
+      resolve();
+    }));
+    slot.recycleRequested = false;
+    this.recyclers.get(slot.pool)!.request(slot, 'manual');
+    return stopped;
   }
 
   private poolConfig(name: string): PoolConfig {
@@ -316,7 +404,7 @@ export class Snakepit {
       slot = {
         id: context.id, pool: context.pool, pid: undefined, state, inFlight: 0, capacity: context.capacity,
         requests: 0, restarts: 0, gilEnabled: undefined, connection: undefined, notify: send,
-        reportedInFlight: 0, loadReportPending: false,
+        reportedInFlight: 0, loadReportPending: false, startedCalls: 0, callLimit: Infinity, recycleRequested: false,
       };
       this.slots.set(context.id, slot);
       dispatcher.slots.push(slot);
@@ -344,6 +432,7 @@ export class Snakepit {
           const startupMs = performance.now() - (this.workerStartedAt.get(context.id) ?? performance.now());
           this.events.emit('worker:ready', { ...base, startupMs, gilEnabled: slot.gilEnabled });
           if (context.restarts > 0) this.events.emit('worker:restarted', { ...base, restarts: context.restarts });
+          this.recyclers.get(context.pool)!.workerReady(slot);
         } else {
           this.events.emit('worker:idle', base);
         }
@@ -358,17 +447,22 @@ export class Snakepit {
       case 'recycling':
         if (context.retireReason !== 'shutdown') this.events.emit('worker:recycling', { ...base, reason: context.retireReason ?? 'manual' });
         break;
-      case 'crashed':
+      case 'crashed': {
         slot.connection = undefined;
+        this.recyclers.get(context.pool)!.workerGone(slot);
+        const killedByHeartbeat = this.heartbeatKills.delete(context.id);
         this.events.emit('worker:crashed', {
           ...base,
           exitCode: context.exit?.exitCode ?? null,
           signal: context.exit?.signal ?? null,
-          reason: context.exit ? 'exited' : 'startup_failed',
+          reason: killedByHeartbeat ? 'heartbeat' : context.exit ? 'exited' : 'startup_failed',
         });
         break;
+      }
       case 'stopped':
         slot.connection = undefined;
+        this.recyclers.get(context.pool)!.workerGone(slot);
+        this.stoppedWaiters.get(context.id)?.();
         this.slots.delete(context.id);
         dispatcher.slots.splice(dispatcher.slots.indexOf(slot), 1);
         this.events.emit('worker:stopped', base);
@@ -399,16 +493,17 @@ export class Snakepit {
         });
         break;
       case 'failed': {
+        // Queued calls stay queued: the root supervisor may restart this pool.
         const error = failureError(context, context.failure!);
         this.poolErrors.set(pool, error);
-        this.dispatchers.get(pool)!.close(error);
         this.events.emit('pool:failed', { pool, at, reason: context.failure!.reason, error });
         break;
       }
       case 'restart': {
         const slot = workerId ? this.slots.get(workerId) : undefined;
         this.events.emit('supervisor:restart', {
-          pool, at, workerId: workerId!, pid: slot?.pid, strategy: context.restart.strategy, restartsInWindow: context.restartLog.length,
+          pool, at, level: 'pool', workerId, pid: slot?.pid, strategy: context.restart.strategy,
+          restartsInWindow: context.restartLog.length,
         });
         break;
       }
@@ -421,11 +516,30 @@ export class Snakepit {
         if (this.lifecycle === 'starting') this.lifecycle = 'running';
         this.whenReady.resolve();
         break;
-      case 'escalation':
+      case 'pool_escalated': {
+        const at = Date.now();
         this.events.emit('supervisor:escalation', {
-          pool: announcement.pool, at: Date.now(), reason: announcement.failure.reason, error: this.poolErrors.get(announcement.pool)!,
+          pool: announcement.pool, at, level: 'pool', reason: announcement.failure.reason, error: this.poolErrors.get(announcement.pool)!,
+        });
+        for (const pool of announcement.restarting) {
+          this.events.emit('supervisor:restart', {
+            pool, at, level: 'root', strategy: this.config.supervisor.strategy, restartsInWindow: announcement.restartsInWindow,
+          });
+        }
+        break;
+      }
+      case 'escalation': {
+        const { intensity, periodMs } = this.config.supervisor;
+        this.failure = new MaxRestartsExceededError(announcement.pool, intensity, periodMs, 'root');
+        for (const dispatcher of this.dispatchers.values()) dispatcher.close(this.failure);
+        this.events.emit('supervisor:escalation', {
+          pool: announcement.pool, at: Date.now(), level: 'pool', reason: announcement.failure.reason, error: this.poolErrors.get(announcement.pool)!,
+        });
+        this.events.emit('supervisor:escalation', {
+          pool: announcement.pool, at: Date.now(), level: 'root', reason: announcement.failure.reason, error: this.failure,
         });
         break;
+      }
       case 'start_failed':
         this.startError = this.poolErrors.get(announcement.pool);
         this.whenFinished.resolve();

@@ -43,10 +43,11 @@ test('kill -9 mid-call: that call is WORKER_CRASHED, others succeed, a new worke
 
 test('crashes faster than the restart intensity escalate: pool fails, calls get MAX_RESTARTS_EXCEEDED', async () => {
   const pit = await startPit({
+    supervisor: { intensity: 0 }, // the root does not restart failed pools
     pools: [{ name: 'flaky', poolSize: 1, adapter: 'node_adapters.CrashesOnFirstCall', restart: { intensity: 2, periodMs: 5000, backoffMs: 0 } }],
   });
-  const restarts: string[] = [];
-  const escalations: { pool: string; error: Error }[] = [];
+  const restarts: (string | undefined)[] = [];
+  const escalations: { pool: string; level: string; error: Error }[] = [];
   pit.on('supervisor:restart', (e) => restarts.push(e.workerId));
   pit.on('supervisor:escalation', (e) => escalations.push(e));
   for (let i = 0; i < 3; i++) {
@@ -54,13 +55,32 @@ test('crashes faster than the restart intensity escalate: pool fails, calls get 
     const error = await pit.execute('die', {}, { pool: 'flaky' }).catch((e) => e);
     assert.equal(error.code, 'WORKER_CRASHED');
   }
-  await waitFor(() => escalations.length === 1, 3000, 'escalation');
+  await waitFor(() => escalations.length === 2, 3000, 'escalation to the root');
   assert.equal(restarts.length, 2, 'two restarts allowed, the third crash escalates');
-  assert.equal(escalations[0].pool, 'flaky');
+  assert.deepEqual(escalations.map((e) => [e.pool, e.level]), [['flaky', 'pool'], ['flaky', 'root']]);
+  assert.match(escalations[0].error.message, /more than 2 times within 5000 ms/);
   const refused = await pit.execute('ping', {}, { pool: 'flaky' }).catch((e) => e);
   assert.equal(refused.code, 'MAX_RESTARTS_EXCEEDED');
-  assert.match(refused.message, /more than 2 times within 5000 ms/);
+  assert.match(refused.message, /gave up/);
   await waitFor(() => pit.inspect().pools[0].workers.length === 0, 3000, 'the failed pool to stop its workers');
+  await pit.stop();
+});
+
+test('the root supervisor restarts a pool that gave up, and queued calls are served by its new workers', async () => {
+  const pit = await startPit({
+    supervisor: { intensity: 3, periodMs: 10_000 },
+    pools: [{ name: 'flaky', poolSize: 2, adapter: 'node_adapters.CrashesOnFirstCall', restart: { intensity: 0, periodMs: 5000, backoffMs: 0 } }],
+  });
+  const rootRestarts: string[] = [];
+  pit.on('supervisor:restart', (e) => e.level === 'root' && rootRestarts.push(e.pool));
+  const before = pit.inspect().pools[0].workers.map((w) => w.pid);
+  assert.equal((await pit.execute('die', {}, { pool: 'flaky' }).catch((e) => e)).code, 'WORKER_CRASHED');
+  const queued = pit.execute('ping', {}, { pool: 'flaky' });
+  assert.equal(await queued, 'pong');
+  assert.deepEqual(rootRestarts, ['flaky']);
+  const after = pit.inspect().pools[0];
+  assert.equal(after.workers.length, 2);
+  assert.ok(after.workers.every((w) => !before.includes(w.pid)), 'both workers are new processes');
   await pit.stop();
 });
 

@@ -22,7 +22,7 @@ const events = [
   { type: 'EXITED', exitCode: null, signal: 'SIGKILL' },
   { type: 'DRAIN', reason: 'max_requests' },
   { type: 'STOP' },
-  { type: 'KILL' },
+  { type: 'KILL', reason: 'shutdown' },
   { type: 'RESTART' },
 ] as any[];
 
@@ -30,14 +30,14 @@ function edges(capacity: number): Set<string> {
   const map = getAdjacencyMap(standalone, {
     input: { id: 'w-1', pool: 'p', capacity },
     events,
-    serializeState: (snapshot: any) => `${JSON.stringify(snapshot.value)}|${snapshot.context.inFlight}|${snapshot.status}`,
+    serializeState: (snapshot: any) => `${JSON.stringify(snapshot.value)}|${snapshot.context.inFlight}|${snapshot.context.retireReason}|${snapshot.status}`,
   });
   const found = new Set<string>();
   for (const node of Object.values(map)) {
     for (const { event, state } of Object.values(node.transitions)) {
       const from = leaf(node.state.value);
       const to = leaf(state.value);
-      const changed = from !== to || state.context.inFlight !== node.state.context.inFlight;
+      const changed = from !== to || ['inFlight', 'restarts'].some((k) => state.context[k] !== node.state.context[k]);
       if (changed) found.add(`${from} -${event.type}-> ${to}`);
     }
   }
@@ -73,6 +73,11 @@ test('every worker state is reachable and every lifecycle transition exists', ()
     'draining -KILL-> recycling',
     'recycling -xstate.done.actor.retire-> stopped',
     'crashed -RESTART-> starting',
+    'starting -RESTART-> starting', // a sibling restarted while still booting
+    'ready -RESTART-> recycling', // one_for_all / rest_for_one: end the live process first…
+    'busy -RESTART-> recycling',
+    'draining -RESTART-> recycling',
+    'recycling -xstate.done.actor.retire-> starting', // …then start again
     'crashed -STOP-> stopped',
     'crashed -KILL-> stopped',
   ];
