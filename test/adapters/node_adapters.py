@@ -38,3 +38,18 @@ class ThreadEnvProbe(ThreadSafeAdapter):
     @tool(description="The thread-pool variables this worker sees")
     def env(self):
         return {name: os.environ.get(name) for name in THREAD_VARS}
+
+
+class FailsAfterFirstBoot(BaseAdapter):
+    """Starts once; every later start raises (the marker file says it already booted)."""
+
+    def __init__(self):
+        super().__init__()
+        marker = os.environ["BOOT_MARKER"]
+        if os.path.exists(marker):
+            raise RuntimeError("cannot start again")
+        open(marker, "w").close()
+
+    @tool
+    def ping(self):
+        return "pong"
