@@ -193,7 +193,7 @@ export const poolMachine = setup({
           }),
         },
         STOP: 'stopping',
-        KILL: 'stopping',
+        KILL: { target: 'stopping', actions: { type: 'signalAll', params: { type: 'KILL', reason: 'shutdown' } } },
         RESTART: 'restarting',
       },
       states: {
@@ -228,7 +228,7 @@ export const poolMachine = setup({
           actions: ['spawnReplacement', { type: 'announce', params: ({ event }) => ({ what: 'recycle' as const, workerId: event.id }) }],
         },
         STOP: 'stopping',
-        KILL: 'stopping',
+        KILL: { target: 'stopping', actions: { type: 'signalAll', params: { type: 'KILL', reason: 'shutdown' } } },
         RESTART: 'restarting',
       },
     },
@@ -244,7 +244,7 @@ export const poolMachine = setup({
         WORKER_EXITED: { actions: 'retireChild' },
         RESTART: 'restarting',
         STOP: 'stopping',
-        KILL: 'stopping',
+        KILL: { target: 'stopping', actions: { type: 'signalAll', params: { type: 'KILL', reason: 'shutdown' } } },
       },
     },
     down: {
@@ -257,7 +257,7 @@ export const poolMachine = setup({
       on: {
         WORKER_EXITED: { actions: 'retireChild' },
         STOP: 'stopping',
-        KILL: 'stopping',
+        KILL: { target: 'stopping', actions: { type: 'signalAll', params: { type: 'KILL', reason: 'shutdown' } } },
       },
     },
     stopping: {

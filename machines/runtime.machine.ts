@@ -90,7 +90,7 @@ export const runtimeMachine = setup({
           actions: assign({ startFailure: ({ event }) => ({ pool: event.name, failure: event.failure }) }),
         },
         STOP: 'stopping',
-        KILL: 'stopping',
+        KILL: { target: 'stopping', actions: { type: 'signalAll', params: { type: 'KILL' } } },
       },
     },
     running: {
@@ -119,7 +119,7 @@ export const runtimeMachine = setup({
           },
         ],
         STOP: 'stopping',
-        KILL: 'stopping',
+        KILL: { target: 'stopping', actions: { type: 'signalAll', params: { type: 'KILL' } } },
       },
     },
     // A pool could not start: take everything down, then report why.
