@@ -11,16 +11,11 @@ import sys
 import traceback
 from typing import Any, Callable, Iterator
 
-from . import codec
-from ._stubs import pb
-
-Reply = pb.Reply
-Value = pb.Value
-CallError = pb.CallError
+from . import codec, frames
 
 
-def error_reply(call_id: int, code: str, type_: str, message: str, tb: str = "") -> Any:
-    return Reply(id=call_id, error=CallError(code=code, type=type_, message=message, traceback=tb))
+def error_reply(call_id: int, code: str, type_: str, message: str, tb: str = "") -> bytes:
+    return frames.error(call_id, code, type_, message, tb)
 
 
 def exception_reply(call_id: int, exc: BaseException) -> Any:
@@ -104,7 +99,7 @@ class Dispatcher:
         finally:
             if token is not None:
                 checker.exit(tool, token)
-        return Reply(id=call_id, result=Value(json=data, blobs=blobs))
+        return frames.result(call_id, data, blobs)
 
     # -- streaming --------------------------------------------------------------------------
     def run_stream(self, call_id: int, tool, kwargs: dict, cancelled: Callable[[], bool]) -> Iterator[Any]:
@@ -123,8 +118,8 @@ class Dispatcher:
                     return
                 if not tool.streaming:
                     data, blobs = codec.encode(out)  # a plain tool streamed: one chunk
-                    yield Reply(id=call_id, chunk=Value(json=data, blobs=blobs))
-                    yield Reply(id=call_id, end=True)
+                    yield frames.chunk(call_id, data, blobs)
+                    yield frames.end(call_id)
                     return
                 it = iter(out)
                 while True:
@@ -139,11 +134,11 @@ class Dispatcher:
                     except StopIteration:
                         break
                     data, blobs = codec.encode(item)
-                    yield Reply(id=call_id, chunk=Value(json=data, blobs=blobs))
+                    yield frames.chunk(call_id, data, blobs)
             except BaseException as e:  # noqa: BLE001
                 yield exception_reply(call_id, e)
                 return
-            yield Reply(id=call_id, end=True)
+            yield frames.end(call_id)
         finally:
             if token is not None:
                 checker.exit(tool, token)

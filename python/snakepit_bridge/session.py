@@ -14,10 +14,8 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Iterator
 
-from ._stubs import pb
+from . import frames
 from .dispatch import Dispatcher, cancelled_reply
-
-ServerFrame = pb.ServerFrame
 _DONE = object()
 
 
@@ -57,11 +55,11 @@ class ProcessSession:
                 cid = call.id
                 if cancelled and cid in cancelled:
                     cancelled.discard(cid)
-                    yield ServerFrame(replies=[cancelled_reply(cid)])
+                    yield frames.single(cancelled_reply(cid))
                     continue
                 tool, kwargs = d.prepare(call)
                 if tool is None:
-                    yield ServerFrame(replies=[kwargs])
+                    yield frames.single(kwargs)
                     continue
                 in_flight.value += 1
                 try:
@@ -73,11 +71,11 @@ class ProcessSession:
                             next_frame = reader.next_frame
                         is_cancelled = lambda cid=cid: cid in cancelled  # noqa: E731
                         for reply in d.run_stream(cid, tool, kwargs, is_cancelled):
-                            yield ServerFrame(replies=[reply])
+                            yield frames.single(reply)
                         cancelled.discard(cid)
                     else:
                         reply = d.run_unary(cid, tool, kwargs)
-                        yield ServerFrame(replies=[reply])
+                        yield frames.single(reply)
                 finally:
                     in_flight.value -= 1
 
@@ -137,12 +135,12 @@ class ThreadSession:
                 while True:
                     item = out.get_nowait()
                     if item is _DONE:
-                        yield ServerFrame(replies=batch)
+                        yield frames.frame(batch)
                         return
                     batch.append(item)
             except queue.Empty:
                 pass
-            yield ServerFrame(replies=batch)
+            yield frames.frame(batch)
 
     def _on_rpc_done(self) -> None:
         self._closed = True

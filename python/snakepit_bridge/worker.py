@@ -140,6 +140,28 @@ def make_servicer(adapter_name, tools, session_factory, in_flight, token: bytes)
     return Servicer()
 
 
+def register(server, servicer) -> None:
+    """The Worker service, with Session replies passed through: they are protobuf bytes already (frames.py)."""
+    import grpc
+
+    from ._stubs import pb
+
+    handlers = {
+        "Session": grpc.stream_stream_rpc_method_handler(
+            servicer.Session, request_deserializer=pb.ClientFrame.FromString, response_serializer=lambda b: b,
+        ),
+        "DescribeTools": grpc.unary_unary_rpc_method_handler(
+            servicer.DescribeTools, request_deserializer=pb.DescribeRequest.FromString,
+            response_serializer=pb.DescribeReply.SerializeToString,
+        ),
+        "Heartbeat": grpc.unary_unary_rpc_method_handler(
+            servicer.Heartbeat, request_deserializer=pb.HeartbeatRequest.FromString,
+            response_serializer=pb.HeartbeatReply.SerializeToString,
+        ),
+    }
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("snakepit.v1.Worker", handlers),))
+
+
 def serve(args, control: Control, token: bytes):
     """Start serving; returns the started server once `ready` is sent."""
     import grpc  # imported here so a missing grpcio is reported as a startup_error
@@ -179,7 +201,7 @@ def serve(args, control: Control, token: bytes):
         ],
     )
     adapter_name = f"{cls.__module__}.{cls.__qualname__}"
-    pb_grpc.add_WorkerServicer_to_server(make_servicer(adapter_name, tools, session_factory, in_flight, token), server)
+    register(server, make_servicer(adapter_name, tools, session_factory, in_flight, token))
     try:
         port = server.add_insecure_port(args.address)
     except RuntimeError as e:

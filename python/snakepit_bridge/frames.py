@@ -1,0 +1,66 @@
+"""Session replies written straight to protobuf bytes.
+
+Every call's reply crosses here, and building Reply/Value/ServerFrame message objects only to
+serialize them at once costs more than the rest of the worker's own per-call work. These are
+exactly the messages of proto/snakepit.proto (tests/test_frames.py checks them against the
+generated code); the Session method is registered with a pass-through serializer.
+"""
+from __future__ import annotations
+
+from typing import Iterable
+
+
+def _varint(n: int) -> bytes:
+    if n < 0x80:
+        return bytes((n,))
+    out = bytearray()
+    while n > 0x7F:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def _field(key: bytes, data: bytes) -> bytes:
+    return key + _varint(len(data)) + data
+
+
+def _value(data: bytes, blobs: Iterable[bytes]) -> bytes:
+    out = _field(b"\x0a", data) if data else b""  # Value.json
+    for blob in blobs:
+        out += _field(b"\x12", blob)  # Value.blobs
+    return out
+
+
+def result(call_id: int, data: bytes, blobs: Iterable[bytes] = ()) -> bytes:
+    """Reply{id, result: Value}"""
+    return b"\x08" + _varint(call_id) + _field(b"\x12", _value(data, blobs))
+
+
+def chunk(call_id: int, data: bytes, blobs: Iterable[bytes] = ()) -> bytes:
+    """Reply{id, chunk: Value}"""
+    return b"\x08" + _varint(call_id) + _field(b"\x1a", _value(data, blobs))
+
+
+def error(call_id: int, code: str, type_: str, message: str, traceback: str = "") -> bytes:
+    """Reply{id, error: CallError{code, type, message, traceback}}"""
+    inner = b"".join(
+        _field(key, text.encode("utf-8", "replace"))
+        for key, text in ((b"\x0a", code), (b"\x12", type_), (b"\x1a", message), (b"\x22", traceback))
+        if text
+    )
+    return b"\x08" + _varint(call_id) + _field(b"\x22", inner)
+
+
+def end(call_id: int) -> bytes:
+    """Reply{id, end: true}"""
+    return b"\x08" + _varint(call_id) + b"\x28\x01"
+
+
+def frame(replies: Iterable[bytes]) -> bytes:
+    """ServerFrame{replies}"""
+    return b"".join(_field(b"\x0a", reply) for reply in replies)
+
+
+def single(reply: bytes) -> bytes:
+    return _field(b"\x0a", reply)
