@@ -36,8 +36,17 @@ def _hook(o: Any) -> Any:
 _encoder = json.JSONEncoder(separators=(",", ":"), allow_nan=False, default=_hook)
 
 
+_plain_encode = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
+_NO_BLOBS: list[bytes] = []
+
+
 def encode(obj: Any) -> tuple[bytes, list[bytes]]:
     """Python value -> (UTF-8 JSON, blobs)."""
+    try:
+        # Plain JSON values (the common case) need no hook and no blob list.
+        return _plain_encode(obj).encode(), _NO_BLOBS
+    except (TypeError, ValueError):
+        pass  # bytes, NumPy values, sets, NaN…: the hooked encoder below handles or reports them
     blobs: list[bytes] = []
     _tls.blobs = blobs
     try:

@@ -58,8 +58,9 @@ class Dispatcher:
                 f"no tool named {call.tool!r}; available tools: {self._available}",
             )
         args = call.args
+        raw = args.json  # each access copies: read it once
         try:
-            kwargs = codec.decode(args.json, args.blobs) if args.json else {}
+            kwargs = codec.decode(raw, args.blobs) if b'"$bytes"' in raw else codec.decode(raw) if raw else {}
         except ValueError as e:
             return None, error_reply(call.id, "INVALID_ARGUMENT", type(e).__name__, f"{tool.name}: arguments are not valid JSON: {e}")
         if kwargs is None:

@@ -34,6 +34,8 @@ def _value(data: bytes, blobs: Iterable[bytes]) -> bytes:
 
 def result(call_id: int, data: bytes, blobs: Iterable[bytes] = ()) -> bytes:
     """Reply{id, result: Value}"""
+    if not blobs and 0 < len(data) < 0x70:  # the common tiny result: sizes fit one byte each
+        return b"\x08" + _varint(call_id) + bytes((0x12, len(data) + 2, 0x0A, len(data))) + data
     return b"\x08" + _varint(call_id) + _field(b"\x12", _value(data, blobs))
 
 
