@@ -18,17 +18,22 @@ import { Fifo, type FifoEntry } from './fifo.js';
 import { type PoolStats, StatsRecorder } from './stats.js';
 import type { CallSink, WorkerConnection } from './workerConnection.js';
 
-/** The pool's live view of one worker, updated synchronously as calls start and finish. */
-export interface WorkerSlot {
+/** One worker as `inspect()` shows it. */
+export interface WorkerInfo {
   id: string;
-  pool: string;
   pid: number | undefined;
   state: WorkerStateName;
   inFlight: number;
   capacity: number;
   requests: number;
   restarts: number;
+  /** False on a free-threaded Python build (sys._is_gil_enabled()). */
   gilEnabled: boolean | undefined;
+}
+
+/** The pool's live view of one worker, updated synchronously as calls start and finish. */
+export interface WorkerSlot extends WorkerInfo {
+  pool: string;
   connection: WorkerConnection | undefined;
   /** Tells the worker's state machine its load (see reportLoad). */
   notify: (event: LoadEvent) => void;

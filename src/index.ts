@@ -19,7 +19,7 @@ export {
 export { THREAD_ENV_VARS } from './config.js';
 
 export type { SnakepitConfig, PoolConfigInput } from './config.js';
-export type { CallOptions } from './dispatcher.js';
+export type { CallOptions, WorkerInfo } from './dispatcher.js';
 export type { SnakepitEvents, SnakepitEventName } from './events.js';
 export type { InspectSnapshot, StopOptions } from './snakepit.js';
 export type { PoolStats } from './stats.js';

@@ -11,7 +11,7 @@ import type { RuntimeAnnouncement } from '../machines/runtime.machine.js';
 import type { WorkerContext, WorkerStateName } from '../machines/worker.machine.js';
 import { createRuntimeLogic, type RuntimeHooks } from './actors.js';
 import { type PoolConfig, type ResolvedConfig, resolveConfig, type SnakepitConfig } from './config.js';
-import { type CallOptions, Dispatcher, type LoadEvent, type WorkerSlot } from './dispatcher.js';
+import { type CallOptions, Dispatcher, type LoadEvent, type WorkerInfo, type WorkerSlot } from './dispatcher.js';
 import {
   InvalidArgumentError,
   MaxRestartsExceededError,
@@ -37,16 +37,7 @@ export interface InspectSnapshot {
     state: string;
     /** The pool as a supervisor: its rules, its children in start order, restarts in the window. */
     supervisor: { strategy: string; intensity: number; periodMs: number; restartsInWindow: number; children: string[] };
-    workers: {
-      id: string;
-      pid: number | undefined;
-      state: WorkerStateName;
-      inFlight: number;
-      capacity: number;
-      requests: number;
-      restarts: number;
-      gilEnabled: boolean | undefined;
-    }[];
+    workers: WorkerInfo[];
   }[];
 }
 
