@@ -21,6 +21,6 @@ export { THREAD_ENV_VARS } from './config.js';
 export type { SnakepitConfig, PoolConfigInput } from './config.js';
 export type { CallOptions, WorkerInfo } from './dispatcher.js';
 export type { SnakepitEvents, SnakepitEventName } from './events.js';
-export type { InspectSnapshot, StopOptions } from './snakepit.js';
+export type { InspectSnapshot, StopOptions, SupervisorInfo } from './snakepit.js';
 export type { PoolStats } from './stats.js';
 export type { WorkerStateName } from '../machines/worker.machine.js';

@@ -29,14 +29,25 @@ import { RunRegistry } from './runRegistry.js';
 import type { PoolStats } from './stats.js';
 import type { WorkerHandle } from './workerHandle.js';
 
+export interface SupervisorInfo {
+  strategy: string;
+  intensity: number;
+  periodMs: number;
+  restartsInWindow: number;
+  /** Children in start order: worker ids for a pool, pool names for the root. */
+  children: string[];
+}
+
 export interface InspectSnapshot {
+  /** The root supervisor over pools. */
+  supervisor: SupervisorInfo;
   pools: {
     name: string;
     profile: 'process' | 'thread';
     capacity: number;
     state: string;
-    /** The pool as a supervisor: its rules, its children in start order, restarts in the window. */
-    supervisor: { strategy: string; intensity: number; periodMs: number; restartsInWindow: number; children: string[] };
+    /** The pool as the supervisor of its workers. */
+    supervisor: SupervisorInfo;
     workers: WorkerInfo[];
   }[];
 }
@@ -191,7 +202,9 @@ export class Snakepit {
   }
 
   inspect(): InspectSnapshot {
+    const root = this.root?.getSnapshot().context;
     return {
+      supervisor: supervisorInfo(this.config.supervisor, root?.restartLog, root?.pools.map((p) => p.name)),
       pools: this.config.pools.map((pool) => {
         const dispatcher = this.dispatchers.get(pool.name)!;
         return {
@@ -215,16 +228,9 @@ export class Snakepit {
     };
   }
 
-  private supervisorState(pool: PoolConfig): InspectSnapshot['pools'][number]['supervisor'] {
-    const { strategy, intensity, periodMs } = pool.restart;
-    const actor = this.root?.system.get(`pool:${pool.name}`);
-    const context = actor?.getSnapshot().context as PoolContext | undefined;
-    const now = Date.now();
-    return {
-      strategy, intensity, periodMs,
-      restartsInWindow: context ? context.restartLog.filter((at) => now - at < periodMs).length : 0,
-      children: context ? context.workers.map((w) => w.id) : [],
-    };
+  private supervisorState(pool: PoolConfig): SupervisorInfo {
+    const context = this.root?.system.get(`pool:${pool.name}`)?.getSnapshot().context as PoolContext | undefined;
+    return supervisorInfo(pool.restart, context?.restartLog, context?.workers.map((w) => w.id));
   }
 
   stats(pool: string): PoolStats;
@@ -540,6 +546,16 @@ export class Snakepit {
         break;
     }
   }
+}
+
+function supervisorInfo(
+  rules: { strategy: string; intensity: number; periodMs: number },
+  restartLog: number[] = [],
+  children: string[] = [],
+): SupervisorInfo {
+  const now = Date.now();
+  const { strategy, intensity, periodMs } = rules;
+  return { strategy, intensity, periodMs, restartsInWindow: restartLog.filter((at) => now - at < periodMs).length, children };
 }
 
 function toPoolInput(pool: PoolConfig): PoolInput {

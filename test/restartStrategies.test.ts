@@ -124,3 +124,25 @@ test('permanent (the default): restarted even after a normal exit', async () => 
   assert.equal(pit.inspect().pools[0].supervisor.restartsInWindow, 1);
   await pit.stop();
 });
+
+test('the root supervisor with one_for_all restarts every pool when one gives up; its state is inspectable', async () => {
+  const pit = await startPit({
+    supervisor: { strategy: 'one_for_all', intensity: 3, periodMs: 10_000 },
+    pools: [
+      { name: 'steady', poolSize: 2, adapter: 'sample_adapters.Calc' },
+      { name: 'flaky', poolSize: 1, adapter: 'node_adapters.CrashesOnFirstCall', restart: { intensity: 0 } },
+    ],
+  });
+  const steadyBefore = pit.inspect().pools[0].workers.map((w) => w.pid);
+  assert.deepEqual(pit.inspect().supervisor.children, ['steady', 'flaky']);
+  assert.equal((await pit.execute('die', {}, { pool: 'flaky' }).catch((e) => e)).code, 'WORKER_CRASHED');
+  assert.equal(await pit.execute('ping', {}, { pool: 'flaky' }), 'pong', 'queued until the pool is back');
+  await waitFor(() => {
+    const steady = pit.inspect().pools[0].workers;
+    return steady.length === 2 && steady.every((w) => w.state === 'ready' && !steadyBefore.includes(w.pid)) ? steady : undefined;
+  }, 5000, 'the steady pool to be restarted too');
+  const root = pit.inspect().supervisor;
+  assert.equal(root.strategy, 'one_for_all');
+  assert.equal(root.restartsInWindow, 1);
+  await pit.stop();
+});

@@ -34,13 +34,15 @@ class InFlight:
 
 
 class ProcessSession:
-    def __init__(self, dispatcher: Dispatcher, in_flight: InFlight):
+    def __init__(self, dispatcher: Dispatcher, in_flight: InFlight, serial: threading.Lock):
         self.dispatcher = dispatcher
         self.in_flight = in_flight
+        self.serial = serial  # shared with the Execute RPC: one call at a time per process
 
     def serve(self, request_iterator, context) -> Iterator[Any]:
         d = self.dispatcher
         in_flight = self.in_flight
+        serial = self.serial
         next_frame = iter(request_iterator).__next__
         cancelled: set[int] = set()
         reader: _FrameReader | None = None
@@ -70,11 +72,13 @@ class ProcessSession:
                             reader = _FrameReader(request_iterator, cancelled)
                             next_frame = reader.next_frame
                         is_cancelled = lambda cid=cid: cid in cancelled  # noqa: E731
-                        for reply in d.run_stream(cid, tool, kwargs, is_cancelled):
-                            yield frames.single(reply)
+                        with serial:
+                            for reply in d.run_stream(cid, tool, kwargs, is_cancelled):
+                                yield frames.single(reply)
                         cancelled.discard(cid)
                     else:
-                        reply = d.run_unary(cid, tool, kwargs)
+                        with serial:
+                            reply = d.run_unary(cid, tool, kwargs)
                         yield frames.single(reply)
                 finally:
                     in_flight.value -= 1

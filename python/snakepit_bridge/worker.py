@@ -91,7 +91,7 @@ def check_thread_safe(cls) -> None:
         )
 
 
-def make_servicer(adapter_name, tools, session_factory, in_flight, token: bytes):
+def make_servicer(adapter_name, tools, session_factory, run_one, in_flight, token: bytes):
     from ._stubs import pb, pb_grpc
     import grpc
 
@@ -127,6 +127,11 @@ def make_servicer(adapter_name, tools, session_factory, in_flight, token: bytes)
                 refuse(context)
             return session_factory().serve(request_iterator, context)
 
+        def Execute(self, request, context):
+            if not authorized(context):
+                refuse(context)
+            return run_one(request)
+
         def DescribeTools(self, request, context):
             if not authorized(context):
                 refuse(context)
@@ -149,6 +154,9 @@ def register(server, servicer) -> None:
     handlers = {
         "Session": grpc.stream_stream_rpc_method_handler(
             servicer.Session, request_deserializer=pb.ClientFrame.FromString, response_serializer=lambda b: b,
+        ),
+        "Execute": grpc.unary_unary_rpc_method_handler(
+            servicer.Execute, request_deserializer=pb.Call.FromString, response_serializer=lambda b: b,
         ),
         "DescribeTools": grpc.unary_unary_rpc_method_handler(
             servicer.DescribeTools, request_deserializer=pb.DescribeRequest.FromString,
@@ -189,8 +197,15 @@ def serve(args, control: Control, token: bytes):
     if args.profile == "thread":
         pool = ThreadPoolExecutor(max_workers=args.threads, thread_name_prefix="snakepit-tool")
         session_factory = lambda: ThreadSession(dispatcher, pool, in_flight)  # noqa: E731
+        run_one = lambda call: pool.submit(dispatcher.call_once, call).result()  # noqa: E731
     else:
-        session_factory = lambda: ProcessSession(dispatcher, in_flight)  # noqa: E731
+        # One call at a time in this process, whether it comes by Session or by Execute.
+        serial = threading.Lock()
+        session_factory = lambda: ProcessSession(dispatcher, in_flight, serial)  # noqa: E731
+
+        def run_one(call):
+            with serial:
+                return dispatcher.call_once(call)
 
     server = grpc.server(
         ThreadPoolExecutor(max_workers=HANDLER_THREADS, thread_name_prefix="snakepit-grpc"),
@@ -201,7 +216,7 @@ def serve(args, control: Control, token: bytes):
         ],
     )
     adapter_name = f"{cls.__module__}.{cls.__qualname__}"
-    register(server, make_servicer(adapter_name, tools, session_factory, in_flight, token))
+    register(server, make_servicer(adapter_name, tools, session_factory, run_one, in_flight, token))
     try:
         port = server.add_insecure_port(args.address)
     except RuntimeError as e:

@@ -225,3 +225,14 @@ def test_heartbeat_answers_while_a_process_call_runs(spawn):
     hb = w.stub.Heartbeat(pb.HeartbeatRequest(seq=1), metadata=w.metadata, timeout=5)
     assert hb.in_flight == 1 and time.monotonic() - t0 < 0.5
     assert s.wait_final(cid)[-1].WhichOneof("outcome") == "result"
+
+
+def test_unary_execute(spawn):
+    w = spawn("sample_adapters.Calc")
+    call = pb.Call(id=5, tool="add", args=pb.Value(json=b'{"a": 2, "b": 3}'))
+    reply = w.stub.Execute(call, metadata=w.metadata, timeout=5)
+    assert reply.id == 5 and reply.WhichOneof("outcome") == "result" and reply.result.json == b"5"
+    missing = w.stub.Execute(pb.Call(id=6, tool="nope"), metadata=w.metadata, timeout=5)
+    assert missing.error.code == "TOOL_NOT_FOUND"
+    # Unary and Session calls share the worker and it keeps serving both.
+    assert w.session().call("add", {"a": 1, "b": 1}) == 2
