@@ -7,6 +7,8 @@ json.dumps / json.loads with no extra walk.
 from __future__ import annotations
 
 import json
+import json.decoder
+import json.encoder
 import sys
 import threading
 from typing import Any
@@ -36,17 +38,29 @@ def _hook(o: Any) -> Any:
 _encoder = json.JSONEncoder(separators=(",", ":"), allow_nan=False, default=_hook)
 
 
-_plain_encode = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
 _NO_BLOBS: list[bytes] = []
+
+
+def _not_plain(o: Any) -> Any:
+    raise TypeError(type(o).__name__)
+
+
+# Every call's arguments and result pass through here, so plain values (the common case) go
+# straight to the C encoder and scanner: json.dumps/json.loads add several Python-level calls
+# each. Anything else — bytes, NumPy values, sets, NaN, cycles — takes the full path below.
+_c_encode = json.encoder.c_make_encoder and json.encoder.c_make_encoder(
+    None, _not_plain, json.encoder.encode_basestring_ascii, None, ":", ",", False, False, False
+)
+_c_scan = json.decoder.JSONDecoder().scan_once
 
 
 def encode(obj: Any) -> tuple[bytes, list[bytes]]:
     """Python value -> (UTF-8 JSON, blobs)."""
-    try:
-        # Plain JSON values (the common case) need no hook and no blob list.
-        return _plain_encode(obj).encode(), _NO_BLOBS
-    except (TypeError, ValueError):
-        pass  # bytes, NumPy values, sets, NaN…: the hooked encoder below handles or reports them
+    if _c_encode:
+        try:
+            return "".join(_c_encode(obj, 0)).encode(), _NO_BLOBS
+        except (TypeError, ValueError, RecursionError):
+            pass
     blobs: list[bytes] = []
     _tls.blobs = blobs
     try:
@@ -62,10 +76,21 @@ def decode(raw: bytes, blobs: Any = ()) -> Any:
     """(UTF-8 JSON, blobs) -> Python value; {"$bytes": i} becomes blobs[i] as bytes."""
     if not raw:
         return None
-    obj = json.loads(raw)
+    obj = _loads(raw)
     if blobs and b'"$bytes"' in raw:
         obj = _restore(obj, blobs)
     return obj
+
+
+def _loads(raw: bytes) -> Any:
+    text = raw.decode()
+    try:
+        obj, end = _c_scan(text, 0)
+        if end == len(text):
+            return obj
+    except StopIteration:
+        pass
+    return json.loads(text)  # surrounding whitespace, or the proper error for bad JSON
 
 
 def _restore(o: Any, blobs: Any) -> Any:
