@@ -1,33 +1,23 @@
-// The public entry point: owns the actor tree, the pools' dispatchers and the event emitter,
-// and turns the machines' announcements into lifecycle events and start/stop outcomes.
+// The public entry point: owns the actor tree, the pools' dispatchers and the event emitter;
+// starts and stops the runtime, routes calls, and answers inspect() and stats().
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { EventEmitter } from 'eventemitter3';
 import { type Actor, createActor } from 'xstate';
-import type { PoolAnnouncement, PoolContext, PoolFailure, PoolInput } from '../machines/pool.machine.js';
-import type { RuntimeAnnouncement } from '../machines/runtime.machine.js';
-import type { WorkerContext, WorkerStateName } from '../machines/worker.machine.js';
+import type { PoolContext, PoolInput } from '../machines/pool.machine.js';
 import { createRuntimeLogic, type RuntimeHooks } from './actors.js';
 import { type PoolConfig, type ResolvedConfig, resolveConfig, type SnakepitConfig } from './config.js';
-import { type CallOptions, Dispatcher, type LoadEvent, type WorkerInfo, type WorkerSlot } from './dispatcher.js';
-import {
-  InvalidArgumentError,
-  MaxRestartsExceededError,
-  WorkerCrashedError,
-  PoolNotFoundError,
-  ShuttingDownError,
-  SnakepitError,
-  StartupFailedError,
-} from './errors.js';
+import { type CallOptions, Dispatcher, type WorkerInfo, type WorkerSlot } from './dispatcher.js';
+import { InvalidArgumentError, PoolNotFoundError, ShuttingDownError, SnakepitError } from './errors.js';
 import type { SnakepitEventName, SnakepitEvents } from './events.js';
+import { LifecycleReporter } from './lifecycle.js';
 import type { PythonProcess } from './pythonProcess.js';
 import { resolvePythonExecutable } from './pythonExecutable.js';
 import { Recycler, type RecycleReason } from './recycler.js';
 import { RunRegistry } from './runRegistry.js';
 import type { PoolStats } from './stats.js';
-import type { WorkerHandle } from './workerHandle.js';
 
 export interface SupervisorInfo {
   strategy: string;
@@ -65,18 +55,10 @@ export class Snakepit {
   readonly config: ResolvedConfig;
   private readonly events = new EventEmitter<SnakepitEvents>();
   private readonly dispatchers = new Map<string, Dispatcher>();
-  private readonly slots = new Map<string, WorkerSlot>();
   private readonly processes = new Set<PythonProcess>();
-  private readonly workerStartedAt = new Map<string, number>();
-  private readonly poolStartedAt = new Map<string, number>();
-  private readonly poolStates = new Map<string, string>();
-  private readonly poolErrors = new Map<string, SnakepitError>();
   private readonly recyclers = new Map<string, Recycler>();
-  private readonly heartbeatKills = new Set<string>();
-  private readonly stoppedWaiters = new Map<string, () => void>();
   private registry: RunRegistry | undefined;
-  /** Set when the root supervisor gave up: every call fails with it. */
-  private failure: SnakepitError | undefined;
+  private readonly reporter: LifecycleReporter;
   /** Tags this instance's workers on their command line (`--run-id`). */
   readonly runId = randomBytes(6).toString('hex');
   private readonly pythonExecutable: string;
@@ -102,6 +84,16 @@ export class Snakepit {
       const observer = { callStarted: (slot: WorkerSlot) => recycler.callStarted(slot), callEnded: (slot: WorkerSlot) => recycler.callEnded(slot) };
       this.dispatchers.set(pool.name, new Dispatcher(pool, this.events, observer));
     }
+    this.reporter = new LifecycleReporter(this.events, this.dispatchers, this.recyclers, this.config.supervisor, {
+      ready: () => {
+        if (this.lifecycle === 'starting') this.lifecycle = 'running';
+        this.whenReady.resolve();
+      },
+      finished: (startError) => {
+        this.startError = startError;
+        this.whenFinished.resolve();
+      },
+    });
   }
 
   /** Creates a Snakepit and resolves once every worker of every pool is ready. */
@@ -175,7 +167,7 @@ export class Snakepit {
   }
 
   private route(tool: string, args: unknown, options: CallOptions): Dispatcher | SnakepitError {
-    if (this.failure) return this.failure;
+    if (this.reporter.failure) return this.reporter.failure;
     if (this.lifecycle === 'stopping' || this.lifecycle === 'stopped') return new ShuttingDownError();
     const name = options.pool ?? (this.dispatchers.has('default') ? 'default' : this.config.pools[0].name);
     const dispatcher = this.dispatchers.get(name);
@@ -211,7 +203,7 @@ export class Snakepit {
           name: pool.name,
           profile: pool.workerProfile,
           capacity: dispatcher.capacity,
-          state: this.poolStates.get(pool.name) ?? 'new',
+          state: this.reporter.poolState(pool.name),
           supervisor: this.supervisorState(pool),
           workers: dispatcher.slots.map((slot) => ({
             id: slot.id,
@@ -289,26 +281,19 @@ export class Snakepit {
     return {
       shutdownGraceMs: this.config.shutdownGraceMs,
       launchOptions: (poolName, workerId) => this.launchOptions(poolName, workerId),
-      retireError: (poolName, workerId, reason) => this.retireError(poolName, workerId, reason),
+      retireError: (poolName, workerId, reason) => this.reporter.retireError(poolName, workerId, reason),
       heartbeatConfig: (poolName) => this.poolConfig(poolName).heartbeat,
-      heartbeatMissed: (workerId, missed, error, fatal) => {
-        const slot = this.slots.get(workerId);
-        if (!slot) return;
-        if (fatal) this.heartbeatKills.add(workerId);
-        this.events.emit('worker:heartbeat-missed', {
-          pool: slot.pool, workerId, pid: slot.pid, at: Date.now(), missed, error: error.message,
-        });
-      },
-      workerEntered: (context, state, send) => this.workerEntered(context, state, send),
-      poolAnnounced: (context, what, workerId) => this.poolAnnounced(context, what, workerId),
-      runtimeAnnounced: (announcement) => this.runtimeAnnounced(announcement),
+      heartbeatMissed: (workerId, missed, error, fatal) => this.reporter.heartbeatMissed(workerId, missed, error, fatal),
+      workerEntered: (context, state, send) => this.reporter.workerEntered(context, state, send),
+      poolAnnounced: (context, what, workerId) => this.reporter.poolAnnounced(context, what, workerId),
+      runtimeAnnounced: (announcement) => this.reporter.runtimeAnnounced(announcement),
     };
   }
 
   private launchOptions(poolName: string, workerId: string) {
     const pool = this.poolConfig(poolName);
     const base = () => {
-      const slot = this.slots.get(workerId);
+      const slot = this.reporter.slots.get(workerId);
       return { pool: poolName, workerId, pid: slot?.pid, at: Date.now() };
     };
     return {
@@ -347,22 +332,6 @@ export class Snakepit {
     };
   }
 
-  /** What calls held by a worker that is being ended fail with, by why it is ended. */
-  private retireError(poolName: string, workerId: string, reason: string): SnakepitError | undefined {
-    const slot = this.slots.get(workerId);
-    switch (reason) {
-      case 'shutdown':
-        return new ShuttingDownError();
-      case 'pool_failed':
-        return this.poolErrors.get(poolName);
-      case 'pool_restart':
-      case 'restart':
-        return new WorkerCrashedError(workerId, slot?.pid, { exitCode: null, signal: 'SIGTERM' });
-      default:
-        return undefined; // a recycled worker has drained: nothing is in flight
-    }
-  }
-
   private requestRecycle(poolName: string, workerId: string, reason: RecycleReason): void {
     this.root?.system.get(`pool:${poolName}`)?.send({ type: 'RECYCLE', id: workerId, reason });
   }
@@ -372,14 +341,11 @@ export class Snakepit {
    * takes no new ones) and is retired. Resolves once it has stopped.
    */
   recycleWorker(workerId: string): Promise<void> {
-    const slot = this.slots.get(workerId);
+    const slot = this.reporter.slots.get(workerId);
     if (!slot || this.lifecycle !== 'running') {
       return Promise.reject(new SnakepitError('INVALID_ARGUMENT', `No running worker "${workerId}"; see inspect() for worker ids.`));
     }
-    const stopped = new Promise<void>((resolve) => this.stoppedWaiters.set(workerId, () => {
-      this.stoppedWaiters.delete(workerId);
-      resolve();
-    }));
+    const stopped = this.reporter.whenStopped(workerId);
     slot.recycleRequested = false;
     this.recyclers.get(slot.pool)!.request(slot, 'manual');
     return stopped;
@@ -389,163 +355,6 @@ export class Snakepit {
     return this.dispatchers.get(name)!.config;
   }
 
-  private workerEntered(
-    context: WorkerContext,
-    state: WorkerStateName,
-    send: (event: LoadEvent) => void,
-  ): void {
-    const dispatcher = this.dispatchers.get(context.pool)!;
-    let slot = this.slots.get(context.id);
-    const from = slot?.state;
-    if (!slot) {
-      slot = {
-        id: context.id, pool: context.pool, pid: undefined, state, inFlight: 0, capacity: context.capacity,
-        requests: 0, restarts: 0, gilEnabled: undefined, connection: undefined, notify: send,
-        reportedInFlight: 0, loadReportPending: false, startedCalls: 0, callLimit: Infinity, recycleRequested: false,
-      };
-      this.slots.set(context.id, slot);
-      dispatcher.slots.push(slot);
-    }
-    slot.state = state;
-    slot.notify = send;
-    slot.restarts = context.restarts;
-    if (context.pid !== undefined) slot.pid = context.pid;
-    const base = { pool: context.pool, workerId: context.id, pid: slot.pid, at: Date.now() };
-    this.events.emit('worker:state', { ...base, from, to: state });
-    switch (state) {
-      case 'starting':
-        slot.connection = undefined;
-        slot.pid = undefined;
-        this.workerStartedAt.set(context.id, performance.now());
-        this.events.emit('worker:starting', { ...base, pid: undefined, restarts: context.restarts });
-        break;
-      case 'ready':
-        if (from === 'starting') {
-          const handle = context.handle as WorkerHandle;
-          slot.connection = handle.connection;
-          slot.gilEnabled = handle.ready.gil_enabled;
-          slot.inFlight = 0;
-          slot.reportedInFlight = 0;
-          const startupMs = performance.now() - (this.workerStartedAt.get(context.id) ?? performance.now());
-          this.events.emit('worker:ready', { ...base, startupMs, gilEnabled: slot.gilEnabled });
-          if (context.restarts > 0) this.events.emit('worker:restarted', { ...base, restarts: context.restarts });
-          this.recyclers.get(context.pool)!.workerReady(slot);
-        } else {
-          this.events.emit('worker:idle', base);
-        }
-        dispatcher.schedulePump();
-        break;
-      case 'busy':
-        this.events.emit('worker:busy', { ...base, inFlight: slot.inFlight });
-        break;
-      case 'draining':
-        this.events.emit('worker:draining', { ...base, reason: context.retireReason ?? 'shutdown' });
-        break;
-      case 'recycling':
-        if (context.retireReason !== 'shutdown') this.events.emit('worker:recycling', { ...base, reason: context.retireReason ?? 'manual' });
-        break;
-      case 'crashed': {
-        slot.connection = undefined;
-        this.recyclers.get(context.pool)!.workerGone(slot);
-        const killedByHeartbeat = this.heartbeatKills.delete(context.id);
-        this.events.emit('worker:crashed', {
-          ...base,
-          exitCode: context.exit?.exitCode ?? null,
-          signal: context.exit?.signal ?? null,
-          reason: killedByHeartbeat ? 'heartbeat' : context.exit ? 'exited' : 'startup_failed',
-        });
-        break;
-      }
-      case 'stopped':
-        slot.connection = undefined;
-        this.recyclers.get(context.pool)!.workerGone(slot);
-        this.stoppedWaiters.get(context.id)?.();
-        this.slots.delete(context.id);
-        dispatcher.slots.splice(dispatcher.slots.indexOf(slot), 1);
-        this.events.emit('worker:stopped', base);
-        break;
-    }
-  }
-
-  private poolAnnounced(context: PoolContext, what: PoolAnnouncement, workerId: string | undefined): void {
-    const pool = context.name;
-    const at = Date.now();
-    if (what !== 'batch' && what !== 'restart') this.poolStates.set(pool, what);
-    switch (what) {
-      case 'starting':
-        this.poolStartedAt.set(pool, performance.now());
-        this.events.emit('pool:starting', { pool, at, poolSize: context.poolSize, capacity: context.poolSize * context.workerCapacity });
-        break;
-      case 'batch': {
-        const first = (context.batches - 1) * context.startupBatchSize;
-        const workerIds = context.workers.slice(first, context.spawned).map((w) => w.id);
-        const batches = Math.ceil(context.poolSize / context.startupBatchSize);
-        this.events.emit('pool:batch', { pool, at, batch: context.batches, batches, workerIds });
-        break;
-      }
-      case 'ready':
-        this.events.emit('pool:ready', {
-          pool, at, workers: context.poolSize, capacity: context.poolSize * context.workerCapacity,
-          startupMs: performance.now() - (this.poolStartedAt.get(pool) ?? performance.now()),
-        });
-        break;
-      case 'failed': {
-        // Queued calls stay queued: the root supervisor may restart this pool.
-        const error = failureError(context, context.failure!);
-        this.poolErrors.set(pool, error);
-        this.events.emit('pool:failed', { pool, at, reason: context.failure!.reason, error });
-        break;
-      }
-      case 'restart': {
-        const slot = workerId ? this.slots.get(workerId) : undefined;
-        this.events.emit('supervisor:restart', {
-          pool, at, level: 'pool', workerId, pid: slot?.pid, strategy: context.restart.strategy,
-          restartsInWindow: context.restartLog.length,
-        });
-        break;
-      }
-    }
-  }
-
-  private runtimeAnnounced(announcement: RuntimeAnnouncement): void {
-    switch (announcement.what) {
-      case 'ready':
-        if (this.lifecycle === 'starting') this.lifecycle = 'running';
-        this.whenReady.resolve();
-        break;
-      case 'pool_escalated': {
-        const at = Date.now();
-        this.events.emit('supervisor:escalation', {
-          pool: announcement.pool, at, level: 'pool', reason: announcement.failure.reason, error: this.poolErrors.get(announcement.pool)!,
-        });
-        for (const pool of announcement.restarting) {
-          this.events.emit('supervisor:restart', {
-            pool, at, level: 'root', strategy: this.config.supervisor.strategy, restartsInWindow: announcement.restartsInWindow,
-          });
-        }
-        break;
-      }
-      case 'escalation': {
-        const { intensity, periodMs } = this.config.supervisor;
-        this.failure = new MaxRestartsExceededError(announcement.pool, intensity, periodMs, 'root');
-        for (const dispatcher of this.dispatchers.values()) dispatcher.close(this.failure);
-        this.events.emit('supervisor:escalation', {
-          pool: announcement.pool, at: Date.now(), level: 'pool', reason: announcement.failure.reason, error: this.poolErrors.get(announcement.pool)!,
-        });
-        this.events.emit('supervisor:escalation', {
-          pool: announcement.pool, at: Date.now(), level: 'root', reason: announcement.failure.reason, error: this.failure,
-        });
-        break;
-      }
-      case 'start_failed':
-        this.startError = this.poolErrors.get(announcement.pool);
-        this.whenFinished.resolve();
-        break;
-      case 'stopped':
-        this.whenFinished.resolve();
-        break;
-    }
-  }
 }
 
 function supervisorInfo(
@@ -568,28 +377,6 @@ function toPoolInput(pool: PoolConfig): PoolInput {
     startupTimeoutMs: pool.startupTimeoutMs,
     restart: pool.restart,
   };
-}
-
-function failureError(context: PoolContext, failure: PoolFailure): SnakepitError {
-  switch (failure.reason) {
-    case 'max_restarts':
-      return new MaxRestartsExceededError(context.name, context.restart.intensity, context.restart.periodMs);
-    case 'startup_timeout':
-      return new StartupFailedError(
-        `Pool "${context.name}" was not ready within startupTimeoutMs (${context.startupTimeoutMs} ms).`,
-        { pool: context.name },
-      );
-    case 'startup_failed': {
-      const cause = failure.error;
-      if (cause instanceof StartupFailedError) return cause;
-      const exit = cause as { exitCode?: number | null; signal?: string | null } | undefined;
-      const text = cause instanceof Error ? cause.message : exit ? `exit code ${exit.exitCode}, signal ${exit.signal}` : 'unknown cause';
-      return new StartupFailedError(`Worker ${failure.workerId} of pool "${context.name}" failed during start-up: ${text}`, {
-        pool: context.name,
-        workerId: failure.workerId,
-      });
-    }
-  }
 }
 
 function deferred<T>() {

@@ -1,0 +1,258 @@
+// Turns what the machines announce — a worker entering a state, a pool's milestones, the
+// root's decisions — into the dispatcher's worker slots, the public lifecycle events, and the
+// outcomes the runtime waits for (ready, finished, gave up).
+import type { EventEmitter } from 'eventemitter3';
+import type { PoolAnnouncement, PoolContext, PoolFailure } from '../machines/pool.machine.js';
+import type { RuntimeAnnouncement } from '../machines/runtime.machine.js';
+import type { WorkerContext, WorkerStateName } from '../machines/worker.machine.js';
+import type { ResolvedConfig } from './config.js';
+import type { Dispatcher, LoadEvent, WorkerSlot } from './dispatcher.js';
+import {
+  MaxRestartsExceededError,
+  ShuttingDownError,
+  type SnakepitError,
+  StartupFailedError,
+  WorkerCrashedError,
+} from './errors.js';
+import type { SnakepitEvents } from './events.js';
+import type { Recycler } from './recycler.js';
+import type { WorkerHandle } from './workerHandle.js';
+
+export interface RuntimeOutcomes {
+  ready(): void;
+  /** The actor tree has stopped; with the error that failed the start, if it did. */
+  finished(startError: SnakepitError | undefined): void;
+}
+
+export class LifecycleReporter {
+  readonly slots = new Map<string, WorkerSlot>();
+  /** Set when the root supervisor gave up: every call fails with it. */
+  failure: SnakepitError | undefined;
+  private readonly workerStartedAt = new Map<string, number>();
+  private readonly poolStartedAt = new Map<string, number>();
+  private readonly poolStates = new Map<string, string>();
+  private readonly poolErrors = new Map<string, SnakepitError>();
+  private readonly heartbeatKills = new Set<string>();
+  private readonly stoppedWaiters = new Map<string, () => void>();
+
+  constructor(
+    private readonly events: EventEmitter<SnakepitEvents>,
+    private readonly dispatchers: Map<string, Dispatcher>,
+    private readonly recyclers: Map<string, Recycler>,
+    private readonly supervisor: ResolvedConfig['supervisor'],
+    private readonly outcomes: RuntimeOutcomes,
+  ) {}
+
+  poolState(pool: string): string {
+    return this.poolStates.get(pool) ?? 'new';
+  }
+
+  /** Resolves once the worker has stopped (e.g. after a recycle). */
+  whenStopped(workerId: string): Promise<void> {
+    return new Promise((resolve) => this.stoppedWaiters.set(workerId, resolve));
+  }
+
+  heartbeatMissed(workerId: string, missed: number, error: Error, fatal: boolean): void {
+    const slot = this.slots.get(workerId);
+    if (!slot) return;
+    if (fatal) this.heartbeatKills.add(workerId);
+    this.events.emit('worker:heartbeat-missed', {
+      pool: slot.pool, workerId, pid: slot.pid, at: Date.now(), missed, error: error.message,
+    });
+  }
+
+  /** What calls held by a worker that is being ended fail with, by why it is ended. */
+  retireError(poolName: string, workerId: string, reason: string): SnakepitError | undefined {
+    const slot = this.slots.get(workerId);
+    switch (reason) {
+      case 'shutdown':
+        return new ShuttingDownError();
+      case 'pool_failed':
+        return this.poolErrors.get(poolName);
+      case 'pool_restart':
+      case 'restart':
+        return new WorkerCrashedError(workerId, slot?.pid, { exitCode: null, signal: 'SIGTERM' });
+      default:
+        return undefined; // a recycled worker has drained: nothing is in flight
+    }
+  }
+
+  workerEntered(
+    context: WorkerContext,
+    state: WorkerStateName,
+    send: (event: LoadEvent) => void,
+  ): void {
+    const dispatcher = this.dispatchers.get(context.pool)!;
+    let slot = this.slots.get(context.id);
+    const from = slot?.state;
+    if (!slot) {
+      slot = {
+        id: context.id, pool: context.pool, pid: undefined, state, inFlight: 0, capacity: context.capacity,
+        requests: 0, restarts: 0, gilEnabled: undefined, connection: undefined, notify: send,
+        reportedInFlight: 0, loadReportPending: false, startedCalls: 0, callLimit: Infinity, recycleRequested: false,
+      };
+      this.slots.set(context.id, slot);
+      dispatcher.slots.push(slot);
+    }
+    slot.state = state;
+    slot.notify = send;
+    slot.restarts = context.restarts;
+    if (context.pid !== undefined) slot.pid = context.pid;
+    const base = { pool: context.pool, workerId: context.id, pid: slot.pid, at: Date.now() };
+    this.events.emit('worker:state', { ...base, from, to: state });
+    switch (state) {
+      case 'starting':
+        slot.connection = undefined;
+        slot.pid = undefined;
+        this.workerStartedAt.set(context.id, performance.now());
+        this.events.emit('worker:starting', { ...base, pid: undefined, restarts: context.restarts });
+        break;
+      case 'ready':
+        if (from === 'starting') {
+          const handle = context.handle as WorkerHandle;
+          slot.connection = handle.connection;
+          slot.gilEnabled = handle.ready.gil_enabled;
+          slot.inFlight = 0;
+          slot.reportedInFlight = 0;
+          const startupMs = performance.now() - (this.workerStartedAt.get(context.id) ?? performance.now());
+          this.events.emit('worker:ready', { ...base, startupMs, gilEnabled: slot.gilEnabled });
+          if (context.restarts > 0) this.events.emit('worker:restarted', { ...base, restarts: context.restarts });
+          this.recyclers.get(context.pool)!.workerReady(slot);
+        } else {
+          this.events.emit('worker:idle', base);
+        }
+        dispatcher.schedulePump();
+        break;
+      case 'busy':
+        this.events.emit('worker:busy', { ...base, inFlight: slot.inFlight });
+        break;
+      case 'draining':
+        this.events.emit('worker:draining', { ...base, reason: context.retireReason ?? 'shutdown' });
+        break;
+      case 'recycling':
+        if (context.retireReason !== 'shutdown') this.events.emit('worker:recycling', { ...base, reason: context.retireReason ?? 'manual' });
+        break;
+      case 'crashed': {
+        slot.connection = undefined;
+        this.recyclers.get(context.pool)!.workerGone(slot);
+        const killedByHeartbeat = this.heartbeatKills.delete(context.id);
+        this.events.emit('worker:crashed', {
+          ...base,
+          exitCode: context.exit?.exitCode ?? null,
+          signal: context.exit?.signal ?? null,
+          reason: killedByHeartbeat ? 'heartbeat' : context.exit ? 'exited' : 'startup_failed',
+        });
+        break;
+      }
+      case 'stopped':
+        slot.connection = undefined;
+        this.recyclers.get(context.pool)!.workerGone(slot);
+        this.stoppedWaiters.get(context.id)?.();
+        this.stoppedWaiters.delete(context.id);
+        this.slots.delete(context.id);
+        dispatcher.slots.splice(dispatcher.slots.indexOf(slot), 1);
+        this.events.emit('worker:stopped', base);
+        break;
+    }
+  }
+
+  poolAnnounced(context: PoolContext, what: PoolAnnouncement, workerId: string | undefined): void {
+    const pool = context.name;
+    const at = Date.now();
+    if (what !== 'batch' && what !== 'restart') this.poolStates.set(pool, what);
+    switch (what) {
+      case 'starting':
+        this.poolStartedAt.set(pool, performance.now());
+        this.events.emit('pool:starting', { pool, at, poolSize: context.poolSize, capacity: context.poolSize * context.workerCapacity });
+        break;
+      case 'batch': {
+        const first = (context.batches - 1) * context.startupBatchSize;
+        const workerIds = context.workers.slice(first, context.spawned).map((w) => w.id);
+        const batches = Math.ceil(context.poolSize / context.startupBatchSize);
+        this.events.emit('pool:batch', { pool, at, batch: context.batches, batches, workerIds });
+        break;
+      }
+      case 'ready':
+        this.events.emit('pool:ready', {
+          pool, at, workers: context.poolSize, capacity: context.poolSize * context.workerCapacity,
+          startupMs: performance.now() - (this.poolStartedAt.get(pool) ?? performance.now()),
+        });
+        break;
+      case 'failed': {
+        // Queued calls stay queued: the root supervisor may restart this pool.
+        const error = failureError(context, context.failure!);
+        this.poolErrors.set(pool, error);
+        this.events.emit('pool:failed', { pool, at, reason: context.failure!.reason, error });
+        break;
+      }
+      case 'restart': {
+        const slot = workerId ? this.slots.get(workerId) : undefined;
+        this.events.emit('supervisor:restart', {
+          pool, at, level: 'pool', workerId, pid: slot?.pid, strategy: context.restart.strategy,
+          restartsInWindow: context.restartLog.length,
+        });
+        break;
+      }
+    }
+  }
+
+  runtimeAnnounced(announcement: RuntimeAnnouncement): void {
+    switch (announcement.what) {
+      case 'ready':
+        this.outcomes.ready();
+        break;
+      case 'pool_escalated': {
+        const at = Date.now();
+        this.events.emit('supervisor:escalation', {
+          pool: announcement.pool, at, level: 'pool', reason: announcement.failure.reason, error: this.poolErrors.get(announcement.pool)!,
+        });
+        for (const pool of announcement.restarting) {
+          this.events.emit('supervisor:restart', {
+            pool, at, level: 'root', strategy: this.supervisor.strategy, restartsInWindow: announcement.restartsInWindow,
+          });
+        }
+        break;
+      }
+      case 'escalation': {
+        const { intensity, periodMs } = this.supervisor;
+        this.failure = new MaxRestartsExceededError(announcement.pool, intensity, periodMs, 'root');
+        for (const dispatcher of this.dispatchers.values()) dispatcher.close(this.failure);
+        this.events.emit('supervisor:escalation', {
+          pool: announcement.pool, at: Date.now(), level: 'pool', reason: announcement.failure.reason, error: this.poolErrors.get(announcement.pool)!,
+        });
+        this.events.emit('supervisor:escalation', {
+          pool: announcement.pool, at: Date.now(), level: 'root', reason: announcement.failure.reason, error: this.failure,
+        });
+        break;
+      }
+      case 'start_failed':
+        this.outcomes.finished(this.poolErrors.get(announcement.pool));
+        break;
+      case 'stopped':
+        this.outcomes.finished(undefined);
+        break;
+    }
+  }
+}
+
+function failureError(context: PoolContext, failure: PoolFailure): SnakepitError {
+  switch (failure.reason) {
+    case 'max_restarts':
+      return new MaxRestartsExceededError(context.name, context.restart.intensity, context.restart.periodMs);
+    case 'startup_timeout':
+      return new StartupFailedError(
+        `Pool "${context.name}" was not ready within startupTimeoutMs (${context.startupTimeoutMs} ms).`,
+        { pool: context.name },
+      );
+    case 'startup_failed': {
+      const cause = failure.error;
+      if (cause instanceof StartupFailedError) return cause;
+      const exit = cause as { exitCode?: number | null; signal?: string | null } | undefined;
+      const text = cause instanceof Error ? cause.message : exit ? `exit code ${exit.exitCode}, signal ${exit.signal}` : 'unknown cause';
+      return new StartupFailedError(`Worker ${failure.workerId} of pool "${context.name}" failed during start-up: ${text}`, {
+        pool: context.name,
+        workerId: failure.workerId,
+      });
+    }
+  }
+}
