@@ -139,3 +139,20 @@ test('after stop() calls are refused with SHUTTING_DOWN', async () => {
   await other.stop();
   assert.equal((await rejection(other.execute('ping', {}))).code, 'SHUTTING_DOWN');
 });
+
+test('stream() yields a generator tool\'s chunks; leaving the loop early cancels it and frees the worker', async () => {
+  const chunks: unknown[] = [];
+  for await (const chunk of pit.stream('count', { n: 5 }, { pool: 'calc' })) chunks.push(chunk);
+  assert.deepEqual(chunks, [0, 1, 2, 3, 4]);
+  let seen = 0;
+  for await (const _chunk of pit.stream('count', { n: 1_000_000 }, { pool: 'calc' })) {
+    if (++seen === 3) break;
+  }
+  assert.equal(seen, 3);
+  const results = await Promise.all([1, 2].map((a) => pit.execute('add', { a, b: 1 }, { pool: 'calc' })));
+  assert.deepEqual(results, [2, 3], 'both workers serve again');
+  const failing = pit.stream('nope', {}, { pool: 'calc' });
+  await assert.rejects(async () => {
+    for await (const _ of failing) { /* nothing arrives */ }
+  }, (e: SnakepitError) => e.code === 'TOOL_NOT_FOUND');
+});
