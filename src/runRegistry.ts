@@ -1,24 +1,28 @@
 // Remembers which worker processes an instance started, so a later start of the same instance
-// can kill any that survived (a frozen worker cannot notice its parent died). A PID is only
-// killed after its command line proves it is our worker of that run, never a reused PID.
+// can kill any that survived (a frozen worker cannot notice its parent died). Each run keeps
+// its own record; a record is acted on only once the Node process that wrote it is gone (two
+// live instances with the same id leave each other alone), and a PID is only killed after its
+// command line proves it is our worker of that run, never a reused PID.
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
 interface RunRecord {
   runId: string;
+  ownerPid: number;
   pids: number[];
 }
 
 export class RunRegistry {
+  private readonly dir: string;
   private readonly file: string;
   private readonly pids = new Set<number>();
 
   constructor(instanceId: string, private readonly runId: string) {
-    const dir = path.join(os.tmpdir(), 'snakepit-runs');
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    this.file = path.join(dir, `${instanceId}.json`);
+    this.dir = path.join(os.tmpdir(), 'snakepit-runs', instanceId);
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    this.file = path.join(this.dir, `${runId}.json`);
   }
 
   /** The default instance id: the same working directory and pools mean the same instance. */
@@ -27,23 +31,17 @@ export class RunRegistry {
     return createHash('sha256').update(key).digest('hex').slice(0, 16);
   }
 
-  /** Kills the workers (and their process groups) left by an earlier run; returns their PIDs. */
+  /** Kills the workers (and their process groups) left by earlier runs whose Node process died. */
   killSurvivors(): number[] {
-    const previous = this.read();
-    if (!previous || previous.runId === this.runId) return [];
     const killed: number[] = [];
-    for (const pid of previous.pids) {
-      if (!isOurWorker(pid, previous.runId)) continue;
-      try {
-        process.kill(-pid, 'SIGKILL');
-      } catch {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          continue;
-        }
+    for (const name of readdirSync(this.dir)) {
+      const file = path.join(this.dir, name);
+      const record = readRecord(file);
+      if (!record || record.runId === this.runId || isRunning(record.ownerPid)) continue;
+      for (const pid of record.pids) {
+        if (isOurWorker(pid, record.runId) && killGroup(pid)) killed.push(pid);
       }
-      killed.push(pid);
+      rmSync(file, { force: true });
     }
     return killed;
   }
@@ -61,16 +59,40 @@ export class RunRegistry {
     rmSync(this.file, { force: true });
   }
 
-  private read(): RunRecord | undefined {
-    try {
-      return JSON.parse(readFileSync(this.file, 'utf8')) as RunRecord;
-    } catch {
-      return undefined;
-    }
-  }
-
   private write(): void {
-    writeFileSync(this.file, JSON.stringify({ runId: this.runId, pids: [...this.pids] } satisfies RunRecord), { mode: 0o600 });
+    const record: RunRecord = { runId: this.runId, ownerPid: process.pid, pids: [...this.pids] };
+    writeFileSync(this.file, JSON.stringify(record), { mode: 0o600 });
+  }
+}
+
+function readRecord(file: string): RunRecord | undefined {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as RunRecord;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Alive and not a zombie (a killed process its parent has not reaped yet). */
+function isRunning(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+function killGroup(pid: number): boolean {
+  try {
+    process.kill(-pid, 'SIGKILL');
+    return true;
+  } catch {
+    try {
+      process.kill(pid, 'SIGKILL');
+      return true;
+    } catch {
+      return false;
+    }
   }
 }
 

@@ -78,3 +78,12 @@ test('survivors of an earlier run of the same instance are killed at start, afte
   await waitFor(() => !isAlive(pids[0]), 2000, 'the survivor to be killed');
   await pit.stop();
 });
+
+test('two live instances with the same instanceId leave each other alone', async () => {
+  const instanceId = `shared-${process.pid}`;
+  const first = await startPit({ instanceId, pools: [{ name: 'a', poolSize: 1, adapter: 'sample_adapters.Calc' }] });
+  const second = await startPit({ instanceId, pools: [{ name: 'a', poolSize: 1, adapter: 'sample_adapters.Calc' }] });
+  assert.deepEqual(second.survivorsKilled, []);
+  assert.equal(await first.execute('ping', {}), 'pong');
+  await Promise.all([first.stop(), second.stop()]);
+});
