@@ -158,7 +158,7 @@ export async function startFloorServer(
 
 const passThrough = (b: Buffer): Buffer => b;
 /** ~30 bytes, the size of a tiny tool call's JSON. */
-export const TINY_PAYLOAD = Buffer.from('{"tool":"echo","args":{"x":1}}');
+export const TINY_PAYLOAD: Buffer = Buffer.from('{"tool":"echo","args":{"x":1}}');
 
 export interface FloorCaller {
   call(): Promise<unknown>;

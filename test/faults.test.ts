@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { SnakepitError } from '../src/index.js';
-import { checkNoLeaks, isAlive, sleep, startPit, waitFor } from './helpers.js';
+import { checkNoLeaks, errorOf, isAlive, sleep, startPit, waitFor } from './helpers.js';
 
 checkNoLeaks();
 
@@ -60,7 +60,7 @@ test('crash storm: 2 random workers of 8 killed every 100 ms for 3 s while 500 c
 test('a native segfault is WORKER_CRASHED with signal SIGSEGV, and the worker is restarted', async () => {
   const pit = await startPit({ pools: [{ name: 'n', poolSize: 1, adapter: 'sample_adapters.Calc', restart: { backoffMs: 0 } }] });
   const [before] = pit.inspect().pools[0].workers;
-  const error = await pit.execute('segfault', {}).catch((e) => e);
+  const error = await errorOf(pit.execute('segfault', {}));
   assert.equal(error.code, 'WORKER_CRASHED');
   assert.equal(error.signal, 'SIGSEGV');
   await waitFor(() => pit.inspect().pools[0].workers[0].state === 'ready' && pit.inspect().pools[0].workers[0].pid !== before.pid, 5000, 'restart');
@@ -71,7 +71,7 @@ test('a native segfault is WORKER_CRASHED with signal SIGSEGV, and the worker is
 test('a Python MemoryError is PYTHON_ERROR and the worker keeps serving', async () => {
   const pit = await startPit({ pools: [{ name: 'n', poolSize: 1, adapter: 'sample_adapters.Calc' }] });
   const [before] = pit.inspect().pools[0].workers;
-  const error = await pit.execute('memory_error', {}).catch((e) => e);
+  const error = await errorOf(pit.execute('memory_error', {}));
   assert.equal(error.code, 'PYTHON_ERROR');
   assert.equal(error.pythonType, 'MemoryError');
   assert.equal(await pit.execute('pid', {}), before.pid);

@@ -5,7 +5,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { Snakepit, type SnakepitConfig } from '../src/index.js';
+import { Snakepit, type SnakepitConfig, type SnakepitError } from '../src/index.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const ADAPTER_DIRS = [path.join(here, 'adapters'), path.join(here, '..', 'python', 'tests', 'adapters')];
@@ -61,6 +61,14 @@ export async function waitFor<T>(check: () => T | undefined | false, timeoutMs: 
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
+
+/** For `.catch(asError)`: a call's rejection, typed with the fields our errors carry. */
+export const asError = (error: unknown) =>
+  error as SnakepitError & { signal?: string | null; exitCode?: number | null; pythonType?: string; pythonTraceback?: string };
+
+/** The error a call rejects with (fails the test if it resolves). */
+export const errorOf = (promise: Promise<unknown>) =>
+  promise.then(() => assert.fail('expected the call to reject'), asError);
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -5,7 +5,7 @@ import { createInterface } from 'node:readline';
 import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { checkNoLeaks, isAlive, startPit, waitFor } from './helpers.js';
+import { checkNoLeaks, errorOf, isAlive, startPit, waitFor } from './helpers.js';
 
 const orphanRunIds: string[] = [];
 checkNoLeaks(() => orphanRunIds);
@@ -33,7 +33,7 @@ test('several pools at once, routed by pool name', async () => {
   });
   assert.equal(await pit.execute('add', { a: 1, b: 1 }), 2, 'no pool option: the "default" pool');
   assert.equal(((await pit.execute('env', {}, { pool: 'env' })) as any).OMP_NUM_THREADS, '2');
-  assert.equal((await pit.execute('env', {}, { pool: 'default' }).catch((e) => e)).code, 'TOOL_NOT_FOUND');
+  assert.equal((await errorOf(pit.execute('env', {}, { pool: 'default' }))).code, 'TOOL_NOT_FOUND');
   const snapshot = pit.inspect();
   assert.deepEqual(snapshot.pools.map((p) => [p.name, p.profile, p.capacity, p.workers.length]), [
     ['default', 'process', 2, 2],

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import type { Snakepit } from '../src/index.js';
-import { checkNoLeaks, sleep, startPit, waitFor } from './helpers.js';
+import { checkNoLeaks, errorOf, sleep, startPit, waitFor } from './helpers.js';
 
 checkNoLeaks();
 
@@ -77,7 +77,7 @@ test('a worker that crashes at boot is restarted after the backoff, not in a spi
   await waitFor(() => escalated, 5000, 'escalation');
   assert.equal(starts.length, 3, 'three restarts, then the pool gives up');
   for (let i = 1; i < starts.length; i++) assert.ok(starts[i] - starts[i - 1] >= 290, `restarts ${(starts[i] - starts[i - 1]).toFixed(0)} ms apart`);
-  assert.equal((await pit.execute('ping', {}).catch((e) => e)).code, 'MAX_RESTARTS_EXCEEDED');
+  assert.equal((await errorOf(pit.execute('ping', {}))).code, 'MAX_RESTARTS_EXCEEDED');
   await pit.stop();
 });
 
@@ -135,7 +135,7 @@ test('the root supervisor with one_for_all restarts every pool when one gives up
   });
   const steadyBefore = pit.inspect().pools[0].workers.map((w) => w.pid);
   assert.deepEqual(pit.inspect().supervisor.children, ['steady', 'flaky']);
-  assert.equal((await pit.execute('die', {}, { pool: 'flaky' }).catch((e) => e)).code, 'WORKER_CRASHED');
+  assert.equal((await errorOf(pit.execute('die', {}, { pool: 'flaky' }))).code, 'WORKER_CRASHED');
   assert.equal(await pit.execute('ping', {}, { pool: 'flaky' }), 'pong', 'queued until the pool is back');
   await waitFor(() => {
     const steady = pit.inspect().pools[0].workers;

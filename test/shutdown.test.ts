@@ -7,7 +7,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { checkNoLeaks, createPit, isAlive, startPit, waitFor } from './helpers.js';
+import { checkNoLeaks, createPit, errorOf, isAlive, startPit, waitFor } from './helpers.js';
 
 const orphanRunIds: string[] = [];
 checkNoLeaks(() => orphanRunIds);
@@ -19,7 +19,7 @@ test('graceful stop: calls in flight complete, new calls are refused, workers st
   const inFlight = [1, 2, 3].map(() => pit.execute('sleep', { seconds: 0.4 }, { pool: 'g' }));
   await new Promise((r) => setTimeout(r, 50));
   const stopping = pit.stop({ timeoutMs: 5000 });
-  assert.equal((await pit.execute('ping', {}, { pool: 'g' }).catch((e) => e)).code, 'SHUTTING_DOWN');
+  assert.equal((await errorOf(pit.execute('ping', {}, { pool: 'g' }))).code, 'SHUTTING_DOWN');
   const results = await Promise.allSettled(inFlight);
   assert.ok(results.every((r) => r.status === 'fulfilled'), 'in-flight calls completed');
   await stopping;
@@ -28,7 +28,7 @@ test('graceful stop: calls in flight complete, new calls are refused, workers st
 
 test('stop({ timeoutMs }) ends calls that outlive it with SHUTTING_DOWN', async () => {
   const pit = await startPit({ pools: [{ name: 'g', poolSize: 1, adapter: 'sample_adapters.Calc' }] });
-  const long = pit.execute('sleep', { seconds: 5 }, { pool: 'g' }).catch((e) => e);
+  const long = errorOf(pit.execute('sleep', { seconds: 5 }, { pool: 'g' }));
   await new Promise((r) => setTimeout(r, 50));
   const started = performance.now();
   await pit.stop({ timeoutMs: 300 });

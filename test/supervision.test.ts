@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { SnakepitError } from '../src/index.js';
-import { checkNoLeaks, isAlive, sleep, startPit, waitFor } from './helpers.js';
+import { asError, checkNoLeaks, errorOf, isAlive, sleep, startPit, waitFor } from './helpers.js';
 
 checkNoLeaks();
 
@@ -18,7 +18,7 @@ test('kill -9 mid-call: that call is WORKER_CRASHED, others succeed, a new worke
   assert.ok(victim, 'the first call went to the first worker');
   const killedAt = performance.now();
   process.kill(victim.pid!, 'SIGKILL');
-  const error = await victimCall.then(() => assert.fail('should reject'), (e) => e);
+  const error = await victimCall.then(() => assert.fail('should reject'), asError);
   const rejectMs = performance.now() - killedAt;
   assert.ok(error instanceof SnakepitError);
   assert.equal(error.code, 'WORKER_CRASHED');
@@ -52,14 +52,14 @@ test('crashes faster than the restart intensity escalate: pool fails, calls get 
   pit.on('supervisor:escalation', (e) => escalations.push(e));
   for (let i = 0; i < 3; i++) {
     await waitFor(() => pit.inspect().pools[0].workers[0]?.state === 'ready', 5000, 'worker ready');
-    const error = await pit.execute('die', {}, { pool: 'flaky' }).catch((e) => e);
+    const error = await errorOf(pit.execute('die', {}, { pool: 'flaky' }));
     assert.equal(error.code, 'WORKER_CRASHED');
   }
   await waitFor(() => escalations.length === 2, 3000, 'escalation to the root');
   assert.equal(restarts.length, 2, 'two restarts allowed, the third crash escalates');
   assert.deepEqual(escalations.map((e) => [e.pool, e.level]), [['flaky', 'pool'], ['flaky', 'root']]);
   assert.match(escalations[0].error.message, /more than 2 times within 5000 ms/);
-  const refused = await pit.execute('ping', {}, { pool: 'flaky' }).catch((e) => e);
+  const refused = await errorOf(pit.execute('ping', {}, { pool: 'flaky' }));
   assert.equal(refused.code, 'MAX_RESTARTS_EXCEEDED');
   assert.match(refused.message, /gave up/);
   await waitFor(() => pit.inspect().pools[0].workers.length === 0, 3000, 'the failed pool to stop its workers');
@@ -74,7 +74,7 @@ test('the root supervisor restarts a pool that gave up, and queued calls are ser
   const rootRestarts: string[] = [];
   pit.on('supervisor:restart', (e) => e.level === 'root' && rootRestarts.push(e.pool));
   const before = pit.inspect().pools[0].workers.map((w) => w.pid);
-  assert.equal((await pit.execute('die', {}, { pool: 'flaky' }).catch((e) => e)).code, 'WORKER_CRASHED');
+  assert.equal((await errorOf(pit.execute('die', {}, { pool: 'flaky' }))).code, 'WORKER_CRASHED');
   const queued = pit.execute('ping', {}, { pool: 'flaky' });
   assert.equal(await queued, 'pong');
   assert.deepEqual(rootRestarts, ['flaky']);
@@ -90,7 +90,7 @@ test('queued calls wait through a crash and run on the restarted worker', async 
   const queued = Array.from({ length: 5 }, (_, i) => pit.execute('add', { a: i, b: 1 }, { pool: 'one' }));
   await sleep(100);
   process.kill(pit.inspect().pools[0].workers[0].pid!, 'SIGKILL');
-  assert.equal((await held.catch((e) => e)).code, 'WORKER_CRASHED');
+  assert.equal((await errorOf(held)).code, 'WORKER_CRASHED');
   assert.deepEqual(await Promise.all(queued), [1, 2, 3, 4, 5]);
   await pit.stop();
 });

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { SnakepitError } from '../src/index.js';
-import { checkNoLeaks, createPit, sleep, startPit, waitFor } from './helpers.js';
+import { asError, checkNoLeaks, createPit, sleep, startPit, waitFor } from './helpers.js';
 
 checkNoLeaks();
 
@@ -77,7 +77,7 @@ test("the seed's hammer test against a ThreadSafeAdapter: 1000 calls, counter up
 
 test('an adapter without __thread_safe__ is refused by the thread profile with a clear message', async () => {
   const pit = createPit({ pools: [{ name: 'ml', workerProfile: 'thread', poolSize: 1, threadsPerWorker: 4, adapter: 'sample_adapters.NotThreadSafe' }] });
-  const error = await pit.start().then(() => assert.fail('start should reject'), (e) => e);
+  const error = await pit.start().then(() => assert.fail('start should reject'), asError);
   assert.ok(error instanceof SnakepitError);
   assert.equal(error.code, 'STARTUP_FAILED');
   assert.match(error.message, /NotThreadSafe/);

@@ -33,11 +33,11 @@ function edges(capacity: number): Set<string> {
     serializeState: (snapshot: any) => `${JSON.stringify(snapshot.value)}|${snapshot.context.inFlight}|${snapshot.context.retireReason}|${snapshot.status}`,
   });
   const found = new Set<string>();
-  for (const node of Object.values(map)) {
-    for (const { event, state } of Object.values(node.transitions)) {
+  for (const node of Object.values(map) as any[]) {
+    for (const { event, state } of Object.values(node.transitions) as any[]) {
       const from = leaf(node.state.value);
       const to = leaf(state.value);
-      const changed = from !== to || ['inFlight', 'restarts'].some((k) => state.context[k] !== node.state.context[k]);
+      const changed = from !== to || (['inFlight', 'restarts'] as const).some((k) => state.context[k] !== node.state.context[k]);
       if (changed) found.add(`${from} -${event.type}-> ${to}`);
     }
   }
@@ -89,7 +89,7 @@ test('a thread worker is busy only when every thread is in use', () => {
   const actor = createActor(
     standalone.provide({
       actors: {
-        boot: fromPromise(async () => ({ pid: 1, handle: {} })),
+        boot: fromPromise(async () => ({ pid: 1, handle: {} as unknown })),
         watchExit: fromCallback(() => undefined),
       },
     }),
