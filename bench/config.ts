@@ -10,9 +10,9 @@ const envInt = (name: string, dflt: number): number => {
   return Number.isFinite(n) && n > 0 ? Math.floor(n) : dflt;
 };
 
-export const N = envInt('BENCH_N', 2000);
-export const ROUNDS = envInt('BENCH_ROUNDS', 3);
-export const WARMUP = envInt('BENCH_WARMUP', 200);
+export const N = envInt('BENCH_N', 50);
+export const ROUNDS = envInt('BENCH_ROUNDS', 40);
+export const WARMUP = envInt('BENCH_WARMUP', 300);
 export const MATMUL_CALLS = envInt('BENCH_MATMUL_CALLS', 200);
 // Unset means "the adapter's default size", so no n is sent at all.
 export const MATMUL_N = process.env.BENCH_MATMUL_N ? envInt('BENCH_MATMUL_N', 610) : undefined;

@@ -46,8 +46,16 @@ async function startEchoPit(): Promise<{ pit?: Pit; error?: string }> {
   }
 }
 
+// Each round starts with a few calls of its own, so every path is measured warm, as in a steady loop.
+const ROUND_WARMUP = Number(process.env.BENCH_ROUND_WARMUP ?? 100);
+
+function spread(values: number[]): string {
+  if (values.length <= 6) return values.map((v) => fmt(v)).join(' / ');
+  return `${fmt(Math.min(...values))} – ${fmt(Math.max(...values))}`;
+}
+
 export async function latencySection(results: Record<string, unknown>): Promise<void> {
-  console.log(`\n== Tiny call latency (sequential; ${ROUNDS} rounds × ${N} calls, ${WARMUP} warm-up; Python: ${PYTHON})\n`);
+  console.log(`\n== Tiny call latency (sequential; ${ROUNDS} interleaved rounds × ${N} calls after ${WARMUP} warm-up calls; Python: ${PYTHON})\n`);
   const server = await startFloor();
   const callers: FloorCaller[] = [];
   let pit: Pit | undefined;
@@ -72,15 +80,18 @@ export async function latencySection(results: Record<string, unknown>): Promise<
       });
     }
 
+    // Warm every path once, then alternate short rounds: this machine's noise drifts over
+    // seconds, and short rounds make the three paths share it.
+    for (const m of methods) await measureSequential(m.fn, WARMUP, 0);
     const perMethod = new Map<string, LatencyStats[]>(methods.map((m) => [m.key, []]));
     for (let round = 0; round < ROUNDS; round++) {
       const parts: string[] = [];
       for (const m of rotated(methods, round)) {
-        const s = await measureSequential(m.fn, N, WARMUP);
+        const s = await measureSequential(m.fn, N, ROUND_WARMUP);
         perMethod.get(m.key)!.push(s);
         parts.push(`${m.key} ${fmt(s.medianUs)} µs`);
       }
-      console.log(`  round ${round + 1}/${ROUNDS}: ${parts.join(', ')}`);
+      if (ROUNDS <= 6) console.log(`  round ${round + 1}/${ROUNDS}: ${parts.join(', ')}`);
     }
 
     const sums = new Map<string, Summary>();
@@ -88,10 +99,10 @@ export async function latencySection(results: Record<string, unknown>): Promise<
     console.log('');
     console.log(
       table(
-        ['path', 'median µs', 'p90 µs', 'calls/s', 'round medians µs'],
+        ['path', 'median µs', 'p90 µs', 'calls/s', ROUNDS <= 6 ? 'round medians µs' : 'round medians µs (min – max)'],
         methods.map((m) => {
           const s = sums.get(m.key)!;
-          return [m.label, fmt(s.medianUs), fmt(s.p90Us), fmt(s.callsPerSec), s.roundMediansUs.map((v) => fmt(v)).join(' / ')];
+          return [m.label, fmt(s.medianUs), fmt(s.p90Us), fmt(s.callsPerSec), spread(s.roundMediansUs)];
         }),
       ),
     );

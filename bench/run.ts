@@ -5,12 +5,12 @@
  *   floors (floors.ts). Goals: snakepit / unary floor < 1 and snakepit / stream floor ≤ 1.25.
  *   Section 2, "CPU-bound NumPy on 2 cores" (cpu.ts): process vs thread pools vs 1 worker.
  *
- * Tunables (environment, read in config.ts): BENCH_N (calls per latency round, 2000),
- * BENCH_ROUNDS (3), BENCH_WARMUP (200), BENCH_MATMUL_CALLS (200), BENCH_MATMUL_N (adapter
+ * Tunables (environment, read in config.ts): BENCH_N (calls per latency round, 50),
+ * BENCH_ROUNDS (40), BENCH_WARMUP (300, once per path), BENCH_MATMUL_CALLS (200), BENCH_MATMUL_N (adapter
  * default), BENCH_CPU_ROUNDS (3), BENCH_SECTIONS ("latency,cpu"), BENCH_BLAS_DEFAULTS=1 (leave
  * the profiles' BLAS thread defaults instead of pinning 1 BLAS thread per call),
  * BENCH_JSON=<file> (also write the figures as JSON), BENCH_SNAKEPIT_MODULE=<file> (load the
- * library from another entry, e.g. dist/src/index.js, instead of src/index.ts).
+ * library from another entry; `npm run bench` builds and measures dist/src/index.js, what ships).
  *
  * This file runs the chosen sections, sets the exit code (1 if anything was not measured or
  * a Python process had to be killed) and makes sure clean-up runs on every way out.
