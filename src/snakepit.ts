@@ -49,8 +49,6 @@ export interface StopOptions {
 
 type Lifecycle = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
 
-const RootLogic = createRuntimeLogic as (hooks: RuntimeHooks) => ReturnType<typeof createRuntimeLogic>;
-
 export class Snakepit {
   readonly config: ResolvedConfig;
   private readonly events = new EventEmitter<SnakepitEvents>();
@@ -110,7 +108,7 @@ export class Snakepit {
     process.on('exit', this.killOnExit);
     this.registry = new RunRegistry(this.config.instanceId ?? RunRegistry.defaultInstanceId(this.config.pools), this.runId);
     this.survivorsKilled = this.registry.killSurvivors();
-    this.root = createActor(RootLogic(this.hooks()), {
+    this.root = createActor(createRuntimeLogic(this.hooks()), {
       input: { pools: this.config.pools.map(toPoolInput), supervisor: this.config.supervisor },
       inspect: this.config.inspect as any,
       systemId: 'snakepit',
