@@ -43,3 +43,17 @@ test('a 3 s CPU-bound call on a worker with a 1 s heartbeat timeout completes', 
   assert.equal(pit.inspect().pools[0].workers[0].pid, pid, 'the same worker, never replaced');
   await pit.stop();
 });
+
+test('a thread worker answers heartbeats while every one of its threads is busy', async () => {
+  const heartbeat = { enabled: true, pingIntervalMs: 200, timeoutMs: 1000, maxMissedHeartbeats: 1 };
+  const pit = await startPit({
+    pools: [{ name: 't', workerProfile: 'thread', poolSize: 1, threadsPerWorker: 4, adapter: 'sample_adapters.Threaded', heartbeat }],
+  });
+  const missed: unknown[] = [];
+  pit.on('worker:heartbeat-missed', (e) => missed.push(e));
+  const pid = pit.inspect().pools[0].workers[0].pid;
+  await Promise.all(Array.from({ length: 4 }, () => pit.execute('sleep', { seconds: 2 }, { pool: 't' })));
+  assert.deepEqual(missed, []);
+  assert.equal(pit.inspect().pools[0].workers[0].pid, pid);
+  await pit.stop();
+});
