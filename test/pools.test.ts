@@ -64,3 +64,15 @@ test('when the Node parent is SIGKILLed, its workers and their children exit wit
   await waitFor(() => [...pids, grandchild].every((pid) => !isAlive(pid)), 5000, 'orphaned workers to exit');
   console.log(`parent SIGKILL -> all workers and a grandchild gone in ${(performance.now() - killedAt).toFixed(0)} ms`);
 });
+
+test('the inspect option receives the actor system\'s inspection events', async () => {
+  const actors = new Set<string>();
+  const pit = await startPit({
+    inspect: (event: { type: string; actorRef: { id: string } }) => {
+      if (event.type === '@xstate.snapshot') actors.add(event.actorRef.id);
+    },
+    pools: [{ name: 'seen', poolSize: 1, adapter: 'sample_adapters.Calc' }],
+  });
+  assert.ok(actors.has('pool:seen') && actors.has('seen-1'), [...actors].join(', '));
+  await pit.stop();
+});
