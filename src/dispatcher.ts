@@ -16,7 +16,7 @@ import {
 import type { SnakepitEvents } from './events.js';
 import { Fifo, type FifoEntry } from './fifo.js';
 import { type PoolStats, StatsRecorder } from './stats.js';
-import type { CallSink, WorkerConnection } from './workerConnection.js';
+import { type CallSink, inOneFrame, type WorkerConnection } from './workerConnection.js';
 
 /** One worker as `inspect()` shows it. */
 export interface WorkerInfo {
@@ -283,13 +283,15 @@ export class Dispatcher {
   }
 
   private pump(): void {
-    while (this.queue.size > 0) {
-      const slot = this.pickSlot();
-      if (!slot) return;
-      const request = this.queue.shift()!;
-      request.entry = undefined;
-      this.run(request, slot);
-    }
+    inOneFrame(() => {
+      while (this.queue.size > 0) {
+        const slot = this.pickSlot();
+        if (!slot) return;
+        const request = this.queue.shift()!;
+        request.entry = undefined;
+        this.run(request, slot);
+      }
+    });
   }
 
   /** From now on every call is refused with `error`; queued calls are refused too. */

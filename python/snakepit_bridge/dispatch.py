@@ -60,7 +60,7 @@ class Dispatcher:
         args = call.args
         raw = args.json  # each access copies: read it once
         try:
-            kwargs = codec.decode(raw, args.blobs) if b'"$bytes"' in raw else codec.decode(raw) if raw else {}
+            kwargs = codec.decode(raw, args.blobs) if b'"$bytes"' in raw else codec.loads(raw) if raw else {}
         except ValueError as e:
             return None, error_reply(call.id, "INVALID_ARGUMENT", type(e).__name__, f"{tool.name}: arguments are not valid JSON: {e}")
         if kwargs is None:

@@ -65,4 +65,6 @@ def frame(replies: Iterable[bytes]) -> bytes:
 
 
 def single(reply: bytes) -> bytes:
-    return _field(b"\x0a", reply)
+    """ServerFrame{replies: [reply]}"""
+    size = len(reply)
+    return (b"\x0a" + bytes((size,)) if size < 0x80 else b"\x0a" + _varint(size)) + reply
