@@ -202,12 +202,9 @@ function readReply(r: Reader): ReplyMessage {
       case 1:
         reply.id = r.varint();
         break;
-      case 2:
-        reply.outcome = 'result';
-        reply.value = readValue(r.sub(...r.span()));
-        break;
-      case 3:
-        reply.outcome = 'chunk';
+      case 2: // result
+      case 3: // chunk
+        reply.outcome = key >>> 3 === 2 ? 'result' : 'chunk';
         reply.value = readValue(r.sub(...r.span()));
         break;
       case 4:
