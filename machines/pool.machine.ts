@@ -1,8 +1,9 @@
 // A pool is the supervisor of its workers: it spawns them in start-up batches, restarts the
 // ones that crash under OTP's rules (restartPolicy.ts), replaces recycled workers before
-// retiring them, and gives up — killing its children in reverse start order and telling its
-// parent — when crashes come faster than the restart intensity allows. The parent may then
-// restart the whole pool (RESTART) or stop it.
+// retiring them (one replacement per worker, however often its recycle is asked for), and
+// gives up — killing its children in reverse start order and telling its parent — when
+// crashes come faster than the restart intensity allows. The parent may then restart the
+// whole pool (RESTART) or stop it.
 import { type ActorRefFrom, assign, enqueueActions, sendParent, setup } from 'xstate';
 import {
   affectedChildren,
@@ -47,6 +48,10 @@ export interface PoolContext extends PoolInput {
   restartLog: number[];
   /** Replacement id → the worker it replaces once ready, and why. */
   replacing: Record<string, { oldId: string; reason: string }>;
+  /** Replaced workers told to drain: they are on their way out, never restarted. */
+  retiring: string[];
+  /** Recycle requests that wait: the pool was starting, or the worker is itself a replacement still starting. */
+  deferredRecycles: { id: string; reason: string }[];
   failure: PoolFailure | undefined;
 }
 
@@ -81,7 +86,9 @@ export const poolMachine = setup({
   actions: {
     /** Tells the runtime about a pool milestone (pool:batch, pool:ready, …). */
     announce: (_, _params: { what: PoolAnnouncement; workerId?: string }) => undefined,
-    beginRound: assign({ spawned: 0, batches: 0, readyIds: [], restartLog: [], replacing: {}, failure: undefined }),
+    beginRound: assign({
+      spawned: 0, batches: 0, readyIds: [], restartLog: [], replacing: {}, retiring: [], deferredRecycles: [], failure: undefined,
+    }),
     spawnBatch: assign(({ context, spawn }) => {
       const count = Math.min(context.startupBatchSize, context.poolSize - context.spawned);
       const fresh = Array.from({ length: count }, (_, i) => spawnWorker(context, spawn, context.lastWorkerNumber + i + 1));
@@ -94,8 +101,7 @@ export const poolMachine = setup({
     }),
     /** Recycling starts the replacement first, so capacity does not dip. */
     spawnReplacement: assign(({ context, event, spawn }) => {
-      if (event.type !== 'RECYCLE' || !context.workers.some((w) => w.id === event.id)) return {};
-      if (Object.values(context.replacing).some((r) => r.oldId === event.id)) return {};
+      if (event.type !== 'RECYCLE') return {};
       const child = spawnWorker(context, spawn, context.lastWorkerNumber + 1);
       return {
         workers: [...context.workers, child],
@@ -103,21 +109,55 @@ export const poolMachine = setup({
         replacing: { ...context.replacing, [child.id]: { oldId: event.id, reason: event.reason } },
       };
     }),
+    deferRecycle: assign({
+      deferredRecycles: ({ context, event }) =>
+        event.type === 'RECYCLE' && !context.deferredRecycles.some((r) => r.id === event.id)
+          ? [...context.deferredRecycles, { id: event.id, reason: event.reason }]
+          : context.deferredRecycles,
+    }),
+    /** Replays deferred recycle requests: all of them once the pool is ready, else the one for the worker just ready. */
+    replayRecycles: enqueueActions(({ context, event, enqueue }, params: { all: boolean }) => {
+      const due = context.deferredRecycles.filter((r) => params.all || (event.type === 'WORKER_READY' && r.id === event.id));
+      if (due.length === 0) return;
+      enqueue.assign({ deferredRecycles: context.deferredRecycles.filter((r) => !due.includes(r)) });
+      for (const { id, reason } of due) enqueue.raise({ type: 'RECYCLE', id, reason });
+    }),
     /** A replacement is ready: the worker it replaces drains and retires. */
     retireReplaced: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'WORKER_READY' || !context.replacing[event.id]) return;
       const { oldId, reason } = context.replacing[event.id];
-      const old = context.workers.find((w) => w.id === oldId);
-      if (old) enqueue.sendTo(old.ref, { type: 'DRAIN', reason });
       const { [event.id]: _done, ...rest } = context.replacing;
       enqueue.assign({ replacing: rest });
+      const old = context.workers.find((w) => w.id === oldId);
+      if (!old) return;
+      enqueue.assign({ retiring: [...context.retiring, oldId] });
+      enqueue.sendTo(old.ref, { type: 'DRAIN', reason });
+    }),
+    /**
+     * A replacement that ended before it was ready (a temporary or transient one is not
+     * restarted) still lets the worker it was to replace retire, so the recycle completes.
+     */
+    retireOrphaned: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'WORKER_STOPPED' || !context.replacing[event.id]) return;
+      const { oldId, reason } = context.replacing[event.id];
+      const { [event.id]: _gone, ...rest } = context.replacing;
+      enqueue.assign({ replacing: rest });
+      const old = context.workers.find((w) => w.id === oldId);
+      if (!old || context.retiring.includes(oldId)) return;
+      enqueue.assign({ retiring: [...context.retiring, oldId] });
+      enqueue.sendTo(old.ref, { type: 'DRAIN', reason });
     }),
     markReady: assign({
       readyIds: ({ context, event }) =>
         event.type === 'WORKER_READY' && !context.readyIds.includes(event.id) ? [...context.readyIds, event.id] : context.readyIds,
     }),
-    forget: assign({
-      workers: ({ context, event }) => (event.type === 'WORKER_STOPPED' ? context.workers.filter((w) => w.id !== event.id) : context.workers),
+    forget: assign(({ context, event }) => {
+      if (event.type !== 'WORKER_STOPPED') return {};
+      return {
+        workers: context.workers.filter((w) => w.id !== event.id),
+        retiring: context.retiring.filter((id) => id !== event.id),
+        deferredRecycles: context.deferredRecycles.filter((r) => r.id !== event.id),
+      };
     }),
     /** Children are signalled in reverse start order, as OTP shuts a supervisor down. */
     signalAll: enqueueActions(({ context, enqueue }, params: { type: 'STOP' | 'KILL'; reason?: string }) => {
@@ -133,7 +173,8 @@ export const poolMachine = setup({
     restartChildren: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'WORKER_EXITED') return;
       enqueue.assign({ restartLog: recordRestart(context.restartLog, Date.now(), context.restart.periodMs) });
-      const order = context.workers.map((w) => w.id);
+      // Retiring workers already have their replacements: they finish draining instead.
+      const order = context.workers.map((w) => w.id).filter((id) => !context.retiring.includes(id));
       for (const id of affectedChildren(context.restart.strategy, order, event.id)) {
         const child = context.workers.find((w) => w.id === id);
         if (!child) continue;
@@ -152,6 +193,16 @@ export const poolMachine = setup({
     moreBatches: ({ context }) => context.spawned < context.poolSize,
     allReady: ({ context }) => context.readyIds.length >= context.poolSize,
     noWorkers: ({ context }) => context.workers.length === 0,
+    /** Unknown, or already on its way out: a repeated request changes nothing. */
+    recycleUnderway: ({ context, event }) =>
+      event.type === 'RECYCLE' &&
+      (!context.workers.some((w) => w.id === event.id) ||
+        context.retiring.includes(event.id) ||
+        Object.values(context.replacing).some((r) => r.oldId === event.id) ||
+        context.deferredRecycles.some((r) => r.id === event.id)),
+    /** The worker to recycle is itself a replacement still starting: it is recycled once ready. */
+    replacementStarting: ({ context, event }) => event.type === 'RECYCLE' && event.id in context.replacing,
+    retiringExited: ({ context, event }) => event.type === 'WORKER_EXITED' && context.retiring.includes(event.id),
     notRestarted: ({ context, event }) =>
       event.type === 'WORKER_EXITED' && !shouldRestart(context.restart.type, event.exit),
     tooManyRestarts: ({ context }) =>
@@ -172,6 +223,8 @@ export const poolMachine = setup({
     readyIds: [],
     restartLog: [],
     replacing: {},
+    retiring: [],
+    deferredRecycles: [],
     failure: undefined,
   }),
   initial: 'starting',
@@ -192,6 +245,8 @@ export const poolMachine = setup({
             failure: ({ event }) => ({ reason: 'startup_failed', workerId: event.id, error: event.error ?? event.exit }),
           }),
         },
+        // Replacing a worker while the pool still starts would muddle its readiness: wait for ready.
+        RECYCLE: { actions: 'deferRecycle' },
         STOP: 'stopping',
         KILL: { target: 'stopping', actions: { type: 'signalAll', params: { type: 'KILL', reason: 'shutdown' } } },
         RESTART: 'restarting',
@@ -209,10 +264,14 @@ export const poolMachine = setup({
       entry: [
         { type: 'announce', params: { what: 'ready' } },
         sendParent(({ context }) => ({ type: 'POOL_READY', name: context.name }) satisfies PoolReport),
+        { type: 'replayRecycles', params: { all: true } },
       ],
       on: {
-        WORKER_READY: { actions: 'retireReplaced' },
+        WORKER_READY: { actions: ['retireReplaced', { type: 'replayRecycles', params: { all: false } }] },
+        WORKER_STOPPED: { actions: ['retireOrphaned', 'forget'] },
         WORKER_EXITED: [
+          // A worker that was replaced and is draining is not restarted: its place is taken.
+          { guard: 'retiringExited', actions: 'retireChild' },
           // temporary children, and transient ones that exited normally, are not restarted
           // and do not count toward the intensity.
           { guard: 'notRestarted', actions: 'retireChild' },
@@ -224,9 +283,14 @@ export const poolMachine = setup({
             ],
           },
         ],
-        RECYCLE: {
-          actions: ['spawnReplacement', { type: 'announce', params: ({ event }) => ({ what: 'recycle' as const, workerId: event.id }) }],
-        },
+        // Idempotent: one replacement per worker, however often its recycle is requested.
+        RECYCLE: [
+          { guard: 'recycleUnderway' },
+          { guard: 'replacementStarting', actions: 'deferRecycle' },
+          {
+            actions: ['spawnReplacement', { type: 'announce', params: ({ event }) => ({ what: 'recycle' as const, workerId: event.id }) }],
+          },
+        ],
         STOP: 'stopping',
         KILL: { target: 'stopping', actions: { type: 'signalAll', params: { type: 'KILL', reason: 'shutdown' } } },
         RESTART: 'restarting',

@@ -1,6 +1,6 @@
 // The lifecycle of one Python worker, as a pure statechart. Starting, stopping and watching the
 // process are named actors and the outside world hears about states through named actions;
-// `src/workerRuntime.ts` provides the real ones, tests provide fakes.
+// `src/actors.ts` provides the real ones, tests provide fakes.
 import { assign, fromCallback, fromPromise, sendParent, setup } from 'xstate';
 
 export type WorkerStateName = 'starting' | 'ready' | 'busy' | 'draining' | 'recycling' | 'crashed' | 'stopped';
@@ -121,8 +121,10 @@ export const workerMachine = setup({
         },
       },
       on: {
-        STOP: 'stopped',
-        KILL: 'stopped',
+        // Nothing runs yet: any end is immediate (the boot is cancelled), and keeps its reason.
+        STOP: { target: 'stopped', actions: assign({ retireReason: 'shutdown' }) },
+        KILL: { target: 'stopped', actions: assign({ retireReason: ({ event }) => event.reason ?? 'shutdown' }) },
+        DRAIN: { target: 'stopped', actions: assign({ retireReason: ({ event }) => event.reason }) },
         RESTART: { target: 'starting', reenter: true, actions: 'countRestart' },
       },
     },
@@ -191,7 +193,9 @@ export const workerMachine = setup({
       on: {
         RESTART: { target: 'starting', actions: 'countRestart' },
         STOP: 'stopped',
-        KILL: 'stopped',
+        KILL: { target: 'stopped', actions: assign({ retireReason: ({ event }) => event.reason ?? 'shutdown' }) },
+        // Replaced while down: there is nothing to drain.
+        DRAIN: { target: 'stopped', actions: assign({ retireReason: ({ event }) => event.reason }) },
       },
     },
     stopped: {

@@ -1,67 +1,209 @@
 // JSON values on the wire. Byte strings travel out of band as blobs, referenced from the JSON
-// by {"$bytes": i}, so a Buffer arrives in Python as `bytes` without base64 and nothing is
-// pickled. The common case (no bytes, no BigInt) is a plain JSON.stringify / JSON.parse.
+// by {"$bytes": i}, so a Buffer arrives in Python as `bytes` without base64 or a copy into the
+// JSON text, and nothing is pickled. A user's own key "$bytes" is sent as "$$bytes" (one more
+// "$" for every key of the form $…$bytes), so the marker cannot be forged; both sides undo it.
+//
+// Arguments are checked while they are encoded, in one walk: what was checked is what is sent.
+// Anything JSON cannot carry faithfully is refused with the path to it, never silently changed.
 
 export interface WireValue {
   json: Buffer;
   blobs: Buffer[];
 }
 
-const EMPTY: Buffer[] = [];
-const BIGINT_MARK = '\u0000bigint:';
-const BIGINT_PATTERN = /"\\u0000bigint:(-?\d+)"/g;
-
-export function encodeValue(value: unknown): WireValue {
-  if (!needsReplacer(value, 0)) {
-    return { json: Buffer.from(JSON.stringify(value ?? null)), blobs: EMPTY };
-  }
-  const blobs: Buffer[] = [];
-  const json = JSON.stringify(value ?? null, function replacer(this: any, key: string, v: unknown) {
-    const raw = this[key];
-    if (raw instanceof Uint8Array) {
-      blobs.push(Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength));
-      return { $bytes: blobs.length - 1 };
-    }
-    if (typeof raw === 'bigint') return BIGINT_MARK + raw.toString();
-    return v;
-  });
-  // A BigInt becomes bare digits, which Python reads back as an exact int.
-  return { json: Buffer.from(json.replace(BIGINT_PATTERN, '$1')), blobs };
+export interface EncodeLimits {
+  /** Objects and arrays nested deeper than this are refused. */
+  maxDepth: number;
+  /** JSON text plus blobs may not exceed this many bytes. */
+  maxBytes: number;
 }
+
+/** Why an argument cannot be sent; `path` locates it (e.g. `images[2].data`). */
+export class ArgumentProblem extends Error {
+  constructor(
+    public path: string,
+    readonly problem: string,
+    readonly tooLarge?: { size: number; limit: number },
+  ) {
+    super(problem);
+  }
+
+  within(key: string | number): ArgumentProblem {
+    this.path = pathStep(key) + this.path;
+    return this;
+  }
+}
+
+/** User keys sent with one more "$", and the escaped form received (drop one "$"). */
+const USER_KEY = /^\$+bytes$/;
+const ESCAPED_KEY = /^\$\$+bytes$/;
+
+declare global {
+  interface String {
+    /** False when the string holds a lone UTF-16 surrogate (Node 20+, ES2024). */
+    isWellFormed(): boolean;
+  }
+}
+
+interface EncodeState {
+  blobs: Buffer[];
+  size: number;
+  limits: EncodeLimits;
+  /** The objects being encoded, outermost first: a value among them is a circular reference. */
+  ancestors: object[];
+}
+
+/** A call's keyword arguments as JSON text plus blobs, or an ArgumentProblem thrown. */
+export function encodeArguments(args: object, limits: EncodeLimits): WireValue {
+  const state: EncodeState = { blobs: [], size: 0, limits, ancestors: [] };
+  const text = encodeObject(args, state, 1);
+  const json = Buffer.from(text);
+  const size = json.length + state.size;
+  if (size > limits.maxBytes) throw new ArgumentProblem('', 'too large', { size, limit: limits.maxBytes });
+  return { json, blobs: state.blobs };
+}
+
+function encodeAny(value: unknown, state: EncodeState, depth: number): string {
+  switch (typeof value) {
+    case 'string':
+      if (!value.isWellFormed()) throw new ArgumentProblem('', 'is a string with a lone UTF-16 surrogate, which UTF-8 cannot carry');
+      return JSON.stringify(value);
+    case 'number':
+      if (!Number.isFinite(value)) throw new ArgumentProblem('', `is ${value}, which JSON cannot carry; send null or a string`);
+      return String(value);
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'bigint':
+      return value.toString(); // bare digits: Python reads them as an exact int
+    case 'object':
+      return value === null ? 'null' : encodeObject(value, state, depth + 1);
+    default:
+      throw new ArgumentProblem('', `is ${typeof value === 'undefined' ? 'undefined (use null)' : `a ${typeof value}`}, which cannot be sent to Python`);
+  }
+}
+
+function encodeObject(value: object, state: EncodeState, depth: number): string {
+  if (value instanceof Uint8Array) return encodeBytes(value, state);
+  if (state.ancestors.includes(value)) throw new ArgumentProblem('', 'refers back to itself (a circular reference)');
+  if (depth > state.limits.maxDepth) throw new ArgumentProblem('', `is nested more than maxArgumentDepth (${state.limits.maxDepth}) levels deep`);
+  state.ancestors.push(value);
+  const text = Array.isArray(value) ? encodeArray(value, state, depth) : encodeRecord(value, state, depth);
+  state.ancestors.pop();
+  return text;
+}
+
+function encodeRecord(value: object, state: EncodeState, depth: number): string {
+  const refused = refusedKind(value);
+  if (refused) throw new ArgumentProblem('', refused);
+  if (typeof (value as { toJSON?: unknown }).toJSON === 'function') {
+    // Dates and other values that say how they become JSON, as JSON.stringify does.
+    return encodeAny((value as { toJSON(): unknown }).toJSON(), state, depth - 1);
+  }
+  let out = '{';
+  for (const key of Object.keys(value)) {
+    try {
+      const item = (value as Record<string, unknown>)[key];
+      if (item === undefined) continue; // an absent keyword argument, as in JSON.stringify
+      if (!key.isWellFormed()) throw new ArgumentProblem('', 'has a key with a lone UTF-16 surrogate');
+      const wireKey = USER_KEY.test(key) ? `$${key}` : key;
+      out += (out.length > 1 ? ',' : '') + JSON.stringify(wireKey) + ':' + encodeAny(item, state, depth);
+    } catch (error) {
+      throw located(error, key);
+    }
+  }
+  checkSize(out, state);
+  return out + '}';
+}
+
+function encodeArray(value: unknown[], state: EncodeState, depth: number): string {
+  let out = '[';
+  for (let i = 0; i < value.length; i++) {
+    try {
+      if (!(i in value)) throw new ArgumentProblem('', 'is a hole in a sparse array; fill it (e.g. with null)');
+      out += (i > 0 ? ',' : '') + encodeAny(value[i], state, depth);
+    } catch (error) {
+      throw located(error, i);
+    }
+  }
+  checkSize(out, state);
+  return out + ']';
+}
+
+function encodeBytes(value: Uint8Array, state: EncodeState): string {
+  const blob = Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  state.size += blob.length;
+  checkSize('', state);
+  state.blobs.push(blob);
+  return `{"$bytes":${state.blobs.length - 1}}`;
+}
+
+/** Bails out early on a value far over the limit, before building all of its text. */
+function checkSize(text: string, state: EncodeState): void {
+  const size = text.length + state.size;
+  if (size > state.limits.maxBytes) throw new ArgumentProblem('', 'too large', { size, limit: state.limits.maxBytes });
+}
+
+/** Kinds JSON would turn into `{}` or mangle: refused with what to send instead. */
+function refusedKind(value: object): string | undefined {
+  if (value instanceof Map) return 'is a Map, which JSON cannot carry; send Object.fromEntries(map) or [...map]';
+  if (value instanceof Set) return 'is a Set, which JSON cannot carry; send [...set]';
+  if (ArrayBuffer.isView(value)) {
+    return `is a ${value.constructor.name}; only Buffer and Uint8Array are carried (as bytes): send Array.from(x) for numbers or a Buffer over its bytes`;
+  }
+  if (value instanceof ArrayBuffer || value instanceof SharedArrayBuffer) return 'is an ArrayBuffer; wrap it in a Buffer (Buffer.from(ab)) to send its bytes';
+  if (value instanceof WeakMap || value instanceof WeakSet || value instanceof Promise || value instanceof RegExp || value instanceof Error) {
+    return `is a ${value.constructor.name}, which JSON cannot carry`;
+  }
+  if (value instanceof Number || value instanceof String || value instanceof Boolean) return 'is a boxed primitive; send the primitive value';
+  return undefined;
+}
+
+function located(error: unknown, key: string | number): ArgumentProblem {
+  if (error instanceof ArgumentProblem) return error.within(key);
+  const reason = error instanceof RangeError ? 'is too deeply nested to encode' : `could not be read: ${describe(error)}`;
+  return new ArgumentProblem(pathStep(key), reason);
+}
+
+function describe(error: unknown): string {
+  try {
+    return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  } catch {
+    return 'an unprintable exception';
+  }
+}
+
+function pathStep(key: string | number): string {
+  if (typeof key === 'number') return `[${key}]`;
+  return /^[A-Za-z_$][\w$]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`;
+}
+
+// ---- results --------------------------------------------------------------------------------
 
 export function decodeValue(wire: { json: Buffer; blobs?: Buffer[] }): unknown {
   const text = wire.json.toString('utf8');
   if (text.length === 0) return null;
   const value = JSON.parse(text);
-  const blobs = wire.blobs;
-  return blobs && blobs.length > 0 ? restoreBlobs(value, blobs) : value;
+  const blobs = wire.blobs ?? [];
+  return blobs.length > 0 || text.includes('$$bytes"') ? restore(value, blobs) : value;
 }
 
-function restoreBlobs(value: unknown, blobs: Buffer[]): unknown {
+/** Puts blobs back where their markers are, and undoes the escaping of user "$bytes" keys. */
+function restore(value: unknown, blobs: Buffer[]): unknown {
   if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) value[i] = restoreBlobs(value[i], blobs);
+    for (let i = 0; i < value.length; i++) value[i] = restore(value[i], blobs);
     return value;
   }
-  if (value !== null && typeof value === 'object') {
-    const record = value as Record<string, unknown>;
-    const keys = Object.keys(record);
-    if (keys.length === 1 && keys[0] === '$bytes' && Number.isInteger(record.$bytes)) {
-      return blobs[record.$bytes as number];
-    }
-    for (const key of keys) record[key] = restoreBlobs(record[key], blobs);
+  if (value === null || typeof value !== 'object') return value;
+  const record = value as Record<string, unknown>;
+  const keys = Object.keys(record);
+  if (keys.length === 1 && keys[0] === '$bytes' && Number.isInteger(record.$bytes) && blobs[record.$bytes as number]) {
+    return blobs[record.$bytes as number];
   }
-  return value;
-}
-
-/** True when the value holds bytes or a BigInt, which plain JSON.stringify cannot carry. */
-function needsReplacer(value: unknown, depth: number): boolean {
-  if (value === null || typeof value !== 'object') return typeof value === 'bigint';
-  if (value instanceof Uint8Array) return true;
-  if (depth > 64) return false;
-  if (Array.isArray(value)) {
-    for (const item of value) if (needsReplacer(item, depth + 1)) return true;
-    return false;
+  if (!keys.some((key) => ESCAPED_KEY.test(key))) {
+    for (const key of keys) record[key] = restore(record[key], blobs);
+    return record;
   }
-  for (const key in value) if (needsReplacer((value as Record<string, unknown>)[key], depth + 1)) return true;
-  return false;
+  const out: Record<string, unknown> = {};
+  for (const key of keys) out[ESCAPED_KEY.test(key) ? key.slice(1) : key] = restore(record[key], blobs);
+  return out;
 }

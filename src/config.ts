@@ -16,6 +16,18 @@ export const THREAD_ENV_VARS = [
 const positiveInt = z.number().int().positive();
 const nonNegativeInt = z.number().int().nonnegative();
 
+/** The longest delay a Node timer can hold (2^31 - 1 ms, about 24.8 days); longer ones fire at once. */
+export const MAX_DURATION_MS = 2 ** 31 - 1;
+const tooLong = `at most ${MAX_DURATION_MS} ms (about 24.8 days), the longest a timer can wait`;
+/** A duration in ms that a timer can really wait. */
+const duration = positiveInt.max(MAX_DURATION_MS, tooLong);
+const delay = nonNegativeInt.max(MAX_DURATION_MS, tooLong);
+
+export const MAX_POOL_SIZE = 1024;
+export const MAX_THREADS_PER_WORKER = 1024;
+export const DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
+const MAX_MESSAGE_BYTES_LIMIT = 1024 * 1024 * 1024;
+
 const strategy = z.enum(['one_for_one', 'one_for_all', 'rest_for_one']);
 
 const envPairs = z
@@ -23,12 +35,18 @@ const envPairs = z
   .transform((pairs) => Object.fromEntries(pairs));
 const envObject = z.record(z.string(), z.string());
 
+/**
+ * On by default: a frozen worker (SIGSTOP, a deadlock in native code) is killed and its calls
+ * fail WORKER_CRASHED within pingIntervalMs × maxMissedHeartbeats + timeoutMs (16 s). Heartbeats
+ * are answered on a thread of their own, so a long CPU-bound call does not miss them.
+ */
+const HEARTBEAT_DEFAULTS = { enabled: true, pingIntervalMs: 2000, timeoutMs: 10_000, maxMissedHeartbeats: 3 };
 const heartbeatSchema = z
   .object({
-    enabled: z.boolean().default(false),
-    pingIntervalMs: positiveInt.default(5000),
-    timeoutMs: positiveInt.default(15000),
-    maxMissedHeartbeats: positiveInt.default(3),
+    enabled: z.boolean().default(HEARTBEAT_DEFAULTS.enabled),
+    pingIntervalMs: duration.default(HEARTBEAT_DEFAULTS.pingIntervalMs),
+    timeoutMs: duration.default(HEARTBEAT_DEFAULTS.timeoutMs),
+    maxMissedHeartbeats: positiveInt.max(1000).default(HEARTBEAT_DEFAULTS.maxMissedHeartbeats),
   })
   .strict();
 
@@ -36,9 +54,9 @@ const restartSchema = z
   .object({
     strategy: strategy.default('one_for_one'),
     intensity: nonNegativeInt.default(3),
-    periodMs: positiveInt.default(5000),
+    periodMs: duration.default(5000),
     type: z.enum(['permanent', 'transient', 'temporary']).default('permanent'),
-    backoffMs: nonNegativeInt.default(100),
+    backoffMs: delay.default(100),
   })
   .strict();
 
@@ -46,23 +64,25 @@ const poolSchema = z
   .object({
     name: z.string().min(1).regex(/^[A-Za-z0-9_.-]+$/, 'use letters, digits, "_", "." or "-"'),
     workerProfile: z.enum(['process', 'thread']).default('process'),
-    poolSize: positiveInt.optional(),
-    threadsPerWorker: positiveInt.optional(),
+    poolSize: positiveInt.max(MAX_POOL_SIZE, `at most ${MAX_POOL_SIZE} workers per pool`).optional(),
+    threadsPerWorker: positiveInt.max(MAX_THREADS_PER_WORKER, `at most ${MAX_THREADS_PER_WORKER} threads per worker`).optional(),
     adapter: z.string().regex(/^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)+$/, 'expected a dotted path "module.Class"').optional(),
     adapterArgs: z.array(z.string()).optional(),
     adapterEnv: z.union([envObject, envPairs]).default({}),
     startupBatchSize: positiveInt.default(8),
-    startupBatchDelayMs: nonNegativeInt.default(250),
-    startupTimeoutMs: positiveInt.default(30_000),
-    heartbeat: heartbeatSchema.default({ enabled: false, pingIntervalMs: 5000, timeoutMs: 15000, maxMissedHeartbeats: 3 }),
+    startupBatchDelayMs: delay.default(250),
+    startupTimeoutMs: duration.default(30_000),
+    heartbeat: heartbeatSchema.default(HEARTBEAT_DEFAULTS),
     threadSafetyChecks: z.boolean().default(false),
-    workerTtlMs: positiveInt.optional(),
+    workerTtlMs: duration.optional(),
     workerMaxRequests: positiveInt.optional(),
     workerMaxMemoryMb: positiveInt.optional(),
     workerRecycleJitter: z.number().min(0).max(1).default(0),
     maxQueue: nonNegativeInt.default(10_000),
-    queueTimeoutMs: positiveInt.default(60_000),
-    requestTimeoutMs: positiveInt.optional(),
+    queueTimeoutMs: duration.default(60_000),
+    requestTimeoutMs: duration.optional(),
+    maxArgumentDepth: positiveInt.max(1000, 'at most 1000: Python cannot decode deeper values').default(128),
+    maxMessageBytes: positiveInt.max(MAX_MESSAGE_BYTES_LIMIT, `at most ${MAX_MESSAGE_BYTES_LIMIT} (1 GiB)`).default(DEFAULT_MAX_MESSAGE_BYTES),
     restart: restartSchema.default({ strategy: 'one_for_one', intensity: 3, periodMs: 5000, type: 'permanent', backoffMs: 100 }),
   })
   .strict();
@@ -81,13 +101,13 @@ const configSchema = z
       .object({
         strategy: strategy.default('one_for_one'),
         intensity: nonNegativeInt.default(3),
-        periodMs: positiveInt.default(5000),
+        periodMs: duration.default(5000),
       })
       .strict()
       .default({ strategy: 'one_for_one', intensity: 3, periodMs: 5000 }),
     inspect: z.any().optional(),
-    shutdownGraceMs: nonNegativeInt.default(2000),
-    instanceId: z.string().regex(/^[\w.-]+$/, 'use letters, digits, "_", "." or "-"').optional(),
+    shutdownGraceMs: delay.default(2000),
+    instanceId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'use 1 to 64 letters, digits, "_" or "-"').optional(),
     pools: z.array(poolSchema).min(1, 'configure at least one pool'),
   })
   .strict();

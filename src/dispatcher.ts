@@ -5,13 +5,17 @@
 import type { EventEmitter } from 'eventemitter3';
 import type { WorkerStateName } from '../machines/worker.machine.js';
 import type { PoolConfig } from './config.js';
+import { ArgumentProblem, encodeArguments, type WireValue } from './codec.js';
 import {
   AbortedError,
+  InvalidArgumentError,
+  MessageTooLargeError,
   PoolSaturatedError,
   QueueTimeoutError,
   ShuttingDownError,
-  type SnakepitError,
+  SnakepitError,
   TimeoutError,
+  WorkerCrashedError,
 } from './errors.js';
 import type { SnakepitEvents } from './events.js';
 import { Fifo, type FifoEntry } from './fifo.js';
@@ -75,7 +79,7 @@ class Request implements CallSink {
   constructor(
     private readonly dispatcher: Dispatcher,
     readonly tool: string,
-    readonly args: unknown,
+    readonly args: WireValue,
     readonly resolveCaller: (value: unknown) => void,
     readonly rejectCaller: (error: SnakepitError) => void,
     readonly onChunk: ((value: unknown) => void) | undefined,
@@ -126,20 +130,42 @@ export class Dispatcher {
     return total;
   }
 
-  submit(tool: string, args: unknown, options: CallOptions, onChunk?: (value: unknown) => void): Promise<unknown> {
+  /**
+   * Runs a call, or queues it behind the calls already waiting (first come, first served). The
+   * arguments are checked and encoded first, so a bad one fails this call alone, before it
+   * holds a queue place or a worker.
+   */
+  submit(tool: string, args: object, options: CallOptions, onChunk?: (value: unknown) => void): Promise<unknown> {
     return new Promise((resolve, reject) => {
       this.stats.requests++;
       if (this.closedWith) return this.refuse(tool, reject, this.closedWith);
       if (options.signal?.aborted) return this.refuse(tool, reject, new AbortedError(tool, options.signal.reason));
-      const request = new Request(this, tool, args, resolve, reject, onChunk, performance.now());
+      const wire = this.encode(tool, args);
+      if (wire instanceof SnakepitError) return this.refuse(tool, reject, wire);
+      const request = new Request(this, tool, wire, resolve, reject, onChunk, performance.now());
       this.watchDeadline(request, options);
-      const slot = this.pickSlot();
+      const slot = this.queue.size === 0 ? this.pickSlot() : undefined;
       if (slot) return this.run(request, slot);
       if (this.queue.size >= this.config.maxQueue) {
         return this.settle(request, new PoolSaturatedError(this.config.name, this.config.maxQueue));
       }
       this.enqueue(request);
     });
+  }
+
+  private encode(tool: string, args: object): WireValue | SnakepitError {
+    const { maxArgumentDepth, maxMessageBytes } = this.config;
+    try {
+      return encodeArguments(args, { maxDepth: maxArgumentDepth, maxBytes: maxMessageBytes });
+    } catch (thrown) {
+      // A getter, toJSON or Proxy trap of the caller's may throw anything.
+      const error = thrown instanceof ArgumentProblem ? thrown : new ArgumentProblem('', `could not be read: ${String(thrown)}`);
+      if (error.tooLarge) return MessageTooLargeError.forArguments(tool, error.tooLarge.size, error.tooLarge.limit);
+      const path = error.path.replace(/^\./, '');
+      const shown = path.length > 120 ? `${path.slice(0, 60)}…${path.slice(-40)}` : path;
+      const where = path ? `Argument "${shown}"` : 'The arguments object';
+      return new InvalidArgumentError(tool, `${where} of tool "${tool}" ${error.problem}.`);
+    }
   }
 
   private refuse(tool: string, reject: (e: SnakepitError) => void, error: SnakepitError): void {
@@ -194,7 +220,7 @@ export class Dispatcher {
   private pickSlot(): WorkerSlot | undefined {
     let best: WorkerSlot | undefined;
     for (const slot of this.slots) {
-      if ((slot.state !== 'ready' && slot.state !== 'busy') || slot.inFlight >= slot.capacity || !slot.connection) continue;
+      if ((slot.state !== 'ready' && slot.state !== 'busy') || slot.inFlight >= slot.capacity || !slot.connection?.usable) continue;
       if (slot.startedCalls >= slot.callLimit) continue;
       if (!best || slot.inFlight < best.inFlight) best = slot;
       if (slot.inFlight === 0) break;
@@ -216,7 +242,12 @@ export class Dispatcher {
         waitedMs: performance.now() - request.submittedAt, at: Date.now(),
       });
     }
-    request.callId = request.connection.call(request.tool, request.args, request, request.onChunk !== undefined);
+    try {
+      request.callId = request.connection.call(request.tool, request.args, request, request.onChunk !== undefined);
+    } catch (error) {
+      // Nothing thrown while sending may escape into the caller's process: fail this call alone.
+      this.callEnded(request, new WorkerCrashedError(slot.id, slot.pid, { exitCode: null, signal: null }, error), undefined);
+    }
   }
 
   /** The worker is done with a call (or died holding it): free its slot, settle the caller. */
@@ -226,9 +257,10 @@ export class Dispatcher {
     slot.requests++;
     this.reportLoad(slot);
     this.observer.callEnded(slot);
-    this.schedulePump();
     if (!error && !request.settled) this.stats.recordLatency(performance.now() - request.submittedAt);
     this.settle(request, error, value, slot);
+    // The freed place goes to the longest-waiting call at once, before any newer call can take it.
+    this.pump();
   }
 
   /**

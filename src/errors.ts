@@ -18,6 +18,9 @@ export const ErrorCode = {
   STARTUP_FAILED: 'STARTUP_FAILED',
   SHUTTING_DOWN: 'SHUTTING_DOWN',
   MAX_RESTARTS_EXCEEDED: 'MAX_RESTARTS_EXCEEDED',
+  MESSAGE_TOO_LARGE: 'MESSAGE_TOO_LARGE',
+  /** Misuse of the instance's lifecycle: a second start(), the actor tree before start(). */
+  INVALID_STATE: 'INVALID_STATE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -105,12 +108,13 @@ export class WorkerCrashedError extends SnakepitError {
   static override readonly code = ErrorCode.WORKER_CRASHED;
   readonly exitCode: number | null;
   readonly signal: NodeJS.Signals | null;
-  constructor(readonly workerId: string, readonly pid: number | undefined, exit: WorkerExit) {
-    const how = exit.signal ? `signal ${exit.signal}` : `exit code ${exit.exitCode}`;
+  constructor(readonly workerId: string, readonly pid: number | undefined, exit: WorkerExit, cause?: unknown) {
+    const how = exit.signal ? `died with signal ${exit.signal}` : `died with exit code ${exit.exitCode}`;
     super(
       ErrorCode.WORKER_CRASHED,
-      `Worker ${workerId} (pid ${pid}) died with ${how} while handling this call. ` +
+      `Worker ${workerId} (pid ${pid}) ${cause === undefined ? how : `could not be sent the call (${String(cause)})`} while handling this call. ` +
         'The supervisor restarts it; retry the call if it is safe to repeat.',
+      { cause },
     );
     this.exitCode = exit.exitCode;
     this.signal = exit.signal;
@@ -140,6 +144,30 @@ export class InvalidArgumentError extends SnakepitError {
   static override readonly code = ErrorCode.INVALID_ARGUMENT;
   constructor(readonly tool: string, message: string) {
     super(ErrorCode.INVALID_ARGUMENT, message);
+  }
+}
+
+export class MessageTooLargeError extends SnakepitError {
+  static override readonly code = ErrorCode.MESSAGE_TOO_LARGE;
+  constructor(readonly tool: string, message: string, readonly size?: number, readonly limit?: number) {
+    super(ErrorCode.MESSAGE_TOO_LARGE, message);
+  }
+
+  static forArguments(tool: string, size: number, limit: number): MessageTooLargeError {
+    return new MessageTooLargeError(
+      tool,
+      `The arguments of tool "${tool}" take ${size} bytes, over the pool's maxMessageBytes (${limit}). ` +
+        'Send less per call (split the data), or raise maxMessageBytes.',
+      size,
+      limit,
+    );
+  }
+}
+
+export class InvalidStateError extends SnakepitError {
+  static override readonly code = ErrorCode.INVALID_STATE;
+  constructor(message: string) {
+    super(ErrorCode.INVALID_STATE, message);
   }
 }
 

@@ -2,6 +2,10 @@
 // (on a gRPC thread that tool calls never occupy), each with its own deadline. After
 // maxMissedHeartbeats misses in a row the process is frozen or wedged: it is killed, and the
 // supervisor restarts it like any crash. A long call does not miss heartbeats.
+//
+// A frozen worker is therefore killed at most pingIntervalMs × maxMissedHeartbeats + timeoutMs
+// after it froze (16 s with the defaults): the last ping before the kill was sent by then and
+// has run out its deadline.
 import type { PoolConfig } from './config.js';
 import type { WorkerHandle } from './workerHandle.js';
 
@@ -12,21 +16,34 @@ export function watchHeartbeat(
 ): () => void {
   let missed = 0;
   let seq = 0;
-  let dead = false;
+  // Set when the watch ends (the worker left `alive`) or has killed the worker: answers still
+  // on their way count for nothing then, so a worker being retired is never killed by them.
+  let over = false;
+  const miss = (error: Error) => {
+    if (over || handle.process.exit) return;
+    missed++;
+    over = missed >= config.maxMissedHeartbeats;
+    onMiss(missed, error, over);
+    if (over) handle.process.signalGroup('SIGKILL');
+  };
   const ping = () => {
-    handle.connection.heartbeat(++seq, config.timeoutMs).then(
+    let reply: Promise<unknown>;
+    try {
+      reply = handle.connection.heartbeat(++seq, config.timeoutMs);
+    } catch (error) {
+      // A connection closed under us throws at once; that is a miss, never a crash of Node.
+      reply = Promise.reject(error);
+    }
+    reply.then(
       () => {
-        missed = 0;
+        if (!over) missed = 0;
       },
-      (error: Error) => {
-        if (dead || handle.process.exit) return;
-        missed++;
-        dead = missed >= config.maxMissedHeartbeats;
-        onMiss(missed, error, dead);
-        if (dead) handle.process.signalGroup('SIGKILL');
-      },
+      (error: unknown) => miss(error instanceof Error ? error : new Error(String(error))),
     );
   };
   const timer = setInterval(ping, config.pingIntervalMs);
-  return () => clearInterval(timer);
+  return () => {
+    over = true;
+    clearInterval(timer);
+  };
 }

@@ -15,6 +15,8 @@ export {
   StartupFailedError,
   ShuttingDownError,
   MaxRestartsExceededError,
+  MessageTooLargeError,
+  InvalidStateError,
 } from './errors.js';
 export { THREAD_ENV_VARS } from './config.js';
 

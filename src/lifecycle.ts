@@ -15,7 +15,7 @@ import {
   WorkerCrashedError,
 } from './errors.js';
 import type { SnakepitEvents } from './events.js';
-import type { Recycler } from './recycler.js';
+import { isRecycleReason, type Recycler } from './recycler.js';
 import type { WorkerHandle } from './workerHandle.js';
 
 export interface RuntimeOutcomes {
@@ -33,7 +33,6 @@ export class LifecycleReporter {
   private readonly poolStates = new Map<string, string>();
   private readonly poolErrors = new Map<string, SnakepitError>();
   private readonly heartbeatKills = new Set<string>();
-  private readonly stoppedWaiters = new Map<string, () => void>();
 
   constructor(
     private readonly events: EventEmitter<SnakepitEvents>,
@@ -45,11 +44,6 @@ export class LifecycleReporter {
 
   poolState(pool: string): string {
     return this.poolStates.get(pool) ?? 'new';
-  }
-
-  /** Resolves once the worker has stopped (e.g. after a recycle). */
-  whenStopped(workerId: string): Promise<void> {
-    return new Promise((resolve) => this.stoppedWaiters.set(workerId, resolve));
   }
 
   heartbeatMissed(workerId: string, missed: number, error: Error, fatal: boolean): void {
@@ -75,6 +69,17 @@ export class LifecycleReporter {
       default:
         return undefined; // a recycled worker has drained: nothing is in flight
     }
+  }
+
+  /**
+   * A recycle under way ends when its worker stops: done if the worker was replaced (or its
+   * pool restarted), failed when the runtime stops or the pool gave up first.
+   */
+  private recycleFailure(context: WorkerContext): SnakepitError | undefined {
+    const reason = context.retireReason;
+    if (isRecycleReason(reason) || reason === undefined || reason === 'pool_restart') return undefined;
+    if (reason === 'shutdown') return new ShuttingDownError();
+    return this.retireError(context.pool, context.id, reason);
   }
 
   workerEntered(
@@ -146,9 +151,7 @@ export class LifecycleReporter {
       }
       case 'stopped':
         slot.connection = undefined;
-        this.recyclers.get(context.pool)!.workerGone(slot);
-        this.stoppedWaiters.get(context.id)?.();
-        this.stoppedWaiters.delete(context.id);
+        this.recyclers.get(context.pool)!.workerStopped(slot, this.recycleFailure(context));
         this.slots.delete(context.id);
         dispatcher.slots.splice(dispatcher.slots.indexOf(slot), 1);
         this.events.emit('worker:stopped', base);
@@ -159,7 +162,7 @@ export class LifecycleReporter {
   poolAnnounced(context: PoolContext, what: PoolAnnouncement, workerId: string | undefined): void {
     const pool = context.name;
     const at = Date.now();
-    if (what !== 'batch' && what !== 'restart') this.poolStates.set(pool, what);
+    if (what !== 'batch' && what !== 'restart' && what !== 'recycle') this.poolStates.set(pool, what);
     switch (what) {
       case 'starting':
         this.poolStartedAt.set(pool, performance.now());

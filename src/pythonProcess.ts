@@ -6,10 +6,13 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { StartupFailedError, type WorkerExit } from './errors.js';
+import { onProcessExit } from './exitHook.js';
+import { clipLine, readCappedLines } from './lineReader.js';
 import { BRIDGE_DIR } from './pythonExecutable.js';
+import { OWNER_PID_ENV } from './runRegistry.js';
+import { freeSocketPath } from './socketPath.js';
 
 export interface LaunchOptions {
   executable: string;
@@ -25,6 +28,8 @@ export interface LaunchOptions {
   socketDir: string;
   runId: string;
   startupTimeoutMs: number;
+  /** Largest arguments or result of one call (the pool's maxMessageBytes). */
+  maxMessageBytes: number;
   onLog: (stream: 'stdout' | 'stderr', line: string) => void;
   onControl: (message: ControlMessage) => void;
   /** Called once the process exists, so the owner can reap it whatever happens next. */
@@ -44,7 +49,15 @@ export interface ReadyInfo {
   tools: string[];
 }
 
-const STDERR_TAIL = 20;
+// Output caps, so memory stays bounded whatever a tool prints:
+// - a stdout or stderr line reaches `worker:log` with at most 64 KiB; the rest of the line is
+//   dropped and a marker gives its full length;
+// - the stderr tail quoted by STARTUP_FAILED keeps the last 20 lines, each at most 4 KiB;
+// - a control message may be 1 MiB long; a longer one is dropped (it is our bridge's own JSON).
+const LOG_LINE_BYTES = 64 * 1024;
+const STDERR_TAIL_LINES = 20;
+const STDERR_TAIL_LINE_BYTES = 4 * 1024;
+const CONTROL_LINE_BYTES = 1024 * 1024;
 
 export class PythonProcess {
   readonly token: string;
@@ -63,6 +76,7 @@ export class PythonProcess {
       '--threads', String(options.threads),
       '--worker-id', options.workerId,
       '--run-id', options.runId,
+      '--max-message-bytes', String(options.maxMessageBytes),
     ];
     if (options.threadSafetyChecks) args.push('--thread-safety-checks');
     this.child = spawn(options.executable, args, {
@@ -75,30 +89,40 @@ export class PythonProcess {
         PYTHONUNBUFFERED: '1',
         SNAKEPIT_TOKEN: this.token,
         SNAKEPIT_CONTROL_FD: '3',
+        [OWNER_PID_ENV]: String(process.pid),
       },
     });
+    // If Node exits without stop(), the worker goes with it.
+    const releaseExitHook = onProcessExit(() => this.killNow());
     this.exited = new Promise((resolve) => {
       this.child.once('exit', (exitCode, signal) => {
+        releaseExitHook();
         this.exit = { exitCode, signal };
         // The leader is gone; take down anything it left in its group.
         this.signalGroup('SIGKILL');
         resolve(this.exit);
       });
       this.child.once('error', (error) => {
-        this.stderrTail.push(String(error));
+        this.keepStderr(String(error));
         if (this.child.pid === undefined) {
+          releaseExitHook();
           this.exit = { exitCode: null, signal: null };
           resolve(this.exit);
         }
       });
     });
     options.onSpawn?.(this);
-    this.readLines(this.child.stdout!, (line) => options.onLog('stdout', line));
-    this.readLines(this.child.stderr!, (line) => {
-      this.stderrTail.push(line);
-      if (this.stderrTail.length > STDERR_TAIL) this.stderrTail.shift();
+    readCappedLines(this.child.stdout!, LOG_LINE_BYTES, (line) => options.onLog('stdout', line));
+    readCappedLines(this.child.stderr!, LOG_LINE_BYTES, (line) => {
+      this.keepStderr(line);
       options.onLog('stderr', line);
     });
+  }
+
+  /** The last stderr lines, for start-up errors. */
+  private keepStderr(line: string): void {
+    this.stderrTail.push(clipLine(line, STDERR_TAIL_LINE_BYTES));
+    if (this.stderrTail.length > STDERR_TAIL_LINES) this.stderrTail.shift();
   }
 
   get pid(): number | undefined {
@@ -107,7 +131,7 @@ export class PythonProcess {
 
   /** Starts a worker and resolves once its gRPC server is serving. */
   static async launch(options: LaunchOptions, signal?: AbortSignal): Promise<{ process: PythonProcess; ready: ReadyInfo }> {
-    const address = `unix:${path.join(options.socketDir, `${options.workerId}-${randomBytes(3).toString('hex')}.sock`)}`;
+    const address = `unix:${freeSocketPath(options.socketDir)}`;
     const worker = new PythonProcess(options, address);
     try {
       const ready = await worker.awaitReady(signal);
@@ -136,7 +160,7 @@ export class PythonProcess {
         clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
       };
-      this.readLines(this.child.stdio[3] as Readable, (line) => {
+      readCappedLines(this.child.stdio[3] as Readable, CONTROL_LINE_BYTES, (line) => {
         const message = parseControl(line);
         if (!message) return;
         if (message.type === 'ready') {
@@ -176,10 +200,6 @@ export class PythonProcess {
 
   private stderrText(): string {
     return this.stderrTail.length ? `\nLast stderr lines:\n${this.stderrTail.join('\n')}` : '';
-  }
-
-  private readLines(stream: Readable, onLine: (line: string) => void): void {
-    createInterface({ input: stream, crlfDelay: Infinity }).on('line', onLine);
   }
 
   /** Sends a signal to the worker's whole process group; false if nothing was there. */

@@ -8,13 +8,22 @@ import type { WireValue } from './codec.js';
 export interface OutgoingCall {
   id: number;
   tool: string;
-  args: WireValue;
+  /** Inline arguments; for a large call undefined, and `argsSize` bytes follow as parts. */
+  args: WireValue | undefined;
+  argsSize: number;
   stream: boolean;
+}
+
+/** A slice of a large call's serialized arguments (ArgsPart). */
+export interface ArgsPart {
+  id: number;
+  data: Buffer;
 }
 
 export interface ClientFrame {
   calls: OutgoingCall[];
   cancels: number[];
+  parts: ArgsPart[];
 }
 
 export interface CallErrorMessage {
@@ -47,10 +56,27 @@ function varintSize(value: number): number {
 }
 const fieldSize = (size: number): number => 1 + varintSize(size) + size;
 
-function valueSize(value: WireValue): number {
+export function valueSize(value: WireValue): number {
   let size = value.json.length ? fieldSize(value.json.length) : 0;
   for (const blob of value.blobs) size += fieldSize(blob.length);
   return size;
+}
+
+/**
+ * A Value's serialized bytes as a list of pieces: small field headers and the JSON and blob
+ * buffers themselves, uncopied. A large call's parts are cut from these one at a time.
+ */
+export function valuePieces(value: WireValue): Buffer[] {
+  const pieces: Buffer[] = [];
+  const field = (key: number, data: Buffer) => {
+    const header = new Writer(1 + varintSize(data.length));
+    header.buffer[header.pos++] = key;
+    header.varint(data.length);
+    pieces.push(header.buffer, data);
+  };
+  if (value.json.length) field(0x0a, value.json);
+  for (const blob of value.blobs) field(0x12, blob);
+  return pieces;
 }
 
 class Writer {
@@ -83,8 +109,10 @@ export function encodeClientFrame(frame: ClientFrame): Buffer {
   let total = 0;
   for (const call of frame.calls) {
     const toolSize = Buffer.byteLength(call.tool);
-    const argSize = valueSize(call.args);
-    const callSize = 1 + varintSize(call.id) + fieldSize(toolSize) + fieldSize(argSize) + (call.stream ? 2 : 0);
+    const argSize = call.args ? valueSize(call.args) : 0;
+    const callSize =
+      1 + varintSize(call.id) + fieldSize(toolSize) + (call.args ? fieldSize(argSize) : 0) + (call.stream ? 2 : 0) +
+      (call.argsSize ? 1 + varintSize(call.argsSize) : 0);
     toolSizes.push(toolSize);
     argSizes.push(argSize);
     callSizes.push(callSize);
@@ -93,6 +121,8 @@ export function encodeClientFrame(frame: ClientFrame): Buffer {
   let cancelSize = 0;
   for (const id of frame.cancels) cancelSize += varintSize(id);
   if (cancelSize) total += fieldSize(cancelSize);
+  const partSizes = frame.parts.map((part) => 1 + varintSize(part.id) + fieldSize(part.data.length));
+  for (const size of partSizes) total += fieldSize(size);
 
   const w = new Writer(total);
   frame.calls.forEach((call, i) => {
@@ -103,13 +133,19 @@ export function encodeClientFrame(frame: ClientFrame): Buffer {
     w.buffer[w.pos++] = 0x12; // Call.tool
     w.varint(toolSizes[i]);
     w.pos += w.buffer.write(call.tool, w.pos);
-    w.buffer[w.pos++] = 0x1a; // Call.args
-    w.varint(argSizes[i]);
-    if (call.args.json.length) w.bytes(0x0a, call.args.json); // Value.json
-    for (const blob of call.args.blobs) w.bytes(0x12, blob); // Value.blobs
+    if (call.args) {
+      w.buffer[w.pos++] = 0x1a; // Call.args
+      w.varint(argSizes[i]);
+      if (call.args.json.length) w.bytes(0x0a, call.args.json); // Value.json
+      for (const blob of call.args.blobs) w.bytes(0x12, blob); // Value.blobs
+    }
     if (call.stream) {
       w.buffer[w.pos++] = 0x20; // Call.stream
       w.buffer[w.pos++] = 1;
+    }
+    if (call.argsSize) {
+      w.buffer[w.pos++] = 0x28; // Call.args_size
+      w.varint(call.argsSize);
     }
   });
   if (cancelSize) {
@@ -117,6 +153,13 @@ export function encodeClientFrame(frame: ClientFrame): Buffer {
     w.varint(cancelSize);
     for (const id of frame.cancels) w.varint(id);
   }
+  frame.parts.forEach((part, i) => {
+    w.buffer[w.pos++] = 0x1a; // ClientFrame.parts
+    w.varint(partSizes[i]);
+    w.buffer[w.pos++] = 0x08; // ArgsPart.id
+    w.varint(part.id);
+    w.bytes(0x12, part.data); // ArgsPart.data
+  });
   return w.buffer;
 }
 
@@ -132,6 +175,7 @@ class Reader {
     let result = 0;
     let scale = 1;
     for (;;) {
+      if (this.pos >= this.end) throw new Error('truncated frame from the worker');
       const byte = this.buffer[this.pos++];
       result += (byte & 0x7f) * scale;
       if (byte < 0x80) return result;
@@ -144,6 +188,7 @@ class Reader {
     const size = this.varint();
     const start = this.pos;
     this.pos += size;
+    if (this.pos > this.end) throw new Error('truncated frame from the worker');
     return [start, this.pos];
   }
 
@@ -153,6 +198,7 @@ class Reader {
     else if (wireType === LEN) this.span();
     else if (wireType === 5) this.pos += 4;
     else throw new Error(`unsupported protobuf wire type ${wireType}`);
+    if (this.pos > this.end) throw new Error('truncated frame from the worker');
   }
 
   sub(start: number, end: number): Reader {

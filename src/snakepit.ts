@@ -1,16 +1,13 @@
 // The public entry point: owns the actor tree, the pools' dispatchers and the event emitter;
 // starts and stops the runtime, routes calls, and answers inspect() and stats().
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { EventEmitter } from 'eventemitter3';
 import { type Actor, createActor } from 'xstate';
 import type { PoolContext, PoolInput } from '../machines/pool.machine.js';
 import { createRuntimeLogic, type RuntimeHooks } from './actors.js';
-import { type PoolConfig, type ResolvedConfig, resolveConfig, type SnakepitConfig } from './config.js';
+import { MAX_DURATION_MS, type PoolConfig, type ResolvedConfig, resolveConfig, type SnakepitConfig } from './config.js';
 import { type CallOptions, Dispatcher, type WorkerInfo, type WorkerSlot } from './dispatcher.js';
-import { InvalidArgumentError, PoolNotFoundError, ShuttingDownError, SnakepitError } from './errors.js';
+import { InvalidArgumentError, InvalidStateError, PoolNotFoundError, ShuttingDownError, SnakepitError } from './errors.js';
 import type { SnakepitEventName, SnakepitEvents } from './events.js';
 import { LifecycleReporter } from './lifecycle.js';
 import type { PythonProcess } from './pythonProcess.js';
@@ -62,16 +59,12 @@ export class Snakepit {
   private readonly pythonExecutable: string;
   private root: Actor<ReturnType<typeof createRuntimeLogic>> | undefined;
   private lifecycle: Lifecycle = 'new';
-  private socketDir: string | undefined;
   private startError: SnakepitError | undefined;
   private whenReady = deferred<void>();
   private whenFinished = deferred<void>();
   private stopping: Promise<void> | undefined;
   /** Workers of an earlier run of this instance that were still alive at start, and killed. */
   survivorsKilled: number[] = [];
-  private readonly killOnExit = () => {
-    for (const python of this.processes) python.killNow();
-  };
 
   constructor(config: SnakepitConfig) {
     this.config = resolveConfig(config);
@@ -102,11 +95,17 @@ export class Snakepit {
   }
 
   async start(): Promise<void> {
-    if (this.lifecycle !== 'new') throw new SnakepitError('INVALID_CONFIG', 'start() was already called on this Snakepit.');
+    if (this.lifecycle !== 'new') {
+      throw new InvalidStateError('start() was already called on this Snakepit; an instance starts once. Create a new Snakepit to start again.');
+    }
     this.lifecycle = 'starting';
-    this.socketDir = mkdtempSync(path.join(os.tmpdir(), 'snakepit-'));
-    process.on('exit', this.killOnExit);
-    this.registry = new RunRegistry(this.config.instanceId ?? RunRegistry.defaultInstanceId(this.config.pools), this.runId);
+    try {
+      this.registry = RunRegistry.open(this.config.instanceId ?? RunRegistry.defaultInstanceId(this.config.pools), this.runId);
+    } catch (error) {
+      // Nothing was started: the instance is simply stopped.
+      this.lifecycle = 'stopped';
+      throw error;
+    }
     this.survivorsKilled = this.registry.killSurvivors();
     this.root = createActor(createRuntimeLogic(this.hooks()), {
       input: { pools: this.config.pools.map(toPoolInput), supervisor: this.config.supervisor },
@@ -122,7 +121,7 @@ export class Snakepit {
 
   /** The root xstate actor: `actor.system.get('pool:name')`, `getSnapshot()`, inspection. */
   get actor(): Actor<ReturnType<typeof createRuntimeLogic>> {
-    if (!this.root) throw new SnakepitError('INVALID_CONFIG', 'The actor tree exists once start() has been called.');
+    if (!this.root) throw new InvalidStateError('The actor tree exists once start() has been called.');
     return this.root;
   }
 
@@ -167,12 +166,11 @@ export class Snakepit {
   private route(tool: string, args: unknown, options: CallOptions): Dispatcher | SnakepitError {
     if (this.reporter.failure) return this.reporter.failure;
     if (this.lifecycle === 'stopping' || this.lifecycle === 'stopped') return new ShuttingDownError();
+    const misuse = checkCall(tool, args, options);
+    if (misuse) return new InvalidArgumentError(String(tool), misuse);
     const name = options.pool ?? (this.dispatchers.has('default') ? 'default' : this.config.pools[0].name);
     const dispatcher = this.dispatchers.get(name);
     if (!dispatcher) return new PoolNotFoundError(name, [...this.dispatchers.keys()]);
-    if (args === null || typeof args !== 'object' || Array.isArray(args)) {
-      return new InvalidArgumentError(tool, `Arguments to tool "${tool}" must be an object of keyword arguments, e.g. { a: 1 }.`);
-    }
     return dispatcher;
   }
 
@@ -237,7 +235,11 @@ export class Snakepit {
    * to `timeoutMs` to finish, then every worker gets SIGTERM → grace → SIGKILL (whole process group).
    */
   stop(options: StopOptions = {}): Promise<void> {
-    this.stopping ??= this.shutDown(options.timeoutMs ?? 10_000);
+    const { timeoutMs = 10_000 } = options ?? {};
+    if (!isDuration(timeoutMs, true)) {
+      return Promise.reject(new InvalidArgumentError('stop', `stop({ timeoutMs }) needs a number of ms from 0 to ${MAX_DURATION_MS}; got ${describeValue(timeoutMs)}.`));
+    }
+    this.stopping ??= this.shutDown(timeoutMs);
     return this.stopping;
   }
 
@@ -265,13 +267,11 @@ export class Snakepit {
     }
   }
 
-  /** Makes sure no worker process survives, then removes the socket directory. */
+  /** Makes sure no worker process survives, then removes the run's record and socket directory. */
   private async cleanUp(): Promise<void> {
     await Promise.all([...this.processes].map((python) => python.terminate(0)));
-    process.off('exit', this.killOnExit);
     this.registry?.clear();
     for (const recycler of this.recyclers.values()) recycler.stopAll();
-    if (this.socketDir) rmSync(this.socketDir, { recursive: true, force: true });
     this.lifecycle = 'stopped';
   }
 
@@ -304,9 +304,10 @@ export class Snakepit {
       threadSafetyChecks: pool.threadSafetyChecks,
       env: { ...this.config.python.env, ...pool.env },
       pythonPath: this.config.python.pythonPath,
-      socketDir: this.socketDir!,
+      socketDir: this.registry!.socketDir,
       runId: this.runId,
       startupTimeoutMs: pool.startupTimeoutMs,
+      maxMessageBytes: pool.maxMessageBytes,
       onSpawn: (python: PythonProcess) => {
         this.processes.add(python);
         if (python.pid !== undefined) this.registry?.add(python.pid);
@@ -336,23 +337,50 @@ export class Snakepit {
 
   /**
    * Replaces a worker: a new one is started first, then this one drains (finishes its calls,
-   * takes no new ones) and is retired. Resolves once it has stopped.
+   * takes no new ones) and is retired. Resolves once it has stopped. Idempotent: asking again
+   * while that recycle (or an automatic one) is under way returns the same promise.
    */
   recycleWorker(workerId: string): Promise<void> {
-    const slot = this.reporter.slots.get(workerId);
-    if (!slot || this.lifecycle !== 'running') {
-      return Promise.reject(new SnakepitError('INVALID_ARGUMENT', `No running worker "${workerId}"; see inspect() for worker ids.`));
+    if (this.reporter.failure) return Promise.reject(this.reporter.failure);
+    if (this.lifecycle === 'stopping' || this.lifecycle === 'stopped') return Promise.reject(new ShuttingDownError());
+    if (this.lifecycle !== 'running') return Promise.reject(new InvalidStateError('recycleWorker() works once start() has resolved.'));
+    const slot = typeof workerId === 'string' ? this.reporter.slots.get(workerId) : undefined;
+    if (!slot) {
+      return Promise.reject(new InvalidArgumentError('recycleWorker', `No running worker ${describeValue(workerId)}; see inspect() for worker ids.`));
     }
-    const stopped = this.reporter.whenStopped(workerId);
-    slot.recycleRequested = false;
-    this.recyclers.get(slot.pool)!.request(slot, 'manual');
-    return stopped;
+    return this.recyclers.get(slot.pool)!.request(slot, 'manual');
   }
 
   private poolConfig(name: string): PoolConfig {
     return this.dispatchers.get(name)!.config;
   }
 
+}
+
+/** What is wrong with a call's tool name, arguments or options, if anything. */
+function checkCall(tool: unknown, args: unknown, options: unknown): string | undefined {
+  if (typeof tool !== 'string' || tool.length === 0) return `The tool name must be a non-empty string; got ${describeValue(tool)}.`;
+  if (args === null || typeof args !== 'object' || Array.isArray(args)) {
+    return `Arguments to tool "${tool}" must be an object of keyword arguments, e.g. { a: 1 }; got ${describeValue(args)}.`;
+  }
+  if (options === null || typeof options !== 'object') return `Call options must be an object, e.g. { pool: 'ml', timeoutMs: 5000 }; got ${describeValue(options)}.`;
+  const { pool, timeoutMs, signal } = options as CallOptions;
+  if (pool !== undefined && typeof pool !== 'string') return `The pool option must be a pool's name; got ${describeValue(pool)}.`;
+  if (timeoutMs !== undefined && !isDuration(timeoutMs, false)) {
+    return `timeoutMs must be a number of ms above 0 and at most ${MAX_DURATION_MS}; got ${describeValue(timeoutMs)}.`;
+  }
+  if (signal !== undefined && !(signal instanceof AbortSignal)) return `signal must be an AbortSignal (e.g. AbortSignal.timeout(1000)); got ${describeValue(signal)}.`;
+  return undefined;
+}
+
+function isDuration(value: unknown, zeroAllowed: boolean): value is number {
+  return typeof value === 'number' && Number.isFinite(value) && (zeroAllowed ? value >= 0 : value > 0) && value <= MAX_DURATION_MS;
+}
+
+function describeValue(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  if (value === null || typeof value !== 'object') return String(value);
+  return Array.isArray(value) ? 'an array' : `an object (${Object.prototype.toString.call(value).slice(8, -1)})`;
 }
 
 function supervisorInfo(

@@ -4,8 +4,8 @@
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { decodeValue, encodeValue } from './codec.js';
-import { InvalidArgumentError, PythonError, SnakepitError, ToolNotFoundError } from './errors.js';
+import { decodeValue, type WireValue } from './codec.js';
+import { InvalidArgumentError, MessageTooLargeError, PythonError, SnakepitError, ToolNotFoundError } from './errors.js';
 import { PACKAGE_ROOT } from './pythonExecutable.js';
 import {
   type CallErrorMessage,
@@ -13,6 +13,8 @@ import {
   decodeServerFrame,
   encodeClientFrame,
   type ReplyMessage,
+  valuePieces,
+  valueSize,
 } from './sessionCodec.js';
 
 export interface HeartbeatReply {
@@ -67,6 +69,13 @@ const CHANNEL_OPTIONS: grpc.ChannelOptions = {
   'grpc.max_send_message_length': -1,
 };
 
+/**
+ * Arguments larger than this leave in parts of this size, each written only once the previous one
+ * was taken by the transport: a 100 MB Buffer never sits in Node's memory twice, never blocks the
+ * event loop for long, and calls to the same worker keep flowing between its parts.
+ */
+export const PART_BYTES = 1 << 20;
+
 let batching = 0;
 
 /** Runs `start`, which starts several calls, so that each worker receives them in one frame. */
@@ -85,12 +94,17 @@ export class WorkerConnection {
   private session: grpc.ClientDuplexStream<ClientFrame, ReplyMessage[]> | undefined;
   private readonly pending = new Map<number, PendingCall>();
   private nextId = 1;
-  private outbox: ClientFrame = { calls: [], cancels: [] };
+  private outbox: ClientFrame = { calls: [], cancels: [], parts: [] };
   private flushScheduled = false;
   private broken = false;
+  /** Large calls' arguments still being sent, one call after another. */
+  private uploads: Promise<void> = Promise.resolve();
+  private readonly whenBroken: Promise<void>;
+  private markBroken!: () => void;
 
   /** `onBroken` runs once if the Session stream fails while calls may be in flight. */
   constructor(address: string, token: string, private readonly onBroken: (error: Error) => void) {
+    this.whenBroken = new Promise((resolve) => (this.markBroken = resolve));
     const Client = clientConstructor();
     this.client = new Client(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS) as WorkerClient;
     this.metadata.set('x-snakepit-token', token);
@@ -102,9 +116,9 @@ export class WorkerConnection {
       this.client.waitForReady(Date.now() + timeoutMs, (error) => (error ? reject(error) : resolve())),
     );
     const session = this.client.makeBidiStreamRequest(SESSION_METHOD, encodeClientFrame, decodeServerFrame, this.metadata);
-    session.on('data', (replies: ReplyMessage[]) => {
+    session.on('data', (replies: ReplyMessage[]) => inOneFrame(() => {
       for (const reply of replies) this.deliver(reply);
-    });
+    }));
     session.on('error', (error) => this.fail(error));
     session.on('end', () => this.fail(new Error('the worker closed its session')));
     this.session = session;
@@ -114,13 +128,48 @@ export class WorkerConnection {
     return this.pending.size;
   }
 
+  /** False once the session broke or the worker died: no call may be sent here any more. */
+  get usable(): boolean {
+    return !this.broken && this.session !== undefined;
+  }
+
   /** Sends a call; the sink hears its outcome. Returns the call id for `cancel`. */
-  call(tool: string, args: unknown, sink: CallSink, stream = false): number {
+  call(tool: string, args: WireValue, sink: CallSink, stream = false): number {
     const id = this.nextId++;
     this.pending.set(id, { tool, sink });
-    this.outbox.calls.push({ id, tool, args: encodeValue(args ?? {}), stream });
-    this.scheduleFlush();
+    const size = valueSize(args);
+    if (size <= PART_BYTES) {
+      this.outbox.calls.push({ id, tool, args, argsSize: 0, stream });
+      this.scheduleFlush();
+    } else {
+      this.outbox.calls.push({ id, tool, args: undefined, argsSize: size, stream });
+      this.flush(); // the call must precede its parts on the stream
+      this.uploads = this.uploads.then(() => this.upload(id, valuePieces(args)));
+    }
     return id;
+  }
+
+  /** Sends a large call's arguments part by part, waiting for the transport after each. */
+  private async upload(id: number, pieces: Buffer[]): Promise<void> {
+    let piece = 0;
+    let offset = 0;
+    while (piece < pieces.length) {
+      if (this.broken || !this.pending.has(id)) return; // cancelled or answered: the rest is not needed
+      const slices: Buffer[] = [];
+      let room = PART_BYTES;
+      while (room > 0 && piece < pieces.length) {
+        const take = Math.min(room, pieces[piece].length - offset);
+        slices.push(pieces[piece].subarray(offset, offset + take));
+        room -= take;
+        offset += take;
+        if (offset === pieces[piece].length) {
+          piece++;
+          offset = 0;
+        }
+      }
+      const frame: ClientFrame = { calls: [], cancels: [], parts: [{ id, data: Buffer.concat(slices) }] };
+      await Promise.race([new Promise<void>((resolve) => this.session!.write(frame, () => resolve())), this.whenBroken]);
+    }
   }
 
   /** Tells the worker the caller gave up; its slot frees when the worker acknowledges. */
@@ -141,13 +190,14 @@ export class WorkerConnection {
     if (batching === 0) this.flush();
     process.nextTick(() => {
       this.flushScheduled = false;
-      if (this.outbox.calls.length || this.outbox.cancels.length) this.flush();
+      this.flush();
     });
   }
 
   private flush(): void {
     const frame = this.outbox;
-    this.outbox = { calls: [], cancels: [] };
+    if (!frame.calls.length && !frame.cancels.length) return;
+    this.outbox = { calls: [], cancels: [], parts: [] };
     if (!this.broken) this.session?.write(frame);
   }
 
@@ -174,12 +224,18 @@ export class WorkerConnection {
 
   private fail(error: Error): void {
     if (this.broken) return;
-    this.broken = true;
+    this.setBroken();
     this.onBroken(error);
+  }
+
+  private setBroken(): void {
+    this.broken = true;
+    this.markBroken();
   }
 
   /** Rejects every call still waiting for the worker, e.g. because it died. */
   failAll(error: SnakepitError): void {
+    this.setBroken(); // no call freed below may be routed back here
     const calls = [...this.pending.values()];
     this.pending.clear();
     for (const call of calls) call.sink.reject(error);
@@ -211,7 +267,7 @@ export class WorkerConnection {
   }
 
   close(): void {
-    this.broken = true;
+    this.setBroken();
     this.session?.cancel();
     this.client.close();
   }
@@ -223,6 +279,8 @@ function toCallError(tool: string, error: CallErrorMessage): SnakepitError {
       return new ToolNotFoundError(tool, error.message);
     case 'INVALID_ARGUMENT':
       return new InvalidArgumentError(tool, error.message);
+    case 'MESSAGE_TOO_LARGE':
+      return new MessageTooLargeError(tool, error.message);
     default:
       return new PythonError(tool, error.type || 'Exception', error.message, error.traceback);
   }

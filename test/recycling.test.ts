@@ -1,9 +1,13 @@
 // Recycling: by request count, time to live, resident memory and by hand. The replacement
-// starts first, nothing queued is lost, and recycling never counts as a crash.
+// starts first, nothing queued is lost, recycling never counts as a crash, and it is
+// idempotent: however often a worker's recycle is asked for, one replacement, one outcome.
 import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { test } from 'node:test';
 import type { Snakepit } from '../src/index.js';
-import { checkNoLeaks, isAlive, startPit, waitFor } from './helpers.js';
+import { checkNoLeaks, createPit, errorOf, isAlive, sleep, startPit, waitFor } from './helpers.js';
 
 checkNoLeaks();
 
@@ -84,4 +88,162 @@ test('recycleWorker(id) replaces a worker by hand; its call in flight completes'
   assert.notEqual(after.id, before.id);
   assert.ok(!isAlive(before.pid!));
   await pit.stop();
+});
+
+/** Fails the test if the pool ever holds more than `limit` workers; call the result to stop watching. */
+function watchPoolSize(pit: Snakepit, limit: number): () => number {
+  let most = 0;
+  const check = () => (most = Math.max(most, pit.inspect().pools[0].supervisor.children.length));
+  pit.on('worker:starting', check);
+  const timer = setInterval(check, 5);
+  return () => {
+    clearInterval(timer);
+    pit.off('worker:starting', check);
+    assert.ok(most <= limit, `the pool held ${most} workers, more than ${limit}`);
+    return most;
+  };
+}
+
+test('two recycleWorker(id) calls at once share one promise, one replacement and one outcome', async () => {
+  const pit = await startPit({ pools: [{ name: 'r', poolSize: 2, adapter: 'sample_adapters.Calc' }] });
+  const recycles = countRecycles(pit);
+  const [target, other] = pit.inspect().pools[0].workers;
+  const first = pit.recycleWorker(target.id);
+  const second = pit.recycleWorker(target.id);
+  assert.equal(first, second, 'the same promise');
+  await Promise.all([first, second]);
+  const workers = pit.inspect().pools[0].workers;
+  assert.deepEqual(recycles, ['manual']);
+  assert.equal(workers.length, 2);
+  assert.ok(workers.some((w) => w.id === other.id) && !workers.some((w) => w.id === target.id));
+  assert.ok(!isAlive(target.pid!));
+  await pit.stop();
+});
+
+test('recycling a draining worker 4 rounds over never starts an extra worker', async () => {
+  const pit = await startPit({ pools: [{ name: 'r', poolSize: 2, adapter: 'sample_adapters.Calc' }] });
+  const started: string[] = [];
+  pit.on('worker:starting', (e) => started.push(e.workerId));
+  const stopWatching = watchPoolSize(pit, 3); // 2 workers plus the one replacement in progress
+  for (let round = 0; round < 4; round++) {
+    const target = pit.inspect().pools[0].workers.find((w) => w.state === 'ready')!;
+    // A call keeps the worker draining for a while after its replacement is ready.
+    const held = pit.execute('sleep', { seconds: 0.6 }, { pool: 'r' });
+    await waitFor(() => pit.inspect().pools[0].workers.some((w) => w.inFlight === 1), 2000, 'the call to start');
+    const busy = pit.inspect().pools[0].workers.find((w) => w.inFlight === 1)!;
+    const recycled = pit.recycleWorker(busy.id);
+    await waitFor(() => pit.inspect().pools[0].workers.find((w) => w.id === busy.id)?.state === 'draining', 5000, 'draining');
+    assert.equal(pit.recycleWorker(busy.id), recycled, 'asking again while it drains shares the recycle under way');
+    await Promise.all([recycled, held]);
+    assert.ok(target);
+  }
+  await sleep(300);
+  const most = stopWatching();
+  const pool = pit.inspect().pools[0];
+  console.log(`4 rounds of recycling a draining worker: ${started.length} workers started, at most ${most} at once`);
+  assert.equal(started.length, 4, 'one replacement per recycled worker');
+  assert.equal(pool.workers.length, 2);
+  assert.equal(pool.supervisor.children.length, 2, 'the supervisor holds no extra child');
+  assert.equal(pool.capacity, 2);
+  assert.deepEqual(await Promise.all([0, 1, 2, 3].map(() => pit.execute('ping', {}, { pool: 'r' }))), ['pong', 'pong', 'pong', 'pong']);
+  await pit.stop();
+});
+
+test('an automatic recycle (max_requests) and recycleWorker(id) for the same worker are one recycle', async () => {
+  const pit = await startPit({ pools: [{ name: 'r', poolSize: 1, adapter: 'sample_adapters.Calc', workerMaxRequests: 5 }] });
+  const recycles = countRecycles(pit);
+  const started: string[] = [];
+  pit.on('worker:starting', (e) => started.push(e.workerId));
+  const [before] = pit.inspect().pools[0].workers;
+  // The fourth call starts the replacement (a fifth of the limit ahead); keep the worker busy meanwhile.
+  for (let i = 0; i < 3; i++) await pit.execute('ping', {}, { pool: 'r' });
+  const held = pit.execute('sleep', { seconds: 1 }, { pool: 'r' });
+  await waitFor(() => started.length === 1, 5000, 'the automatic recycle to start a replacement');
+  await pit.recycleWorker(before.id);
+  await held;
+  assert.deepEqual(started, ['r-2'], 'one replacement');
+  assert.deepEqual(recycles, ['max_requests'], 'the manual request joined the automatic one');
+  const workers = pit.inspect().pools[0].workers;
+  assert.equal(workers.length, 1);
+  assert.notEqual(workers[0].id, before.id);
+  assert.ok(!isAlive(before.pid!));
+  await pit.stop();
+});
+
+test('recycleWorker rejects at once, coded: unknown or stopped worker, not a string, before start, after stop', async () => {
+  const unstarted = createPit({ pools: [{ name: 'r', poolSize: 1, adapter: 'sample_adapters.Calc' }] });
+  assert.equal((await errorOf(unstarted.recycleWorker('r-1'))).code, 'INVALID_STATE');
+  const pit = await startPit({ pools: [{ name: 'r', poolSize: 1, adapter: 'sample_adapters.Calc' }] });
+  const [worker] = pit.inspect().pools[0].workers;
+  assert.equal((await errorOf(pit.recycleWorker('r-99'))).code, 'INVALID_ARGUMENT');
+  assert.equal((await errorOf(pit.recycleWorker(42 as unknown as string))).code, 'INVALID_ARGUMENT');
+  await pit.recycleWorker(worker.id);
+  const stopped = await errorOf(pit.recycleWorker(worker.id));
+  assert.equal(stopped.code, 'INVALID_ARGUMENT');
+  assert.match(stopped.message, /inspect\(\)/);
+  await pit.stop();
+  assert.equal((await errorOf(pit.recycleWorker(pit.inspect().pools[0].workers[0]?.id ?? 'r-2'))).code, 'SHUTTING_DOWN');
+});
+
+test('recycling a replacement that is still starting waits for it to be ready, then replaces it once', async () => {
+  const pit = await startPit({
+    pools: [{ name: 'r', poolSize: 1, adapter: 'fault_adapters.Blockable', adapterEnv: { BOOT_DELAY_S: '0.5' } }],
+  });
+  const recycles = countRecycles(pit);
+  const [original] = pit.inspect().pools[0].workers;
+  const stopWatching = watchPoolSize(pit, 3);
+  let second: Promise<void> | undefined;
+  pit.once('worker:starting', (e) => (second = pit.recycleWorker(e.workerId)));
+  const first = pit.recycleWorker(original.id);
+  await first;
+  assert.ok(second, 'recycleWorker was called on the starting replacement');
+  await second;
+  stopWatching();
+  assert.deepEqual(recycles, ['manual', 'manual']);
+  const workers = pit.inspect().pools[0].workers;
+  assert.deepEqual(workers.map((w) => w.id), ['r-3']);
+  await waitFor(() => pit.inspect().pools[0].workers[0].state === 'ready', 5000, 'the last replacement to be ready');
+  assert.equal(await pit.execute('ping', {}, { pool: 'r' }), 'pong');
+  await pit.stop();
+});
+
+test('a worker killed while it drains after being replaced is not restarted; its recycle completes', async () => {
+  const pit = await startPit({ pools: [{ name: 'r', poolSize: 1, adapter: 'sample_adapters.Calc', restart: { backoffMs: 0 } }] });
+  const [old] = pit.inspect().pools[0].workers;
+  const held = pit.execute('sleep', { seconds: 10 }, { pool: 'r' });
+  await waitFor(() => pit.inspect().pools[0].workers[0].inFlight === 1, 2000, 'the call to start');
+  const recycled = pit.recycleWorker(old.id);
+  await waitFor(() => pit.inspect().pools[0].workers.find((w) => w.id === old.id)?.state === 'draining', 5000, 'draining');
+  process.kill(old.pid!, 'SIGKILL');
+  assert.equal((await errorOf(held)).code, 'WORKER_CRASHED');
+  await recycled;
+  await sleep(300);
+  const pool = pit.inspect().pools[0];
+  assert.deepEqual(pool.workers.map((w) => [w.id, w.state]), [['r-2', 'ready']]);
+  assert.equal(pool.supervisor.restartsInWindow, 0, 'a replaced worker that dies is not a restart');
+  await pit.stop();
+});
+
+test('a recycle whose replacement cannot start settles with the pool error; one started during stop() settles too', async () => {
+  const blocker = path.join(mkdtempSync(path.join(os.tmpdir(), 'snakepit-test-')), 'blocked');
+  const pit = await startPit({
+    supervisor: { intensity: 0 },
+    pools: [{
+      name: 'r', poolSize: 1, adapter: 'fault_adapters.Blockable', adapterEnv: { BOOT_BLOCKER: blocker },
+      restart: { intensity: 1, periodMs: 10_000, backoffMs: 0 },
+    }],
+  });
+  const [worker] = pit.inspect().pools[0].workers;
+  writeFileSync(blocker, '');
+  const error = await errorOf(pit.recycleWorker(worker.id));
+  assert.equal(error.code, 'MAX_RESTARTS_EXCEEDED');
+  assert.equal((await errorOf(pit.execute('ping', {}, { pool: 'r' }))).code, 'MAX_RESTARTS_EXCEEDED');
+  assert.equal((await errorOf(pit.recycleWorker(worker.id))).code, 'MAX_RESTARTS_EXCEEDED');
+  await pit.stop();
+
+  const other = await startPit({ pools: [{ name: 's', poolSize: 1, adapter: 'fault_adapters.Blockable', adapterEnv: { BOOT_DELAY_S: '1' } }] });
+  const recycling = other.recycleWorker(other.inspect().pools[0].workers[0].id);
+  const outcome = recycling.then(() => 'done', (e) => e.code);
+  await other.stop();
+  assert.ok(['done', 'SHUTTING_DOWN'].includes(await outcome), `recycle during stop settled with ${await outcome}`);
 });

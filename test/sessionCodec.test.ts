@@ -4,7 +4,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import * as protoLoader from '@grpc/proto-loader';
-import { decodeServerFrame, encodeClientFrame } from '../src/sessionCodec.js';
+import { decodeServerFrame, encodeClientFrame, valuePieces } from '../src/sessionCodec.js';
 
 const protoFile = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'proto', 'snakepit.proto');
 const session = (protoLoader.loadSync(protoFile, { keepCase: true, longs: Number, defaults: true, oneofs: true }) as any)[
@@ -14,11 +14,12 @@ const session = (protoLoader.loadSync(protoFile, { keepCase: true, longs: Number
 test('ClientFrame encoding reads back identically through the .proto definition', () => {
   const frame = {
     calls: [
-      { id: 1, tool: 'add', args: { json: Buffer.from('{"a":1,"b":2}'), blobs: [] }, stream: false },
-      { id: 2 ** 40 + 3, tool: 'ünï', args: { json: Buffer.from('{"b":{"$bytes":0}}'), blobs: [Buffer.from([0, 255]), Buffer.alloc(300, 7)] }, stream: true },
-      { id: 300, tool: 't', args: { json: Buffer.alloc(0), blobs: [] }, stream: false },
+      { id: 1, tool: 'add', args: { json: Buffer.from('{"a":1,"b":2}'), blobs: [] }, argsSize: 0, stream: false },
+      { id: 2 ** 40 + 3, tool: 'ünï', args: { json: Buffer.from('{"b":{"$bytes":0}}'), blobs: [Buffer.from([0, 255]), Buffer.alloc(300, 7)] }, argsSize: 0, stream: true },
+      { id: 300, tool: 't', args: { json: Buffer.alloc(0), blobs: [] }, argsSize: 0, stream: false },
     ],
     cancels: [5, 2 ** 33, 127, 128],
+    parts: [],
   };
   const decoded = session.requestDeserialize(encodeClientFrame(frame));
   assert.deepEqual(decoded.cancels, frame.cancels);
@@ -30,6 +31,27 @@ test('ClientFrame encoding reads back identically through the .proto definition'
     assert.deepEqual(decoded.calls[i].args.json, call.args.json);
     assert.deepEqual(decoded.calls[i].args.blobs, call.args.blobs);
   });
+});
+
+test('a large call travels as a Call with args_size, then ArgsParts that reassemble to its Value', () => {
+  const value = { json: Buffer.from('{"blob":{"$bytes":0}}'), blobs: [Buffer.alloc(70_000, 9)] };
+  const whole = Buffer.concat(valuePieces(value));
+  const parts = [whole.subarray(0, 1000), whole.subarray(1000)].map((data) => ({ id: 2 ** 33, data }));
+  const decoded = session.requestDeserialize(
+    encodeClientFrame({ calls: [{ id: 2 ** 33, tool: 'big', args: undefined, argsSize: whole.length, stream: false }], cancels: [], parts }),
+  );
+  assert.equal(decoded.calls[0].args_size, whole.length);
+  assert.equal(decoded.calls[0].args, null);
+  assert.deepEqual(decoded.parts.map((p: any) => p.id), [2 ** 33, 2 ** 33]);
+  assert.ok(Buffer.concat(decoded.parts.map((p: any) => p.data)).equals(whole));
+  // The pieces are exactly the Value as the reflection codec writes it.
+  const viaProto = session.requestSerialize({ calls: [{ id: 1, tool: 'x', args: value }] });
+  assert.ok(viaProto.includes(whole));
+});
+
+test('a truncated frame from the worker is an error, never a hang', () => {
+  assert.throws(() => decodeServerFrame(Buffer.from([0x0a, 0x02, 0x08, 0x80])), /truncated/);
+  assert.throws(() => decodeServerFrame(Buffer.from([0x0a, 0x09, 0x08, 0x01])), /truncated/);
 });
 
 test('ServerFrame decoding reads what the .proto definition writes', () => {

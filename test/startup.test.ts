@@ -91,3 +91,20 @@ test("the seed's adapterArgs form names the adapter", async () => {
   assert.equal(await pit.execute('add', { a: 40, b: 2 }, { pool: 'seed' }), 42);
   await pit.stop();
 });
+
+test('a worker that never becomes ready fails start() with STARTUP_FAILED after startupTimeoutMs, leaving nothing alive', async () => {
+  const pit = createPit({
+    pools: [{ name: 'slow', poolSize: 2, adapter: 'fault_adapters.Blockable', adapterEnv: { BOOT_DELAY_S: '600' }, startupTimeoutMs: 1500 }],
+  });
+  const started = performance.now();
+  const error = await pit.start().then(() => assert.fail('start() should have rejected'), (e) => e);
+  const ms = performance.now() - started;
+  console.log(`never ready: start() rejected ${ms.toFixed(0)} ms after it began (startupTimeoutMs 1500)`);
+  assert.ok(error instanceof SnakepitError);
+  assert.equal(error.code, 'STARTUP_FAILED');
+  assert.match(error.message, /1500 ms/);
+  assert.ok(ms >= 1400, 'not before the timeout');
+  assert.ok(ms < 15_000, `rejected ${ms.toFixed(0)} ms after start`);
+  assert.deepEqual(workerProcesses([pit.runId]).filter((p) => isAlive(p.pid)), [], 'no process left behind');
+  await pit.stop();
+});

@@ -53,6 +53,7 @@ test('every worker state is reachable and every lifecycle transition exists', ()
     'starting -xstate.error.actor.boot-> crashed',
     'starting -STOP-> stopped',
     'starting -KILL-> stopped',
+    'starting -DRAIN-> stopped', // replaced before it was ready
     'ready -LOAD-> busy',
     'ready -LOAD-> ready', // a thread worker with room left
     'busy -LOAD-> ready',
@@ -80,6 +81,7 @@ test('every worker state is reachable and every lifecycle transition exists', ()
     'recycling -xstate.done.actor.retire-> starting', // …then start again
     'crashed -STOP-> stopped',
     'crashed -KILL-> stopped',
+    'crashed -DRAIN-> stopped',
   ];
   for (const edge of expected) assert.ok(found.has(edge), `missing transition: ${edge}\nfound:\n${[...found].sort().join('\n')}`);
   for (const edge of found) assert.ok(expected.includes(edge), `unexpected transition: ${edge}`);

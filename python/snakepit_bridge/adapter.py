@@ -46,7 +46,7 @@ class BaseAdapter:
 class Tool:
     """One discovered tool: the bound callable plus what we need to check and describe calls."""
 
-    __slots__ = ("name", "func", "description", "streaming", "thread_safe", "signature", "parameters", "param_text")
+    __slots__ = ("name", "func", "description", "streaming", "thread_safe", "signature", "parameters", "param_text", "bound_names")
 
     def __init__(self, name: str, func: Callable, raw: Callable, description: str, thread_safe: bool):
         self.name = name
@@ -54,6 +54,8 @@ class Tool:
         self.thread_safe = thread_safe
         self.streaming = inspect.isgeneratorfunction(raw)
         self.signature = inspect.signature(func)
+        # Parameters the binding fills (`self`, `cls`): a keyword argument of that name is a caller's mistake.
+        self.bound_names = frozenset(inspect.signature(raw).parameters) - frozenset(self.signature.parameters)
         if inspect.iscoroutinefunction(raw):
             # An async tool runs on a fresh event loop in the calling thread.
             coro_fn = func

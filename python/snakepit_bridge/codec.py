@@ -1,13 +1,15 @@
 """Value codec: JSON text plus out-of-band byte blobs.
 
 Bytes inside a value travel as {"$bytes": i} with blobs[i] holding them, so nothing is
-base64-encoded or pickled and ints stay ints. The common case (no bytes) is one C-level
-json.dumps / json.loads with no extra walk.
+base64-encoded or pickled and ints stay ints. A user's own key of the form $…$bytes travels with
+one more "$" (both directions), so user data can never pass for that marker. The common case (no
+bytes, no such key) is one C-level json.dumps / json.loads with no extra walk.
 """
 from __future__ import annotations
 
 import json
 import json.decoder
+import re
 import json.encoder
 import sys
 import threading
@@ -40,6 +42,11 @@ _encoder = json.JSONEncoder(separators=(",", ":"), allow_nan=False, default=_hoo
 
 _NO_BLOBS: list[bytes] = []
 
+_USER_KEY = re.compile(r"\$+bytes")  # sent with one more "$"
+_ESCAPED_KEY = re.compile(r"\$\$+bytes")  # received: drop one "$"
+# Every key the escaping concerns ends in `bytes"` in JSON text; most values never contain it.
+_KEY_HINT = b'bytes"'
+
 
 def _not_plain(o: Any) -> Any:
     raise TypeError(type(o).__name__)
@@ -58,9 +65,14 @@ def encode(obj: Any) -> tuple[bytes, list[bytes]]:
     """Python value -> (UTF-8 JSON, blobs)."""
     if _c_encode:
         try:
-            return "".join(_c_encode(obj, 0)).encode(), _NO_BLOBS
+            data = "".join(_c_encode(obj, 0)).encode()
+            if _KEY_HINT not in data:
+                return data, _NO_BLOBS
+            escaped = _escape_keys(obj)
+            return (data if escaped is obj else "".join(_c_encode(escaped, 0)).encode()), _NO_BLOBS
         except (TypeError, ValueError, RecursionError):
             pass
+    obj = _escape_keys(obj)
     blobs: list[bytes] = []
     _tls.blobs = blobs
     try:
@@ -77,7 +89,7 @@ def decode(raw: bytes, blobs: Any = ()) -> Any:
     if not raw:
         return None
     obj = loads(raw)
-    if blobs and b'"$bytes"' in raw:
+    if (blobs and b'"$bytes"' in raw) or b'$$bytes"' in raw:
         obj = _restore(obj, blobs)
     return obj
 
@@ -95,11 +107,14 @@ def loads(raw: bytes) -> Any:
 
 
 def _restore(o: Any, blobs: Any) -> Any:
+    """Blob markers become bytes; escaped user keys lose their extra "$"."""
     if isinstance(o, dict):
         if len(o) == 1:
             i = o.get("$bytes")
             if type(i) is int and 0 <= i < len(blobs):
                 return bytes(blobs[i])
+        if any(type(k) is str and _ESCAPED_KEY.fullmatch(k) for k in o):
+            return {(k[1:] if _ESCAPED_KEY.fullmatch(k) else k): _restore(v, blobs) for k, v in o.items()}
         for k, v in o.items():
             if isinstance(v, (dict, list)):
                 o[k] = _restore(v, blobs)
@@ -108,4 +123,18 @@ def _restore(o: Any, blobs: Any) -> Any:
         for idx, v in enumerate(o):
             if isinstance(v, (dict, list)):
                 o[idx] = _restore(v, blobs)
+    return o
+
+
+def _escape_keys(o: Any) -> Any:
+    """`o` with every $…$bytes key given one more "$"; the same object when there is none."""
+    if isinstance(o, dict):
+        items = [(k, _escape_keys(v)) for k, v in o.items()]
+        changed = any(v is not o[k] or (type(k) is str and _USER_KEY.fullmatch(k)) for k, v in items)
+        if not changed:
+            return o
+        return {("$" + k if type(k) is str and _USER_KEY.fullmatch(k) else k): v for k, v in items}
+    if isinstance(o, (list, tuple)):
+        items = [_escape_keys(v) for v in o]
+        return items if any(a is not b for a, b in zip(items, o)) else o
     return o

@@ -1,8 +1,10 @@
 """Turning one Call into Replies: find the tool, check its arguments, run it, encode the outcome.
 
 Shared by both session variants. Error codes: TOOL_NOT_FOUND, INVALID_ARGUMENT (the arguments
-do not fit the tool's signature; checked before calling so a TypeError raised inside the tool
-stays a PYTHON_ERROR), PYTHON_ERROR (the tool raised), CANCELLED.
+cannot be decoded or do not fit the tool's signature; checked before calling so a TypeError
+raised inside the tool stays a PYTHON_ERROR), PYTHON_ERROR (the tool raised), MESSAGE_TOO_LARGE
+(a result over the worker's limit), CANCELLED. No call can take the worker down: whatever fails
+while handling it, even an exception that cannot be printed, becomes that call's reply.
 """
 from __future__ import annotations
 
@@ -21,7 +23,35 @@ def error_reply(call_id: int, code: str, type_: str, message: str, tb: str = "")
 def exception_reply(call_id: int, exc: BaseException) -> Any:
     if isinstance(exc, SystemExit):
         exit_now(exc)
-    return error_reply(call_id, "PYTHON_ERROR", type(exc).__name__, str(exc), traceback.format_exc())
+    return error_reply(call_id, "PYTHON_ERROR", _type_name(exc), _text(exc), _traceback(exc))
+
+
+def _type_name(exc: BaseException) -> str:
+    try:
+        return str(type(exc).__name__)
+    except BaseException:  # noqa: BLE001
+        return "Exception"
+
+
+def _text(exc: BaseException) -> str:
+    try:
+        return str(exc)
+    except BaseException as e:  # noqa: BLE001 - a __str__ that raises must not cost the reply
+        return f"<the exception's message could not be made: its __str__ raised {_type_name(e)}>"
+
+
+def _traceback(exc: BaseException) -> str:
+    try:
+        return "".join(traceback.format_exception(exc))
+    except BaseException:  # noqa: BLE001
+        return ""
+
+
+def too_large_reply(call_id: int, what: str, size: int, limit: int) -> Any:
+    return error_reply(
+        call_id, "MESSAGE_TOO_LARGE", "MessageTooLarge",
+        f"the {what} takes {size} bytes, over the pool's maxMessageBytes ({limit})",
+    )
 
 
 def cancelled_reply(call_id: int) -> Any:
@@ -43,26 +73,36 @@ def exit_now(exc: SystemExit) -> None:
         os._exit(code & 0xFF)
 
 
+class _TooLarge(Exception):
+    def __init__(self, reply: Any):
+        super().__init__()
+        self.reply = reply
+
+
 class Dispatcher:
-    def __init__(self, tools: dict, checker=None):
+    def __init__(self, tools: dict, checker=None, max_message: int = 256 * 1024 * 1024):
         self.tools = tools
         self._available = ", ".join(sorted(tools)) or "(none)"
         self.checker = checker
+        self.max_message = max_message
 
-    def prepare(self, call) -> tuple[Any, Any]:
-        """(tool, kwargs) ready to run, or (None, error reply)."""
+    def prepare(self, call, args=None) -> tuple[Any, Any]:
+        """(tool, kwargs) ready to run, or (None, error reply). `args`: a Value assembled from parts."""
         tool = self.tools.get(call.tool)
         if tool is None:
             return None, error_reply(
                 call.id, "TOOL_NOT_FOUND", "ToolNotFound",
                 f"no tool named {call.tool!r}; available tools: {self._available}",
             )
-        args = call.args
+        if args is None:
+            args = call.args
         raw = args.json  # each access copies: read it once
         try:
-            kwargs = codec.decode(raw, args.blobs) if b'"$bytes"' in raw else codec.loads(raw) if raw else {}
-        except ValueError as e:
-            return None, error_reply(call.id, "INVALID_ARGUMENT", type(e).__name__, f"{tool.name}: arguments are not valid JSON: {e}")
+            kwargs = codec.decode(raw, args.blobs) if b'bytes"' in raw else codec.loads(raw) if raw else {}
+        except RecursionError:
+            return None, error_reply(call.id, "INVALID_ARGUMENT", "RecursionError", f"{tool.name}: the arguments are nested too deeply to decode")
+        except BaseException as e:  # noqa: BLE001 - undecodable arguments fail their call, never the worker
+            return None, error_reply(call.id, "INVALID_ARGUMENT", _type_name(e), f"{tool.name}: the arguments cannot be decoded: {_text(e)}")
         if kwargs is None:
             kwargs = {}
         if not isinstance(kwargs, dict):
@@ -70,7 +110,18 @@ class Dispatcher:
                 call.id, "INVALID_ARGUMENT", "TypeError",
                 f"{tool.name}: arguments must be a JSON object of keyword arguments, got {type(kwargs).__name__}",
             )
+        if tool.bound_names and not tool.bound_names.isdisjoint(kwargs):
+            names = ", ".join(sorted(tool.bound_names.intersection(kwargs)))
+            return None, error_reply(call.id, "INVALID_ARGUMENT", "TypeError", f"{tool.name}({tool.param_text}): {names} is not an argument of this tool")
         return tool, kwargs
+
+    def _encoded(self, call_id: int, what: str, out: Any):
+        """(json, blobs); raises _TooLarge with the reply when they exceed the limit."""
+        data, blobs = codec.encode(out)
+        size = len(data) + sum(len(b) for b in blobs)
+        if size > self.max_message:
+            raise _TooLarge(too_large_reply(call_id, what, size, self.max_message))
+        return data, blobs
 
     def bad_arguments(self, call_id: int, tool, kwargs: dict, exc: TypeError) -> Any:
         """The INVALID_ARGUMENT reply if `kwargs` do not fit the tool's signature, else None.
@@ -97,7 +148,9 @@ class Dispatcher:
             out = tool.func(**kwargs)
             if tool.streaming:
                 out = list(out)  # a generator tool called without streaming: all chunks at once
-            data, blobs = codec.encode(out)
+            data, blobs = self._encoded(call_id, "result", out)
+        except _TooLarge as e:
+            return e.reply
         except TypeError as e:
             return self.bad_arguments(call_id, tool, kwargs, e) or exception_reply(call_id, e)
         except BaseException as e:  # noqa: BLE001 - every failure becomes a reply, the worker lives on
@@ -123,7 +176,7 @@ class Dispatcher:
                     yield bad
                     return
                 if not tool.streaming:
-                    data, blobs = codec.encode(out)  # a plain tool streamed: one chunk
+                    data, blobs = self._encoded(call_id, "result", out)  # a plain tool streamed: one chunk
                     yield frames.chunk(call_id, data, blobs)
                     yield frames.end(call_id)
                     return
@@ -139,8 +192,16 @@ class Dispatcher:
                         item = next(it)
                     except StopIteration:
                         break
-                    data, blobs = codec.encode(item)
+                    data, blobs = self._encoded(call_id, "chunk", item)
                     yield frames.chunk(call_id, data, blobs)
+            except GeneratorExit:
+                raise  # the session itself is closing this stream
+            except _TooLarge as e:
+                close = getattr(out, "close", None)
+                if close is not None:
+                    close()
+                yield e.reply
+                return
             except BaseException as e:  # noqa: BLE001
                 yield exception_reply(call_id, e)
                 return

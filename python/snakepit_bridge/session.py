@@ -5,18 +5,80 @@ Two variants:
   generator. No thread hand-off, which is what keeps a tiny call close to a raw gRPC echo.
 - ThreadSession (thread profile): a reader thread feeds calls to a thread pool; replies go
   onto a queue and the response generator sends whatever has piled up as one frame.
-Either way every call id gets exactly one final reply (result, error or end).
+Either way every call id gets exactly one final reply (result, error or end). Large calls'
+arguments arrive in parts (parts.py) and run once complete. A failure in this code itself, never
+a tool's, would leave the worker deaf to its calls: it ends the process instead (`fatal`), so
+the supervisor replaces the worker.
 """
 from __future__ import annotations
 
+import os
 import queue
+import sys
 import threading
+import traceback
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from . import frames
-from .dispatch import Dispatcher, cancelled_reply
+from .dispatch import Dispatcher, cancelled_reply, error_reply
+from .parts import PartialCalls
+
 _DONE = object()
+
+# Exit status of a worker whose own session code failed (EX_SOFTWARE).
+BRIDGE_FAILURE_EXIT = 70
+
+
+def fatal(where: str) -> None:
+    """Our own code failed: say where on stderr and end the process, to be replaced."""
+    try:
+        print(f"snakepit worker: internal failure in {where}; exiting to be replaced", file=sys.stderr)
+        traceback.print_exc(file=sys.stderr)
+        sys.stderr.flush()
+    finally:
+        os._exit(BRIDGE_FAILURE_EXIT)
+
+
+def read_frames(request_iterator, on_frame: Callable[[Any], None], where: str) -> None:
+    """Feeds each client frame to `on_frame` until the client goes away (a normal end)."""
+    it = iter(request_iterator)
+    while True:
+        try:
+            frame = next(it)
+        except Exception:  # noqa: BLE001 - StopIteration or the RPC ending: the client is gone
+            return
+        try:
+            on_frame(frame)
+        except BaseException:  # noqa: BLE001
+            fatal(where)
+
+
+def runnable_calls(frame, partial: PartialCalls) -> tuple[list[tuple[Any, Any]], list[Any]]:
+    """The frame's calls that can run now, as (call, args Value or None for inline args), and
+    the error replies of calls refused on the way.
+
+    Large calls start collecting their parts; those completed by this frame's parts join in.
+    """
+    ready: list[tuple[Any, Any]] = []
+    refused: list[Any] = []
+    for call in frame.calls:
+        if not call.args_size:
+            ready.append((call, None))
+            continue
+        reply = partial.start(call)
+        if reply is not None:
+            refused.append(reply)
+    for part in frame.parts:
+        try:
+            done = partial.add(part)
+        except Exception as e:  # noqa: BLE001 - parts that do not make a Value fail their call
+            partial.drop(part.id)
+            refused.append(error_reply(part.id, "INVALID_ARGUMENT", type(e).__name__, f"the arguments' parts do not decode: {e}"))
+            continue
+        if done is not None:
+            ready.append(done)
+    return ready, refused
 
 
 class InFlight:
@@ -40,26 +102,43 @@ class ProcessSession:
         self.serial = serial  # shared with the Execute RPC: one call at a time per process
 
     def serve(self, request_iterator, context) -> Iterator[Any]:
+        try:
+            yield from self._serve(request_iterator)
+        except GeneratorExit:
+            raise  # the RPC ended
+        except BaseException:  # noqa: BLE001
+            fatal("the process session")
+
+    def _serve(self, request_iterator) -> Iterator[Any]:
         d = self.dispatcher
         in_flight = self.in_flight
         serial = self.serial
         next_frame = iter(request_iterator).__next__
         cancelled: set[int] = set()
+        partial = PartialCalls(d.max_message)
         reader: _FrameReader | None = None
         while True:
             try:
                 frame = next_frame()
             except StopIteration:
                 return
-            if frame.cancels:
-                cancelled.update(frame.cancels)
-            for call in frame.calls:
+            except Exception:  # noqa: BLE001 - the RPC ended: the client went away
+                return
+            for cid in frame.cancels:
+                if partial.drop(cid):
+                    yield frames.single(cancelled_reply(cid))  # its arguments were still arriving
+                else:
+                    cancelled.add(cid)
+            ready, refused = runnable_calls(frame, partial)
+            for reply in refused:
+                yield frames.single(reply)
+            for call, args in ready:
                 cid = call.id
                 if cancelled and cid in cancelled:
                     cancelled.discard(cid)
                     yield frames.single(cancelled_reply(cid))
                     continue
-                tool, kwargs = d.prepare(call)
+                tool, kwargs = d.prepare(call, args)
                 if tool is None:
                     yield frames.single(kwargs)
                     continue
@@ -95,14 +174,14 @@ class _FrameReader:
 
     def _run(self) -> None:
         try:
-            for frame in self._it:
-                if frame.cancels:
-                    self._cancelled.update(frame.cancels)
-                self._q.put(frame)
-        except Exception:
-            pass  # the client went away; the response side ends too
+            read_frames(self._it, self._take, "the session reader")
         finally:
             self._q.put(_DONE)
+
+    def _take(self, frame) -> None:
+        if frame.cancels:
+            self._cancelled.update(frame.cancels)
+        self._q.put(frame)
 
     def next_frame(self) -> Any:
         frame = self._q.get()
@@ -125,6 +204,7 @@ class ThreadSession:
         self._calls: dict[int, int] = {}  # id -> state, for calls without a final reply yet
         self._reading = True
         self._closed = False  # the RPC itself ended (client cancelled or went away)
+        self._partial = PartialCalls(dispatcher.max_message)  # touched by the reader thread only
 
     def serve(self, request_iterator, context) -> Iterator[Any]:
         context.add_callback(self._on_rpc_done)
@@ -151,28 +231,34 @@ class ThreadSession:
         self._out.put(_DONE)
 
     def _read(self, request_iterator) -> None:
-        d = self.dispatcher
         try:
-            for frame in request_iterator:
-                for cid in frame.cancels:
-                    self._cancel(cid)
-                for call in frame.calls:
-                    tool, kwargs = d.prepare(call)
-                    if tool is None:
-                        self._out.put(kwargs)
-                        continue
-                    with self._lock:
-                        self._calls[call.id] = self.QUEUED
-                    self.in_flight.add(1)
-                    self.pool.submit(self._run, call.id, tool, kwargs, call.stream)
-        except Exception:
-            pass  # the client went away
+            read_frames(request_iterator, self._take, "the session reader")
         finally:
             with self._lock:
                 self._reading = False
                 idle = not self._calls
             if idle:
                 self._out.put(_DONE)
+
+    def _take(self, frame) -> None:
+        d = self.dispatcher
+        for cid in frame.cancels:
+            if self._partial.drop(cid):
+                self._out.put(cancelled_reply(cid))  # its arguments were still arriving
+            else:
+                self._cancel(cid)
+        ready, refused = runnable_calls(frame, self._partial)
+        for reply in refused:
+            self._out.put(reply)
+        for call, args in ready:
+            tool, kwargs = d.prepare(call, args)
+            if tool is None:
+                self._out.put(kwargs)
+                continue
+            with self._lock:
+                self._calls[call.id] = self.QUEUED
+            self.in_flight.add(1)
+            self.pool.submit(self._run, call.id, tool, kwargs, call.stream)
 
     def _cancel(self, cid: int) -> None:
         with self._lock:
@@ -204,6 +290,10 @@ class ThreadSession:
                     out.put(reply)
             else:
                 self._out.put(self.dispatcher.run_unary(cid, tool, kwargs))
+            self._finish(cid)
+        except BaseException as e:  # noqa: BLE001 - the tool's own failures are replies already
+            # Our own code failed around this call: answer it anyway, and serve on.
+            self._out.put(error_reply(cid, "PYTHON_ERROR", type(e).__name__, f"the bridge failed while handling this call ({type(e).__name__})"))
             self._finish(cid)
         finally:
             self.in_flight.add(-1)

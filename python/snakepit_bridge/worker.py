@@ -2,7 +2,7 @@
 
     python -m snakepit_bridge --adapter pkg.mod.Class --address unix:/abs/path.sock
         [--profile process|thread] [--threads N] [--thread-safety-checks]
-        [--worker-id ID] [--run-id RID]
+        [--worker-id ID] [--run-id RID] [--max-message-bytes N]
 
 Environment: SNAKEPIT_TOKEN (required; removed from os.environ once read),
 SNAKEPIT_CONTROL_FD (the inherited control fd, normally 3).
@@ -22,7 +22,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 from .control import Control
 
-MAX_MESSAGE = 512 * 1024 * 1024
+DEFAULT_MAX_MESSAGE = 256 * 1024 * 1024
+# Room above the message limit for a frame's own fields; large arguments arrive in small parts.
+FRAME_OVERHEAD = 4 * 1024 * 1024
 TOKEN_KEY = "x-snakepit-token"
 HANDLER_THREADS = 8  # Session, DescribeTools, Heartbeat; tool threads are separate
 
@@ -50,9 +52,13 @@ def parse_args(argv):
     p.add_argument("--thread-safety-checks", action="store_true")
     p.add_argument("--worker-id", default="")
     p.add_argument("--run-id", default="")
+    p.add_argument("--max-message-bytes", type=int, default=DEFAULT_MAX_MESSAGE,
+                   help="largest arguments or result of one call, in bytes (maxMessageBytes)")
     args = p.parse_args(argv)
     if args.threads < 1:
         raise StartupError("--threads must be at least 1")
+    if args.max_message_bytes < 1:
+        raise StartupError("--max-message-bytes must be at least 1")
     return args
 
 
@@ -191,7 +197,7 @@ def serve(args, control: Control, token: bytes):
         from .safety import SafetyChecker
 
         checker = SafetyChecker(control.send)
-    dispatcher = Dispatcher(tools, checker)
+    dispatcher = Dispatcher(tools, checker, args.max_message_bytes)
     in_flight = InFlight()
 
     if args.profile == "thread":
@@ -210,8 +216,8 @@ def serve(args, control: Control, token: bytes):
     server = grpc.server(
         ThreadPoolExecutor(max_workers=HANDLER_THREADS, thread_name_prefix="snakepit-grpc"),
         options=[
-            ("grpc.max_send_message_length", MAX_MESSAGE),
-            ("grpc.max_receive_message_length", MAX_MESSAGE),
+            ("grpc.max_send_message_length", args.max_message_bytes + FRAME_OVERHEAD),
+            ("grpc.max_receive_message_length", args.max_message_bytes + FRAME_OVERHEAD),
             ("grpc.so_reuseport", 0),
         ],
     )

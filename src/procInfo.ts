@@ -1,0 +1,48 @@
+// What /proc says about a process. Every reader answers undefined when the process is gone or
+// not ours to read, so callers treat "unknown" as "leave it alone".
+import { readFileSync } from 'node:fs';
+
+export interface ProcStat {
+  state: string;
+  processGroup: number;
+  /** Clock ticks after boot: with the pid, names one process even once the pid is reused. */
+  startTime: number;
+}
+
+export function procStat(pid: number): ProcStat | undefined {
+  const text = read(`/proc/${pid}/stat`);
+  if (text === undefined) return undefined;
+  // The command name in parentheses may hold spaces and ')'; the fields after the last ')' are fixed.
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return { state: fields[0], processGroup: Number(fields[2]), startTime: Number(fields[19]) };
+}
+
+/** Alive and not a zombie (a killed process its parent has not reaped yet). */
+export function isRunning(pid: number): boolean {
+  const stat = procStat(pid);
+  return stat !== undefined && stat.state !== 'Z';
+}
+
+/** The real, effective, saved and filesystem uids. */
+export function procUids(pid: number): number[] | undefined {
+  const line = read(`/proc/${pid}/status`)?.split('\n').find((l) => l.startsWith('Uid:'));
+  return line?.slice(4).trim().split(/\s+/).map(Number);
+}
+
+export function procArgs(pid: number): string[] | undefined {
+  return read(`/proc/${pid}/cmdline`)?.split('\0');
+}
+
+/** One variable of the environment the process was started with. */
+export function procEnv(pid: number, name: string): string | undefined {
+  const entry = read(`/proc/${pid}/environ`)?.split('\0').find((e) => e.startsWith(`${name}=`));
+  return entry?.slice(name.length + 1);
+}
+
+function read(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
