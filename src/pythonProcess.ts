@@ -146,6 +146,7 @@ export class PythonProcess {
     const { workerId, pool, adapter, startupTimeoutMs } = this.options;
     return new Promise<ReadyInfo>((resolve, reject) => {
       let startupError: ControlMessage | undefined;
+      let ready = false;
       const timer = setTimeout(
         () => reject(new StartupFailedError(
           `Worker ${workerId} of pool "${pool}" was not ready within ${startupTimeoutMs} ms. ` +
@@ -164,6 +165,7 @@ export class PythonProcess {
         const message = parseControl(line);
         if (!message) return;
         if (message.type === 'ready') {
+          ready = true;
           done();
           resolve(message as unknown as ReadyInfo);
         } else if (message.type === 'startup_error') {
@@ -174,6 +176,7 @@ export class PythonProcess {
       });
       this.exited.then(async (exit) => {
         done();
+        if (ready) return; // a later exit is the supervisor's business, not start-up's
         // Let the last stderr lines arrive before quoting them.
         await new Promise((r) => setTimeout(r, 20));
         reject(this.startupFailure(exit, startupError));
