@@ -89,7 +89,7 @@ async function assertHealthy(pit: Snakepit, pids: number[]): Promise<void> {
 
 for (const profile of ['process', 'thread'] as const) {
   describe(`${profile} profile`, () => {
-    const adapter = profile === 'process' ? 'argument_adapters.Arguments' : 'argument_adapters.ThreadedArguments';
+    const adapter = profile === 'process' ? 'hostile_adapters.Hostile' : 'hostile_adapters.ThreadedHostile';
     const pool = { name: 'default', workerProfile: profile, poolSize: 1, threadsPerWorker: profile === 'thread' ? 2 : undefined, adapter, maxMessageBytes: LIMIT };
 
     test('each bad argument, run at once, fails alone', async () => {
@@ -132,8 +132,8 @@ for (const profile of ['process', 'thread'] as const) {
 test('a pool taking 100 bad calls does not disturb a pool serving 1,000', async () => {
   const pit = await startPit({
     pools: [
-      { name: 'victim', poolSize: 1, adapter: 'argument_adapters.Arguments', maxArgumentDepth: 1000 },
-      { name: 'other', poolSize: 2, adapter: 'argument_adapters.Arguments' },
+      { name: 'victim', poolSize: 1, adapter: 'hostile_adapters.Hostile', maxArgumentDepth: 1000 },
+      { name: 'other', poolSize: 2, adapter: 'hostile_adapters.Hostile' },
     ],
   });
   const trouble: string[] = [];

@@ -19,7 +19,7 @@ function memory(): { rss: number; peak: number } {
 }
 
 test('a 100 MB Buffer argument: the event loop stays free and Node holds it about once', async () => {
-  const pit = await startPit({ pools: [{ name: 'default', poolSize: 1, adapter: 'argument_adapters.Arguments' }] });
+  const pit = await startPit({ pools: [{ name: 'default', poolSize: 1, adapter: 'hostile_adapters.Hostile' }] });
   await pit.execute('digest', { blob: Buffer.alloc(4 * MB, 1) }); // warm the path
   globalThis.gc?.();
   writeFileSync('/proc/self/clear_refs', '5'); // resets the peak (VmHWM) to the current RSS
@@ -48,14 +48,14 @@ test('a 100 MB Buffer argument: the event loop stays free and Node holds it abou
 });
 
 test('over maxMessageBytes: MESSAGE_TOO_LARGE for arguments and for results, and the worker serves on', async () => {
-  const pit = await startPit({ pools: [{ name: 'default', poolSize: 1, adapter: 'argument_adapters.Arguments', maxMessageBytes: 64 * MB }] });
+  const pit = await startPit({ pools: [{ name: 'default', poolSize: 1, adapter: 'hostile_adapters.Hostile', maxMessageBytes: 64 * MB }] });
   const pid = await pit.execute('pid', {});
   const tooBig = await errorOf(pit.execute('digest', { blob: Buffer.alloc(100 * MB) }));
   assert.equal(tooBig.code, 'MESSAGE_TOO_LARGE');
   assert.match(tooBig.message, /104857\d+ bytes.*67108864/);
-  const bigResult = await errorOf(pit.execute('make_bytes', { size: 80 * MB }));
+  const bigResult = await errorOf(pit.execute('blob', { size: 80 * MB }));
   assert.equal(bigResult.code, 'MESSAGE_TOO_LARGE');
   assert.equal(await pit.execute('pid', {}), pid);
-  assert.deepEqual(await pit.execute('make_bytes', { size: 3 }), Buffer.alloc(3));
+  assert.deepEqual(await pit.execute('blob', { size: 3 }), Buffer.alloc(3));
   await pit.stop();
 });

@@ -1,5 +1,8 @@
-"""Tools that fail in awkward ways, in both profiles: the worker must answer and serve on."""
+"""Tools for argument and failure safety, in both profiles (the Node and Python suites use these
+exact names): the worker must answer every call and serve on."""
+import hashlib
 import os
+import time
 
 from snakepit_bridge import BaseAdapter, ThreadSafeAdapter, tool
 
@@ -17,6 +20,15 @@ class _Tools:
     @tool
     def pid(self):
         return os.getpid()
+
+    @tool
+    def sleep(self, seconds):
+        time.sleep(seconds)
+        return os.getpid()
+
+    @tool(description="Size and SHA-256 of a byte string")
+    def digest(self, blob):
+        return {"size": len(blob), "sha256": hashlib.sha256(blob).hexdigest()}
 
     @tool
     def unprintable(self):
