@@ -122,7 +122,11 @@ for (const profile of ['process', 'thread'] as const) {
       await sleep(1000);
       for (const row of rows.filter((r) => r.inNode)) assert.ok(settledAt.has(row), `${row.name} settled while the workers were busy`);
       assert.deepEqual(await Promise.all(busy), Array(capacity).fill(pids[0]));
+      const freedAt = performance.now() - submitted;
       (await Promise.all(results)).forEach((got, i) => check(rows[i], got));
+      for (const row of rows.filter((r) => !r.inNode)) {
+        assert.ok(settledAt.get(row)! - freedAt < 3000, `${row.name} settled soon after the workers were free`);
+      }
       await assertHealthy(pit, pids);
       await pit.stop();
     });
