@@ -93,7 +93,8 @@ function encodeObject(value: object, state: EncodeState, depth: number): string 
 }
 
 function encodeRecord(value: object, state: EncodeState, depth: number): string {
-  const refused = refusedKind(value);
+  const proto = Object.getPrototypeOf(value);
+  const refused = proto === Object.prototype || proto === null ? undefined : refusedKind(value);
   if (refused) throw new ArgumentProblem('', refused);
   if (typeof (value as { toJSON?: unknown }).toJSON === 'function') {
     // Dates and other values that say how they become JSON, as JSON.stringify does.
@@ -105,7 +106,7 @@ function encodeRecord(value: object, state: EncodeState, depth: number): string 
       const item = (value as Record<string, unknown>)[key];
       if (item === undefined) continue; // an absent keyword argument, as in JSON.stringify
       if (!key.isWellFormed()) throw new ArgumentProblem('', 'has a key with a lone UTF-16 surrogate');
-      const wireKey = USER_KEY.test(key) ? `$${key}` : key;
+      const wireKey = key.endsWith('bytes') && USER_KEY.test(key) ? `$${key}` : key;
       out += (out.length > 1 ? ',' : '') + JSON.stringify(wireKey) + ':' + encodeAny(item, state, depth);
     } catch (error) {
       throw located(error, key);
