@@ -3,15 +3,31 @@
 The worker reports JSON lines here (ready, startup_error, thread-safety warnings) instead of
 on stdout, so nothing a tool prints can be mistaken for the handshake. The same fd tells us
 when the parent is gone: reading it returns EOF the moment the parent dies, even by SIGKILL.
+
+This module also holds how the worker ends: whichever way it goes (SIGTERM, its parent's
+death, an exit of ours, a normal return), every process it started goes first
+(guard_descendants, reaper.py). A forked child is not the worker: it gets default signal
+handling back and none of the worker's links.
 """
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import secrets
 import signal
 import sys
 import threading
+import time
 from typing import Any
+
+from . import reaper
+
+ADOPTED_REAP_INTERVAL_S = 2.0
+
+_worker_pid: int | None = None  # set by guard_descendants(); a forked child is never the worker
+_watchdog = None  # the reaper's watchdog process (subprocess.Popen), spared by our own sweeps
+_child_must_close: list[int] = []  # fds a forked child must not hold: the parent link, the watchdog pipe
 
 
 class Control:
@@ -20,6 +36,7 @@ class Control:
         self._lock = threading.Lock()  # lines from several threads must not interleave
         if fd is not None:
             os.set_inheritable(fd, False)  # tools' subprocesses must not hold the parent link open
+            _child_must_close.append(fd)  # nor may a forked child (os.fork keeps every fd)
 
     @classmethod
     def from_env(cls) -> "Control":
@@ -73,12 +90,17 @@ class Control:
         _die_with_group()
 
 
-def _die_with_group() -> None:
+def _flush() -> None:
     try:
         sys.stdout.flush()
         sys.stderr.flush()
     except Exception:
         pass
+
+
+def _die_with_group() -> None:
+    end_descendants()
+    _flush()
     try:
         # Node spawns workers detached (own process group): killing the group also takes
         # down anything a tool started, so no grandchild outlives the pool.
@@ -87,6 +109,10 @@ def _die_with_group() -> None:
     except OSError:
         pass
     os._exit(1)
+
+
+def _on_parent_death(_signum, _frame) -> None:
+    _die_with_group()
 
 
 def _set_parent_death_signal() -> None:
@@ -100,7 +126,95 @@ def _set_parent_death_signal() -> None:
 
         libc = ctypes.CDLL(None, use_errno=True)
         PR_SET_PDEATHSIG = 1
-        signal.signal(signal.SIGHUP, lambda *_: _die_with_group())
+        signal.signal(signal.SIGHUP, _on_parent_death)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGHUP, 0, 0, 0)
     except Exception:
         pass
+
+
+# -- the worker's descendants ---------------------------------------------------------------
+def guard_descendants() -> None:
+    """Nothing this worker starts may outlive it. Call first in main(), before any tool code.
+
+    - the worker becomes a child subreaper, so orphaned grandchildren stay its descendants;
+    - every exec'd descendant inherits a mark in its environment, and a watchdog outside the
+      process group ends the marked ones if the worker dies without running our code (SIGKILL);
+    - SIGTERM, the parent's death, exit_now() and a normal interpreter exit end all
+      descendants before the worker goes;
+    - orphans it adopts are reaped once they die, so they do not pile up as zombies.
+    """
+    global _worker_pid, _watchdog
+    if _worker_pid == os.getpid():
+        return
+    _worker_pid = os.getpid()
+    adopts_orphans = reaper.become_subreaper()
+    os.environ[reaper.MARK_ENV] = secrets.token_hex(16)
+    started = reaper.start_watchdog(os.environ[reaper.MARK_ENV])
+    if started is not None:
+        _watchdog, pipe_fd = started
+        _child_must_close.append(pipe_fd)
+    os.register_at_fork(after_in_child=_forked_child_is_not_the_worker)
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    # Before Python waits for tool threads at exit: ending their children often unblocks them.
+    register_thread_atexit = getattr(threading, "_register_atexit", None)
+    if register_thread_atexit is not None:
+        register_thread_atexit(end_descendants)
+    atexit.register(end_descendants)
+    if adopts_orphans:
+        threading.Thread(target=_reap_adopted_orphans, name="snakepit-orphan-reaper", daemon=True).start()
+
+
+def end_descendants() -> int:
+    """Kills every process the worker started; returns how many. A no-op outside the worker."""
+    if _worker_pid is None or os.getpid() != _worker_pid:
+        return 0
+    spare = frozenset({_watchdog.pid}) if _watchdog is not None else frozenset()
+    try:
+        return reaper.descendants_of_self(spare)
+    except Exception as e:  # ending must go on: the watchdog is still there behind us
+        print(f"snakepit worker: could not end all descendants: {e!r}", file=sys.stderr)
+        return 0
+
+
+def exit_now(code: int) -> None:
+    """os._exit, after ending every descendant."""
+    end_descendants()
+    _flush()
+    os._exit(code)
+
+
+def _on_sigterm(_signum, _frame) -> None:
+    end_descendants()
+    _flush()
+    # Die by SIGTERM itself, as without this handler: the parent sees the same exit.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(1)  # the signal ends us before this returns; the exit below is a last resort
+    os._exit(128 + signal.SIGTERM)
+
+
+def _forked_child_is_not_the_worker() -> None:
+    global _worker_pid, _watchdog
+    _worker_pid = None
+    _watchdog = None
+    for signum, handler in ((signal.SIGTERM, _on_sigterm), (signal.SIGHUP, _on_parent_death)):
+        if signal.getsignal(signum) is handler:
+            signal.signal(signum, signal.SIG_DFL)
+    for fd in _child_must_close:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    _child_must_close.clear()
+
+
+def _reap_adopted_orphans() -> None:
+    claimed: set[tuple[int, int]] = set()
+    while True:
+        time.sleep(ADOPTED_REAP_INTERVAL_S)
+        try:
+            if _watchdog is not None:
+                _watchdog.poll()  # ours; collected through its Popen
+            reaper.reap_adopted_orphans(claimed)
+        except Exception:
+            pass  # a failed pass leaves zombies for the next one

@@ -20,7 +20,7 @@ import threading
 import traceback
 from concurrent.futures import ThreadPoolExecutor
 
-from .control import Control
+from .control import Control, exit_now, guard_descendants
 
 DEFAULT_MAX_MESSAGE = 256 * 1024 * 1024
 # Room above the message limit for a frame's own fields; large arguments arrive in small parts.
@@ -259,13 +259,17 @@ def main(argv=None) -> None:
     control = Control.from_env()
     token = os.environ.pop("SNAKEPIT_TOKEN", None)  # tools and their subprocesses never see it
     try:
+        guard_descendants()  # once the token has left os.environ, which its watchdog inherits
+        # Before gRPC loads: with its fork handlers on, a tool's forked child (os.fork,
+        # multiprocessing "fork") can die of SIGSEGV while it runs.
+        os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "0")
         control.watch_parent()
         args = parse_args(sys.argv[1:] if argv is None else argv)
         if not token:
             raise StartupError("SNAKEPIT_TOKEN is not set: the worker refuses to serve without a token")
         server = serve(args, control, token.encode())
     except KeyboardInterrupt:
-        os._exit(130)
+        exit_now(130)
     except BaseException as e:  # noqa: BLE001 - anything before ready is a startup_error
         if isinstance(e, SystemExit) and e.code in (0, None) and {"-h", "--help"} & set(sys.argv):
             raise  # --help printed usage
@@ -280,7 +284,7 @@ def main(argv=None) -> None:
             sys.stdout.flush()
             sys.stderr.flush()
         finally:
-            os._exit(1)
+            exit_now(1)
     try:
         server.wait_for_termination()
     except KeyboardInterrupt:

@@ -1,0 +1,333 @@
+"""Ending every process a worker started, however deep it is and wherever it moved.
+
+Two ways to find a worker's descendants, for the two ways a worker ends:
+- while the worker runs its own exit, by ancestry: the worker is a child subreaper, so an
+  orphaned grandchild is re-parented to it instead of to init, and every descendant, also
+  one that left the process group (setsid) or ignores SIGTERM, has an ancestry leading to it;
+- once the worker has died without running any code of ours (SIGKILL, a native crash), by a
+  watchdog: a small process started next to the worker, in its own session so that the kill
+  of the worker's group spares it. It waits for the worker to end and then ends what is left:
+  processes carrying the worker's mark in their environment (set in os.environ, so every
+  exec'd descendant inherits it), forks that share the worker's own environment block, and
+  descendants of the worker's direct children as last seen by a poll.
+
+Killing is freeze-then-kill in rounds: SIGSTOP the processes found and their children until
+the set stops growing, then SIGKILL them all, then look again, so a process that forks while
+we kill cannot leave a child behind.
+
+Run as a script, this module is the watchdog (stdlib only, so it starts with `python -S -E`):
+    python -S -E reaper.py --watch PID --mark MARK --fd FD
+"""
+from __future__ import annotations
+
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+from typing import Callable, Iterable, NamedTuple
+
+MARK_ENV = "SNAKEPIT_WORKER_MARK"
+# A worker's environment block carries its per-worker token, which makes the block unique:
+# a process with the same block is a fork of that worker.
+TOKEN_IN_ENV = b"SNAKEPIT_TOKEN="
+WATCH_POLL_S = 0.5  # how often the watchdog notes the worker's direct children
+SWEEP_TIMEOUT_S = 10.0
+PR_SET_CHILD_SUBREAPER = 36
+
+
+class Proc(NamedTuple):
+    ppid: int
+    state: str
+    start: int  # start time in clock ticks since boot: tells a reused pid apart
+
+
+def read_proc(pid: int) -> Proc | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read().decode(errors="replace")
+    except OSError:
+        return None
+    # The command name is in parentheses and may itself contain ") ": split after the last one.
+    fields = stat[stat.rfind(")") + 2:].split()
+    try:
+        return Proc(ppid=int(fields[1]), state=fields[0], start=int(fields[19]))
+    except (IndexError, ValueError):
+        return None
+
+
+def snapshot(born_since: int = 0) -> dict[int, Proc]:
+    """Live processes started at or after `born_since` (zombies left out: they are dead already).
+
+    A descendant never starts before its ancestor, so passing the ancestor's start time
+    leaves out the rest of a busy machine, and with it most of the costly looks.
+    """
+    procs: dict[int, Proc] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            proc = read_proc(int(entry))
+            if proc is not None and proc.start >= born_since and proc.state not in ("Z", "X", "x"):
+                procs[int(entry)] = proc
+    return procs
+
+
+def descendants(roots: Iterable[int], procs: dict[int, Proc]) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for pid, proc in procs.items():
+        children.setdefault(proc.ppid, []).append(pid)
+    found: set[int] = set()
+    stack = list(roots)
+    while stack:
+        for child in children.get(stack.pop(), ()):
+            if child not in found:
+                found.add(child)
+                stack.append(child)
+    return found
+
+
+def direct_children(pid: int) -> set[int]:
+    """Children of every thread of `pid` (a child belongs to the thread that forked it)."""
+    found: set[int] = set()
+    try:
+        threads = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return found
+    for tid in threads:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children", "rb") as f:
+                found.update(int(p) for p in f.read().split())
+        except OSError:
+            pass
+    return found
+
+
+def read_environ(pid: int) -> bytes | None:
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            return f.read()
+    except OSError:  # gone, or another user's process
+        return None
+
+
+def signal_exact(pid: int, start: int, sig: int) -> bool:
+    """Signals `pid` only if it is still the process that started at `start`."""
+    pidfd = None
+    if hasattr(os, "pidfd_open"):
+        try:
+            pidfd = os.pidfd_open(pid)  # pins the process: the pid cannot be reused under us
+        except OSError:
+            pidfd = None
+    try:
+        current = read_proc(pid)
+        if current is None or current.start != start:
+            return False
+        if pidfd is not None:
+            signal.pidfd_send_signal(pidfd, sig)
+        else:
+            os.kill(pid, sig)
+        return True
+    except OSError:
+        return False
+    finally:
+        if pidfd is not None:
+            os.close(pidfd)
+
+
+def sweep(find: Callable[[dict[int, Proc]], set[int]], spare: frozenset[int] = frozenset(),
+          born_since: int = 0, timeout: float = SWEEP_TIMEOUT_S) -> int:
+    """Kills what `find` names and all their descendants, again and again until none is left.
+
+    `find` sees the processes started since `born_since`. Returns how many processes were
+    killed; stops trying after `timeout` seconds.
+    """
+    killed = 0
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        procs = snapshot(born_since)
+        targets = {pid for pid in find(procs) if pid in procs} - spare
+        if not targets:
+            return killed
+        # Freeze first: a stopped process cannot fork, and its children keep it as parent,
+        # so the tree can be walked to its end before anything is killed.
+        frozen: dict[int, int] = {}
+        while targets:
+            for pid in targets:
+                if signal_exact(pid, procs[pid].start, signal.SIGSTOP):
+                    frozen[pid] = procs[pid].start
+            procs = snapshot(born_since)
+            targets = ((find(procs) | descendants(frozen, procs)) & procs.keys()) - spare - frozen.keys()
+            if time.monotonic() >= deadline:
+                break
+        for pid, start in frozen.items():
+            if signal_exact(pid, start, signal.SIGKILL):
+                killed += 1
+        if not frozen:
+            time.sleep(0.01)  # they exited between our look and our signal; look again
+    return killed
+
+
+def descendants_of_self(spare: frozenset[int] = frozenset(), timeout: float = SWEEP_TIMEOUT_S) -> int:
+    """Kills every descendant of this process (except `spare`); returns how many."""
+    if not sys.platform.startswith("linux"):
+        return 0  # no /proc to walk
+    me = os.getpid()
+    own = read_proc(me)
+    return sweep(lambda procs: descendants((me,), procs), spare | {me}, own.start if own else 0, timeout)
+
+
+def become_subreaper() -> bool:
+    """Orphans among our descendants are re-parented to us, not to init (Linux 3.4+)."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    except Exception:
+        return False
+
+
+# -- orphans adopted as a subreaper ----------------------------------------------------------
+def zombie_children_of_main_thread() -> list[tuple[int, int]]:
+    """Dead children waiting on our main thread: (pid, start) pairs.
+
+    Orphans re-parented to a subreaper become children of its main thread; so do children of
+    a thread that has exited. Children of a running tool thread are listed under that thread.
+    """
+    me = os.getpid()
+    try:
+        with open(f"/proc/{me}/task/{me}/children", "rb") as f:
+            pids = [int(p) for p in f.read().split()]
+    except OSError:
+        return []
+    found = []
+    for pid in pids:
+        proc = read_proc(pid)
+        if proc is not None and proc.state == "Z":
+            found.append((pid, proc.start))
+    return found
+
+
+def pids_python_waits_for() -> set[int]:
+    """Children some Python object in this process will still wait for: not ours to reap.
+
+    Reaping such a child would make subprocess report exit code 0 for it, whatever it was.
+    """
+    import gc
+
+    pids: set[int] = set()
+    mp_process = sys.modules.get("multiprocessing.process")
+    for child in list(getattr(mp_process, "_children", ()) or ()):
+        pid = getattr(getattr(child, "_popen", None), "pid", None)
+        if isinstance(pid, int):
+            pids.add(pid)
+    sp = sys.modules.get("subprocess")
+    if sp is not None:
+        for obj in gc.get_objects():
+            if isinstance(obj, sp.Popen) and obj.returncode is None and isinstance(obj.pid, int):
+                pids.add(obj.pid)
+    return pids
+
+
+def reap_adopted_orphans(claimed: set[tuple[int, int]]) -> list[int]:
+    """Collects the exit status of adopted orphans that have died; returns their pids.
+
+    `claimed` remembers zombies that Python code will wait for, so the (costly) look for
+    such code runs once per zombie, not on every pass.
+    """
+    zombies = zombie_children_of_main_thread()
+    claimed.intersection_update(zombies)
+    candidates = [z for z in zombies if z not in claimed]
+    if not candidates:
+        return []
+    waited_for = pids_python_waits_for()
+    reaped = []
+    for pid, start in candidates:
+        if pid in waited_for:
+            claimed.add((pid, start))
+            continue
+        try:
+            if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                reaped.append(pid)
+        except ChildProcessError:
+            pass
+    return reaped
+
+
+# -- the watchdog: started by the worker ------------------------------------------------------
+def start_watchdog(mark: str) -> tuple[subprocess.Popen, int] | None:
+    """Starts the watchdog for this process; returns it and the pipe end that keeps it waiting.
+
+    The returned fd must stay open for the worker's whole life and be closed in forked
+    children: the watchdog sees end-of-file once the worker is gone.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    read_end, write_end = os.pipe()  # both non-inheritable; pass_fds hands read_end over
+    try:
+        watchdog = subprocess.Popen(
+            [sys.executable, "-S", "-E", os.path.abspath(__file__),
+             "--watch", str(os.getpid()), "--mark", mark, "--fd", str(read_end)],
+            pass_fds=(read_end,), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,  # outside the worker's group, so the group's SIGKILL spares it
+        )
+    except OSError:
+        os.close(write_end)
+        return None
+    finally:
+        os.close(read_end)
+    return watchdog, write_end
+
+
+def _worker_alive(pid: int, start: int) -> bool:
+    proc = read_proc(pid)
+    return proc is not None and proc.start == start and proc.state not in ("Z", "X", "x")
+
+
+def watch(worker_pid: int, mark: str, fd: int) -> int:
+    """The watchdog's life: wait for the worker to end, then end what it left."""
+    worker = read_proc(worker_pid)
+    me = os.getpid()
+    marker = f"{MARK_ENV}={mark}".encode()
+    block = read_environ(worker_pid)
+    if block is not None and TOKEN_IN_ENV not in block:
+        block = None  # without the token the block is not unique to this worker
+    known: dict[int, int] = {}  # the worker's direct children: pid -> start
+    link_open = True
+    while worker is not None and _worker_alive(worker_pid, worker.start):
+        if link_open:
+            ready, _, _ = select.select([fd], [], [], WATCH_POLL_S)
+            if ready and not os.read(fd, 64):
+                link_open = False  # the worker is exiting; its zombie state follows shortly
+        else:
+            time.sleep(0.01)
+        if link_open:
+            for pid in direct_children(worker_pid):
+                proc = read_proc(pid)
+                if proc is not None and pid != me:
+                    known[pid] = proc.start
+            known = {pid: start for pid, start in known.items() if _worker_alive(pid, start)}
+
+    def left_behind(procs: dict[int, Proc]) -> set[int]:
+        roots = {pid for pid, start in known.items() if pid in procs and procs[pid].start == start}
+        for pid in procs:
+            env = read_environ(pid)
+            if env is not None and (marker in env.split(b"\0") or (block is not None and env == block)):
+                roots.add(pid)
+        return roots | descendants(roots, procs)
+
+    sweep(left_behind, frozenset({me}), worker.start if worker is not None else 0)
+    return 0
+
+
+def _main(argv: list[str]) -> int:
+    args = dict(zip(argv[0::2], argv[1::2]))
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # outlives the worker by design; ends on its own
+    return watch(int(args["--watch"]), args["--mark"], int(args["--fd"]))
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1:]))
