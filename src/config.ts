@@ -37,7 +37,8 @@ const envObject = z.record(z.string(), z.string());
 
 /**
  * On by default: a frozen worker (SIGSTOP, a deadlock in native code) is killed and its calls
- * fail WORKER_CRASHED within pingIntervalMs × maxMissedHeartbeats + timeoutMs (16 s). Heartbeats
+ * fail WORKER_CRASHED about pingIntervalMs × maxMissedHeartbeats + timeoutMs (16 s) after the
+ * freeze at most. Heartbeats
  * are answered on a thread of their own, so a long CPU-bound call does not miss them.
  */
 const HEARTBEAT_DEFAULTS = { enabled: true, pingIntervalMs: 2000, timeoutMs: 10_000, maxMissedHeartbeats: 3 };
