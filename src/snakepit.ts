@@ -5,6 +5,7 @@ import { EventEmitter } from 'eventemitter3';
 import { type Actor, createActor } from 'xstate';
 import type { PoolContext, PoolInput } from '../machines/pool.machine.js';
 import { createRuntimeLogic, type RuntimeHooks } from './actors.js';
+import { checkCall, describeValue, isDuration } from './callChecks.js';
 import { MAX_DURATION_MS, type PoolConfig, type ResolvedConfig, resolveConfig, type SnakepitConfig } from './config.js';
 import { type CallOptions, Dispatcher, type WorkerInfo, type WorkerSlot } from './dispatcher.js';
 import { InvalidArgumentError, InvalidStateError, PoolNotFoundError, ShuttingDownError, SnakepitError } from './errors.js';
@@ -355,32 +356,6 @@ export class Snakepit {
     return this.dispatchers.get(name)!.config;
   }
 
-}
-
-/** What is wrong with a call's tool name, arguments or options, if anything. */
-function checkCall(tool: unknown, args: unknown, options: unknown): string | undefined {
-  if (typeof tool !== 'string' || tool.length === 0) return `The tool name must be a non-empty string; got ${describeValue(tool)}.`;
-  if (args === null || typeof args !== 'object' || Array.isArray(args)) {
-    return `Arguments to tool "${tool}" must be an object of keyword arguments, e.g. { a: 1 }; got ${describeValue(args)}.`;
-  }
-  if (options === null || typeof options !== 'object') return `Call options must be an object, e.g. { pool: 'ml', timeoutMs: 5000 }; got ${describeValue(options)}.`;
-  const { pool, timeoutMs, signal } = options as CallOptions;
-  if (pool !== undefined && typeof pool !== 'string') return `The pool option must be a pool's name; got ${describeValue(pool)}.`;
-  if (timeoutMs !== undefined && !isDuration(timeoutMs, false)) {
-    return `timeoutMs must be a number of ms above 0 and at most ${MAX_DURATION_MS}; got ${describeValue(timeoutMs)}.`;
-  }
-  if (signal !== undefined && !(signal instanceof AbortSignal)) return `signal must be an AbortSignal (e.g. AbortSignal.timeout(1000)); got ${describeValue(signal)}.`;
-  return undefined;
-}
-
-function isDuration(value: unknown, zeroAllowed: boolean): value is number {
-  return typeof value === 'number' && Number.isFinite(value) && (zeroAllowed ? value >= 0 : value > 0) && value <= MAX_DURATION_MS;
-}
-
-function describeValue(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
-  if (value === null || typeof value !== 'object') return String(value);
-  return Array.isArray(value) ? 'an array' : `an object (${Object.prototype.toString.call(value).slice(8, -1)})`;
 }
 
 function supervisorInfo(
