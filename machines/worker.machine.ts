@@ -22,8 +22,6 @@ export interface WorkerContext extends WorkerInput {
   requests: number;
   restarts: number;
   pid: number | undefined;
-  /** The runtime's handle on the live process; opaque to the machine. */
-  handle: unknown;
   exit: WorkerExitInfo | undefined;
   error: unknown;
   /** Why the worker is draining or being retired: ttl, max_requests, memory, manual, shutdown. */
@@ -56,15 +54,15 @@ export const workerMachine = setup({
   },
   actors: {
     /** Starts the process and resolves once it serves calls. */
-    boot: fromPromise<{ pid: number; handle: unknown }, { id: string; pool: string; restarts: number }>(async () => {
+    boot: fromPromise<{ pid: number }, { id: string; pool: string; restarts: number }>(async () => {
       throw new Error('boot is provided by the runtime');
     }),
     /** Sends EXITED when the live process exits. */
-    watchExit: fromCallback<{ type: 'EXITED' }, { handle: unknown }>(() => undefined),
+    watchExit: fromCallback<{ type: 'EXITED' }, { id: string }>(() => undefined),
     /** Ends the process: SIGTERM, grace period, SIGKILL. */
-    retire: fromPromise<void, { handle: unknown; reason: string; id: string; pool: string }>(async () => undefined),
+    retire: fromPromise<void, { reason: string; id: string; pool: string }>(async () => undefined),
     /** Pings the live worker; kills it when heartbeats stop (a frozen process). */
-    heartbeat: fromCallback<{ type: 'EXITED' }, { handle: unknown; id: string; pool: string }>(() => undefined),
+    heartbeat: fromCallback<{ type: 'EXITED' }, { id: string; pool: string }>(() => undefined),
   },
   actions: {
     /** Tells the runtime the worker entered a state. */
@@ -73,7 +71,6 @@ export const workerMachine = setup({
     tellParent: sendParent((_, report: WorkerReport) => report),
     countRestart: assign({
       restarts: ({ context }) => context.restarts + 1,
-      handle: undefined,
       pid: undefined,
       retireReason: undefined,
     }),
@@ -92,7 +89,6 @@ export const workerMachine = setup({
     requests: 0,
     restarts: 0,
     pid: undefined,
-    handle: undefined,
     exit: undefined,
     error: undefined,
     retireReason: undefined,
@@ -107,7 +103,7 @@ export const workerMachine = setup({
         input: ({ context }) => ({ id: context.id, pool: context.pool, restarts: context.restarts }),
         onDone: {
           target: 'alive',
-          actions: assign({ pid: ({ event }) => event.output.pid, handle: ({ event }) => event.output.handle }),
+          actions: assign({ pid: ({ event }) => event.output.pid }),
         },
         onError: {
           target: 'crashed',
@@ -134,8 +130,8 @@ export const workerMachine = setup({
         { type: 'tellParent', params: ({ context }) => ({ type: 'WORKER_READY', id: context.id }) },
       ],
       invoke: [
-        { id: 'watchExit', src: 'watchExit', input: ({ context }) => ({ handle: context.handle }) },
-        { id: 'heartbeat', src: 'heartbeat', input: ({ context }) => ({ handle: context.handle, id: context.id, pool: context.pool }) },
+        { id: 'watchExit', src: 'watchExit', input: ({ context }) => ({ id: context.id }) },
+        { id: 'heartbeat', src: 'heartbeat', input: ({ context }) => ({ id: context.id, pool: context.pool }) },
       ],
       initial: 'ready',
       on: {
@@ -183,7 +179,7 @@ export const workerMachine = setup({
       invoke: {
         id: 'retire',
         src: 'retire',
-        input: ({ context }) => ({ handle: context.handle, reason: context.retireReason ?? 'shutdown', id: context.id, pool: context.pool }),
+        input: ({ context }) => ({ reason: context.retireReason ?? 'shutdown', id: context.id, pool: context.pool }),
         onDone: [{ guard: 'restarting', target: 'starting', actions: 'countRestart' }, { target: 'stopped' }],
         onError: [{ guard: 'restarting', target: 'starting', actions: 'countRestart' }, { target: 'stopped' }],
       },

@@ -11,6 +11,7 @@ import type { PoolConfig } from './config.js';
 import type { SnakepitError } from './errors.js';
 import { watchHeartbeat } from './heartbeat.js';
 import type { LaunchOptions } from './pythonProcess.js';
+import type { LiveWorkers } from './liveWorkers.js';
 import { WorkerHandle } from './workerHandle.js';
 
 export interface RuntimeHooks {
@@ -25,26 +26,28 @@ export interface RuntimeHooks {
   runtimeAnnounced(announcement: RuntimeAnnouncement): void;
 }
 
-export function createRuntimeLogic(hooks: RuntimeHooks) {
+/** `live` holds the booted workers' handles, which never enter a machine's context. */
+export function createRuntimeLogic(hooks: RuntimeHooks, live: LiveWorkers) {
   const worker = workerMachine.provide({
     actors: {
       boot: fromPromise(async ({ input, signal }) => {
         const handle = await WorkerHandle.start(hooks.launchOptions(input.pool, input.id), signal);
-        return { pid: handle.pid, handle };
+        live.add(input.id, handle);
+        return { pid: handle.pid };
       }),
       watchExit: fromCallback(({ input, sendBack }) => {
-        (input.handle as WorkerHandle).process.exited.then((exit) =>
-          sendBack({ type: 'EXITED', exitCode: exit.exitCode, signal: exit.signal }),
-        );
+        const handle = live.get(input.id);
+        const exited = handle ? handle.process.exited : Promise.resolve({ exitCode: null, signal: null });
+        exited.then((exit) => sendBack({ type: 'EXITED', exitCode: exit.exitCode, signal: exit.signal }));
       }),
       retire: fromPromise(async ({ input }) => {
-        const handle = input.handle as WorkerHandle | undefined;
-        await handle?.retire(hooks.shutdownGraceMs, hooks.retireError(input.pool, input.id, input.reason));
+        await live.get(input.id)?.retire(hooks.shutdownGraceMs, hooks.retireError(input.pool, input.id, input.reason));
       }),
       heartbeat: fromCallback(({ input }) => {
         const config = hooks.heartbeatConfig(input.pool);
-        if (!config.enabled) return undefined;
-        return watchHeartbeat(input.handle as WorkerHandle, config, (missed, error, fatal) =>
+        const handle = live.get(input.id);
+        if (!config.enabled || !handle) return undefined;
+        return watchHeartbeat(handle, config, (missed, error, fatal) =>
           hooks.heartbeatMissed(input.id, missed, error, fatal),
         );
       }),

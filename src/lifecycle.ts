@@ -15,8 +15,8 @@ import {
   WorkerCrashedError,
 } from './errors.js';
 import type { SnakepitEvents } from './events.js';
+import type { LiveWorkers } from './liveWorkers.js';
 import { isRecycleReason, type Recycler } from './recycler.js';
-import type { WorkerHandle } from './workerHandle.js';
 
 export interface RuntimeOutcomes {
   ready(): void;
@@ -40,6 +40,7 @@ export class LifecycleReporter {
     private readonly recyclers: Map<string, Recycler>,
     private readonly supervisor: ResolvedConfig['supervisor'],
     private readonly outcomes: RuntimeOutcomes,
+    private readonly live: LiveWorkers,
   ) {}
 
   poolState(pool: string): string {
@@ -114,9 +115,9 @@ export class LifecycleReporter {
         break;
       case 'ready':
         if (from === 'starting') {
-          const handle = context.handle as WorkerHandle;
-          slot.connection = handle.connection;
-          slot.gilEnabled = handle.ready.gil_enabled;
+          const handle = this.live.get(context.id); // gone only if the process already died
+          slot.connection = handle?.connection;
+          slot.gilEnabled = handle?.ready.gil_enabled;
           slot.inFlight = 0;
           slot.reportedInFlight = 0;
           const startupMs = performance.now() - (this.workerStartedAt.get(context.id) ?? performance.now());

@@ -11,6 +11,7 @@ import { type CallOptions, Dispatcher, type WorkerInfo, type WorkerSlot } from '
 import { InvalidArgumentError, InvalidStateError, PoolNotFoundError, ShuttingDownError, SnakepitError } from './errors.js';
 import type { SnakepitEventName, SnakepitEvents } from './events.js';
 import { LifecycleReporter } from './lifecycle.js';
+import { LiveWorkers } from './liveWorkers.js';
 import type { PythonProcess } from './pythonProcess.js';
 import { resolvePythonExecutable } from './pythonExecutable.js';
 import { Recycler, type RecycleReason } from './recycler.js';
@@ -53,6 +54,8 @@ export class Snakepit {
   private readonly dispatchers = new Map<string, Dispatcher>();
   private readonly processes = new Set<PythonProcess>();
   private readonly recyclers = new Map<string, Recycler>();
+  /** The running workers' process and connection handles, outside the inspectable actors. */
+  private readonly live = new LiveWorkers();
   private registry: RunRegistry | undefined;
   private readonly reporter: LifecycleReporter;
   /** Tags this instance's workers on their command line (`--run-id`). */
@@ -85,7 +88,7 @@ export class Snakepit {
         this.startError = startError;
         this.whenFinished.resolve();
       },
-    });
+    }, this.live);
   }
 
   /** Creates a Snakepit and resolves once every worker of every pool is ready. */
@@ -108,7 +111,7 @@ export class Snakepit {
       throw error;
     }
     this.survivorsKilled = this.registry.killSurvivors();
-    this.root = createActor(createRuntimeLogic(this.hooks()), {
+    this.root = createActor(createRuntimeLogic(this.hooks(), this.live), {
       input: { pools: this.config.pools.map(toPoolInput), supervisor: this.config.supervisor },
       inspect: this.config.inspect as any,
       systemId: 'snakepit',

@@ -14,8 +14,8 @@ function harness(restart: Partial<PoolInput['restart']> = {}) {
   let pid = 100;
   const worker = workerMachine.provide({
     actors: {
-      boot: fromPromise(({ input }) => new Promise<{ pid: number; handle: unknown }>((resolve) => {
-        boots.set(input.id, () => resolve({ pid: ++pid, handle: {} }));
+      boot: fromPromise(({ input }) => new Promise<{ pid: number }>((resolve) => {
+        boots.set(input.id, () => resolve({ pid: ++pid }));
       })),
       watchExit: fromCallback(() => undefined),
       retire: fromPromise(async () => {}),

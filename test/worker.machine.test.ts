@@ -13,7 +13,7 @@ const leaf = (value: unknown): string =>
   typeof value === 'string' ? value : leaf(Object.values(value as Record<string, unknown>)[0]);
 
 const events = [
-  { type: 'xstate.done.actor.boot', output: { pid: 42, handle: {} } },
+  { type: 'xstate.done.actor.boot', output: { pid: 42 } },
   { type: 'xstate.error.actor.boot', error: new Error('import failed') },
   { type: 'xstate.done.actor.retire' },
   { type: 'LOAD', inFlight: 0, requests: 1 },
@@ -91,7 +91,7 @@ test('a thread worker is busy only when every thread is in use', () => {
   const actor = createActor(
     standalone.provide({
       actors: {
-        boot: fromPromise(async () => ({ pid: 1, handle: {} as unknown })),
+        boot: fromPromise(async () => ({ pid: 1 })),
         watchExit: fromCallback(() => undefined),
       },
     }),
