@@ -100,6 +100,7 @@ class ProcessSession:
         self.dispatcher = dispatcher
         self.in_flight = in_flight
         self.serial = serial  # shared with the Execute RPC: one call at a time per process
+        self.cancelled: set[int] = set()  # ids cancelled before their call came or while it streams
 
     def serve(self, request_iterator, context) -> Iterator[Any]:
         try:
@@ -114,7 +115,7 @@ class ProcessSession:
         in_flight = self.in_flight
         serial = self.serial
         next_frame = iter(request_iterator).__next__
-        cancelled: set[int] = set()
+        cancelled = self.cancelled
         partial = PartialCalls(d.max_message)
         reader: _FrameReader | None = None
         while True:
@@ -154,13 +155,16 @@ class ProcessSession:
                         with serial:
                             for reply in d.run_stream(cid, tool, kwargs, is_cancelled):
                                 yield frames.single(reply)
-                        cancelled.discard(cid)
                     else:
                         with serial:
                             reply = d.run_unary(cid, tool, kwargs)
                         yield frames.single(reply)
                 finally:
                     in_flight.value -= 1
+                    if cancelled:
+                        # Ids only grow: cancels of calls up to this one can no longer matter.
+                        for old in [c for c in cancelled if c <= cid]:
+                            cancelled.discard(old)
 
 
 class _FrameReader:
