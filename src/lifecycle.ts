@@ -30,7 +30,6 @@ export class LifecycleReporter {
   failure: SnakepitError | undefined;
   private readonly workerStartedAt = new Map<string, number>();
   private readonly poolStartedAt = new Map<string, number>();
-  private readonly poolStates = new Map<string, string>();
   private readonly poolErrors = new Map<string, SnakepitError>();
   private readonly heartbeatKills = new Set<string>();
 
@@ -42,10 +41,6 @@ export class LifecycleReporter {
     private readonly outcomes: RuntimeOutcomes,
     private readonly live: LiveWorkers,
   ) {}
-
-  poolState(pool: string): string {
-    return this.poolStates.get(pool) ?? 'new';
-  }
 
   heartbeatMissed(workerId: string, missed: number, error: Error, fatal: boolean): void {
     const slot = this.slots.get(workerId);
@@ -163,7 +158,6 @@ export class LifecycleReporter {
   poolAnnounced(context: PoolContext, what: PoolAnnouncement, workerId: string | undefined): void {
     const pool = context.name;
     const at = Date.now();
-    if (what !== 'batch' && what !== 'restart' && what !== 'recycle') this.poolStates.set(pool, what);
     switch (what) {
       case 'starting':
         this.poolStartedAt.set(pool, performance.now());

@@ -203,7 +203,7 @@ export class Snakepit {
           name: pool.name,
           profile: pool.workerProfile,
           capacity: dispatcher.capacity,
-          state: this.reporter.poolState(pool.name),
+          state: this.poolState(pool.name),
           supervisor: this.supervisorState(pool),
           workers: dispatcher.slots.map((slot) => ({
             id: slot.id,
@@ -218,6 +218,13 @@ export class Snakepit {
         };
       }),
     };
+  }
+
+  /** The pool actor's own state (`starting`, `ready`, `failed`, `restarting`, `stopping`, …). */
+  private poolState(name: string): string {
+    const value = this.root?.system.get(`pool:${name}`)?.getSnapshot().value as string | Record<string, unknown> | undefined;
+    if (value === undefined) return this.lifecycle === 'new' ? 'new' : 'stopped';
+    return typeof value === 'string' ? value : Object.keys(value)[0];
   }
 
   private supervisorState(pool: PoolConfig): SupervisorInfo {

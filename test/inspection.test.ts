@@ -51,3 +51,23 @@ test('inspection events and persisted snapshots carry no secrets, tokens or hand
   console.log(`inspection: ${events.length} events, persisted snapshot ${persisted.length} bytes, largest worker snapshot ${largest} bytes`);
   assert.ok(largest < 1000, `a worker snapshot is ${largest} bytes`);
 });
+
+test('inspect() reads pool states from the pool actors, through a recycle, a crash and a stop', async () => {
+  const pit = await startPit({ pools: [{ name: 'p', poolSize: 2, adapter: 'sample_adapters.Calc', restart: { backoffMs: 0 } }] });
+  const agree = () => {
+    const actor = pit.actor.system.get('pool:p');
+    const value = actor?.getSnapshot().value;
+    const actorState = value === undefined ? 'stopped' : typeof value === 'string' ? value : Object.keys(value)[0];
+    assert.equal(pit.inspect().pools[0].state, actorState);
+    return actorState;
+  };
+  assert.equal(agree(), 'ready');
+  const [first, second] = pit.inspect().pools[0].workers;
+  await pit.recycleWorker(first.id);
+  assert.equal(agree(), 'ready');
+  process.kill(second.pid!, 'SIGKILL');
+  await waitFor(() => pit.inspect().pools[0].workers.every((w) => w.state === 'ready' && w.pid !== second.pid), 10_000, 'restart');
+  assert.equal(agree(), 'ready');
+  await pit.stop();
+  assert.equal(pit.inspect().pools[0].state, 'stopped');
+});
