@@ -18,6 +18,7 @@ import {
   WorkerCrashedError,
 } from './errors.js';
 import type { SnakepitEvents } from './events.js';
+import { pickWorker } from './balancing.js';
 import { Fifo, type FifoEntry } from './fifo.js';
 import { type PoolStats, StatsRecorder } from './stats.js';
 import { type CallSink, inOneFrame, type WorkerConnection } from './workerConnection.js';
@@ -144,7 +145,7 @@ export class Dispatcher {
       if (wire instanceof SnakepitError) return this.refuse(tool, reject, wire);
       const request = new Request(this, tool, wire, resolve, reject, onChunk, performance.now());
       this.watchDeadline(request, options);
-      const slot = this.queue.size === 0 ? this.pickSlot() : undefined;
+      const slot = this.queue.size === 0 ? pickWorker(this.slots) : undefined;
       if (slot) return this.run(request, slot);
       if (this.queue.size >= this.config.maxQueue) {
         return this.settle(request, new PoolSaturatedError(this.config.name, this.config.maxQueue));
@@ -214,18 +215,6 @@ export class Dispatcher {
     if (this.events.listenerCount('request:queued')) {
       this.events.emit('request:queued', { pool: this.config.name, tool: request.tool, queueLength: this.queue.size, at: Date.now() });
     }
-  }
-
-  /** The least-loaded worker that can take a call now. */
-  private pickSlot(): WorkerSlot | undefined {
-    let best: WorkerSlot | undefined;
-    for (const slot of this.slots) {
-      if ((slot.state !== 'ready' && slot.state !== 'busy') || slot.inFlight >= slot.capacity || !slot.connection?.usable) continue;
-      if (slot.startedCalls >= slot.callLimit) continue;
-      if (!best || slot.inFlight < best.inFlight) best = slot;
-      if (slot.inFlight === 0) break;
-    }
-    return best;
   }
 
   private run(request: Request, slot: WorkerSlot): void {
@@ -317,7 +306,7 @@ export class Dispatcher {
   private pump(): void {
     inOneFrame(() => {
       while (this.queue.size > 0) {
-        const slot = this.pickSlot();
+        const slot = pickWorker(this.slots);
         if (!slot) return;
         const request = this.queue.shift()!;
         request.entry = undefined;

@@ -1,0 +1,15 @@
+// Which worker takes the next call: the policy, on its own so it can change without touching
+// the queue. Today: the least-loaded worker that can take a call now, so thread workers fill
+// evenly and an idle worker is taken at once.
+import type { WorkerSlot } from './dispatcher.js';
+
+export function pickWorker(slots: readonly WorkerSlot[]): WorkerSlot | undefined {
+  let best: WorkerSlot | undefined;
+  for (const slot of slots) {
+    if ((slot.state !== 'ready' && slot.state !== 'busy') || slot.inFlight >= slot.capacity || !slot.connection?.usable) continue;
+    if (slot.startedCalls >= slot.callLimit) continue; // due for recycling after workerMaxRequests
+    if (!best || slot.inFlight < best.inFlight) best = slot;
+    if (slot.inFlight === 0) break;
+  }
+  return best;
+}
