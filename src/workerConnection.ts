@@ -1,5 +1,5 @@
 // The gRPC side of one worker: one channel, one long-lived Session stream that carries every
-// call (multiplexed by id), plus unary Heartbeat and DescribeTools. Calls issued in the same
+// call (multiplexed by id), plus the unary Heartbeat. Calls issued in the same
 // tick leave in one frame, and the worker batches its replies the same way.
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -22,14 +22,6 @@ export interface HeartbeatReply {
   pid: number;
   in_flight: number;
   gil_enabled: boolean;
-}
-
-export interface ToolDescription {
-  name: string;
-  description: string;
-  streaming: boolean;
-  threadSafe: boolean;
-  parameters: unknown;
 }
 
 /** Receives what the worker sends for one call. */
@@ -246,23 +238,6 @@ export class WorkerConnection {
       this.client.Heartbeat({ seq }, this.metadata, { deadline: Date.now() + timeoutMs }, (error: Error | null, reply: HeartbeatReply) =>
         error ? reject(error) : resolve(reply),
       ),
-    );
-  }
-
-  describeTools(timeoutMs = 5000): Promise<ToolDescription[]> {
-    return new Promise((resolve, reject) =>
-      this.client.DescribeTools({}, this.metadata, { deadline: Date.now() + timeoutMs }, (error: Error | null, reply: any) => {
-        if (error) return reject(error);
-        resolve(
-          reply.tools.map((t: any) => ({
-            name: t.name,
-            description: t.description,
-            streaming: t.streaming,
-            threadSafe: t.thread_safe,
-            parameters: t.parameters_json.length ? JSON.parse(t.parameters_json.toString('utf8')) : [],
-          })),
-        );
-      }),
     );
   }
 
