@@ -76,6 +76,18 @@ function spawnWorker(context: PoolContext, spawn: (src: 'worker', options: any) 
   return { id, ref: spawn('worker', { id, systemId: `worker:${id}`, input }) };
 }
 
+/**
+ * A replacement is done (ready, or ended before it was): forget it, and have the worker it
+ * stood in for drain and retire, unless that worker is gone or already retiring.
+ */
+function endReplacement(context: PoolContext, replacementId: string) {
+  const { oldId, reason } = context.replacing[replacementId];
+  const { [replacementId]: _done, ...replacing } = context.replacing;
+  const old = context.workers.find((w) => w.id === oldId);
+  const drain = old && !context.retiring.includes(oldId) ? { ref: old.ref, reason } : undefined;
+  return { replacing, retiring: drain ? [...context.retiring, oldId] : context.retiring, drain };
+}
+
 export const poolMachine = setup({
   types: {
     context: {} as PoolContext,
@@ -125,13 +137,9 @@ export const poolMachine = setup({
     /** A replacement is ready: the worker it replaces drains and retires. */
     retireReplaced: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'WORKER_READY' || !context.replacing[event.id]) return;
-      const { oldId, reason } = context.replacing[event.id];
-      const { [event.id]: _done, ...rest } = context.replacing;
-      enqueue.assign({ replacing: rest });
-      const old = context.workers.find((w) => w.id === oldId);
-      if (!old) return;
-      enqueue.assign({ retiring: [...context.retiring, oldId] });
-      enqueue.sendTo(old.ref, { type: 'DRAIN', reason });
+      const { replacing, retiring, drain } = endReplacement(context, event.id);
+      enqueue.assign({ replacing, retiring });
+      if (drain) enqueue.sendTo(drain.ref, { type: 'DRAIN', reason: drain.reason });
     }),
     /**
      * A replacement that ended before it was ready (a temporary or transient one is not
@@ -139,13 +147,9 @@ export const poolMachine = setup({
      */
     retireOrphaned: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'WORKER_STOPPED' || !context.replacing[event.id]) return;
-      const { oldId, reason } = context.replacing[event.id];
-      const { [event.id]: _gone, ...rest } = context.replacing;
-      enqueue.assign({ replacing: rest });
-      const old = context.workers.find((w) => w.id === oldId);
-      if (!old || context.retiring.includes(oldId)) return;
-      enqueue.assign({ retiring: [...context.retiring, oldId] });
-      enqueue.sendTo(old.ref, { type: 'DRAIN', reason });
+      const { replacing, retiring, drain } = endReplacement(context, event.id);
+      enqueue.assign({ replacing, retiring });
+      if (drain) enqueue.sendTo(drain.ref, { type: 'DRAIN', reason: drain.reason });
     }),
     markReady: assign({
       readyIds: ({ context, event }) =>
