@@ -10,10 +10,9 @@ import {
   exceedsIntensity,
   type RestartStrategy,
   type RestartType,
-  recordRestart,
   shouldRestart,
 } from './restartPolicy.js';
-import { type WorkerReport, workerMachine } from './worker.machine.js';
+import { type RecycleReason, type RetireReason, type WorkerReport, workerMachine } from './worker.machine.js';
 
 export interface PoolInput {
   name: string;
@@ -32,7 +31,7 @@ export interface PoolChild {
 }
 
 export type PoolFailure =
-  | { reason: 'startup_failed'; workerId: string; error: unknown }
+  | { reason: 'startup_failed'; workerId: string; message: string }
   | { reason: 'startup_timeout' }
   | { reason: 'max_restarts' };
 
@@ -45,13 +44,18 @@ export interface PoolContext extends PoolInput {
   /** Numbers worker ids across restarts and replacements: `${name}-${n}`. */
   lastWorkerNumber: number;
   readyIds: string[];
-  restartLog: number[];
+  /**
+   * The restarts inside the intensity window, by sequence number: each leaves it when its
+   * RESTART_EXPIRED fires, periodMs later (a delay, so time is xstate's clock).
+   */
+  restartWindow: number[];
+  restartSeq: number;
   /** Replacement id → the worker it replaces once ready, and why. */
-  replacing: Record<string, { oldId: string; reason: string }>;
+  replacing: Record<string, { oldId: string; reason: RecycleReason }>;
   /** Replaced workers told to drain: they are on their way out, never restarted. */
   retiring: string[];
   /** Recycle requests that wait: the pool was starting, or the worker is itself a replacement still starting. */
-  deferredRecycles: { id: string; reason: string }[];
+  deferredRecycles: { id: string; reason: RecycleReason }[];
   failure: PoolFailure | undefined;
 }
 
@@ -60,7 +64,8 @@ export type PoolEvent =
   | { type: 'STOP' }
   | { type: 'KILL' }
   | { type: 'RESTART' }
-  | { type: 'RECYCLE'; id: string; reason: string };
+  | { type: 'RECYCLE'; id: string; reason: RecycleReason }
+  | { type: 'RESTART_EXPIRED'; seq: number };
 
 /** What a pool tells its parent. */
 export type PoolReport =
@@ -99,7 +104,7 @@ export const poolMachine = setup({
     /** Tells the runtime about a pool milestone (pool:batch, pool:ready, …). */
     announce: (_, _params: { what: PoolAnnouncement; workerId?: string }) => undefined,
     beginRound: assign({
-      spawned: 0, batches: 0, readyIds: [], restartLog: [], replacing: {}, retiring: [], deferredRecycles: [], failure: undefined,
+      spawned: 0, batches: 0, readyIds: [], restartWindow: [], replacing: {}, retiring: [], deferredRecycles: [], failure: undefined,
     }),
     spawnBatch: assign(({ context, spawn }) => {
       const count = Math.min(context.startupBatchSize, context.poolSize - context.spawned);
@@ -164,7 +169,7 @@ export const poolMachine = setup({
       };
     }),
     /** Children are signalled in reverse start order, as OTP shuts a supervisor down. */
-    signalAll: enqueueActions(({ context, enqueue }, params: { type: 'STOP' | 'KILL'; reason?: string }) => {
+    signalAll: enqueueActions(({ context, enqueue }, params: { type: 'STOP' | 'KILL'; reason?: RetireReason }) => {
       for (const child of [...context.workers].reverse()) {
         enqueue.sendTo(child.ref, params.type === 'KILL' ? { type: 'KILL', reason: params.reason } : { type: 'STOP' });
       }
@@ -176,7 +181,9 @@ export const poolMachine = setup({
     }),
     restartChildren: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'WORKER_EXITED') return;
-      enqueue.assign({ restartLog: recordRestart(context.restartLog, Date.now(), context.restart.periodMs) });
+      const seq = context.restartSeq + 1;
+      enqueue.assign({ restartWindow: [...context.restartWindow, seq], restartSeq: seq });
+      enqueue.raise({ type: 'RESTART_EXPIRED', seq }, { id: `restart-expiry-${seq}`, delay: context.restart.periodMs });
       // Retiring workers already have their replacements: they finish draining instead.
       const order = context.workers.map((w) => w.id).filter((id) => !context.retiring.includes(id));
       for (const id of affectedChildren(context.restart.strategy, order, event.id)) {
@@ -209,8 +216,7 @@ export const poolMachine = setup({
     retiringExited: ({ context, event }) => event.type === 'WORKER_EXITED' && context.retiring.includes(event.id),
     notRestarted: ({ context, event }) =>
       event.type === 'WORKER_EXITED' && !shouldRestart(context.restart.type, event.exit),
-    tooManyRestarts: ({ context }) =>
-      exceedsIntensity(context.restartLog, Date.now(), context.restart.intensity, context.restart.periodMs),
+    tooManyRestarts: ({ context }) => exceedsIntensity(context.restartWindow.length, context.restart.intensity),
   },
   delays: {
     batchDelay: ({ context }) => context.startupBatchDelayMs,
@@ -225,14 +231,18 @@ export const poolMachine = setup({
     batches: 0,
     lastWorkerNumber: 0,
     readyIds: [],
-    restartLog: [],
+    restartWindow: [],
+    restartSeq: 0,
     replacing: {},
     retiring: [],
     deferredRecycles: [],
     failure: undefined,
   }),
   initial: 'starting',
-  on: { WORKER_STOPPED: { actions: 'forget' } },
+  on: {
+    WORKER_STOPPED: { actions: 'forget' },
+    RESTART_EXPIRED: { actions: assign({ restartWindow: ({ context, event }) => context.restartWindow.filter((seq) => seq !== event.seq) }) },
+  },
   states: {
     starting: {
       entry: ['beginRound', { type: 'announce', params: { what: 'starting' } }],
@@ -246,7 +256,7 @@ export const poolMachine = setup({
         WORKER_EXITED: {
           target: 'failed',
           actions: assign({
-            failure: ({ event }) => ({ reason: 'startup_failed', workerId: event.id, error: event.error ?? event.exit }),
+            failure: ({ event }) => ({ reason: 'startup_failed', workerId: event.id, message: event.startupError ?? describeExit(event.exit) }),
           }),
         },
         // Replacing a worker while the pool still starts would muddle its readiness: wait for ready.
@@ -347,3 +357,8 @@ export const poolMachine = setup({
     },
   },
 });
+
+function describeExit(exit: { exitCode: number | null; signal: string | null } | undefined): string {
+  if (!exit) return 'unknown cause';
+  return exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.exitCode}`;
+}

@@ -20,14 +20,12 @@ export function isNormalExit(exit: ExitInfo | undefined): boolean {
   return exit !== undefined && exit.signal === null && exit.exitCode === 0;
 }
 
-/** The restart times still inside the sliding window, plus this one. */
-export function recordRestart(log: readonly number[], now: number, periodMs: number): number[] {
-  return [...log.filter((at) => now - at < periodMs), now];
-}
-
-/** OTP gives up when more than `intensity` restarts fall within `periodMs`. */
-export function exceedsIntensity(log: readonly number[], now: number, intensity: number, periodMs: number): boolean {
-  return recordRestart(log, now, periodMs).length > intensity;
+/**
+ * OTP gives up when more than `intensity` restarts fall within `periodMs`: with
+ * `restartsInWindow` already inside the window, would one more exceed it?
+ */
+export function exceedsIntensity(restartsInWindow: number, intensity: number): boolean {
+  return restartsInWindow + 1 > intensity;
 }
 
 /** The children, in start order, that restart together with `crashedId`. */

@@ -3,9 +3,13 @@
 // fast) escalates here: the root restarts it — with its siblings, by the root's strategy —
 // unless pools fail faster than the root's own intensity allows; then the root gives up too,
 // stopping every pool, and the runtime reports the escalation.
+//
+// Stopping is graceful: the root first drains (the runtime has closed the intake and tells it
+// DRAINED once no call is queued or in flight), then stops the pools; a drain that outlasts
+// its timeout gives up on the remaining calls and kills the pools instead.
 import { type ActorRefFrom, assign, enqueueActions, setup } from 'xstate';
 import { type PoolFailure, type PoolInput, type PoolReport, poolMachine } from './pool.machine.js';
-import { type RestartStrategy, affectedChildren, exceedsIntensity, recordRestart } from './restartPolicy.js';
+import { type RestartStrategy, affectedChildren, exceedsIntensity } from './restartPolicy.js';
 
 export interface RuntimeInput {
   pools: PoolInput[];
@@ -16,21 +20,37 @@ export interface RuntimeContext {
   pools: { name: string; ref: ActorRefFrom<typeof poolMachine> }[];
   supervisor: RuntimeInput['supervisor'];
   readyPools: string[];
-  restartLog: number[];
+  /** Pool restarts inside the intensity window, by sequence number (see the pool machine). */
+  restartWindow: number[];
+  restartSeq: number;
+  /** How long a graceful stop waits for calls to finish. */
+  drainTimeoutMs: number;
   startFailure: { pool: string; failure: PoolFailure } | undefined;
   gaveUp: { pool: string; failure: PoolFailure } | undefined;
 }
 
-export type RuntimeEvent = PoolReport | { type: 'STOP' } | { type: 'KILL' };
+export type RuntimeEvent =
+  | PoolReport
+  /** Graceful stop: calls queued and in flight get up to `timeoutMs` to finish. */
+  | { type: 'STOP'; timeoutMs: number }
+  /** No call is queued or in flight any more (sent by the runtime while draining). */
+  | { type: 'DRAINED' }
+  | { type: 'KILL' }
+  | { type: 'RESTART_EXPIRED'; seq: number };
+
+/** How the root ended: why the first start failed, or why it gave up, if it did. */
+export interface RuntimeOutput {
+  startFailure: RuntimeContext['startFailure'];
+  gaveUp: RuntimeContext['gaveUp'];
+}
 
 export type RuntimeAnnouncement =
-  | { what: 'ready' }
-  | { what: 'start_failed'; pool: string; failure: PoolFailure }
   /** A pool gave up; the root restarts `restarting` (in start order). */
   | { what: 'pool_escalated'; pool: string; failure: PoolFailure; restarting: string[]; restartsInWindow: number }
   /** The root gave up as well: every pool stops. */
   | { what: 'escalation'; pool: string; failure: PoolFailure }
-  | { what: 'stopped' };
+  /** A graceful stop outlasted its timeout: calls still queued or running are given up. */
+  | { what: 'drain_expired' };
 
 const poolsToRestart = (context: RuntimeContext, failed: string) =>
   affectedChildren(context.supervisor.strategy, context.pools.map((p) => p.name), failed);
@@ -52,7 +72,9 @@ export const runtimeMachine = setup({
     }),
     restartPools: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'POOL_FAILED') return;
-      enqueue.assign({ restartLog: recordRestart(context.restartLog, Date.now(), context.supervisor.periodMs) });
+      const seq = context.restartSeq + 1;
+      enqueue.assign({ restartWindow: [...context.restartWindow, seq], restartSeq: seq });
+      enqueue.raise({ type: 'RESTART_EXPIRED', seq }, { id: `restart-expiry-${seq}`, delay: context.supervisor.periodMs });
       for (const name of poolsToRestart(context, event.name)) {
         const pool = context.pools.find((p) => p.name === name);
         if (pool) enqueue.sendTo(pool.ref, { type: 'RESTART' });
@@ -62,8 +84,10 @@ export const runtimeMachine = setup({
   guards: {
     allReady: ({ context }) => context.readyPools.length === context.pools.length,
     noPools: ({ context }) => context.pools.length === 0,
-    tooManyRestarts: ({ context }) =>
-      exceedsIntensity(context.restartLog, Date.now(), context.supervisor.intensity, context.supervisor.periodMs),
+    tooManyRestarts: ({ context }) => exceedsIntensity(context.restartWindow.length, context.supervisor.intensity),
+  },
+  delays: {
+    drainTimeout: ({ context }) => context.drainTimeoutMs,
   },
 }).createMachine({
   id: 'snakepit',
@@ -74,15 +98,21 @@ export const runtimeMachine = setup({
     })),
     supervisor: input.supervisor,
     readyPools: [],
-    restartLog: [],
+    restartWindow: [],
+    restartSeq: 0,
+    drainTimeoutMs: 0,
     startFailure: undefined,
     gaveUp: undefined,
   }),
   initial: 'starting',
-  on: { POOL_STOPPED: { actions: 'forget' } },
+  output: ({ context }): RuntimeOutput => ({ startFailure: context.startFailure, gaveUp: context.gaveUp }),
+  on: {
+    POOL_STOPPED: { actions: 'forget' },
+    RESTART_EXPIRED: { actions: assign({ restartWindow: ({ context, event }) => context.restartWindow.filter((seq) => seq !== event.seq) }) },
+  },
   states: {
     starting: {
-      always: { guard: 'allReady', target: 'running' },
+      always: { guard: 'allReady', target: 'serving' },
       on: {
         POOL_READY: { actions: assign({ readyPools: ({ context, event }) => [...context.readyPools, event.name] }) },
         POOL_FAILED: {
@@ -93,8 +123,9 @@ export const runtimeMachine = setup({
         KILL: { target: 'stopping', actions: { type: 'signalAll', params: { type: 'KILL' } } },
       },
     },
-    running: {
-      entry: { type: 'announce', params: { what: 'ready' } },
+    // Pools serve calls; one that gives up is restarted here, by the root's strategy and intensity.
+    serving: {
+      initial: 'running',
       on: {
         POOL_FAILED: [
           {
@@ -112,14 +143,28 @@ export const runtimeMachine = setup({
                 type: 'announce',
                 params: ({ context, event }) => ({
                   what: 'pool_escalated' as const, pool: event.name, failure: event.failure,
-                  restarting: poolsToRestart(context, event.name), restartsInWindow: context.restartLog.length,
+                  restarting: poolsToRestart(context, event.name), restartsInWindow: context.restartWindow.length,
                 }),
               },
             ],
           },
         ],
-        STOP: 'stopping',
         KILL: { target: 'stopping', actions: { type: 'signalAll', params: { type: 'KILL' } } },
+      },
+      states: {
+        running: {
+          on: { STOP: { target: 'draining', actions: assign({ drainTimeoutMs: ({ event }) => event.timeoutMs }) } },
+        },
+        // The calls already accepted finish (intake is closed) until none is left, or time is up.
+        draining: {
+          on: { DRAINED: '#snakepit.stopping' },
+          after: {
+            drainTimeout: {
+              target: '#snakepit.stopping',
+              actions: [{ type: 'announce', params: { what: 'drain_expired' } }, { type: 'signalAll', params: { type: 'KILL' } }],
+            },
+          },
+        },
       },
     },
     // A pool could not start: take everything down, then report why.
@@ -139,15 +184,6 @@ export const runtimeMachine = setup({
         }) },
       },
     },
-    stopped: {
-      type: 'final',
-      entry: {
-        type: 'announce',
-        params: ({ context }) =>
-          context.startFailure
-            ? { what: 'start_failed' as const, pool: context.startFailure.pool, failure: context.startFailure.failure }
-            : { what: 'stopped' as const },
-      },
-    },
+    stopped: { type: 'final' },
   },
 });

@@ -17,33 +17,54 @@ export interface WorkerInput {
   capacity: number;
 }
 
+/** Why a worker is replaced while healthy: it is drained first, and this never counts as a crash. */
+export type RecycleReason = 'ttl' | 'max_requests' | 'memory' | 'manual';
+
+const RECYCLE_REASONS: readonly string[] = ['ttl', 'max_requests', 'memory', 'manual'] satisfies RecycleReason[];
+
+export function isRecycleReason(reason: string | undefined): reason is RecycleReason {
+  return reason !== undefined && RECYCLE_REASONS.includes(reason);
+}
+
+/**
+ * Why a worker is drained or ended: a recycle, the runtime stopping (`shutdown`), its
+ * supervisor restarting it (`restart`), or its pool giving up or restarting as a whole.
+ */
+export type RetireReason = RecycleReason | 'shutdown' | 'restart' | 'pool_failed' | 'pool_restart';
+
+/** Why a worker went down on its own: its process exited, stopped answering heartbeats, or never started. */
+export type CrashReason = 'exited' | 'heartbeat' | 'startup_failed';
+
 export interface WorkerContext extends WorkerInput {
   inFlight: number;
   requests: number;
   restarts: number;
   pid: number | undefined;
   exit: WorkerExitInfo | undefined;
-  error: unknown;
-  /** Why the worker is draining or being retired: ttl, max_requests, memory, manual, shutdown. */
-  retireReason: string | undefined;
+  crashReason: CrashReason | undefined;
+  /** Why the last start failed, as text (the error itself stays with the runtime). */
+  startupError: string | undefined;
+  retireReason: RetireReason | undefined;
 }
 
 export type WorkerEvent =
   /** The dispatcher's count of calls in flight and calls finished, sent when it settles. */
   | { type: 'LOAD'; inFlight: number; requests: number }
   | { type: 'EXITED'; exitCode: number | null; signal: string | null }
-  | { type: 'DRAIN'; reason: string }
+  /** From the heartbeat watch: `missed` pings in a row went unanswered, the process is frozen. */
+  | { type: 'HEARTBEAT_LOST'; missed: number }
+  | { type: 'DRAIN'; reason: RetireReason }
   /** Graceful end: finish the calls in flight, then retire the process. */
   | { type: 'STOP' }
   /** End now; calls in flight fail. `reason` says why (shutdown, pool_failed, …). */
-  | { type: 'KILL'; reason?: string }
+  | { type: 'KILL'; reason?: RetireReason }
   /** From the supervisor: start again (after a crash, or ending a live process first). */
   | { type: 'RESTART' };
 
 /** What a worker tells its parent (the pool, which supervises it). */
 export type WorkerReport =
   | { type: 'WORKER_READY'; id: string }
-  | { type: 'WORKER_EXITED'; id: string; exit: WorkerExitInfo | undefined; error: unknown; duringStartup: boolean }
+  | { type: 'WORKER_EXITED'; id: string; exit: WorkerExitInfo | undefined; startupError: string | undefined; duringStartup: boolean }
   | { type: 'WORKER_STOPPED'; id: string };
 
 export const workerMachine = setup({
@@ -60,11 +81,13 @@ export const workerMachine = setup({
     /** Sends EXITED when the live process exits. */
     watchExit: fromCallback<{ type: 'EXITED' }, { id: string }>(() => undefined),
     /** Ends the process: SIGTERM, grace period, SIGKILL. */
-    retire: fromPromise<void, { reason: string; id: string; pool: string }>(async () => undefined),
-    /** Pings the live worker; kills it when heartbeats stop (a frozen process). */
-    heartbeat: fromCallback<{ type: 'EXITED' }, { id: string; pool: string }>(() => undefined),
+    retire: fromPromise<void, { reason: RetireReason; id: string; pool: string }>(async () => undefined),
+    /** Pings the live worker; sends HEARTBEAT_LOST when heartbeats stop (a frozen process). */
+    heartbeat: fromCallback<{ type: 'HEARTBEAT_LOST'; missed: number }, { id: string; pool: string }>(() => undefined),
   },
   actions: {
+    /** Kills the live process at once (SIGKILL); its exit then arrives as EXITED. */
+    kill: (_, _params: { id: string }) => undefined,
     /** Tells the runtime the worker entered a state. */
     enter: (_, _params: { state: WorkerStateName }) => undefined,
     /** Reports to the supervising pool; a standalone worker (in tests) may provide a no-op. */
@@ -73,6 +96,7 @@ export const workerMachine = setup({
       restarts: ({ context }) => context.restarts + 1,
       pid: undefined,
       retireReason: undefined,
+      crashReason: undefined,
     }),
     setLoad: assign(({ event }) => (event.type === 'LOAD' ? { inFlight: event.inFlight, requests: event.requests } : {})),
   },
@@ -90,7 +114,8 @@ export const workerMachine = setup({
     restarts: 0,
     pid: undefined,
     exit: undefined,
-    error: undefined,
+    crashReason: undefined,
+    startupError: undefined,
     retireReason: undefined,
   }),
   initial: 'starting',
@@ -108,10 +133,12 @@ export const workerMachine = setup({
         onError: {
           target: 'crashed',
           actions: [
-            assign({ error: ({ event }) => event.error, exit: undefined }),
+            assign({ startupError: ({ event }) => describeError(event.error), exit: undefined, crashReason: 'startup_failed' }),
             {
               type: 'tellParent',
-              params: ({ context, event }) => ({ type: 'WORKER_EXITED', id: context.id, exit: undefined, error: event.error, duringStartup: true }),
+              params: ({ context }) => ({
+                type: 'WORKER_EXITED', id: context.id, exit: undefined, startupError: context.startupError, duringStartup: true,
+              }),
             },
           ],
         },
@@ -126,7 +153,7 @@ export const workerMachine = setup({
     },
     alive: {
       entry: [
-        assign({ inFlight: 0, exit: undefined, error: undefined }),
+        assign({ inFlight: 0, exit: undefined, startupError: undefined }),
         { type: 'tellParent', params: ({ context }) => ({ type: 'WORKER_READY', id: context.id }) },
       ],
       invoke: [
@@ -138,14 +165,21 @@ export const workerMachine = setup({
         EXITED: {
           target: 'crashed',
           actions: [
-            assign({ exit: ({ event }) => ({ exitCode: event.exitCode, signal: event.signal }) }),
+            assign({
+              exit: ({ event }) => ({ exitCode: event.exitCode, signal: event.signal }),
+              crashReason: ({ context }) => context.crashReason ?? 'exited',
+            }),
             {
               type: 'tellParent',
               params: ({ context, event }) => ({
-                type: 'WORKER_EXITED', id: context.id, exit: { exitCode: event.exitCode, signal: event.signal }, error: undefined, duringStartup: false,
+                type: 'WORKER_EXITED', id: context.id, exit: { exitCode: event.exitCode, signal: event.signal }, startupError: undefined, duringStartup: false,
               }),
             },
           ],
+        },
+        // A frozen process is killed; it counts as a crash once its exit arrives.
+        HEARTBEAT_LOST: {
+          actions: [assign({ crashReason: 'heartbeat' }), { type: 'kill', params: ({ context }) => ({ id: context.id }) }],
         },
         KILL: { target: 'recycling', actions: assign({ retireReason: ({ event }) => event.reason ?? 'shutdown' }) },
         RESTART: { target: 'recycling', actions: assign({ retireReason: 'restart' }) },
@@ -203,3 +237,7 @@ export const workerMachine = setup({
     },
   },
 });
+
+function describeError(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

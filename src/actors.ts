@@ -5,7 +5,7 @@ import { fromCallback, fromPromise } from 'xstate';
 import type { PoolAnnouncement, PoolContext } from '../machines/pool.machine.js';
 import { poolMachine } from '../machines/pool.machine.js';
 import { type RuntimeAnnouncement, runtimeMachine } from '../machines/runtime.machine.js';
-import { type WorkerContext, type WorkerStateName, workerMachine } from '../machines/worker.machine.js';
+import { type RetireReason, type WorkerContext, type WorkerStateName, workerMachine } from '../machines/worker.machine.js';
 import type { LoadEvent } from './dispatcher.js';
 import type { PoolConfig } from './config.js';
 import type { SnakepitError } from './errors.js';
@@ -18,9 +18,11 @@ export interface RuntimeHooks {
   launchOptions(pool: string, workerId: string): LaunchOptions;
   shutdownGraceMs: number;
   /** What calls still held by a worker ended with KILL fail with (by KILL reason). */
-  retireError(pool: string, workerId: string, reason: string): SnakepitError | undefined;
+  retireError(pool: string, workerId: string, reason: RetireReason): SnakepitError | undefined;
   heartbeatConfig(pool: string): PoolConfig['heartbeat'];
-  heartbeatMissed(workerId: string, missed: number, error: Error, fatal: boolean): void;
+  heartbeatMissed(workerId: string, missed: number, error: Error): void;
+  /** A boot failed: the runtime keeps the error (stderr lines and all); the machine keeps its text. */
+  bootFailed(workerId: string, error: unknown): void;
   workerEntered(context: WorkerContext, state: WorkerStateName, send: (event: LoadEvent) => void): void;
   poolAnnounced(context: PoolContext, what: PoolAnnouncement, workerId: string | undefined): void;
   runtimeAnnounced(announcement: RuntimeAnnouncement): void;
@@ -31,9 +33,14 @@ export function createRuntimeLogic(hooks: RuntimeHooks, live: LiveWorkers) {
   const worker = workerMachine.provide({
     actors: {
       boot: fromPromise(async ({ input, signal }) => {
-        const handle = await WorkerHandle.start(hooks.launchOptions(input.pool, input.id), signal);
-        live.add(input.id, handle);
-        return { pid: handle.pid };
+        try {
+          const handle = await WorkerHandle.start(hooks.launchOptions(input.pool, input.id), signal);
+          live.add(input.id, handle);
+          return { pid: handle.pid };
+        } catch (error) {
+          hooks.bootFailed(input.id, error);
+          throw error;
+        }
       }),
       watchExit: fromCallback(({ input, sendBack }) => {
         const handle = live.get(input.id);
@@ -43,16 +50,18 @@ export function createRuntimeLogic(hooks: RuntimeHooks, live: LiveWorkers) {
       retire: fromPromise(async ({ input }) => {
         await live.get(input.id)?.retire(hooks.shutdownGraceMs, hooks.retireError(input.pool, input.id, input.reason));
       }),
-      heartbeat: fromCallback(({ input }) => {
+      heartbeat: fromCallback(({ input, sendBack }) => {
         const config = hooks.heartbeatConfig(input.pool);
         const handle = live.get(input.id);
         if (!config.enabled || !handle) return undefined;
-        return watchHeartbeat(handle, config, (missed, error, fatal) =>
-          hooks.heartbeatMissed(input.id, missed, error, fatal),
-        );
+        return watchHeartbeat(handle, config, (missed, error, lost) => {
+          hooks.heartbeatMissed(input.id, missed, error);
+          if (lost) sendBack({ type: 'HEARTBEAT_LOST', missed });
+        });
       }),
     },
     actions: {
+      kill: (_, { id }) => live.get(id)?.process.signalGroup('SIGKILL'),
       enter: ({ context, self }, params) => hooks.workerEntered(context, params.state, (event) => self.send(event)),
     },
   });

@@ -109,6 +109,8 @@ export class Dispatcher {
   private readonly queue = new Fifo<Request>();
   private readonly stats = new StatsRecorder();
   private closedWith: SnakepitError | undefined;
+  /** Set while draining: called once no call is queued or in flight. */
+  private whenDrained: (() => void) | undefined;
   private pumpScheduled = false;
 
   constructor(
@@ -250,6 +252,7 @@ export class Dispatcher {
     this.settle(request, error, value, slot);
     // The freed place goes to the longest-waiting call at once, before any newer call can take it.
     this.pump();
+    this.noteIfDrained();
   }
 
   /**
@@ -272,6 +275,7 @@ export class Dispatcher {
     if (request.settled) return;
     request.settled = true;
     request.cleanup?.();
+    this.noteIfDrained();
     if (error) {
       this.stats.failures++;
       this.emitFailure(request.tool, error, slot);
@@ -324,13 +328,18 @@ export class Dispatcher {
     }
   }
 
-  /** Refuses new calls but lets queued and in-flight ones run. */
-  closeIntake(error: SnakepitError): void {
+  /** Refuses new calls but lets queued and in-flight ones run; `drained` is called once none is left. */
+  closeIntake(error: SnakepitError, drained: () => void): void {
     this.closedWith ??= error;
+    this.whenDrained = drained;
+    this.noteIfDrained();
   }
 
-  get idle(): boolean {
-    return this.queue.size === 0 && this.inFlight === 0;
+  private noteIfDrained(): void {
+    if (!this.whenDrained || this.queue.size > 0 || this.inFlight > 0) return;
+    const drained = this.whenDrained;
+    this.whenDrained = undefined;
+    drained();
   }
 
   snapshot(): PoolStats {

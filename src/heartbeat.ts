@@ -1,7 +1,8 @@
 // Liveness: every pingIntervalMs the worker is asked for a heartbeat that Python code answers
 // (on a gRPC thread that tool calls never occupy), each with its own deadline. After
-// maxMissedHeartbeats misses in a row the process is frozen or wedged: it is killed, and the
-// supervisor restarts it like any crash. A long call does not miss heartbeats.
+// maxMissedHeartbeats misses in a row the process is frozen or wedged: the watch reports it
+// lost, the worker machine kills it, and the supervisor restarts it like any crash. A long call
+// does not miss heartbeats.
 //
 // A frozen worker is therefore killed at most pingIntervalMs × maxMissedHeartbeats + timeoutMs
 // after it froze (16 s with the defaults): the last ping before the kill was sent by then and
@@ -16,7 +17,7 @@ export function watchHeartbeat(
 ): () => void {
   let missed = 0;
   let seq = 0;
-  // Set when the watch ends (the worker left `alive`) or has killed the worker: answers still
+  // Set when the watch ends (the worker left `alive`) or has reported it lost: answers still
   // on their way count for nothing then, so a worker being retired is never killed by them.
   let over = false;
   const miss = (error: Error) => {
@@ -24,7 +25,6 @@ export function watchHeartbeat(
     missed++;
     over = missed >= config.maxMissedHeartbeats;
     onMiss(missed, error, over);
-    if (over) handle.process.signalGroup('SIGKILL');
   };
   const ping = () => {
     let reply: Promise<unknown>;

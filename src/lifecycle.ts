@@ -1,10 +1,10 @@
 // Turns what the machines announce — a worker entering a state, a pool's milestones, the
-// root's decisions — into the dispatcher's worker slots, the public lifecycle events, and the
-// outcomes the runtime waits for (ready, finished, gave up).
+// root's decisions — into the dispatcher's worker slots and the public lifecycle events, and
+// keeps the error objects (which never enter a machine) that failures are reported with.
 import type { EventEmitter } from 'eventemitter3';
 import type { PoolAnnouncement, PoolContext, PoolFailure } from '../machines/pool.machine.js';
 import type { RuntimeAnnouncement } from '../machines/runtime.machine.js';
-import type { WorkerContext, WorkerStateName } from '../machines/worker.machine.js';
+import { isRecycleReason, type RetireReason, type WorkerContext, type WorkerStateName } from '../machines/worker.machine.js';
 import type { ResolvedConfig } from './config.js';
 import type { Dispatcher, LoadEvent, WorkerSlot } from './dispatcher.js';
 import {
@@ -16,13 +16,7 @@ import {
 } from './errors.js';
 import type { SnakepitEvents } from './events.js';
 import type { LiveWorkers } from './liveWorkers.js';
-import { isRecycleReason, type Recycler } from './recycler.js';
-
-export interface RuntimeOutcomes {
-  ready(): void;
-  /** The actor tree has stopped; with the error that failed the start, if it did. */
-  finished(startError: SnakepitError | undefined): void;
-}
+import type { Recycler } from './recycler.js';
 
 export class LifecycleReporter {
   readonly slots = new Map<string, WorkerSlot>();
@@ -31,28 +25,36 @@ export class LifecycleReporter {
   private readonly workerStartedAt = new Map<string, number>();
   private readonly poolStartedAt = new Map<string, number>();
   private readonly poolErrors = new Map<string, SnakepitError>();
-  private readonly heartbeatKills = new Set<string>();
+  /** The error of each worker's last failed boot, for the pool error that reports it. */
+  private readonly bootErrors = new Map<string, unknown>();
 
   constructor(
     private readonly events: EventEmitter<SnakepitEvents>,
     private readonly dispatchers: Map<string, Dispatcher>,
     private readonly recyclers: Map<string, Recycler>,
     private readonly supervisor: ResolvedConfig['supervisor'],
-    private readonly outcomes: RuntimeOutcomes,
     private readonly live: LiveWorkers,
   ) {}
 
-  heartbeatMissed(workerId: string, missed: number, error: Error, fatal: boolean): void {
+  /** The error a pool failed with (kept here: errors never enter a machine's context). */
+  poolError(pool: string): SnakepitError | undefined {
+    return this.poolErrors.get(pool);
+  }
+
+  bootFailed(workerId: string, error: unknown): void {
+    this.bootErrors.set(workerId, error);
+  }
+
+  heartbeatMissed(workerId: string, missed: number, error: Error): void {
     const slot = this.slots.get(workerId);
     if (!slot) return;
-    if (fatal) this.heartbeatKills.add(workerId);
     this.events.emit('worker:heartbeat-missed', {
       pool: slot.pool, workerId, pid: slot.pid, at: Date.now(), missed, error: error.message,
     });
   }
 
   /** What calls held by a worker that is being ended fail with, by why it is ended. */
-  retireError(poolName: string, workerId: string, reason: string): SnakepitError | undefined {
+  retireError(poolName: string, workerId: string, reason: RetireReason): SnakepitError | undefined {
     const slot = this.slots.get(workerId);
     switch (reason) {
       case 'shutdown':
@@ -71,7 +73,7 @@ export class LifecycleReporter {
    * A recycle under way ends when its worker stops: done if the worker was replaced (or its
    * pool restarted), failed when the runtime stops or the pool gave up first.
    */
-  private recycleFailure(context: WorkerContext): SnakepitError | undefined {
+  recycleFailure(context: WorkerContext): SnakepitError | undefined {
     const reason = context.retireReason;
     if (isRecycleReason(reason) || reason === undefined || reason === 'pool_restart') return undefined;
     if (reason === 'shutdown') return new ShuttingDownError();
@@ -136,18 +138,18 @@ export class LifecycleReporter {
       case 'crashed': {
         slot.connection = undefined;
         this.recyclers.get(context.pool)!.workerGone(slot);
-        const killedByHeartbeat = this.heartbeatKills.delete(context.id);
         this.events.emit('worker:crashed', {
           ...base,
           exitCode: context.exit?.exitCode ?? null,
           signal: context.exit?.signal ?? null,
-          reason: killedByHeartbeat ? 'heartbeat' : context.exit ? 'exited' : 'startup_failed',
+          reason: context.crashReason ?? 'exited',
         });
         break;
       }
       case 'stopped':
         slot.connection = undefined;
-        this.recyclers.get(context.pool)!.workerStopped(slot, this.recycleFailure(context));
+        this.recyclers.get(context.pool)!.workerGone(slot);
+        this.bootErrors.delete(context.id);
         this.slots.delete(context.id);
         dispatcher.slots.splice(dispatcher.slots.indexOf(slot), 1);
         this.events.emit('worker:stopped', base);
@@ -178,7 +180,7 @@ export class LifecycleReporter {
         break;
       case 'failed': {
         // Queued calls stay queued: the root supervisor may restart this pool.
-        const error = failureError(context, context.failure!);
+        const error = this.failureError(context, context.failure!);
         this.poolErrors.set(pool, error);
         this.events.emit('pool:failed', { pool, at, reason: context.failure!.reason, error });
         break;
@@ -187,7 +189,7 @@ export class LifecycleReporter {
         const slot = workerId ? this.slots.get(workerId) : undefined;
         this.events.emit('supervisor:restart', {
           pool, at, level: 'pool', workerId, pid: slot?.pid, strategy: context.restart.strategy,
-          restartsInWindow: context.restartLog.length,
+          restartsInWindow: context.restartWindow.length,
         });
         break;
       }
@@ -196,8 +198,9 @@ export class LifecycleReporter {
 
   runtimeAnnounced(announcement: RuntimeAnnouncement): void {
     switch (announcement.what) {
-      case 'ready':
-        this.outcomes.ready();
+      case 'drain_expired':
+        // The calls still queued are given up; those in flight fail as their workers are killed.
+        for (const dispatcher of this.dispatchers.values()) dispatcher.close(new ShuttingDownError());
         break;
       case 'pool_escalated': {
         const at = Date.now();
@@ -223,34 +226,26 @@ export class LifecycleReporter {
         });
         break;
       }
-      case 'start_failed':
-        this.outcomes.finished(this.poolErrors.get(announcement.pool));
-        break;
-      case 'stopped':
-        this.outcomes.finished(undefined);
-        break;
     }
   }
-}
 
-function failureError(context: PoolContext, failure: PoolFailure): SnakepitError {
-  switch (failure.reason) {
-    case 'max_restarts':
-      return new MaxRestartsExceededError(context.name, context.restart.intensity, context.restart.periodMs);
-    case 'startup_timeout':
-      return new StartupFailedError(
-        `Pool "${context.name}" was not ready within startupTimeoutMs (${context.startupTimeoutMs} ms).`,
-        { pool: context.name },
-      );
-    case 'startup_failed': {
-      const cause = failure.error;
-      if (cause instanceof StartupFailedError) return cause;
-      const exit = cause as { exitCode?: number | null; signal?: string | null } | undefined;
-      const text = cause instanceof Error ? cause.message : exit ? `exit code ${exit.exitCode}, signal ${exit.signal}` : 'unknown cause';
-      return new StartupFailedError(`Worker ${failure.workerId} of pool "${context.name}" failed during start-up: ${text}`, {
-        pool: context.name,
-        workerId: failure.workerId,
-      });
+  private failureError(context: PoolContext, failure: PoolFailure): SnakepitError {
+    switch (failure.reason) {
+      case 'max_restarts':
+        return new MaxRestartsExceededError(context.name, context.restart.intensity, context.restart.periodMs);
+      case 'startup_timeout':
+        return new StartupFailedError(
+          `Pool "${context.name}" was not ready within startupTimeoutMs (${context.startupTimeoutMs} ms).`,
+          { pool: context.name },
+        );
+      case 'startup_failed': {
+        const cause = this.bootErrors.get(failure.workerId);
+        if (cause instanceof StartupFailedError) return cause;
+        return new StartupFailedError(`Worker ${failure.workerId} of pool "${context.name}" failed during start-up: ${failure.message}`, {
+          pool: context.name,
+          workerId: failure.workerId,
+        });
+      }
     }
   }
 }

@@ -2,8 +2,10 @@
 // starts and stops the runtime, routes calls, and answers inspect() and stats().
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'eventemitter3';
-import { type Actor, createActor } from 'xstate';
+import { type Actor, type AnyActorRef, createActor, toPromise, waitFor } from 'xstate';
 import type { PoolContext, PoolInput } from '../machines/pool.machine.js';
+import type { RuntimeOutput } from '../machines/runtime.machine.js';
+import type { RecycleReason, WorkerContext, WorkerStateName } from '../machines/worker.machine.js';
 import { createRuntimeLogic, type RuntimeHooks } from './actors.js';
 import { checkCall, describeValue, isDuration } from './callChecks.js';
 import { MAX_DURATION_MS, type PoolConfig, type ResolvedConfig, resolveConfig, type SnakepitConfig } from './config.js';
@@ -14,7 +16,7 @@ import { LifecycleReporter } from './lifecycle.js';
 import { LiveWorkers } from './liveWorkers.js';
 import type { PythonProcess } from './pythonProcess.js';
 import { resolvePythonExecutable } from './pythonExecutable.js';
-import { Recycler, type RecycleReason } from './recycler.js';
+import { Recycler } from './recycler.js';
 import { RunRegistry } from './runRegistry.js';
 import type { PoolStats } from './stats.js';
 
@@ -63,10 +65,9 @@ export class Snakepit {
   private readonly pythonExecutable: string;
   private root: Actor<ReturnType<typeof createRuntimeLogic>> | undefined;
   private lifecycle: Lifecycle = 'new';
-  private startError: SnakepitError | undefined;
-  private whenReady = deferred<void>();
-  private whenFinished = deferred<void>();
   private stopping: Promise<void> | undefined;
+  /** Each worker actor being recycled by hand → the promise every caller of recycleWorker() shares. */
+  private readonly recycles = new WeakMap<AnyActorRef, Promise<void>>();
   /** Workers of an earlier run of this instance that were still alive at start, and killed. */
   survivorsKilled: number[] = [];
 
@@ -79,16 +80,7 @@ export class Snakepit {
       const observer = { callStarted: (slot: WorkerSlot) => recycler.callStarted(slot), callEnded: (slot: WorkerSlot) => recycler.callEnded(slot) };
       this.dispatchers.set(pool.name, new Dispatcher(pool, this.events, observer));
     }
-    this.reporter = new LifecycleReporter(this.events, this.dispatchers, this.recyclers, this.config.supervisor, {
-      ready: () => {
-        if (this.lifecycle === 'starting') this.lifecycle = 'running';
-        this.whenReady.resolve();
-      },
-      finished: (startError) => {
-        this.startError = startError;
-        this.whenFinished.resolve();
-      },
-    }, this.live);
+    this.reporter = new LifecycleReporter(this.events, this.dispatchers, this.recyclers, this.config.supervisor, this.live);
   }
 
   /** Creates a Snakepit and resolves once every worker of every pool is ready. */
@@ -117,10 +109,14 @@ export class Snakepit {
       systemId: 'snakepit',
     });
     this.root.start();
-    await Promise.race([this.whenReady.promise, this.whenFinished.promise]);
-    if ((this.lifecycle as Lifecycle) === 'running') return;
+    const settled = await waitFor(this.root, (snapshot) => snapshot.matches('serving') || snapshot.status !== 'active');
+    if (settled.status === 'active' && this.lifecycle === 'starting') {
+      this.lifecycle = 'running';
+      return;
+    }
+    const output = (await toPromise(this.root)) as RuntimeOutput;
     await this.cleanUp();
-    throw this.startError ?? new ShuttingDownError();
+    throw (output.startFailure && this.reporter.poolError(output.startFailure.pool)) ?? new ShuttingDownError();
   }
 
   /** The root xstate actor: `actor.system.get('pool:name')`, `getSnapshot()`, inspection. */
@@ -196,7 +192,7 @@ export class Snakepit {
   inspect(): InspectSnapshot {
     const root = this.root?.getSnapshot().context;
     return {
-      supervisor: supervisorInfo(this.config.supervisor, root?.restartLog, root?.pools.map((p) => p.name)),
+      supervisor: supervisorInfo(this.config.supervisor, root?.restartWindow.length, root?.pools.map((p) => p.name)),
       pools: this.config.pools.map((pool) => {
         const dispatcher = this.dispatchers.get(pool.name)!;
         return {
@@ -205,19 +201,30 @@ export class Snakepit {
           capacity: dispatcher.capacity,
           state: this.poolState(pool.name),
           supervisor: this.supervisorState(pool),
-          workers: dispatcher.slots.map((slot) => ({
-            id: slot.id,
-            pid: slot.pid,
-            state: slot.state,
-            inFlight: slot.inFlight,
-            capacity: slot.capacity,
-            requests: slot.requests,
-            restarts: slot.restarts,
-            gilEnabled: slot.gilEnabled,
-          })),
+          workers: this.workerActors(pool.name).map((worker) => {
+            const { context, value } = worker.getSnapshot() as { context: WorkerContext; value: unknown };
+            const slot = this.reporter.slots.get(context.id);
+            return {
+              id: context.id,
+              pid: context.pid,
+              state: leafState(value),
+              // Load is the dispatcher's: it counts calls synchronously; the machine hears it once per turn.
+              inFlight: slot?.inFlight ?? 0,
+              capacity: context.capacity,
+              requests: slot?.requests ?? 0,
+              restarts: context.restarts,
+              gilEnabled: slot?.gilEnabled,
+            };
+          }),
         };
       }),
     };
+  }
+
+  /** The pool actor's worker actors, in start order. */
+  private workerActors(pool: string): AnyActorRef[] {
+    const context = this.root?.system.get(`pool:${pool}`)?.getSnapshot().context as PoolContext | undefined;
+    return context?.workers.map((w) => w.ref) ?? [];
   }
 
   /** The pool actor's own state (`starting`, `ready`, `failed`, `restarting`, `stopping`, …). */
@@ -229,7 +236,7 @@ export class Snakepit {
 
   private supervisorState(pool: PoolConfig): SupervisorInfo {
     const context = this.root?.system.get(`pool:${pool.name}`)?.getSnapshot().context as PoolContext | undefined;
-    return supervisorInfo(pool.restart, context?.restartLog, context?.workers.map((w) => w.id));
+    return supervisorInfo(pool.restart, context?.restartWindow.length, context?.workers.map((w) => w.id));
   }
 
   stats(pool: string): PoolStats;
@@ -259,23 +266,22 @@ export class Snakepit {
       this.lifecycle = 'stopped';
       return;
     }
-    const wasStarting = this.lifecycle === 'starting';
     this.lifecycle = 'stopping';
+    const root = this.root!;
+    const finished = toPromise(root);
+    // The root drains (its own timeout), then stops the pools; the dispatchers tell it when no
+    // call is left. A root still starting skips the drain: nothing has run yet.
+    root.send({ type: 'STOP', timeoutMs });
     const refusal = new ShuttingDownError();
-    for (const dispatcher of this.dispatchers.values()) dispatcher.closeIntake(refusal);
-    if (!wasStarting) await this.waitForIdle(timeoutMs);
-    for (const dispatcher of this.dispatchers.values()) dispatcher.close(refusal);
-    const anyInFlight = [...this.dispatchers.values()].some((d) => d.inFlight > 0);
-    this.root!.send({ type: anyInFlight ? 'KILL' : 'STOP' });
-    await this.whenFinished.promise;
-    await this.cleanUp();
-  }
-
-  private async waitForIdle(timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline && ![...this.dispatchers.values()].every((d) => d.idle)) {
-      await new Promise((resolve) => setTimeout(resolve, 10));
+    let undrained = this.dispatchers.size;
+    for (const dispatcher of this.dispatchers.values()) {
+      dispatcher.closeIntake(refusal, () => {
+        if (--undrained === 0) queueMicrotask(() => root.send({ type: 'DRAINED' }));
+      });
     }
+    await finished;
+    for (const dispatcher of this.dispatchers.values()) dispatcher.close(refusal);
+    await this.cleanUp();
   }
 
   /** Makes sure no worker process survives, then removes the run's record and socket directory. */
@@ -292,7 +298,8 @@ export class Snakepit {
       launchOptions: (poolName, workerId) => this.launchOptions(poolName, workerId),
       retireError: (poolName, workerId, reason) => this.reporter.retireError(poolName, workerId, reason),
       heartbeatConfig: (poolName) => this.poolConfig(poolName).heartbeat,
-      heartbeatMissed: (workerId, missed, error, fatal) => this.reporter.heartbeatMissed(workerId, missed, error, fatal),
+      heartbeatMissed: (workerId, missed, error) => this.reporter.heartbeatMissed(workerId, missed, error),
+      bootFailed: (workerId, error) => this.reporter.bootFailed(workerId, error),
       workerEntered: (context, state, send) => this.reporter.workerEntered(context, state, send),
       poolAnnounced: (context, what, workerId) => this.reporter.poolAnnounced(context, what, workerId),
       runtimeAnnounced: (announcement) => this.reporter.runtimeAnnounced(announcement),
@@ -356,10 +363,29 @@ export class Snakepit {
     if (this.lifecycle === 'stopping' || this.lifecycle === 'stopped') return Promise.reject(new ShuttingDownError());
     if (this.lifecycle !== 'running') return Promise.reject(new InvalidStateError('recycleWorker() works once start() has resolved.'));
     const slot = typeof workerId === 'string' ? this.reporter.slots.get(workerId) : undefined;
-    if (!slot) {
+    const worker = slot && this.root!.system.get(`worker:${slot.id}`);
+    if (!slot || !worker) {
       return Promise.reject(new InvalidArgumentError('recycleWorker', `No running worker ${describeValue(workerId)}; see inspect() for worker ids.`));
     }
-    return this.recyclers.get(slot.pool)!.request(slot, 'manual');
+    let recycled = this.recycles.get(worker);
+    if (!recycled) {
+      recycled = this.retired(worker);
+      this.recycles.set(worker, recycled);
+      this.recyclers.get(slot.pool)!.request(slot, 'manual');
+    }
+    return recycled;
+  }
+
+  /** Resolves once the worker actor has stopped as recycled; rejects if something else ended it. */
+  private async retired(worker: AnyActorRef): Promise<void> {
+    let final: { context: WorkerContext };
+    try {
+      final = await waitFor(worker, (snapshot) => snapshot.status === 'done');
+    } catch {
+      throw new ShuttingDownError(); // the actor tree was torn down first
+    }
+    const failure = this.reporter.recycleFailure(final.context);
+    if (failure) throw failure;
   }
 
   private poolConfig(name: string): PoolConfig {
@@ -370,12 +396,16 @@ export class Snakepit {
 
 function supervisorInfo(
   rules: { strategy: string; intensity: number; periodMs: number },
-  restartLog: number[] = [],
+  restartsInWindow = 0,
   children: string[] = [],
 ): SupervisorInfo {
-  const now = Date.now();
   const { strategy, intensity, periodMs } = rules;
-  return { strategy, intensity, periodMs, restartsInWindow: restartLog.filter((at) => now - at < periodMs).length, children };
+  return { strategy, intensity, periodMs, restartsInWindow, children };
+}
+
+/** A worker's state name: the innermost of `{ alive: 'busy' }`. */
+function leafState(value: unknown): WorkerStateName {
+  return (typeof value === 'string' ? value : leafState(Object.values(value as Record<string, unknown>)[0])) as WorkerStateName;
 }
 
 function toPoolInput(pool: PoolConfig): PoolInput {
@@ -388,10 +418,4 @@ function toPoolInput(pool: PoolConfig): PoolInput {
     startupTimeoutMs: pool.startupTimeoutMs,
     restart: pool.restart,
   };
-}
-
-function deferred<T>() {
-  let resolve!: (value: T) => void;
-  const promise = new Promise<T>((r) => (resolve = r));
-  return { promise, resolve };
 }

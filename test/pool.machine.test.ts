@@ -128,7 +128,7 @@ test('a replaced worker that crashes while draining is not restarted and does no
   await h.crash('p-1');
   assert.deepEqual(h.pending(), [], 'no restart');
   assert.deepEqual(h.context().workers.map((w) => w.id), ['p-2', 'p-3']);
-  assert.deepEqual(h.context().restartLog, []);
+  assert.deepEqual(h.context().restartWindow, []);
   h.root.stop();
 });
 
