@@ -1,7 +1,7 @@
 // Gives the pure machines their real effects: a worker's boot starts a Python process, its
 // exit watcher listens for the process's end, retiring it sends the signals, and every state
 // entry and supervisor milestone is handed to the runtime's hooks.
-import { fromCallback, fromPromise } from 'xstate';
+import { type AnyActorRef, fromCallback, fromPromise } from 'xstate';
 import type { PoolAnnouncement, PoolContext } from '../machines/pool.machine.js';
 import { poolMachine } from '../machines/pool.machine.js';
 import { type RuntimeAnnouncement, runtimeMachine } from '../machines/runtime.machine.js';
@@ -62,7 +62,8 @@ export function createRuntimeLogic(hooks: RuntimeHooks, live: LiveWorkers) {
     },
     actions: {
       kill: (_, { id }) => live.get(id)?.process.signalGroup('SIGKILL'),
-      enter: ({ context, self }, params) => hooks.workerEntered(context, params.state, (event) => self.send(event)),
+      enter: ({ context, self }, params) =>
+        afterCommit(self, () => hooks.workerEntered(context, params.state, (event) => self.send(event))),
     },
   });
   const pool = poolMachine.provide({
@@ -73,4 +74,25 @@ export function createRuntimeLogic(hooks: RuntimeHooks, live: LiveWorkers) {
     actors: { pool },
     actions: { announce: (_, params) => hooks.runtimeAnnounced(params) },
   });
+}
+
+const committing = new WeakMap<AnyActorRef, (() => void)[]>();
+
+/**
+ * Runs `effect` once the actor's snapshot that the current transition makes is committed, in
+ * the order asked. An entry action runs while its actor still shows the previous snapshot, so
+ * a listener of the events it emits would read a stale actor; after the commit, events,
+ * inspect() and the actor agree.
+ */
+function afterCommit(actor: AnyActorRef, effect: () => void): void {
+  let queue = committing.get(actor);
+  if (!queue) {
+    const effects: (() => void)[] = (queue = []);
+    committing.set(actor, queue);
+    const flush = () => {
+      for (const run of effects.splice(0)) run();
+    };
+    actor.subscribe({ next: flush, complete: flush });
+  }
+  queue.push(effect);
 }

@@ -4,8 +4,9 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import type { InspectionEvent } from 'xstate';
-import { checkNoLeaks, errorOf, startPit, waitFor } from './helpers.js';
+import type { AnyActorRef, InspectionEvent } from 'xstate';
+import type { Snakepit } from '../src/index.js';
+import { checkNoLeaks, createPit, errorOf, startPit, waitFor } from './helpers.js';
 
 checkNoLeaks();
 
@@ -52,22 +53,71 @@ test('inspection events and persisted snapshots carry no secrets, tokens or hand
   assert.ok(largest < 1000, `a worker snapshot is ${largest} bytes`);
 });
 
-test('inspect() reads pool states from the pool actors, through a recycle, a crash and a stop', async () => {
-  const pit = await startPit({ pools: [{ name: 'p', poolSize: 2, adapter: 'sample_adapters.Calc', restart: { backoffMs: 0 } }] });
-  const agree = () => {
-    const actor = pit.actor.system.get('pool:p');
-    const value = actor?.getSnapshot().value;
-    const actorState = value === undefined ? 'stopped' : typeof value === 'string' ? value : Object.keys(value)[0];
-    assert.equal(pit.inspect().pools[0].state, actorState);
-    return actorState;
+/** Every fact inspect() shows about pools and workers, as the actors hold it right now. */
+function fromActors(pit: Snakepit) {
+  const leaf = (value: unknown): string => (typeof value === 'string' ? value : leaf(Object.values(value as object)[0]));
+  return pit.config.pools.map(({ name }) => {
+    const pool = pit.actor.system.get(`pool:${name}`)?.getSnapshot();
+    return {
+      name,
+      state: pool ? (typeof pool.value === 'string' ? pool.value : Object.keys(pool.value)[0]) : 'stopped',
+      restartsInWindow: pool?.context.restartWindow.length ?? 0,
+      workers: ((pool?.context.workers ?? []) as { ref: AnyActorRef }[]).map(({ ref }) => {
+        const { context, value } = ref.getSnapshot();
+        return { id: context.id, pid: context.pid, state: leaf(value), restarts: context.restarts };
+      }),
+    };
+  });
+}
+
+function fromInspect(pit: Snakepit) {
+  return pit.inspect().pools.map((pool) => ({
+    name: pool.name,
+    state: pool.state,
+    restartsInWindow: pool.supervisor.restartsInWindow,
+    workers: pool.workers.map(({ id, pid, state, restarts }) => ({ id, pid, state, restarts })),
+  }));
+}
+
+test('inspect() agrees with the actors at every worker transition, through recycles, crashes, restarts and a stop', async () => {
+  const pit = createPit({
+    supervisor: { strategy: 'one_for_one', intensity: 5, periodMs: 60_000 },
+    pools: [{ name: 'p', poolSize: 2, adapter: 'sample_adapters.Calc', restart: { backoffMs: 0, intensity: 1, periodMs: 60_000 } }],
+  });
+  let checks = 0;
+  const lastEvent = new Map<string, string>();
+  // Checked inside the listener: what a user reads while handling an event is the actors' truth.
+  pit.on('worker:state', ({ workerId, to }) => {
+    lastEvent.set(workerId, to);
+    assert.deepEqual(fromInspect(pit), fromActors(pit));
+    const shown = fromInspect(pit)[0].workers.find((w) => w.id === workerId)?.state;
+    // A worker with nothing in flight passes through draining in the same step, straight to
+    // recycling; a stopped worker has already left its pool.
+    const passedThrough = (to === 'draining' && shown === 'recycling') || (to === 'stopped' && shown === undefined);
+    if (!passedThrough) assert.equal(shown, to, `inspect() while handling ${workerId} entering ${to}`);
+    checks++;
+  });
+  await pit.start();
+  const step = (what: string) => {
+    assert.deepEqual(fromInspect(pit), fromActors(pit), `after ${what}`);
+    for (const worker of fromInspect(pit)[0].workers) assert.equal(lastEvent.get(worker.id), worker.state, `${worker.id}'s last event after ${what}`);
   };
-  assert.equal(agree(), 'ready');
+  step('start');
   const [first, second] = pit.inspect().pools[0].workers;
   await pit.recycleWorker(first.id);
-  assert.equal(agree(), 'ready');
+  step('a recycle');
   process.kill(second.pid!, 'SIGKILL');
   await waitFor(() => pit.inspect().pools[0].workers.every((w) => w.state === 'ready' && w.pid !== second.pid), 10_000, 'restart');
-  assert.equal(agree(), 'ready');
+  step('a crash and restart');
+  assert.equal(fromInspect(pit)[0].restartsInWindow, 1);
+  // A second crash within the period exceeds the pool's intensity: the root restarts the pool.
+  const poolRestarted = new Promise((resolve) => pit.once('pool:ready', resolve));
+  process.kill(pit.inspect().pools[0].workers[0].pid!, 'SIGKILL');
+  await poolRestarted;
+  step('a pool restart');
+  assert.equal(pit.inspect().supervisor.restartsInWindow, 1, 'the root counts the pool restart');
+  assert.equal(pit.inspect().pools[0].workers.length, 2);
   await pit.stop();
-  assert.equal(pit.inspect().pools[0].state, 'stopped');
+  assert.deepEqual(fromInspect(pit), [{ name: 'p', state: 'stopped', restartsInWindow: 0, workers: [] }]);
+  assert.ok(checks > 20, `compared at ${checks} transitions`);
 });
