@@ -75,6 +75,8 @@ export type PoolReport =
 
 export type PoolAnnouncement = 'starting' | 'batch' | 'ready' | 'failed' | 'stopped' | 'restart' | 'recycle';
 
+const backoffId = (workerId: string) => `backoff:${workerId}`;
+
 function spawnWorker(context: PoolContext, spawn: (src: 'worker', options: any) => PoolChild['ref'], number: number): PoolChild {
   const id = `${context.name}-${number}`;
   const input = { id, pool: context.name, capacity: context.workerCapacity };
@@ -189,9 +191,11 @@ export const poolMachine = setup({
       for (const id of affectedChildren(context.restart.strategy, order, event.id)) {
         const child = context.workers.find((w) => w.id === id);
         if (!child) continue;
+        // A restart now supersedes a backoff still pending for this child.
+        enqueue.cancel(backoffId(id));
         // The crashed child waits out the backoff; live siblings are ended and started again now.
-        const delay = id === event.id ? context.restart.backoffMs : 0;
-        enqueue.sendTo(child.ref, { type: 'RESTART' }, { delay });
+        if (id === event.id) enqueue.sendTo(child.ref, { type: 'RESTART' }, { id: backoffId(id), delay: context.restart.backoffMs });
+        else enqueue.sendTo(child.ref, { type: 'RESTART' }, { delay: 0 });
       }
     }),
     retireChild: enqueueActions(({ context, event, enqueue }) => {
@@ -275,6 +279,10 @@ export const poolMachine = setup({
       },
     },
     ready: {
+      // Leaving ready (stopping, failing, restarting): no crashed child is started again after its backoff.
+      exit: enqueueActions(({ context, enqueue }) => {
+        for (const child of context.workers) enqueue.cancel(backoffId(child.id));
+      }),
       entry: [
         { type: 'announce', params: { what: 'ready' } },
         sendParent(({ context }) => ({ type: 'POOL_READY', name: context.name }) satisfies PoolReport),

@@ -18,9 +18,9 @@ export interface RuntimeHooks {
   launchOptions(pool: string, workerId: string): LaunchOptions;
   shutdownGraceMs: number;
   /** What calls still held by a worker ended with KILL fail with (by KILL reason). */
-  retireError(pool: string, workerId: string, reason: RetireReason): SnakepitError | undefined;
+  retireError(pool: string, workerId: string, pid: number | undefined, reason: RetireReason): SnakepitError | undefined;
   heartbeatConfig(pool: string): PoolConfig['heartbeat'];
-  heartbeatMissed(workerId: string, missed: number, error: Error): void;
+  heartbeatMissed(pool: string, workerId: string, missed: number, error: Error): void;
   /** A boot failed: the runtime keeps the error (stderr lines and all); the machine keeps its text. */
   bootFailed(workerId: string, error: unknown): void;
   workerEntered(context: WorkerContext, state: WorkerStateName, send: (event: LoadEvent) => void): void;
@@ -48,14 +48,15 @@ export function createRuntimeLogic(hooks: RuntimeHooks, live: LiveWorkers) {
         exited.then((exit) => sendBack({ type: 'EXITED', exitCode: exit.exitCode, signal: exit.signal }));
       }),
       retire: fromPromise(async ({ input }) => {
-        await live.get(input.id)?.retire(hooks.shutdownGraceMs, hooks.retireError(input.pool, input.id, input.reason));
+        const handle = live.get(input.id);
+        await handle?.retire(hooks.shutdownGraceMs, hooks.retireError(input.pool, input.id, handle.pid, input.reason));
       }),
       heartbeat: fromCallback(({ input, sendBack }) => {
         const config = hooks.heartbeatConfig(input.pool);
         const handle = live.get(input.id);
         if (!config.enabled || !handle) return undefined;
         return watchHeartbeat(handle, config, (missed, error, lost) => {
-          hooks.heartbeatMissed(input.id, missed, error);
+          hooks.heartbeatMissed(input.pool, input.id, missed, error);
           if (lost) sendBack({ type: 'HEARTBEAT_LOST', missed });
         });
       }),

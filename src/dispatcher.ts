@@ -36,9 +36,20 @@ export interface WorkerInfo {
   gilEnabled: boolean | undefined;
 }
 
-/** The pool's live view of one worker, updated synchronously as calls start and finish. */
-export interface WorkerSlot extends WorkerInfo {
+/**
+ * The dispatcher's view of one worker. It owns the load (calls in flight and finished, counted
+ * synchronously as calls start and end); `state`, `pid` and `gilEnabled` are copies the worker
+ * machine's `enter` effect writes after each committed transition, for routing and events.
+ */
+export interface WorkerSlot {
+  id: string;
   pool: string;
+  pid: number | undefined;
+  state: WorkerStateName;
+  inFlight: number;
+  capacity: number;
+  requests: number;
+  gilEnabled: boolean | undefined;
   connection: WorkerConnection | undefined;
   /** Tells the worker's state machine its load (see reportLoad). */
   notify: (event: LoadEvent) => void;
@@ -105,7 +116,8 @@ class Request implements CallSink {
 }
 
 export class Dispatcher {
-  readonly slots: WorkerSlot[] = [];
+  /** The workers this pool routes to, in the order they joined. */
+  private readonly slots: WorkerSlot[] = [];
   private readonly queue = new Fifo<Request>();
   private readonly stats = new StatsRecorder();
   private closedWith: SnakepitError | undefined;
@@ -118,6 +130,25 @@ export class Dispatcher {
     private readonly events: EventEmitter<SnakepitEvents>,
     private readonly observer: DispatchObserver,
   ) {}
+
+  slot(workerId: string): WorkerSlot | undefined {
+    return this.slots.find((slot) => slot.id === workerId);
+  }
+
+  /** A worker joins: it takes calls once its state is ready and it has a connection. */
+  addSlot(workerId: string, capacity: number, state: WorkerStateName, notify: (event: LoadEvent) => void): WorkerSlot {
+    const slot: WorkerSlot = {
+      id: workerId, pool: this.config.name, pid: undefined, state, inFlight: 0, capacity,
+      requests: 0, gilEnabled: undefined, connection: undefined, notify,
+      reportedInFlight: 0, loadReportPending: false, startedCalls: 0, callLimit: Infinity, recycleRequested: false,
+    };
+    this.slots.push(slot);
+    return slot;
+  }
+
+  removeSlot(slot: WorkerSlot): void {
+    this.slots.splice(this.slots.indexOf(slot), 1);
+  }
 
   get capacity(): number {
     return this.config.poolSize * this.config.threadsPerWorker;

@@ -108,11 +108,12 @@ export class WorkerCrashedError extends SnakepitError {
   static override readonly code = ErrorCode.WORKER_CRASHED;
   readonly exitCode: number | null;
   readonly signal: NodeJS.Signals | null;
-  constructor(readonly workerId: string, readonly pid: number | undefined, exit: WorkerExit, cause?: unknown) {
+  /** With a `cause`, `failure` says what went wrong instead of the exit status. */
+  constructor(readonly workerId: string, readonly pid: number | undefined, exit: WorkerExit, cause?: unknown, failure = 'could not be sent the call') {
     const how = exit.signal ? `died with signal ${exit.signal}` : `died with exit code ${exit.exitCode}`;
     super(
       ErrorCode.WORKER_CRASHED,
-      `Worker ${workerId} (pid ${pid}) ${cause === undefined ? how : `could not be sent the call (${String(cause)})`} while handling this call. ` +
+      `Worker ${workerId} (pid ${pid}) ${cause === undefined ? how : `${failure} (${String(cause)})`} while handling this call. ` +
         'The supervisor restarts it; retry the call if it is safe to repeat.',
       { cause },
     );

@@ -1,32 +1,21 @@
 // Turns what the machines announce — a worker entering a state, a pool's milestones, the
-// root's decisions — into the dispatcher's worker slots and the public lifecycle events, and
-// keeps the error objects (which never enter a machine) that failures are reported with.
+// root's decisions — into the public lifecycle events, and keeps each pool's dispatcher in step
+// with its workers (which are routable, over which connection).
 import type { EventEmitter } from 'eventemitter3';
-import type { PoolAnnouncement, PoolContext, PoolFailure } from '../machines/pool.machine.js';
+import type { PoolAnnouncement, PoolContext } from '../machines/pool.machine.js';
 import type { RuntimeAnnouncement } from '../machines/runtime.machine.js';
-import { isRecycleReason, type RetireReason, type WorkerContext, type WorkerStateName } from '../machines/worker.machine.js';
+import type { WorkerContext, WorkerStateName } from '../machines/worker.machine.js';
 import type { ResolvedConfig } from './config.js';
-import type { Dispatcher, LoadEvent, WorkerSlot } from './dispatcher.js';
-import {
-  MaxRestartsExceededError,
-  ShuttingDownError,
-  type SnakepitError,
-  StartupFailedError,
-  WorkerCrashedError,
-} from './errors.js';
+import type { Dispatcher, LoadEvent } from './dispatcher.js';
+import { ShuttingDownError } from './errors.js';
 import type { SnakepitEvents } from './events.js';
+import type { Failures } from './failures.js';
 import type { LiveWorkers } from './liveWorkers.js';
 import type { Recycler } from './recycler.js';
 
 export class LifecycleReporter {
-  readonly slots = new Map<string, WorkerSlot>();
-  /** Set when the root supervisor gave up: every call fails with it. */
-  failure: SnakepitError | undefined;
   private readonly workerStartedAt = new Map<string, number>();
   private readonly poolStartedAt = new Map<string, number>();
-  private readonly poolErrors = new Map<string, SnakepitError>();
-  /** The error of each worker's last failed boot, for the pool error that reports it. */
-  private readonly bootErrors = new Map<string, unknown>();
 
   constructor(
     private readonly events: EventEmitter<SnakepitEvents>,
@@ -34,50 +23,15 @@ export class LifecycleReporter {
     private readonly recyclers: Map<string, Recycler>,
     private readonly supervisor: ResolvedConfig['supervisor'],
     private readonly live: LiveWorkers,
+    private readonly failures: Failures,
   ) {}
 
-  /** The error a pool failed with (kept here: errors never enter a machine's context). */
-  poolError(pool: string): SnakepitError | undefined {
-    return this.poolErrors.get(pool);
-  }
-
-  bootFailed(workerId: string, error: unknown): void {
-    this.bootErrors.set(workerId, error);
-  }
-
-  heartbeatMissed(workerId: string, missed: number, error: Error): void {
-    const slot = this.slots.get(workerId);
+  heartbeatMissed(pool: string, workerId: string, missed: number, error: Error): void {
+    const slot = this.dispatchers.get(pool)!.slot(workerId);
     if (!slot) return;
     this.events.emit('worker:heartbeat-missed', {
-      pool: slot.pool, workerId, pid: slot.pid, at: Date.now(), missed, error: error.message,
+      pool, workerId, pid: slot.pid, at: Date.now(), missed, error: error.message,
     });
-  }
-
-  /** What calls held by a worker that is being ended fail with, by why it is ended. */
-  retireError(poolName: string, workerId: string, reason: RetireReason): SnakepitError | undefined {
-    const slot = this.slots.get(workerId);
-    switch (reason) {
-      case 'shutdown':
-        return new ShuttingDownError();
-      case 'pool_failed':
-        return this.poolErrors.get(poolName);
-      case 'pool_restart':
-      case 'restart':
-        return new WorkerCrashedError(workerId, slot?.pid, { exitCode: null, signal: 'SIGTERM' });
-      default:
-        return undefined; // a recycled worker has drained: nothing is in flight
-    }
-  }
-
-  /**
-   * A recycle under way ends when its worker stops: done if the worker was replaced (or its
-   * pool restarted), failed when the runtime stops or the pool gave up first.
-   */
-  recycleFailure(context: WorkerContext): SnakepitError | undefined {
-    const reason = context.retireReason;
-    if (isRecycleReason(reason) || reason === undefined || reason === 'pool_restart') return undefined;
-    if (reason === 'shutdown') return new ShuttingDownError();
-    return this.retireError(context.pool, context.id, reason);
   }
 
   workerEntered(
@@ -86,20 +40,11 @@ export class LifecycleReporter {
     send: (event: LoadEvent) => void,
   ): void {
     const dispatcher = this.dispatchers.get(context.pool)!;
-    let slot = this.slots.get(context.id);
+    let slot = dispatcher.slot(context.id);
     const from = slot?.state;
-    if (!slot) {
-      slot = {
-        id: context.id, pool: context.pool, pid: undefined, state, inFlight: 0, capacity: context.capacity,
-        requests: 0, restarts: 0, gilEnabled: undefined, connection: undefined, notify: send,
-        reportedInFlight: 0, loadReportPending: false, startedCalls: 0, callLimit: Infinity, recycleRequested: false,
-      };
-      this.slots.set(context.id, slot);
-      dispatcher.slots.push(slot);
-    }
+    slot ??= dispatcher.addSlot(context.id, context.capacity, state, send);
     slot.state = state;
     slot.notify = send;
-    slot.restarts = context.restarts;
     if (context.pid !== undefined) slot.pid = context.pid;
     const base = { pool: context.pool, workerId: context.id, pid: slot.pid, at: Date.now() };
     this.events.emit('worker:state', { ...base, from, to: state });
@@ -149,9 +94,8 @@ export class LifecycleReporter {
       case 'stopped':
         slot.connection = undefined;
         this.recyclers.get(context.pool)!.workerGone(slot);
-        this.bootErrors.delete(context.id);
-        this.slots.delete(context.id);
-        dispatcher.slots.splice(dispatcher.slots.indexOf(slot), 1);
+        this.failures.workerStopped(context.id);
+        dispatcher.removeSlot(slot);
         this.events.emit('worker:stopped', base);
         break;
     }
@@ -180,13 +124,12 @@ export class LifecycleReporter {
         break;
       case 'failed': {
         // Queued calls stay queued: the root supervisor may restart this pool.
-        const error = this.failureError(context, context.failure!);
-        this.poolErrors.set(pool, error);
+        const error = this.failures.poolFailed(context);
         this.events.emit('pool:failed', { pool, at, reason: context.failure!.reason, error });
         break;
       }
       case 'restart': {
-        const slot = workerId ? this.slots.get(workerId) : undefined;
+        const slot = workerId ? this.dispatchers.get(pool)!.slot(workerId) : undefined;
         this.events.emit('supervisor:restart', {
           pool, at, level: 'pool', workerId, pid: slot?.pid, strategy: context.restart.strategy,
           restartsInWindow: context.restartWindow.length,
@@ -205,7 +148,7 @@ export class LifecycleReporter {
       case 'pool_escalated': {
         const at = Date.now();
         this.events.emit('supervisor:escalation', {
-          pool: announcement.pool, at, level: 'pool', reason: announcement.failure.reason, error: this.poolErrors.get(announcement.pool)!,
+          pool: announcement.pool, at, level: 'pool', reason: announcement.failure.reason, error: this.failures.pool(announcement.pool)!,
         });
         for (const pool of announcement.restarting) {
           this.events.emit('supervisor:restart', {
@@ -216,35 +159,16 @@ export class LifecycleReporter {
       }
       case 'escalation': {
         const { intensity, periodMs } = this.supervisor;
-        this.failure = new MaxRestartsExceededError(announcement.pool, intensity, periodMs, 'root');
-        for (const dispatcher of this.dispatchers.values()) dispatcher.close(this.failure);
+        const failure = this.failures.rootGaveUp(announcement.pool, intensity, periodMs);
+        for (const dispatcher of this.dispatchers.values()) dispatcher.close(failure);
+        const at = Date.now();
         this.events.emit('supervisor:escalation', {
-          pool: announcement.pool, at: Date.now(), level: 'pool', reason: announcement.failure.reason, error: this.poolErrors.get(announcement.pool)!,
+          pool: announcement.pool, at, level: 'pool', reason: announcement.failure.reason, error: this.failures.pool(announcement.pool)!,
         });
         this.events.emit('supervisor:escalation', {
-          pool: announcement.pool, at: Date.now(), level: 'root', reason: announcement.failure.reason, error: this.failure,
+          pool: announcement.pool, at, level: 'root', reason: announcement.failure.reason, error: failure,
         });
         break;
-      }
-    }
-  }
-
-  private failureError(context: PoolContext, failure: PoolFailure): SnakepitError {
-    switch (failure.reason) {
-      case 'max_restarts':
-        return new MaxRestartsExceededError(context.name, context.restart.intensity, context.restart.periodMs);
-      case 'startup_timeout':
-        return new StartupFailedError(
-          `Pool "${context.name}" was not ready within startupTimeoutMs (${context.startupTimeoutMs} ms).`,
-          { pool: context.name },
-        );
-      case 'startup_failed': {
-        const cause = this.bootErrors.get(failure.workerId);
-        if (cause instanceof StartupFailedError) return cause;
-        return new StartupFailedError(`Worker ${failure.workerId} of pool "${context.name}" failed during start-up: ${failure.message}`, {
-          pool: context.name,
-          workerId: failure.workerId,
-        });
       }
     }
   }

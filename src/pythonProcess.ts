@@ -2,7 +2,8 @@
 //
 // The worker is its own process group (so a stop reaches its grandchildren too) and talks to
 // us over an extra pipe on fd 3: its readiness and start-up errors arrive there as JSON lines,
-// where no user print() can forge them, and the pipe's end-of-file tells it we died.
+// where no user print() can forge them, and the pipe's end-of-file tells it we died. The ready
+// line states the bridge's protocol version; a bridge that speaks another one does not start.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
@@ -12,6 +13,7 @@ import { onProcessExit } from './exitHook.js';
 import { clipLine, readCappedLines } from './lineReader.js';
 import { BRIDGE_DIR } from './pythonExecutable.js';
 import { OWNER_PID_ENV } from './runRegistry.js';
+import { PROTOCOL_VERSION } from './sessionCodec.js';
 import { freeSocketPath } from './socketPath.js';
 
 export interface LaunchOptions {
@@ -47,6 +49,8 @@ export interface ReadyInfo {
   gil_enabled: boolean;
   python: string;
   tools: string[];
+  /** The bridge's PROTOCOL_VERSION; start-up fails unless it equals ours. */
+  protocol: number;
 }
 
 // Output caps, so memory stays bounded whatever a tool prints:
@@ -167,7 +171,8 @@ export class PythonProcess {
         if (message.type === 'ready') {
           ready = true;
           done();
-          resolve(message as unknown as ReadyInfo);
+          if (message.protocol === PROTOCOL_VERSION) resolve(message as unknown as ReadyInfo);
+          else reject(this.protocolMismatch(message.protocol));
         } else if (message.type === 'startup_error') {
           startupError = message;
         } else {
@@ -197,6 +202,17 @@ export class PythonProcess {
     return new StartupFailedError(
       `Worker ${workerId} of pool "${pool}" exited with ${how} before it was ready ` +
         `(python: ${executable}). Run \`npm run setup:python\` if the bridge's dependencies are missing.${this.stderrText()}`,
+      { pool, workerId, stderr: [...this.stderrTail] },
+    );
+  }
+
+  private protocolMismatch(theirs: unknown): StartupFailedError {
+    const { workerId, pool, executable } = this.options;
+    const bridge = theirs === undefined ? 'states no protocol version (an older bridge)' : `speaks protocol version ${JSON.stringify(theirs)}`;
+    return new StartupFailedError(
+      `Worker ${workerId} of pool "${pool}": the Python bridge (python: ${executable}) ${bridge}, ` +
+        `but this snakepit package speaks protocol version ${PROTOCOL_VERSION}. Install matching versions of ` +
+        'the npm package and the Python bridge (snakepit_bridge), e.g. run `npm run setup:python` again.',
       { pool, workerId, stderr: [...this.stderrTail] },
     );
   }

@@ -12,6 +12,7 @@ import { MAX_DURATION_MS, type PoolConfig, type ResolvedConfig, resolveConfig, t
 import { type CallOptions, Dispatcher, type WorkerInfo, type WorkerSlot } from './dispatcher.js';
 import { InvalidArgumentError, InvalidStateError, PoolNotFoundError, ShuttingDownError, SnakepitError } from './errors.js';
 import type { SnakepitEventName, SnakepitEvents } from './events.js';
+import { Failures } from './failures.js';
 import { LifecycleReporter } from './lifecycle.js';
 import { LiveWorkers } from './liveWorkers.js';
 import type { PythonProcess } from './pythonProcess.js';
@@ -60,6 +61,7 @@ export class Snakepit {
   private readonly live = new LiveWorkers();
   private registry: RunRegistry | undefined;
   private readonly reporter: LifecycleReporter;
+  private readonly failures = new Failures();
   /** Tags this instance's workers on their command line (`--run-id`). */
   readonly runId = randomBytes(6).toString('hex');
   private readonly pythonExecutable: string;
@@ -80,7 +82,7 @@ export class Snakepit {
       const observer = { callStarted: (slot: WorkerSlot) => recycler.callStarted(slot), callEnded: (slot: WorkerSlot) => recycler.callEnded(slot) };
       this.dispatchers.set(pool.name, new Dispatcher(pool, this.events, observer));
     }
-    this.reporter = new LifecycleReporter(this.events, this.dispatchers, this.recyclers, this.config.supervisor, this.live);
+    this.reporter = new LifecycleReporter(this.events, this.dispatchers, this.recyclers, this.config.supervisor, this.live, this.failures);
   }
 
   /** Creates a Snakepit and resolves once every worker of every pool is ready. */
@@ -116,7 +118,7 @@ export class Snakepit {
     }
     const output = (await toPromise(this.root)) as RuntimeOutput;
     await this.cleanUp();
-    throw (output.startFailure && this.reporter.poolError(output.startFailure.pool)) ?? new ShuttingDownError();
+    throw (output.startFailure && this.failures.pool(output.startFailure.pool)) ?? new ShuttingDownError();
   }
 
   /** The root xstate actor: `actor.system.get('pool:name')`, `getSnapshot()`, inspection. */
@@ -164,7 +166,7 @@ export class Snakepit {
   }
 
   private route(tool: string, args: unknown, options: CallOptions): Dispatcher | SnakepitError {
-    if (this.reporter.failure) return this.reporter.failure;
+    if (this.failures.root) return this.failures.root;
     if (this.lifecycle === 'stopping' || this.lifecycle === 'stopped') return new ShuttingDownError();
     const misuse = checkCall(tool, args, options);
     if (misuse) return new InvalidArgumentError(String(tool), misuse);
@@ -203,7 +205,7 @@ export class Snakepit {
           supervisor: this.supervisorState(pool),
           workers: this.workerActors(pool.name).map((worker) => {
             const { context, value } = worker.getSnapshot() as { context: WorkerContext; value: unknown };
-            const slot = this.reporter.slots.get(context.id);
+            const slot = dispatcher.slot(context.id);
             return {
               id: context.id,
               pid: context.pid,
@@ -296,10 +298,10 @@ export class Snakepit {
     return {
       shutdownGraceMs: this.config.shutdownGraceMs,
       launchOptions: (poolName, workerId) => this.launchOptions(poolName, workerId),
-      retireError: (poolName, workerId, reason) => this.reporter.retireError(poolName, workerId, reason),
+      retireError: (poolName, workerId, pid, reason) => this.failures.retire(poolName, workerId, pid, reason),
       heartbeatConfig: (poolName) => this.poolConfig(poolName).heartbeat,
-      heartbeatMissed: (workerId, missed, error) => this.reporter.heartbeatMissed(workerId, missed, error),
-      bootFailed: (workerId, error) => this.reporter.bootFailed(workerId, error),
+      heartbeatMissed: (poolName, workerId, missed, error) => this.reporter.heartbeatMissed(poolName, workerId, missed, error),
+      bootFailed: (workerId, error) => this.failures.bootFailed(workerId, error),
       workerEntered: (context, state, send) => this.reporter.workerEntered(context, state, send),
       poolAnnounced: (context, what, workerId) => this.reporter.poolAnnounced(context, what, workerId),
       runtimeAnnounced: (announcement) => this.reporter.runtimeAnnounced(announcement),
@@ -309,7 +311,7 @@ export class Snakepit {
   private launchOptions(poolName: string, workerId: string) {
     const pool = this.poolConfig(poolName);
     const base = () => {
-      const slot = this.reporter.slots.get(workerId);
+      const slot = this.dispatchers.get(poolName)!.slot(workerId);
       return { pool: poolName, workerId, pid: slot?.pid, at: Date.now() };
     };
     return {
@@ -359,10 +361,10 @@ export class Snakepit {
    * while that recycle (or an automatic one) is under way returns the same promise.
    */
   recycleWorker(workerId: string): Promise<void> {
-    if (this.reporter.failure) return Promise.reject(this.reporter.failure);
+    if (this.failures.root) return Promise.reject(this.failures.root);
     if (this.lifecycle === 'stopping' || this.lifecycle === 'stopped') return Promise.reject(new ShuttingDownError());
     if (this.lifecycle !== 'running') return Promise.reject(new InvalidStateError('recycleWorker() works once start() has resolved.'));
-    const slot = typeof workerId === 'string' ? this.reporter.slots.get(workerId) : undefined;
+    const slot = typeof workerId === 'string' ? this.slotOf(workerId) : undefined;
     const worker = slot && this.root!.system.get(`worker:${slot.id}`);
     if (!slot || !worker) {
       return Promise.reject(new InvalidArgumentError('recycleWorker', `No running worker ${describeValue(workerId)}; see inspect() for worker ids.`));
@@ -384,8 +386,16 @@ export class Snakepit {
     } catch {
       throw new ShuttingDownError(); // the actor tree was torn down first
     }
-    const failure = this.reporter.recycleFailure(final.context);
+    const failure = this.failures.recycle(final.context);
     if (failure) throw failure;
+  }
+
+  private slotOf(workerId: string): WorkerSlot | undefined {
+    for (const dispatcher of this.dispatchers.values()) {
+      const slot = dispatcher.slot(workerId);
+      if (slot) return slot;
+    }
+    return undefined;
   }
 
   private poolConfig(name: string): PoolConfig {

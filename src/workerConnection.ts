@@ -12,6 +12,7 @@ import {
   type ClientFrame,
   decodeServerFrame,
   encodeClientFrame,
+  FrameDecodeError,
   type ReplyMessage,
   valuePieces,
   valueSize,
@@ -83,7 +84,8 @@ export function inOneFrame(start: () => void): void {
 export class WorkerConnection {
   private readonly client: WorkerClient;
   private readonly metadata = new grpc.Metadata();
-  private session: grpc.ClientDuplexStream<ClientFrame, ReplyMessage[]> | undefined;
+  /** Carries frames we encoded ourselves, so what is written is exactly what we chose to send. */
+  private session: grpc.ClientDuplexStream<Buffer, ReplyMessage[] | FrameDecodeError> | undefined;
   private readonly pending = new Map<number, PendingCall>();
   private nextId = 1;
   private outbox: ClientFrame = { calls: [], cancels: [], parts: [] };
@@ -94,7 +96,10 @@ export class WorkerConnection {
   private readonly whenBroken: Promise<void>;
   private markBroken!: () => void;
 
-  /** `onBroken` runs once if the Session stream fails while calls may be in flight. */
+  /**
+   * `onBroken` runs once if the Session stream fails while calls may be in flight; with a
+   * FrameDecodeError when the worker sent bytes that are not a frame.
+   */
   constructor(address: string, token: string, private readonly onBroken: (error: Error) => void) {
     this.whenBroken = new Promise((resolve) => (this.markBroken = resolve));
     const Client = clientConstructor();
@@ -107,10 +112,11 @@ export class WorkerConnection {
     await new Promise<void>((resolve, reject) =>
       this.client.waitForReady(Date.now() + timeoutMs, (error) => (error ? reject(error) : resolve())),
     );
-    const session = this.client.makeBidiStreamRequest(SESSION_METHOD, encodeClientFrame, decodeServerFrame, this.metadata);
-    session.on('data', (replies: ReplyMessage[]) => inOneFrame(() => {
-      for (const reply of replies) this.deliver(reply);
-    }));
+    const session = this.client.makeBidiStreamRequest(SESSION_METHOD, passThrough, decodeOrError, this.metadata);
+    session.on('data', (replies: ReplyMessage[] | FrameDecodeError) => {
+      if (replies instanceof FrameDecodeError) this.fail(replies);
+      else inOneFrame(() => this.deliverAll(replies));
+    });
     session.on('error', (error) => this.fail(error));
     session.on('end', () => this.fail(new Error('the worker closed its session')));
     this.session = session;
@@ -159,7 +165,7 @@ export class WorkerConnection {
           offset = 0;
         }
       }
-      const frame: ClientFrame = { calls: [], cancels: [], parts: [{ id, data: Buffer.concat(slices) }] };
+      const frame = encodeClientFrame({ calls: [], cancels: [], parts: [{ id, data: Buffer.concat(slices) }] });
       await Promise.race([new Promise<void>((resolve) => this.session!.write(frame, () => resolve())), this.whenBroken]);
     }
   }
@@ -190,20 +196,32 @@ export class WorkerConnection {
     const frame = this.outbox;
     if (!frame.calls.length && !frame.cancels.length) return;
     this.outbox = { calls: [], cancels: [], parts: [] };
-    if (!this.broken) this.session?.write(frame);
+    if (!this.broken) this.session?.write(encodeClientFrame(frame));
+  }
+
+  private deliverAll(replies: ReplyMessage[]): void {
+    for (const reply of replies) {
+      if (this.broken) return; // a bad reply before this one ended the connection
+      this.deliver(reply);
+    }
   }
 
   private deliver(reply: ReplyMessage): void {
     const call = this.pending.get(reply.id);
     if (!call) return;
     switch (reply.outcome) {
-      case 'chunk':
-        call.sink.chunk?.(decodeValue(reply.value!));
+      case 'chunk': {
+        const value = this.valueOf(reply);
+        if (!this.broken) call.sink.chunk?.(value);
         return;
-      case 'result':
+      }
+      case 'result': {
+        const value = this.valueOf(reply);
+        if (this.broken) return;
         this.pending.delete(reply.id);
-        call.sink.resolve(decodeValue(reply.value!));
+        call.sink.resolve(value);
         return;
+      }
       case 'end':
         this.pending.delete(reply.id);
         call.sink.resolve(undefined);
@@ -211,6 +229,16 @@ export class WorkerConnection {
       default:
         this.pending.delete(reply.id);
         call.sink.reject(toCallError(call.tool, reply.error!));
+    }
+  }
+
+  /** A reply's value; JSON that does not parse is a corrupt frame, which ends the connection. */
+  private valueOf(reply: ReplyMessage): unknown {
+    try {
+      return decodeValue(reply.value!);
+    } catch (error) {
+      this.fail(new FrameDecodeError(`bad frame from the worker: the value of reply ${reply.id} does not decode (${(error as Error).message})`));
+      return undefined;
     }
   }
 
@@ -245,6 +273,17 @@ export class WorkerConnection {
     this.setBroken();
     this.session?.cancel();
     this.client.close();
+  }
+}
+
+const passThrough = (frame: Buffer): Buffer => frame;
+
+/** Never throws: a bad frame reaches the 'data' listener as its error and ends the connection there. */
+function decodeOrError(buffer: Buffer): ReplyMessage[] | FrameDecodeError {
+  try {
+    return decodeServerFrame(buffer);
+  } catch (error) {
+    return error instanceof FrameDecodeError ? error : new FrameDecodeError(`bad frame from the worker: ${String(error)}`);
   }
 }
 

@@ -2,7 +2,10 @@
 // death on either side ends both and fails exactly the calls the worker held.
 import { type SnakepitError, WorkerCrashedError, type WorkerExit } from './errors.js';
 import { type LaunchOptions, PythonProcess, type ReadyInfo } from './pythonProcess.js';
+import { FrameDecodeError } from './sessionCodec.js';
 import { WorkerConnection } from './workerConnection.js';
+
+const NOT_EXITED_YET: WorkerExit = { exitCode: null, signal: null };
 
 export class WorkerHandle {
   private constructor(
@@ -18,8 +21,14 @@ export class WorkerHandle {
   static async start(options: LaunchOptions, signal?: AbortSignal): Promise<WorkerHandle> {
     const { process: python, ready } = await PythonProcess.launch(options, signal);
     // A broken session with a live process means the worker is unusable: end it, and let the
-    // exit below fail its calls with the exit status.
-    const connection = new WorkerConnection(ready.address, python.token, () => python.signalGroup('SIGKILL'));
+    // exit below fail its calls with the exit status. A frame that does not decode says more
+    // than the exit will, so its calls fail at once, naming it.
+    const connection = new WorkerConnection(ready.address, python.token, (error) => {
+      if (error instanceof FrameDecodeError) {
+        connection.failAll(new WorkerCrashedError(options.workerId, ready.pid, NOT_EXITED_YET, error, 'sent a frame that does not decode'));
+      }
+      python.signalGroup('SIGKILL');
+    });
     python.exited.then((exit) => {
       connection.failAll(new WorkerCrashedError(options.workerId, ready.pid, exit));
       connection.close();

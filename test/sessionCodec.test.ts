@@ -4,7 +4,8 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import * as protoLoader from '@grpc/proto-loader';
-import { decodeServerFrame, encodeClientFrame, valuePieces } from '../src/sessionCodec.js';
+import { decodeServerFrame, encodeClientFrame, FrameDecodeError, valuePieces } from '../src/sessionCodec.js';
+import { checkNoLeaks } from './helpers.js';
 
 const protoFile = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'proto', 'snakepit.proto');
 const session = (protoLoader.loadSync(protoFile, { keepCase: true, longs: Number, defaults: true, oneofs: true }) as any)[
@@ -50,8 +51,38 @@ test('a large call travels as a Call with args_size, then ArgsParts that reassem
 });
 
 test('a truncated frame from the worker is an error, never a hang', () => {
-  assert.throws(() => decodeServerFrame(Buffer.from([0x0a, 0x02, 0x08, 0x80])), /truncated/);
-  assert.throws(() => decodeServerFrame(Buffer.from([0x0a, 0x09, 0x08, 0x01])), /truncated/);
+  assert.throws(() => decodeServerFrame(Buffer.from([0x0a, 0x02, 0x08, 0x80])), /truncated varint \(at byte 3 of 4\)/);
+  assert.throws(() => decodeServerFrame(Buffer.from([0x0a, 0x09, 0x08, 0x01])), /truncated field: its length, 9 bytes, runs past the end/);
+  assert.throws(() => decodeServerFrame(Buffer.from([0x0a, 0x03, 0x08, 0x01, 0x49])), /truncated 64-bit field/);
+});
+
+test('a reply without an outcome is an error, not a null result', () => {
+  assert.throws(() => decodeServerFrame(Buffer.from([0x0a, 0x02, 0x08, 0x05])), { name: 'FrameDecodeError', message: /reply 5 has no outcome/ });
+  assert.throws(() => decodeServerFrame(Buffer.from([0x0a, 0x00])), /reply 0 has no outcome/);
+});
+
+test('varints over 10 bytes, numbers past 2^53, field 0 and wrong or unknown wire types are errors', () => {
+  const bad: [number[], RegExp][] = [
+    [[0x0a, 0x0c, 0x08, ...Array(10).fill(0x81), 0x01], /a varint longer than 10 bytes/],
+    [[0x0a, 0x09, 0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x10], /a number above 2\^53/],
+    [[0x02, 0x00], /field number 0/],
+    [[0x0d, 0x00, 0x00, 0x00, 0x00], /ServerFrame\.replies has wire type 5, expected 2 \(at byte 0 of 5\)/],
+    [[0x0a, 0x03, 0x0a, 0x01, 0x00], /Reply\.id has wire type 2, expected 0/],
+    [[0x0a, 0x04, 0x12, 0x02, 0x08, 0x01], /Value\.json has wire type 0, expected 2/],
+    [[0x4b, 0x0c], /unsupported protobuf wire type 3 \(at byte 1 of 2\)/],
+  ];
+  for (const [bytes, message] of bad) {
+    assert.throws(() => decodeServerFrame(Buffer.from(bytes)), (error: Error) => error instanceof FrameDecodeError && message.test(error.message));
+  }
+});
+
+test('unknown fields of every wire type are skipped at every level, as a newer bridge may send them', () => {
+  const unknown = [0x48, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0x51, ...Array(8).fill(7), 0x5a, 0x01, 0x09, 0x65, 0, 0, 0, 0];
+  const value = [0x0a, 0x01, 0x33, ...unknown];
+  const reply = [0x08, 0x07, ...unknown, 0x12, value.length, ...value];
+  const [decoded, ...rest] = decodeServerFrame(Buffer.from([...unknown, 0x0a, reply.length, ...reply, ...unknown]));
+  assert.equal(rest.length, 0);
+  assert.deepEqual([decoded.id, decoded.outcome, decoded.value!.json.toString(), decoded.value!.blobs], [7, 'result', '3', []]);
 });
 
 test('ServerFrame decoding reads what the .proto definition writes', () => {
@@ -69,3 +100,5 @@ test('ServerFrame decoding reads what the .proto definition writes', () => {
   assert.deepEqual(error.error, { code: 'PYTHON_ERROR', type: 'ValueError', message: 'bad ✗', traceback: 'Traceback…' });
   assert.deepEqual([end.id, end.outcome], [4, 'end']);
 });
+
+checkNoLeaks();

@@ -135,11 +135,6 @@ class Dispatcher:
             return error_reply(call_id, "INVALID_ARGUMENT", "TypeError", f"{tool.name}({tool.param_text}): {e}")
         return None
 
-    def call_once(self, call) -> bytes:
-        """A whole unary call (the Execute RPC): its Reply as protobuf bytes."""
-        tool, kwargs = self.prepare(call)
-        return kwargs if tool is None else self.run_unary(call.id, tool, kwargs)
-
     # -- unary ------------------------------------------------------------------------------
     def run_unary(self, call_id: int, tool, kwargs: dict) -> Any:
         checker = self.checker

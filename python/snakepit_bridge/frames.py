@@ -9,6 +9,12 @@ from __future__ import annotations
 
 from typing import Iterable
 
+# The version of the protocol between Node and this bridge: the Session frames and the control
+# lines. Sent in the `ready` line; Node refuses a worker whose version differs from its own
+# (PROTOCOL_VERSION in src/sessionCodec.ts). Raise both together with any change one side
+# cannot read.
+PROTOCOL_VERSION = 1
+
 
 def _varint(n: int) -> bytes:
     if n < 0x80:

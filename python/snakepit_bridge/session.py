@@ -8,11 +8,11 @@ Two variants:
 Either way every call id gets exactly one final reply (result, error or end). Large calls'
 arguments arrive in parts (parts.py) and run once complete. A failure in this code itself, never
 a tool's, would leave the worker deaf to its calls: it ends the process instead (`fatal`), so
-the supervisor replaces the worker.
+the supervisor replaces the worker. So does a client frame that does not decode
+(`client_frame_or_exit`): after one, nothing else on that stream can be trusted.
 """
 from __future__ import annotations
 
-import os
 import queue
 import sys
 import threading
@@ -21,6 +21,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Iterator
 
 from . import frames
+from ._stubs import pb
+from .control import exit_now
 from .dispatch import Dispatcher, cancelled_reply, error_reply
 from .parts import PartialCalls
 
@@ -37,7 +39,32 @@ def fatal(where: str) -> None:
         traceback.print_exc(file=sys.stderr)
         sys.stderr.flush()
     finally:
-        os._exit(BRIDGE_FAILURE_EXIT)
+        exit_now(BRIDGE_FAILURE_EXIT)
+
+
+class BadFrame(ValueError):
+    """Bytes on the Session stream that are not a ClientFrame."""
+
+
+def decode_client_frame(data: bytes) -> Any:
+    """The ClientFrame in `data`; BadFrame, saying what was wrong, if it does not decode."""
+    try:
+        return pb.ClientFrame.FromString(data)
+    except Exception as e:  # noqa: BLE001 - protobuf raises DecodeError, other versions other types
+        raise BadFrame(f"a ClientFrame of {len(data)} bytes from Node does not decode: {type(e).__name__}: {e}") from None
+
+
+def client_frame_or_exit(data: bytes) -> Any:
+    """The Session's request deserializer. gRPC would log a frame that does not decode and end
+    the RPC; the worker must not serve on after a corrupt stream, so it says why and exits."""
+    try:
+        return decode_client_frame(data)
+    except BadFrame as e:
+        try:
+            print(f"snakepit worker: {e}; exiting to be replaced", file=sys.stderr)
+            sys.stderr.flush()
+        finally:
+            exit_now(BRIDGE_FAILURE_EXIT)
 
 
 def read_frames(request_iterator, on_frame: Callable[[Any], None], where: str) -> None:
@@ -96,10 +123,9 @@ class InFlight:
 
 
 class ProcessSession:
-    def __init__(self, dispatcher: Dispatcher, in_flight: InFlight, serial: threading.Lock):
+    def __init__(self, dispatcher: Dispatcher, in_flight: InFlight):
         self.dispatcher = dispatcher
         self.in_flight = in_flight
-        self.serial = serial  # shared with the Execute RPC: one call at a time per process
         self.cancelled: set[int] = set()  # ids cancelled before their call came or while it streams
 
     def serve(self, request_iterator, context) -> Iterator[Any]:
@@ -113,7 +139,6 @@ class ProcessSession:
     def _serve(self, request_iterator) -> Iterator[Any]:
         d = self.dispatcher
         in_flight = self.in_flight
-        serial = self.serial
         next_frame = iter(request_iterator).__next__
         cancelled = self.cancelled
         partial = PartialCalls(d.max_message)
@@ -152,13 +177,10 @@ class ProcessSession:
                             reader = _FrameReader(request_iterator, cancelled)
                             next_frame = reader.next_frame
                         is_cancelled = lambda cid=cid: cid in cancelled  # noqa: E731
-                        with serial:
-                            for reply in d.run_stream(cid, tool, kwargs, is_cancelled):
-                                yield frames.single(reply)
+                        for reply in d.run_stream(cid, tool, kwargs, is_cancelled):
+                            yield frames.single(reply)
                     else:
-                        with serial:
-                            reply = d.run_unary(cid, tool, kwargs)
-                        yield frames.single(reply)
+                        yield frames.single(d.run_unary(cid, tool, kwargs))
                 finally:
                     in_flight.value -= 1
                     if cancelled:

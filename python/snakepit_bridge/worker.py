@@ -12,21 +12,20 @@ from __future__ import annotations
 import argparse
 import hmac
 import importlib
-import json
 import os
 import platform
 import sys
-import threading
 import traceback
 from concurrent.futures import ThreadPoolExecutor
 
 from .control import Control, exit_now, guard_descendants
+from .frames import PROTOCOL_VERSION
 
 DEFAULT_MAX_MESSAGE = 256 * 1024 * 1024
 # Room above the message limit for a frame's own fields; large arguments arrive in small parts.
 FRAME_OVERHEAD = 4 * 1024 * 1024
 TOKEN_KEY = "x-snakepit-token"
-HANDLER_THREADS = 8  # Session, DescribeTools, Heartbeat; tool threads are separate
+HANDLER_THREADS = 8  # Session and Heartbeat RPCs; tool threads are separate
 
 
 class StartupError(Exception):
@@ -97,7 +96,7 @@ def check_thread_safe(cls) -> None:
         )
 
 
-def make_servicer(adapter_name, tools, session_factory, run_one, in_flight, token: bytes):
+def make_servicer(session_factory, in_flight, token: bytes):
     from ._stubs import pb, pb_grpc
     import grpc
 
@@ -111,19 +110,6 @@ def make_servicer(adapter_name, tools, session_factory, run_one, in_flight, toke
     def refuse(context):
         context.abort(grpc.StatusCode.UNAUTHENTICATED, f"missing or wrong {TOKEN_KEY} metadata")
 
-    describe_reply = pb.DescribeReply(
-        adapter=adapter_name,
-        tools=[
-            pb.ToolInfo(
-                name=t.name,
-                description=t.description,
-                streaming=t.streaming,
-                thread_safe=t.thread_safe,
-                parameters_json=json.dumps(t.parameters).encode(),
-            )
-            for t in tools.values()
-        ],
-    )
     pid = os.getpid()
     gil = gil_enabled()
 
@@ -132,16 +118,6 @@ def make_servicer(adapter_name, tools, session_factory, run_one, in_flight, toke
             if not authorized(context):
                 refuse(context)
             return session_factory().serve(request_iterator, context)
-
-        def Execute(self, request, context):
-            if not authorized(context):
-                refuse(context)
-            return run_one(request)
-
-        def DescribeTools(self, request, context):
-            if not authorized(context):
-                refuse(context)
-            return describe_reply
 
         def Heartbeat(self, request, context):
             if not authorized(context):
@@ -152,21 +128,16 @@ def make_servicer(adapter_name, tools, session_factory, run_one, in_flight, toke
 
 
 def register(server, servicer) -> None:
-    """The Worker service, with Session replies passed through: they are protobuf bytes already (frames.py)."""
+    """The Worker service. Session replies pass through: they are protobuf bytes already
+    (frames.py). A Session request that does not decode ends the worker (session.py)."""
     import grpc
 
     from ._stubs import pb
+    from .session import client_frame_or_exit
 
     handlers = {
         "Session": grpc.stream_stream_rpc_method_handler(
-            servicer.Session, request_deserializer=pb.ClientFrame.FromString, response_serializer=lambda b: b,
-        ),
-        "Execute": grpc.unary_unary_rpc_method_handler(
-            servicer.Execute, request_deserializer=pb.Call.FromString, response_serializer=lambda b: b,
-        ),
-        "DescribeTools": grpc.unary_unary_rpc_method_handler(
-            servicer.DescribeTools, request_deserializer=pb.DescribeRequest.FromString,
-            response_serializer=pb.DescribeReply.SerializeToString,
+            servicer.Session, request_deserializer=client_frame_or_exit, response_serializer=lambda b: b,
         ),
         "Heartbeat": grpc.unary_unary_rpc_method_handler(
             servicer.Heartbeat, request_deserializer=pb.HeartbeatRequest.FromString,
@@ -203,15 +174,8 @@ def serve(args, control: Control, token: bytes):
     if args.profile == "thread":
         pool = ThreadPoolExecutor(max_workers=args.threads, thread_name_prefix="snakepit-tool")
         session_factory = lambda: ThreadSession(dispatcher, pool, in_flight)  # noqa: E731
-        run_one = lambda call: pool.submit(dispatcher.call_once, call).result()  # noqa: E731
     else:
-        # One call at a time in this process, whether it comes by Session or by Execute.
-        serial = threading.Lock()
-        session_factory = lambda: ProcessSession(dispatcher, in_flight, serial)  # noqa: E731
-
-        def run_one(call):
-            with serial:
-                return dispatcher.call_once(call)
+        session_factory = lambda: ProcessSession(dispatcher, in_flight)  # noqa: E731
 
     server = grpc.server(
         ThreadPoolExecutor(max_workers=HANDLER_THREADS, thread_name_prefix="snakepit-grpc"),
@@ -221,8 +185,7 @@ def serve(args, control: Control, token: bytes):
             ("grpc.so_reuseport", 0),
         ],
     )
-    adapter_name = f"{cls.__module__}.{cls.__qualname__}"
-    register(server, make_servicer(adapter_name, tools, session_factory, run_one, in_flight, token))
+    register(server, make_servicer(session_factory, in_flight, token))
     try:
         port = server.add_insecure_port(args.address)
     except RuntimeError as e:
@@ -236,6 +199,7 @@ def serve(args, control: Control, token: bytes):
 
     control.send({
         "type": "ready",
+        "protocol": PROTOCOL_VERSION,
         "pid": os.getpid(),
         "address": address,
         "python": platform.python_version(),

@@ -141,8 +141,6 @@ def test_a_failure_in_the_session_code_ends_the_process_to_be_replaced(tmp_path)
 
 def test_cancels_of_finished_calls_are_not_kept():
     # The process session remembers a cancel only while its call may still come.
-    import threading
-
     from snakepit_bridge import BaseAdapter, tool
     from snakepit_bridge.adapter import discover_tools
     from snakepit_bridge.dispatch import Dispatcher
@@ -153,7 +151,7 @@ def test_cancels_of_finished_calls_are_not_kept():
         def ping(self):
             return "pong"
 
-    session = ProcessSession(Dispatcher(discover_tools(Pinger())), InFlight(), threading.Lock())
+    session = ProcessSession(Dispatcher(discover_tools(Pinger())), InFlight())
     stale = pb.ClientFrame(cancels=list(range(1, 1001)))  # answered long ago
     upcoming = pb.ClientFrame(cancels=[1003])  # its call has not come yet
     calls = [pb.ClientFrame(calls=[pb.Call(id=i, tool="ping")]) for i in (1001, 1002, 1003)]

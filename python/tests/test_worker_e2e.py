@@ -7,11 +7,14 @@ import grpc
 import pytest
 
 from snakepit_bridge._stubs import pb
+from snakepit_bridge.frames import PROTOCOL_VERSION
+from snakepit_bridge.session import BRIDGE_FAILURE_EXIT
 
 
 def test_ready_line(spawn):
     w = spawn("sample_adapters.Calc")
     r = w.ready
+    assert r["protocol"] == PROTOCOL_VERSION and isinstance(r["protocol"], int)
     assert r["pid"] == w.proc.pid
     assert r["address"] == w.address
     assert r["profile"] == "process" and r["threads"] == 1
@@ -114,7 +117,7 @@ def test_token_required(spawn):
         w.stub.Heartbeat(pb.HeartbeatRequest(seq=1), timeout=5)
     assert e.value.code() == grpc.StatusCode.UNAUTHENTICATED
     with pytest.raises(grpc.RpcError) as e:
-        w.stub.DescribeTools(pb.DescribeRequest(), metadata=(("x-snakepit-token", "wrong"),), timeout=5)
+        w.stub.Heartbeat(pb.HeartbeatRequest(seq=1), metadata=(("x-snakepit-token", "wrong"),), timeout=5)
     assert e.value.code() == grpc.StatusCode.UNAUTHENTICATED
     frames = iter([pb.ClientFrame(calls=[pb.Call(id=1, tool="ping", args=pb.Value(json=b"{}"))])])
     with pytest.raises(grpc.RpcError) as e:
@@ -129,17 +132,6 @@ def test_token_not_visible_to_tools(spawn):
     w = spawn("stream_adapters.Streams")
     env = w.session().call("env")
     assert "SNAKEPIT_TOKEN" not in env and "SNAKEPIT_CONTROL_FD" not in env
-
-
-def test_describe_tools(spawn):
-    w = spawn("sample_adapters.Threaded", profile="thread", threads=2)
-    d = w.stub.DescribeTools(pb.DescribeRequest(), metadata=w.metadata, timeout=5)
-    assert d.adapter == "sample_adapters.Threaded"
-    tools = {t.name: t for t in d.tools}
-    assert tools["sleep"].thread_safe and not tools["unsafe_sleep"].thread_safe
-    assert tools["unsafe_sleep"].description == "Sleep; NOT marked thread-safe"
-    params = json.loads(tools["sleep"].parameters_json)
-    assert params[0]["name"] == "seconds" and params[0]["required"] is True
 
 
 def test_print_in_init_does_not_break_handshake(spawn):
@@ -227,12 +219,24 @@ def test_heartbeat_answers_while_a_process_call_runs(spawn):
     assert s.wait_final(cid)[-1].WhichOneof("outcome") == "result"
 
 
-def test_unary_execute(spawn):
+def test_only_session_and_heartbeat_are_served(spawn):
     w = spawn("sample_adapters.Calc")
-    call = pb.Call(id=5, tool="add", args=pb.Value(json=b'{"a": 2, "b": 3}'))
-    reply = w.stub.Execute(call, metadata=w.metadata, timeout=5)
-    assert reply.id == 5 and reply.WhichOneof("outcome") == "result" and reply.result.json == b"5"
-    missing = w.stub.Execute(pb.Call(id=6, tool="nope"), metadata=w.metadata, timeout=5)
-    assert missing.error.code == "TOOL_NOT_FOUND"
-    # Unary and Session calls share the worker and it keeps serving both.
-    assert w.session().call("add", {"a": 1, "b": 1}) == 2
+    for method in ("Execute", "DescribeTools"):
+        call = w.channel.unary_unary(f"/snakepit.v1.Worker/{method}", request_serializer=lambda b: b, response_deserializer=lambda b: b)
+        with pytest.raises(grpc.RpcError) as e:
+            call(b"", metadata=w.metadata, timeout=5)
+        assert e.value.code() == grpc.StatusCode.UNIMPLEMENTED
+
+
+@pytest.mark.parametrize("adapter,profile", [("sample_adapters.Calc", "process"), ("sample_adapters.Threaded", "thread")])
+def test_corrupt_client_frame_ends_the_worker(spawn, adapter, profile):
+    w = spawn(adapter, profile=profile, threads=2)
+    assert w.session().call("pid") == w.proc.pid
+    # The bytes a broken client might send: a call whose declared length runs past the frame.
+    raw = w.channel.stream_stream("/snakepit.v1.Worker/Session", request_serializer=lambda b: b, response_deserializer=lambda b: b)
+    replies = raw(iter([b"\x0a\x7f\x08\x01"]), metadata=w.metadata)
+    assert w.proc.wait(10) == BRIDGE_FAILURE_EXIT
+    stderr = w.proc.stderr.read().decode()
+    assert "a ClientFrame of 4 bytes from Node does not decode" in stderr and "exiting to be replaced" in stderr, stderr
+    with pytest.raises(grpc.RpcError):
+        list(replies)
