@@ -46,7 +46,7 @@ class BaseAdapter:
 class Tool:
     """One discovered tool: the bound callable plus what we need to check and describe calls."""
 
-    __slots__ = ("name", "func", "description", "streaming", "thread_safe", "signature", "parameters", "param_text", "bound_names")
+    __slots__ = ("name", "func", "description", "streaming", "thread_safe", "signature", "param_text", "bound_names")
 
     def __init__(self, name: str, func: Callable, raw: Callable, description: str, thread_safe: bool):
         self.name = name
@@ -66,33 +66,13 @@ class Tool:
 
             func = run_async
         self.func = func
-        self.parameters = [_describe_param(p) for p in self.signature.parameters.values()]
         self.param_text = ", ".join(_param_text(p) for p in self.signature.parameters.values())
-
-    def describe(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "description": self.description,
-            "streaming": self.streaming,
-            "thread_safe": self.thread_safe,
-            "parameters": self.parameters,
-        }
 
 
 def _annotation_text(a: Any) -> str | None:
     if a is inspect.Parameter.empty:
         return None
     return a if isinstance(a, str) else getattr(a, "__name__", None) or repr(a)
-
-
-def _describe_param(p: inspect.Parameter) -> dict[str, Any]:
-    return {
-        "name": p.name,
-        "required": p.default is inspect.Parameter.empty
-        and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD),
-        "annotation": _annotation_text(p.annotation),
-        "kind": p.kind.name.lower(),
-    }
 
 
 def _param_text(p: inspect.Parameter) -> str:

@@ -66,11 +66,7 @@ def test_discovery():
     assert tools["safe_above"].thread_safe and tools["safe_below"].thread_safe and not tools["add"].thread_safe
     assert tools["gen"].streaming and not tools["add"].streaming
     assert tools["add"].func(a=1) == 3 and tools["kw"].func(x=1) == {"x": 1}
-    assert tools["add"].parameters == [
-        {"name": "a", "required": True, "annotation": "int", "kind": "positional_or_keyword"},
-        {"name": "b", "required": False, "annotation": "int", "kind": "positional_or_keyword"},
-    ]
-    assert tools["kw"].parameters[0]["required"] is False
+    assert tools["add"].param_text == "a: int, b: int = 2"
 
 
 def test_inheritance():
