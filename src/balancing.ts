@@ -3,11 +3,15 @@
 // evenly and an idle worker is taken at once.
 import type { WorkerSlot } from './dispatcher.js';
 
+/** Takes calls at all: serving, connected, and not past its workerMaxRequests. */
+export function isRoutable(slot: WorkerSlot): boolean {
+  return (slot.state === 'ready' || slot.state === 'busy') && slot.connection?.usable === true && slot.startedCalls < slot.callLimit;
+}
+
 export function pickWorker(slots: readonly WorkerSlot[]): WorkerSlot | undefined {
   let best: WorkerSlot | undefined;
   for (const slot of slots) {
-    if ((slot.state !== 'ready' && slot.state !== 'busy') || slot.inFlight >= slot.capacity || !slot.connection?.usable) continue;
-    if (slot.startedCalls >= slot.callLimit) continue; // due for recycling after workerMaxRequests
+    if (slot.inFlight >= slot.capacity || !isRoutable(slot)) continue;
     if (!best || slot.inFlight < best.inFlight) best = slot;
     if (slot.inFlight === 0) break;
   }

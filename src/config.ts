@@ -1,8 +1,10 @@
 // The configuration schema: every option, its default, and the checks that turn a typo into an
 // INVALID_CONFIG error naming the key, before any process is started.
 import os from 'node:os';
+import path from 'node:path';
 import { z } from 'zod';
 import { InvalidConfigError } from './errors.js';
+import { stderrLogger, type WorkerLogger } from './workerLog.js';
 
 /** The variables that size native thread pools of NumPy, MKL, OpenMP, NumExpr and Accelerate. */
 export const THREAD_ENV_VARS = [
@@ -107,6 +109,9 @@ const configSchema = z
       .strict()
       .default({ strategy: 'one_for_one', intensity: 3, periodMs: 5000 }),
     inspect: z.any().optional(),
+    logger: z
+      .custom<WorkerLogger | false>((value) => value === false || typeof value === 'function', 'expected a function ({ pool, workerId, pid, stream, line }) => void, or false')
+      .default(() => stderrLogger),
     shutdownGraceMs: delay.default(2000),
     instanceId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'use 1 to 64 letters, digits, "_" or "-"').optional(),
     pools: z.array(poolSchema).min(1, 'configure at least one pool'),
@@ -130,6 +135,8 @@ export interface ResolvedConfig {
   python: { executable?: string; pythonPath: string[]; env: Record<string, string> };
   supervisor: { strategy: z.output<typeof strategy>; intensity: number; periodMs: number };
   inspect?: unknown;
+  /** Worker output besides `worker:log`; false: only the event. */
+  logger: WorkerLogger | false;
   shutdownGraceMs: number;
   instanceId?: string;
   pools: PoolConfig[];
@@ -151,7 +158,9 @@ export function resolveConfig(input: unknown): ResolvedConfig {
     return resolvePool(pool, at, issues);
   });
   if (issues.length > 0) throw invalid(issues);
-  return { ...config, pools };
+  // Relative entries mean the working directory at construction, whatever the workers' cwd later.
+  const pythonPath = config.python.pythonPath.map((entry) => path.resolve(entry));
+  return { ...config, python: { ...config.python, pythonPath }, pools };
 }
 
 function resolvePool(pool: ParsedPool, at: (key: string) => string, issues: { path: string; message: string }[]): PoolConfig {

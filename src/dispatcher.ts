@@ -18,7 +18,7 @@ import {
   WorkerCrashedError,
 } from './errors.js';
 import type { SnakepitEvents } from './events.js';
-import { pickWorker } from './balancing.js';
+import { isRoutable, pickWorker } from './balancing.js';
 import { Fifo, type FifoEntry } from './fifo.js';
 import { type PoolStats, StatsRecorder } from './stats.js';
 import { type CallSink, inOneFrame, type WorkerConnection } from './workerConnection.js';
@@ -152,6 +152,18 @@ export class Dispatcher {
 
   get capacity(): number {
     return this.config.poolSize * this.config.threadsPerWorker;
+  }
+
+  /** Call places free right now on workers that take calls. */
+  get available(): number {
+    let free = 0;
+    for (const slot of this.slots) if (isRoutable(slot)) free += Math.max(0, slot.capacity - slot.inFlight);
+    return free;
+  }
+
+  /** Workers that take calls right now. */
+  get routable(): number {
+    return this.slots.filter(isRoutable).length;
   }
 
   get queued(): number {

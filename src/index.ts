@@ -23,6 +23,7 @@ export { THREAD_ENV_VARS } from './config.js';
 export type { SnakepitConfig, PoolConfigInput } from './config.js';
 export type { CallOptions, WorkerInfo } from './dispatcher.js';
 export type { SnakepitEvents, SnakepitEventName } from './events.js';
-export type { InspectSnapshot, StopOptions, SupervisorInfo } from './snakepit.js';
+export type { HealthReport, InspectSnapshot, StopOptions, SupervisorInfo } from './snakepit.js';
+export type { WorkerLogEntry, WorkerLogger } from './workerLog.js';
 export type { PoolStats } from './stats.js';
 export type { WorkerStateName } from '../machines/worker.machine.js';

@@ -49,6 +49,21 @@ export interface StopOptions {
   timeoutMs?: number;
 }
 
+/** For liveness and readiness probes. */
+export interface HealthReport {
+  /** Started or starting, and the root supervisor has not given up. */
+  live: boolean;
+  /** Running, and every pool is ready. */
+  ready: boolean;
+  pools: Record<string, {
+    /** The pool actor is ready and at least one of its workers takes calls. */
+    ready: boolean;
+    capacity: number;
+    /** Call places free right now. */
+    available: number;
+  }>;
+}
+
 type Lifecycle = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
 
 export class Snakepit {
@@ -72,6 +87,8 @@ export class Snakepit {
   private readonly recycles = new WeakMap<AnyActorRef, Promise<void>>();
   /** Workers of an earlier run of this instance that were still alive at start, and killed. */
   survivorsKilled: number[] = [];
+  /** Removes the handlers stopOnSignals() installed. */
+  private releaseSignals: (() => void) | undefined;
 
   constructor(config: SnakepitConfig) {
     this.config = resolveConfig(config);
@@ -241,6 +258,48 @@ export class Snakepit {
     return supervisorInfo(pool.restart, context?.restartWindow.length, context?.workers.map((w) => w.id));
   }
 
+  health(): HealthReport {
+    const live = (this.lifecycle === 'starting' || this.lifecycle === 'running') && !this.failures.root;
+    const pools: HealthReport['pools'] = {};
+    for (const [name, dispatcher] of this.dispatchers) {
+      const ready = live && this.poolState(name) === 'ready' && dispatcher.routable > 0;
+      pools[name] = { ready, capacity: dispatcher.capacity, available: ready ? dispatcher.available : 0 };
+    }
+    const ready = live && this.lifecycle === 'running' && Object.values(pools).every((pool) => pool.ready);
+    return { live, ready, pools };
+  }
+
+  /**
+   * For a service's main process: on SIGTERM or SIGINT, stop gracefully (calls get `timeoutMs`
+   * to finish), then exit with code 0 (1 if stopping failed). A second signal during the stop
+   * is not caught: it ends Node at once, and the workers go with it.
+   */
+  stopOnSignals(options: StopOptions = {}): this {
+    this.releaseSignals?.();
+    const signals = ['SIGTERM', 'SIGINT'] as const;
+    const onSignal = () => {
+      this.releaseSignals?.();
+      this.stop(options).then(
+        () => process.exit(0),
+        (error: unknown) => {
+          process.stderr.write(`snakepit: stopping on a signal failed: ${String(error)}\n`);
+          process.exit(1);
+        },
+      );
+    };
+    for (const signal of signals) process.on(signal, onSignal);
+    this.releaseSignals = () => {
+      for (const signal of signals) process.off(signal, onSignal);
+      this.releaseSignals = undefined;
+    };
+    return this;
+  }
+
+  /** `await using pit = await Snakepit.start(…)` stops it at the end of the scope. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+
   stats(pool: string): PoolStats;
   stats(): PoolStats[];
   stats(pool?: string): PoolStats | PoolStats[] {
@@ -259,6 +318,7 @@ export class Snakepit {
     if (!isDuration(timeoutMs, true)) {
       return Promise.reject(new InvalidArgumentError('stop', `stop({ timeoutMs }) needs a number of ms from 0 to ${MAX_DURATION_MS}; got ${describeValue(timeoutMs)}.`));
     }
+    this.releaseSignals?.();
     this.stopping ??= this.shutDown(timeoutMs);
     return this.stopping;
   }
@@ -336,7 +396,11 @@ export class Snakepit {
           if (python.pid !== undefined) this.registry?.remove(python.pid);
         });
       },
-      onLog: (stream: 'stdout' | 'stderr', line: string) => this.events.emit('worker:log', { ...base(), stream, line }),
+      onLog: (stream: 'stdout' | 'stderr', line: string) => {
+        const entry = { ...base(), stream, line };
+        this.events.emit('worker:log', entry);
+        if (this.config.logger) this.config.logger(entry);
+      },
       onControl: (message: Record<string, unknown>) => {
         if (message.type !== 'thread_safety_warning') return;
         this.events.emit('worker:thread-safety-warning', {

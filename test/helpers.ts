@@ -12,9 +12,12 @@ export const ADAPTER_DIRS = [path.join(here, 'adapters'), path.join(here, '..', 
 
 const instances: Snakepit[] = [];
 
-/** A Snakepit with the test adapters on its path; stopped and leak-checked after the file. */
+/**
+ * A Snakepit with the test adapters on its path; stopped and leak-checked after the file.
+ * Worker output stays off the test log unless a test asks for a logger.
+ */
 export function createPit(config: SnakepitConfig): Snakepit {
-  const pit = new Snakepit({ ...config, python: { ...config.python, pythonPath: ADAPTER_DIRS } });
+  const pit = new Snakepit({ logger: false, ...config, python: { ...config.python, pythonPath: ADAPTER_DIRS } });
   instances.push(pit);
   return pit;
 }
