@@ -14,10 +14,13 @@ import { clipLine, readCappedLines } from './lineReader.js';
 import { BRIDGE_DIR } from './pythonExecutable.js';
 import { OWNER_PID_ENV } from './runRegistry.js';
 import { PROTOCOL_VERSION } from './sessionCodec.js';
+import { startupHint } from './startupHints.js';
 import { freeSocketPath } from './socketPath.js';
 
 export interface LaunchOptions {
   executable: string;
+  /** Which rule chose the interpreter, for error messages. */
+  executableSource?: string;
   workerId: string;
   pool: string;
   adapter: string;
@@ -190,18 +193,18 @@ export class PythonProcess {
   }
 
   private startupFailure(exit: WorkerExit, error: ControlMessage | undefined): StartupFailedError {
-    const { workerId, pool, adapter, executable } = this.options;
+    const { workerId, pool, adapter } = this.options;
     const how = exit.signal ? `signal ${exit.signal}` : `exit code ${exit.exitCode}`;
     if (error) {
+      const said = `${error.error_type}: ${error.message}`;
       return new StartupFailedError(
-        `Worker ${workerId} of pool "${pool}" could not start adapter ${adapter}: ` +
-          `${error.error_type}: ${error.message}\n${error.traceback ?? ''}`,
+        `Worker ${workerId} of pool "${pool}" could not start adapter ${adapter}: ${said}${startupHint(said, this.options)}\n${error.traceback ?? ''}`,
         { pool, workerId, pythonType: String(error.error_type), pythonTraceback: String(error.traceback ?? ''), stderr: [...this.stderrTail] },
       );
     }
     return new StartupFailedError(
-      `Worker ${workerId} of pool "${pool}" exited with ${how} before it was ready ` +
-        `(python: ${executable}). Run \`npm run setup:python\` if the bridge's dependencies are missing.${this.stderrText()}`,
+      `Worker ${workerId} of pool "${pool}" exited with ${how} before it was ready.` +
+        `${startupHint(this.stderrTail.join('\n'), this.options)}${this.stderrText()}`,
       { pool, workerId, stderr: [...this.stderrTail] },
     );
   }
@@ -212,7 +215,7 @@ export class PythonProcess {
     return new StartupFailedError(
       `Worker ${workerId} of pool "${pool}": the Python bridge (python: ${executable}) ${bridge}, ` +
         `but this snakepit package speaks protocol version ${PROTOCOL_VERSION}. Install matching versions of ` +
-        'the npm package and the Python bridge (snakepit_bridge), e.g. run `npm run setup:python` again.',
+        'the npm package and the Python bridge (snakepit_bridge): the bridge that runs must be the one shipped in this package.',
       { pool, workerId, stderr: [...this.stderrTail] },
     );
   }

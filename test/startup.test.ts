@@ -1,8 +1,12 @@
 // Start-up: batches, time to ready, and adapters that cannot start.
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, test } from 'node:test';
 import { Snakepit, SnakepitError } from '../src/index.js';
-import { checkNoLeaks, createPit, isAlive, workerProcesses } from './helpers.js';
+import { ADAPTER_DIRS, checkNoLeaks, createPit, isAlive, workerProcesses } from './helpers.js';
 
 checkNoLeaks();
 
@@ -59,10 +63,32 @@ test('an adapter whose __init__ raises rejects start with STARTUP_FAILED and the
   assert.match((error as any).details.pythonTraceback, /Traceback/);
 });
 
-test('an import error, a missing module and a missing class reject start', async () => {
-  assert.match((await startFailure('broken_import.Anything')).message, /not_a_real_module_xyz/);
-  assert.match((await startFailure('no_such_module.Adapter')).message, /no_such_module/);
-  assert.match((await startFailure('sample_adapters.NoSuchClass')).message, /NoSuchClass/);
+test('an import error, a missing module and a missing class reject start, each with the interpreter, the path and the fix', async () => {
+  const imports = (await startFailure('broken_import.Anything')).message;
+  assert.match(imports, /not_a_real_module_xyz/);
+  assert.match(imports, /To fix: the adapter imports "not_a_real_module_xyz", which this interpreter does not have: install it/);
+  const missing = (await startFailure('no_such_module.Adapter')).message;
+  assert.match(missing, /Interpreter: \S+python/);
+  assert.match(missing, new RegExp(`Python path: ${ADAPTER_DIRS.join(':')}`));
+  assert.match(missing, /To fix: Python cannot find the adapter's module "no_such_module": add the directory that holds no_such_module to python.pythonPath \(relative entries are resolved against the working directory/);
+  assert.match((await startFailure('sample_adapters.NoSuchClass')).message, /NoSuchClass[\s\S]*To fix: check the class name/);
+});
+
+test("an interpreter without the bridge's dependencies, or no interpreter at all, fails start with the fix", async () => {
+  // A fresh virtualenv has the standard library only.
+  const bare = mkdtempSync(path.join(tmpdir(), 'snakepit-bare-'));
+  after(() => rmSync(bare, { recursive: true, force: true }));
+  assert.equal(spawnSync('python3', ['-m', 'venv', '--without-pip', bare]).status, 0);
+  for (const [executable, fix] of [
+    [path.join(bare, 'bin', 'python'), /To fix: this interpreter lacks the bridge's dependencies \(grpcio, protobuf\): run `npx snakepit setup`/],
+    ['/nonexistent/bin/python', /To fix: there is no interpreter at \/nonexistent\/bin\/python: run `npx snakepit setup`/],
+  ] as const) {
+    const pit = createPit({ python: { executable }, pools: [{ name: 'x', poolSize: 1, adapter: 'sample_adapters.Calc' }] });
+    const error = await pit.start().then(() => assert.fail('start() should have rejected'), (e: SnakepitError) => e);
+    assert.equal(error.code, 'STARTUP_FAILED');
+    assert.ok(error.message.includes(`Interpreter: ${executable}`), error.message);
+    assert.match(error.message, fix);
+  }
 });
 
 test('invalid configuration is INVALID_CONFIG naming the bad key', () => {
