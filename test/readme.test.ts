@@ -1,0 +1,69 @@
+// Every code block in README.md runs as shown: the Python files are written where their first
+// line says (`# py/calc.py`), each TypeScript block runs against them with this checkout as the
+// `snakepit` package, and no Python process is left behind.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { checkNoLeaks } from './helpers.js';
+
+checkNoLeaks();
+
+const repo = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
+const readme = readFileSync(path.join(repo, 'README.md'), 'utf8');
+
+interface Block {
+  language: string;
+  code: string;
+  line: number;
+}
+
+function codeBlocks(markdown: string): Block[] {
+  const blocks: Block[] = [];
+  const pattern = /^```(\w*)\n([\s\S]*?)^```$/gm;
+  for (const match of markdown.matchAll(pattern)) {
+    blocks.push({ language: match[1], code: match[2], line: markdown.slice(0, match.index).split('\n').length });
+  }
+  return blocks;
+}
+
+/** Runs a TypeScript file with tsx; resolves with its exit code and output. */
+function runTs(file: string, cwd: string): Promise<{ code: number | null; output: string }> {
+  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), file], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (chunk) => (output += chunk));
+  child.stderr.on('data', (chunk) => (output += chunk));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+  return new Promise((resolve) => child.once('exit', (code) => (clearTimeout(timer), resolve({ code, output }))));
+}
+
+const project = mkdtempSync(path.join(tmpdir(), 'snakepit-readme-'));
+after(() => rmSync(project, { recursive: true, force: true }));
+
+test('the README has TypeScript and Python blocks, and every Python block names its file', () => {
+  const blocks = codeBlocks(readme);
+  assert.ok(blocks.some((b) => b.language === 'ts') && blocks.some((b) => b.language === 'python'));
+  for (const block of blocks.filter((b) => b.language === 'python')) {
+    assert.match(block.code, /^# [\w/]+\.py\n/, `the Python block at README.md:${block.line} starts with "# path/file.py"`);
+  }
+});
+
+test('every TypeScript block of the README runs against the adapters the README shows', async () => {
+  const blocks = codeBlocks(readme);
+  for (const block of blocks.filter((b) => b.language === 'python')) {
+    const file = path.join(project, /^# ([\w/]+\.py)/.exec(block.code)![1]);
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, block.code);
+  }
+  const entry = path.join(repo, 'src', 'index.ts');
+  for (const block of blocks.filter((b) => b.language === 'ts')) {
+    const file = path.join(project, `readme-${block.line}.mts`);
+    writeFileSync(file, block.code.replaceAll("from 'snakepit'", `from '${entry}'`));
+    const { code, output } = await runTs(file, project);
+    assert.equal(code, 0, `README.md:${block.line} exited with ${code}:\n${output}`);
+    console.log(`README.md:${block.line} ran: ${output.split("\n").length} lines of output`);
+  }
+});
