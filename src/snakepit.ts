@@ -16,7 +16,7 @@ import { Failures } from './failures.js';
 import { LifecycleReporter } from './lifecycle.js';
 import { LiveWorkers } from './liveWorkers.js';
 import type { PythonProcess } from './pythonProcess.js';
-import { resolvePythonExecutable } from './pythonExecutable.js';
+import { explainPythonExecutable, type PythonChoice } from './pythonExecutable.js';
 import { Recycler } from './recycler.js';
 import { RunRegistry } from './runRegistry.js';
 import type { PoolStats } from './stats.js';
@@ -79,7 +79,7 @@ export class Snakepit {
   private readonly failures = new Failures();
   /** Tags this instance's workers on their command line (`--run-id`). */
   readonly runId = randomBytes(6).toString('hex');
-  private readonly pythonExecutable: string;
+  private readonly python: PythonChoice;
   private root: Actor<ReturnType<typeof createRuntimeLogic>> | undefined;
   private lifecycle: Lifecycle = 'new';
   private stopping: Promise<void> | undefined;
@@ -92,7 +92,7 @@ export class Snakepit {
 
   constructor(config: SnakepitConfig) {
     this.config = resolveConfig(config);
-    this.pythonExecutable = resolvePythonExecutable(this.config.python.executable);
+    this.python = explainPythonExecutable(this.config.python.executable);
     for (const pool of this.config.pools) {
       const recycler = new Recycler(pool, (workerId, reason) => this.requestRecycle(pool.name, workerId, reason));
       this.recyclers.set(pool.name, recycler);
@@ -375,7 +375,8 @@ export class Snakepit {
       return { pool: poolName, workerId, pid: slot?.pid, at: Date.now() };
     };
     return {
-      executable: this.pythonExecutable,
+      executable: this.python.path,
+      executableSource: this.python.reason,
       workerId,
       pool: poolName,
       adapter: pool.adapter,

@@ -3,7 +3,7 @@
 // a package the adapter imports that the interpreter lacks.
 
 export interface StartupSetting {
-  /** The interpreter, and which rule chose it (python.executable, SNAKEPIT_PYTHON, …). */
+  /** The interpreter, and why it was chosen ("SNAKEPIT_PYTHON is set", …). */
   executable: string;
   executableSource?: string;
   /** The adapter's own entries, absolute; the bridge's directory comes first at run time. */
@@ -14,9 +14,9 @@ export interface StartupSetting {
 /** The lines a STARTUP_FAILED message ends with: the interpreter, PYTHONPATH, and the likely fix. */
 export function startupHint(pythonSaid: string, setting: StartupSetting): string {
   const { executable, executableSource, pythonPath } = setting;
-  const chosen = executableSource ? ` (chosen by ${executableSource})` : '';
+  const why = executableSource ? ` (${executableSource})` : '';
   const path = pythonPath.length ? pythonPath.join(':') : '(no python.pythonPath entries)';
-  return `\nInterpreter: ${executable}${chosen}\nPython path: ${path}\nTo fix: ${likelyFix(pythonSaid, setting)}`;
+  return `\nInterpreter: ${executable}${why}\nPython path: ${path}\nTo fix: ${likelyFix(pythonSaid, setting)}`;
 }
 
 const DEPENDENCIES = new Set(['grpc', 'google', 'google.protobuf']);

@@ -68,7 +68,7 @@ test('an import error, a missing module and a missing class reject start, each w
   assert.match(imports, /not_a_real_module_xyz/);
   assert.match(imports, /To fix: the adapter imports "not_a_real_module_xyz", which this interpreter does not have: install it/);
   const missing = (await startFailure('no_such_module.Adapter')).message;
-  assert.match(missing, /Interpreter: \S+python/);
+  assert.match(missing, /Interpreter: \S+python \(the project's \.venv exists\)/); // run from this checkout
   assert.match(missing, new RegExp(`Python path: ${ADAPTER_DIRS.join(':')}`));
   assert.match(missing, /To fix: Python cannot find the adapter's module "no_such_module": add the directory that holds no_such_module to python.pythonPath \(relative entries are resolved against the working directory/);
   assert.match((await startFailure('sample_adapters.NoSuchClass')).message, /NoSuchClass[\s\S]*To fix: check the class name/);
@@ -86,7 +86,7 @@ test("an interpreter without the bridge's dependencies, or no interpreter at all
     const pit = createPit({ python: { executable }, pools: [{ name: 'x', poolSize: 1, adapter: 'sample_adapters.Calc' }] });
     const error = await pit.start().then(() => assert.fail('start() should have rejected'), (e: SnakepitError) => e);
     assert.equal(error.code, 'STARTUP_FAILED');
-    assert.ok(error.message.includes(`Interpreter: ${executable}`), error.message);
+    assert.ok(error.message.includes(`Interpreter: ${executable} (python.executable is configured)`), error.message);
     assert.match(error.message, fix);
   }
 });

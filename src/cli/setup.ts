@@ -1,0 +1,85 @@
+// `npx snakepit setup [--requirements FILE]`: a lean runtime environment in the consumer's
+// project — a virtualenv with the bridge's dependencies (grpcio, protobuf, within the bounds
+// python/pyproject.toml declares) and the user's requirements. The bridge itself is not
+// installed: workers load it from this package through PYTHONPATH.
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { explainPythonExecutable, findProjectRoot, SETUP_VENV, venvPython } from '../pythonExecutable.js';
+import { pipArgument, readBridgeRequirements, satisfies } from './bridgeRequirements.js';
+import { pythonVersion, runPython } from './python.js';
+
+export interface SetupOptions {
+  requirements?: string;
+  cwd: string;
+  log: (line: string) => void;
+}
+
+/** Returns the process exit code. */
+export function setup({ requirements, cwd, log }: SetupOptions): number {
+  const fail = (what: string, fix: string) => {
+    log(`snakepit setup failed: ${what}\n  fix: ${fix}`);
+    return 1;
+  };
+  const project = findProjectRoot(cwd);
+  const venv = path.join(project, SETUP_VENV);
+  const python = venvPython(venv);
+  const stampFile = path.join(venv, '.snakepit-setup-stamp');
+
+  const bridge = readBridgeRequirements();
+  const requirementsFile = requirements && path.resolve(cwd, requirements);
+  if (requirementsFile && !existsSync(requirementsFile)) {
+    return fail(`the requirements file ${requirementsFile} does not exist`, 'pass --requirements with a path relative to the working directory');
+  }
+  // What the environment was made from: when none of it changed, there is nothing to do.
+  const stamp = createHash('sha256')
+    .update(JSON.stringify({ dependencies: bridge.dependencies, requirementsFile }))
+    .update(requirementsFile ? readFileSync(requirementsFile) : '')
+    .digest('hex');
+  if (existsSync(python) && existsSync(stampFile) && readFileSync(stampFile, 'utf8').trim() === stamp) {
+    log(`Python environment is up to date: ${venv}`);
+    return reportChoice(python, cwd, log);
+  }
+
+  if (!existsSync(python)) {
+    const bootstrap = process.env.SNAKEPIT_PYTHON_BOOTSTRAP || 'python3';
+    const version = pythonVersion(bootstrap);
+    if (!version) {
+      return fail(`${bootstrap} was not found or does not run`, `install Python ${bridge.requiresPython || '3'} (with its venv module), or set SNAKEPIT_PYTHON_BOOTSTRAP to such an interpreter`);
+    }
+    if (bridge.requiresPython && !satisfies(version, bridge.requiresPython)) {
+      return fail(`${bootstrap} is Python ${version}; the bridge needs ${bridge.requiresPython}`, `set SNAKEPIT_PYTHON_BOOTSTRAP to a Python ${bridge.requiresPython} interpreter`);
+    }
+    log(`creating ${venv} with ${bootstrap} (Python ${version})`);
+    mkdirSync(path.dirname(venv), { recursive: true });
+    // Keeps the environment out of the project's version control without touching its files.
+    writeFileSync(path.join(path.dirname(venv), '.gitignore'), '*\n');
+    const made = runPython(bootstrap, ['-m', 'venv', venv], { stdio: ['ignore', 'inherit', 'pipe'] });
+    if (!made.ok) {
+      rmSync(venv, { recursive: true, force: true });
+      return fail(`creating the virtualenv ${made.failure}`, 'install the venv module of that Python (on Debian/Ubuntu: apt install python3-venv)');
+    }
+  }
+
+  rmSync(stampFile, { force: true }); // a failed install below must not look up to date next time
+  const packages = bridge.dependencies.map(pipArgument);
+  log(`installing ${[...packages, ...(requirementsFile ? [`-r ${requirementsFile}`] : [])].join(' ')}`);
+  const pipArgs = ['-m', 'pip', 'install', ...packages, ...(requirementsFile ? ['-r', requirementsFile] : [])];
+  const installed = runPython(python, pipArgs, { stdio: ['ignore', 'inherit', 'inherit'] });
+  if (!installed.ok) return fail(`pip install ${installed.failure}`, `check the output above; rerun \`npx snakepit setup\` once the package index is reachable`);
+
+  const check = runPython(python, ['-c', 'import snakepit_bridge.worker, snakepit_bridge.session']);
+  if (!check.ok) return fail(`the bridge does not import with ${python}: ${check.failure}`, 'run `npx snakepit doctor` for details');
+
+  writeFileSync(stampFile, stamp + '\n');
+  log(`Python environment ready: ${venv}`);
+  return reportChoice(python, cwd, log);
+}
+
+/** Says whether Snakepit will pick the new environment, or which rule comes before it. */
+function reportChoice(python: string, cwd: string, log: (line: string) => void): number {
+  const choice = explainPythonExecutable(undefined, process.env, cwd);
+  if (choice.path === python) log('Snakepit uses it by default from this project; `npx snakepit doctor` checks it.');
+  else log(`note: Snakepit will run ${choice.path} instead, because ${choice.reason}. Unset that, or point python.executable at ${python}.`);
+  return 0;
+}

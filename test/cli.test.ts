@@ -1,0 +1,225 @@
+// The `snakepit` command and what it relies on: the interpreter order, the bridge's declared
+// bounds, and `doctor`/`setup` against real interpreters — each failure with its fix. (A
+// successful `setup` in a consumer project is shown by consumer.test.ts.)
+import assert from 'node:assert/strict';
+import { execFile, execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { parseRequirement, readBridgeRequirements, satisfies } from '../src/cli/bridgeRequirements.js';
+import { dependencyCheck } from '../src/cli/doctor.js';
+import { explainPythonExecutable, findProjectRoot, PACKAGE_ROOT } from '../src/pythonExecutable.js';
+import { checkNoLeaks } from './helpers.js';
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const cli = path.join(repo, 'src', 'cli.ts');
+const temp = mkdtempSync(path.join(os.tmpdir(), 'snakepit-cli-'));
+after(() => rmSync(temp, { recursive: true, force: true }));
+
+// No interpreter choice leaks in from the environment running the tests.
+const cleanEnv: NodeJS.ProcessEnv = Object.fromEntries(
+  Object.entries(process.env).filter(([key]) => !/^(SNAKEPIT_|VIRTUAL_ENV$|PYTHONPATH$)/.test(key)),
+);
+
+function snakepit(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['--import', import.meta.resolve('tsx'), cli, ...args], { cwd, env: { ...cleanEnv, ...env }, timeout: 60_000 }, (error, stdout, stderr) => {
+      resolve({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, stdout, stderr });
+    });
+  });
+}
+
+/** A directory with an (empty) bin/python, which is all the order looks for. */
+function fakeVenv(dir: string): string {
+  mkdirSync(path.join(dir, 'bin'), { recursive: true });
+  writeFileSync(path.join(dir, 'bin', 'python'), '');
+  return path.join(dir, 'bin', 'python');
+}
+
+describe('the interpreter order', () => {
+  const project = path.join(temp, 'order', 'project');
+  const nested = path.join(project, 'src', 'deep');
+  mkdirSync(nested, { recursive: true });
+  writeFileSync(path.join(project, 'package.json'), '{}');
+  const activeVenv = fakeVenv(path.join(temp, 'order', 'active'));
+  const setupVenv = fakeVenv(path.join(project, '.snakepit', 'venv'));
+  const projectVenv = fakeVenv(path.join(project, '.venv'));
+
+  test('each rule wins over the ones after it', () => {
+    const env = { SNAKEPIT_PYTHON: '/opt/py/bin/python3', VIRTUAL_ENV: path.dirname(path.dirname(activeVenv)) };
+    const choose = (configured: string | undefined, e: NodeJS.ProcessEnv) => explainPythonExecutable(configured, e, nested);
+    assert.deepEqual(choose('/configured/python', env), { path: '/configured/python', source: 'python.executable', reason: 'python.executable is configured' });
+    assert.equal(choose(undefined, env).source, 'SNAKEPIT_PYTHON');
+    assert.equal(choose(undefined, env).path, '/opt/py/bin/python3');
+    assert.deepEqual([choose(undefined, { VIRTUAL_ENV: env.VIRTUAL_ENV }).path, choose(undefined, { VIRTUAL_ENV: env.VIRTUAL_ENV }).source], [activeVenv, 'VIRTUAL_ENV']);
+    assert.deepEqual([choose(undefined, {}).path, choose(undefined, {}).source], [projectVenv, 'project .venv']);
+    rmSync(path.join(project, '.venv'), { recursive: true });
+    assert.deepEqual([choose(undefined, {}).path, choose(undefined, {}).source], [setupVenv, 'snakepit setup']);
+  });
+
+  test('a VIRTUAL_ENV without bin/python is passed over', () => {
+    const choice = explainPythonExecutable(undefined, { VIRTUAL_ENV: path.join(temp, 'order', 'gone') }, nested);
+    assert.equal(choice.source, 'snakepit setup');
+  });
+
+  test("outside any project, this checkout's own .venv comes before python3", () => {
+    const outside = path.join(temp, 'no-project');
+    mkdirSync(outside, { recursive: true });
+    assert.equal(findProjectRoot(outside), outside, 'with no package.json above it, the project is the working directory');
+    const choice = explainPythonExecutable(undefined, {}, outside);
+    assert.deepEqual([choice.path, choice.source], [path.join(PACKAGE_ROOT, '.venv', 'bin', 'python'), 'snakepit dev checkout']);
+  });
+});
+
+describe("the bridge's declared requirements", () => {
+  test('are read from pyproject.toml: requires-python, bounds, extras and markers', () => {
+    const file = path.join(temp, 'pyproject.toml');
+    writeFileSync(
+      file,
+      [
+        '[build-system]',
+        'requires = ["setuptools>=61"]',
+        '[project]',
+        'name = "snakepit-bridge"',
+        'requires-python = ">=3.11"',
+        'dependencies = [',
+        '  "grpcio>=1.51.1,<2",  # the oldest tested',
+        `  "protobuf[extra] >= 3.21 ; python_version >= '3.8'",`,
+        ']',
+        '[project.optional-dependencies]',
+        'test = ["pytest"]',
+      ].join('\n'),
+    );
+    assert.deepEqual(readBridgeRequirements(file), {
+      requiresPython: '>=3.11',
+      dependencies: [
+        { name: 'grpcio', specifier: '>=1.51.1,<2' },
+        { name: 'protobuf', specifier: '>=3.21' },
+      ],
+    });
+    assert.deepEqual(parseRequirement('grpcio'), { name: 'grpcio', specifier: '' });
+    const shipped = readBridgeRequirements();
+    assert.deepEqual(shipped.dependencies.map((d) => d.name).sort(), ['grpcio', 'protobuf']);
+    assert.match(shipped.requiresPython, /^>=3\.\d+/);
+  });
+
+  test('versions are compared by release numbers against every clause', () => {
+    const cases: [string, string, boolean][] = [
+      ['1.84.0', '>=1.51,<2', true],
+      ['1.50.9', '>=1.51', false],
+      ['3.21.12', '>=3.21', true],
+      ['7.36.2', '<7', false],
+      ['3.11.7', '>=3.11', true],
+      ['3.10.13', '>=3.11', false],
+      ['1.84.0rc1', '>=1.84', true],
+      ['1.9', '~=1.4', true],
+      ['2.0', '~=1.4', false],
+      ['1.2.5', '==1.2.*', true],
+      ['1.3', '!=1.3.0', false],
+      ['1.3', '', true],
+    ];
+    for (const [version, specifier, expected] of cases) assert.equal(satisfies(version, specifier), expected, `${version} ${specifier}`);
+  });
+
+  test('a package outside the bounds fails its check with the pip command that fixes it', () => {
+    const protobuf = { name: 'protobuf', specifier: '>=3.21,<7' };
+    assert.deepEqual(dependencyCheck(protobuf, '7.36.2', '/venv/bin/python'), {
+      name: 'protobuf',
+      ok: false,
+      detail: '7.36.2, out of range (the bridge needs >=3.21,<7)',
+      fix: 'run `npx snakepit setup`, or: /venv/bin/python -m pip install "protobuf>=3.21,<7"',
+    });
+    assert.equal(dependencyCheck(protobuf, '6.33.6', '/venv/bin/python').ok, true);
+  });
+});
+
+describe('snakepit doctor', () => {
+  const adapters = path.join('python', 'tests', 'adapters');
+
+  test('passes every check with a working interpreter and an importable adapter', async () => {
+    const { code, stdout } = await snakepit(['doctor', '--adapter', 'sample_adapters.Calc', '--python-path', adapters], repo);
+    assert.equal(code, 0, stdout);
+    for (const check of ['interpreter', 'Python', 'grpcio', 'protobuf', 'bridge', 'adapter']) assert.match(stdout, new RegExp(`^ok +${check} `, 'm'));
+    assert.match(stdout, new RegExp(`sample_adapters.Calc imports \\(python path ${path.join(repo, adapters)}\\)`));
+  });
+
+  test('an adapter off the python path: says to pass its folder and how relative folders resolve', async () => {
+    const { code, stdout } = await snakepit(['doctor', '--adapter', 'sample_adapters.Calc'], repo);
+    assert.equal(code, 1);
+    assert.match(stdout, /^FAIL adapter +sample_adapters.Calc: ModuleNotFoundError: No module named 'sample_adapters'/m);
+    assert.match(stdout, new RegExp(`fix: pass the folder holding sample_adapters.py as --python-path .*against the working directory, ${repo}`));
+  });
+
+  test("an adapter whose own import is missing, or a class that is not there: names each", async () => {
+    const broken = await snakepit(['doctor', '--adapter', 'broken_import.Anything', '--python-path', adapters], repo);
+    assert.equal(broken.code, 1);
+    assert.match(broken.stdout, /fix: the adapter needs not_a_real_module_xyz: .* -m pip install not_a_real_module_xyz/);
+    const noClass = await snakepit(['doctor', '--adapter', 'sample_adapters.Nope', '--python-path', adapters], repo);
+    assert.equal(noClass.code, 1);
+    assert.match(noClass.stdout, /FAIL adapter +sample_adapters.Nope: AttributeError: no class named Nope/);
+    const malformed = await snakepit(['doctor', '--adapter', 'no-dot'], repo);
+    assert.equal(malformed.code, 1);
+    assert.match(malformed.stdout, /"no-dot" is not of the form module.Class/);
+  });
+
+  test('an interpreter without grpcio and protobuf: each named with the command that installs it', async () => {
+    const bare = path.join(temp, 'bare-venv');
+    execFileSync('python3', ['-m', 'venv', '--without-pip', bare], { env: cleanEnv });
+    const { code, stdout } = await snakepit(['doctor'], temp, { VIRTUAL_ENV: bare });
+    assert.equal(code, 1, stdout);
+    assert.match(stdout, /^ok +interpreter .*bare-venv\/bin\/python \(a virtualenv is active \(VIRTUAL_ENV\)\)/m);
+    for (const name of ['grpcio', 'protobuf']) {
+      assert.match(stdout, new RegExp(`^FAIL ${name} +not installed`, 'm'));
+      assert.match(stdout, new RegExp(`fix: run \`npx snakepit setup\`, or: .*bare-venv/bin/python -m pip install "${name}`));
+    }
+    assert.match(stdout, /^FAIL bridge +import snakepit_bridge failed: .*\n.*fix: fix the failures above first/m);
+  });
+
+  test('an interpreter that does not exist: says so, which rule chose it, and the fix', async () => {
+    const { code, stdout } = await snakepit(['doctor'], temp, { SNAKEPIT_PYTHON: '/nonexistent/python3' });
+    assert.equal(code, 1);
+    assert.match(stdout, /^FAIL interpreter +\/nonexistent\/python3 \(SNAKEPIT_PYTHON is set\): \/nonexistent\/python3 was not found/m);
+    assert.match(stdout, /fix: run `npx snakepit setup` in the project/);
+  });
+});
+
+describe('snakepit setup and the command line', () => {
+  test('refuses a missing requirements file, a missing bootstrap Python and one too old, creating nothing', async () => {
+    const project = path.join(temp, 'setup-project');
+    mkdirSync(project, { recursive: true });
+    writeFileSync(path.join(project, 'package.json'), '{}');
+
+    const noFile = await snakepit(['setup', '--requirements', 'nope.txt'], project);
+    assert.equal(noFile.code, 1);
+    assert.match(noFile.stdout, new RegExp(`the requirements file ${path.join(project, 'nope.txt')} does not exist`));
+
+    const noPython = await snakepit(['setup'], project, { SNAKEPIT_PYTHON_BOOTSTRAP: '/nonexistent/python3' });
+    assert.equal(noPython.code, 1);
+    assert.match(noPython.stdout, /\/nonexistent\/python3 was not found or does not run\n  fix: install Python >=3\.\d+/);
+
+    // Stands in for an old interpreter: it answers the version question the way Python 3.8 would.
+    const old = path.join(temp, 'python3.8');
+    writeFileSync(old, '#!/bin/sh\necho 3.8.18\n');
+    chmodSync(old, 0o755);
+    const tooOld = await snakepit(['setup'], project, { SNAKEPIT_PYTHON_BOOTSTRAP: old });
+    assert.equal(tooOld.code, 1);
+    assert.match(tooOld.stdout, /is Python 3\.8\.18; the bridge needs >=3\.\d+\n  fix: set SNAKEPIT_PYTHON_BOOTSTRAP/);
+    assert.ok(!existsSync(path.join(project, '.snakepit')), 'nothing was created');
+  });
+
+  test('an unknown command or option prints the usage and exits 1', async () => {
+    const unknown = await snakepit(['install'], temp);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /unknown command "install"\nusage:/);
+    const badOption = await snakepit(['doctor', '--adaptor', 'x.Y'], temp);
+    assert.equal(badOption.code, 1);
+    assert.match(badOption.stderr, /--adaptor/);
+    const help = await snakepit(['--help'], temp);
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /npx snakepit setup \[--requirements FILE\]/);
+  });
+});
+
+checkNoLeaks();

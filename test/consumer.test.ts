@@ -1,0 +1,160 @@
+// The package as a user gets it: `npm pack`, installed into fresh consumer projects (strict
+// TypeScript with nodenext, their own adapter), `npx snakepit setup`, a real call, a stop.
+// Also with --ignore-scripts, from CommonJS, and on a PATH with no python3 at all.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { checkNoLeaks } from './helpers.js';
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const fixtures = path.join(repo, 'test', 'fixtures', 'consumer');
+const tsc = path.join(repo, 'node_modules', 'typescript', 'bin', 'tsc');
+const typesNode = `@types/node@${JSON.parse(readFileSync(path.join(repo, 'node_modules', '@types', 'node', 'package.json'), 'utf8')).version}`;
+
+// The children must not inherit this run's npm configuration (when run by `npm test`) or an
+// interpreter choice: each consumer starts from a clean slate. PIP_RETRIES=0 keeps an index
+// that cannot be reached from costing minutes of retries; the pip and npm caches are shared.
+const cleanEnv: NodeJS.ProcessEnv = {
+  ...Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^(npm_|INIT_CWD$|SNAKEPIT_|VIRTUAL_ENV$|PYTHONPATH$)/i.test(key))),
+  PIP_RETRIES: '0',
+};
+
+interface Outcome {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function run(command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = cleanEnv): Promise<Outcome> {
+  return new Promise((resolve) => {
+    execFile(command, args, { cwd, env, maxBuffer: 64 * 1024 * 1024, timeout: 240_000 }, (error, stdout, stderr) => {
+      const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** Runs and fails the test with the command's output when it does not exit 0. */
+async function ok(command: string, args: string[], cwd: string, env?: NodeJS.ProcessEnv): Promise<Outcome> {
+  const outcome = await run(command, args, cwd, env);
+  assert.equal(outcome.code, 0, `${command} ${args.join(' ')} exited ${outcome.code}\n${outcome.stdout}\n${outcome.stderr}`);
+  return outcome;
+}
+
+const temp = mkdtempSync(path.join(os.tmpdir(), 'snakepit-consumer-'));
+const runIds: string[] = [];
+let tarball = '';
+
+/** A fresh consumer project made from a fixture. */
+function project(name: string, fixture: string): string {
+  const dir = path.join(temp, name);
+  cpSync(path.join(fixtures, fixture), dir, { recursive: true });
+  return dir;
+}
+
+/** Runs a consumer's script; returns the tool's reply, remembering the run id for the leak check. */
+async function callFrom(dir: string, args: string[], env: NodeJS.ProcessEnv = cleanEnv): Promise<{ greeting: string; python: string; six: string | null }> {
+  const outcome = await run('node', args, dir, env);
+  const runId = /^RUN (\w+)$/m.exec(outcome.stdout)?.[1];
+  if (runId) runIds.push(runId);
+  const result = /^RESULT (.*)$/m.exec(outcome.stdout)?.[1];
+  assert.ok(result && outcome.code === 0, `the consumer's call failed (exit ${outcome.code})\n${outcome.stdout}\n${outcome.stderr}`);
+  return JSON.parse(result);
+}
+
+before(async () => {
+  const packed = await ok('npm', ['pack', '--json', '--pack-destination', temp], repo);
+  const [info] = JSON.parse(packed.stdout.slice(packed.stdout.indexOf('[')));
+  tarball = path.join(temp, info.filename);
+  console.log(`tarball ${info.filename}: ${(statSync(tarball).size / 1024).toFixed(1)} KiB packed, ${(info.unpackedSize / 1024).toFixed(1)} KiB unpacked, ${info.entryCount} files`);
+
+  const files: string[] = info.files.map((f: { path: string }) => f.path);
+  for (const needed of ['LICENSE', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/cli.js', 'proto/snakepit.proto', 'python/pyproject.toml', 'scripts/postinstall.mjs']) {
+    assert.ok(files.includes(needed), `the tarball lacks ${needed}`);
+  }
+  // The whole bridge ships, whatever it is made of (code, descriptor, py.typed), and nothing else of python/.
+  const bridge = (readdirSync(path.join(repo, 'python', 'snakepit_bridge'), { recursive: true }) as string[])
+    .map((f) => `python/snakepit_bridge/${f}`)
+    .filter((f) => !/__pycache__|\.pyc$/.test(f) && statSync(path.join(repo, f)).isFile());
+  assert.deepEqual(files.filter((f) => f.startsWith('python/snakepit_bridge/')).sort(), bridge.sort());
+  const unwanted = files.filter((f) => /\.map$|__pycache__|\.pyc$|egg-info|^python\/tests\/|^src\/|^test\/|^bench\/|^dist\/(test|bench|examples)\//.test(f));
+  assert.deepEqual(unwanted, [], 'the tarball ships files that do not run');
+});
+
+after(() => rmSync(temp, { recursive: true, force: true }));
+
+describe('an ESM TypeScript consumer', () => {
+  test('installs the tarball, sets up Python with its requirements, type-checks, calls its adapter and stops', async () => {
+    const dir = project('esm', 'esm');
+    await ok('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', tarball, typesNode], dir);
+    assert.ok(!existsSync(path.join(dir, 'node_modules', 'snakepit', '.venv')), 'the install built a venv inside node_modules');
+
+    const setup = await ok('npx', ['snakepit', 'setup', '--requirements', 'requirements.txt'], dir);
+    assert.match(setup.stdout, /Python environment ready: .*\.snakepit\/venv/);
+    const again = await ok('npx', ['snakepit', 'setup', '--requirements', 'requirements.txt'], dir);
+    assert.match(again.stdout, /up to date/, 'a second setup with nothing changed does nothing');
+
+    await ok('node', [tsc, '-p', '.'], dir); // strict, nodenext; an error fails it (noEmitOnError)
+    const reply = await callFrom(dir, ['out/main.mjs']);
+    assert.equal(reply.greeting, 'hello consumer');
+    assert.equal(reply.python, path.join(dir, '.snakepit', 'venv', 'bin', 'python'), 'the setup environment is the default interpreter');
+    assert.ok(reply.six, 'the requirements file was installed into that environment');
+
+    const doctor = await ok('npx', ['snakepit', 'doctor', '--adapter', 'greeter.Greeter', '--python-path', 'py'], dir);
+    assert.match(doctor.stdout, /`npx snakepit setup` made this environment/);
+  });
+
+  test('works the same when installed with --ignore-scripts', async () => {
+    const dir = project('esm-ignore-scripts', 'esm');
+    await ok('npm', ['install', '--prefer-offline', '--ignore-scripts', '--no-audit', '--no-fund', tarball, typesNode], dir);
+    await ok('npx', ['snakepit', 'setup'], dir);
+    await ok('node', [tsc, '-p', '.'], dir);
+    const reply = await callFrom(dir, ['out/main.mjs']);
+    assert.equal(reply.greeting, 'hello consumer');
+    assert.equal(reply.python, path.join(dir, '.snakepit', 'venv', 'bin', 'python'));
+    assert.equal(reply.six, null, 'no requirements file, no extra package');
+  });
+});
+
+test('a CommonJS consumer require()s the package and makes a call', async () => {
+  const dir = project('cjs', 'cjs');
+  await ok('npm', ['install', '--prefer-offline', '--ignore-scripts', '--no-audit', '--no-fund', tarball], dir);
+  // The interpreter of the first consumer, chosen through SNAKEPIT_PYTHON.
+  const python = path.join(temp, 'esm', '.snakepit', 'venv', 'bin', 'python');
+  const reply = await callFrom(dir, ['main.js', path.join(fixtures, 'esm', 'py')], { ...cleanEnv, SNAKEPIT_PYTHON: python });
+  assert.equal(reply.greeting, 'hello require');
+  assert.equal(reply.python, python);
+});
+
+test('without python3 on PATH the install succeeds and says what to do; doctor and setup name what is missing', async () => {
+  // A PATH holding only node, npm, npx and sh.
+  const bin = path.join(temp, 'node-only-bin');
+  mkdirSync(bin);
+  for (const tool of ['node', 'npm', 'npx']) symlinkSync(path.join(path.dirname(process.execPath), tool), path.join(bin, tool));
+  symlinkSync('/bin/sh', path.join(bin, 'sh')); // npm runs install scripts through sh
+  const env = { ...cleanEnv, PATH: bin };
+  const lookup = await run('/bin/sh', ['-c', 'command -v npm; command -v python3 python; true'], repo, env);
+  assert.equal(lookup.stdout.trim(), path.join(bin, 'npm'), 'the node-only PATH must find npm and no python');
+
+  const dir = project('no-python', 'cjs');
+  // npm hides a dependency's install output unless asked to show it.
+  const install = await ok('npm', ['install', '--prefer-offline', '--foreground-scripts', '--no-audit', '--no-fund', tarball], dir, env);
+  assert.match(install.stdout, /run `npx snakepit setup`/);
+  assert.match(install.stdout, /SNAKEPIT_PYTHON/);
+
+  const doctor = await run('npx', ['snakepit', 'doctor'], dir, env);
+  assert.equal(doctor.code, 1, doctor.stdout + doctor.stderr);
+  assert.match(doctor.stdout, /FAIL interpreter +python3 \(.*python3 from PATH\): python3 was not found/);
+  assert.match(doctor.stdout, /fix: run `npx snakepit setup`/);
+
+  const setup = await run('npx', ['snakepit', 'setup'], dir, env);
+  assert.equal(setup.code, 1, setup.stdout + setup.stderr);
+  assert.match(setup.stdout, /python3 was not found or does not run\n  fix: install Python/);
+  assert.ok(!existsSync(path.join(dir, '.snakepit', 'venv')), 'a failed setup leaves no half-made environment');
+});
+
+checkNoLeaks(() => runIds);
