@@ -1,12 +1,13 @@
 #!/usr/bin/env node
-// Prepares the Python side of Snakepit: a virtualenv in <repo>/.venv with the bridge package
-// and its dependencies, plus the gRPC code generated from proto/snakepit.proto.
+// Prepares this repository's Python side for development: a virtualenv in <repo>/.venv with the
+// bridge package (editable) and its test and dev extras. Nothing is generated: the bridge builds
+// its message classes from the descriptor it ships (python/snakepit_bridge/_descriptor.py).
 //
-// Idempotent: a stamp holding a hash of python/pyproject.toml and the proto lets repeated runs
-// (every `npm test`, `npm start`) return at once when nothing changed.
+// Idempotent: a stamp holding a hash of python/pyproject.toml lets repeated runs (every
+// `npm test`, `npm start`) return at once when nothing changed.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -15,9 +16,9 @@ const venv = join(repo, '.venv');
 const venvPython = join(venv, 'bin', 'python');
 const stampFile = join(venv, '.snakepit-stamp');
 const pyproject = join(repo, 'python', 'pyproject.toml');
-const protoFile = join(repo, 'proto', 'snakepit.proto');
-const outDir = join(repo, 'python', 'snakepit_bridge', '_proto');
-const generated = ['__init__.py', 'snakepit_pb2.py', 'snakepit_pb2_grpc.py'].map((f) => join(outDir, f));
+// Where earlier versions of this script generated protoc's Python code: a copy left in a
+// checkout would be packed and shipped, so it goes.
+const staleGenerated = join(repo, 'python', 'snakepit_bridge', '_proto');
 
 const log = (msg) => console.log(`[setup-python] ${msg}`);
 
@@ -27,12 +28,8 @@ function fail(msg) {
 }
 
 function stampOf() {
-  const h = createHash('sha256');
-  for (const f of [pyproject, protoFile]) {
-    if (!existsSync(f)) fail(`missing ${f}`);
-    h.update(f).update('\0').update(readFileSync(f)).update('\0');
-  }
-  return h.digest('hex');
+  if (!existsSync(pyproject)) fail(`missing ${pyproject}`);
+  return createHash('sha256').update(readFileSync(pyproject)).digest('hex');
 }
 
 // Lines pip prints for every package when a configured local index lacks it; pure noise.
@@ -58,12 +55,13 @@ function run(cmd, args, what) {
   log(`${what} done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }
 
+if (existsSync(staleGenerated)) {
+  rmSync(staleGenerated, { recursive: true, force: true });
+  log('removed python/snakepit_bridge/_proto (generated code the bridge no longer uses)');
+}
+
 const stamp = stampOf();
-const upToDate =
-  existsSync(venvPython) &&
-  existsSync(stampFile) &&
-  readFileSync(stampFile, 'utf8').trim() === stamp &&
-  generated.every((f) => existsSync(f));
+const upToDate = existsSync(venvPython) && existsSync(stampFile) && readFileSync(stampFile, 'utf8').trim() === stamp;
 if (upToDate) {
   log('Python environment is up to date (.venv)');
   process.exit(0);
@@ -85,29 +83,8 @@ if (!existsSync(venvPython)) {
 log('installing snakepit-bridge (editable) with extras [test,dev]');
 run(venvPython, ['-m', 'pip', 'install', '--retries', '0', '-q', '-e', `${join(repo, 'python')}[test,dev]`], 'pip install');
 
-// 3. The gRPC code. The -I<virtual>=<dir> mapping makes protoc treat the proto as if it lived
-// in snakepit_bridge/_proto, so the generated *_grpc module imports its messages as
-// `from snakepit_bridge._proto import snakepit_pb2` and works as a subpackage.
-log('generating gRPC code into python/snakepit_bridge/_proto');
-rmSync(outDir, { recursive: true, force: true });
-mkdirSync(outDir, { recursive: true });
-run(
-  venvPython,
-  [
-    '-m', 'grpc_tools.protoc',
-    `-Isnakepit_bridge/_proto=${join(repo, 'proto')}`,
-    `--python_out=${join(repo, 'python')}`,
-    `--pyi_out=${join(repo, 'python')}`,
-    `--grpc_python_out=${join(repo, 'python')}`,
-    'snakepit_bridge/_proto/snakepit.proto',
-  ],
-  'protoc',
-);
-writeFileSync(join(outDir, '__init__.py'), '# Generated from proto/snakepit.proto by scripts/setup-python.mjs. Do not edit.\n');
-for (const f of generated) if (!existsSync(f)) fail(`protoc did not produce ${f}`);
-
-// 4. Check the result imports, so a broken environment is caught here and not in a worker.
-run(venvPython, ['-c', 'import snakepit_bridge, snakepit_bridge._proto.snakepit_pb2_grpc'], 'import check');
+// 3. Check the result imports, so a broken environment is caught here and not in a worker.
+run(venvPython, ['-c', 'import snakepit_bridge.worker, snakepit_bridge.session'], 'import check');
 
 writeFileSync(stampFile, stamp + '\n');
 log(`Python environment ready in ${((Date.now() - t0) / 1000).toFixed(1)} s (${venvPython})`);

@@ -1,6 +1,8 @@
 // Every code block in README.md runs as shown: the Python files are written where their first
 // line says (`# py/calc.py`), each TypeScript block runs against them with this checkout as the
-// `snakepit` package, and no Python process is left behind.
+// `snakepit` package, and the `npx snakepit` commands run against them too. The other shell
+// lines run elsewhere: the development commands are .ci/run's, and installing the package with
+// `setup` is what test/consumer.test.ts does with the packed tarball.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -31,8 +33,8 @@ function codeBlocks(markdown: string): Block[] {
 }
 
 /** Runs a TypeScript file with tsx; resolves with its exit code and output. */
-function runTs(file: string, cwd: string): Promise<{ code: number | null; output: string }> {
-  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), file], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+function runTs(file: string, cwd: string, args: string[] = []): Promise<{ code: number | null; output: string }> {
+  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), file, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (chunk) => (output += chunk));
   child.stderr.on('data', (chunk) => (output += chunk));
@@ -51,13 +53,17 @@ test('the README has TypeScript and Python blocks, and every Python block names 
   }
 });
 
-test('every TypeScript block of the README runs against the adapters the README shows', async () => {
-  const blocks = codeBlocks(readme);
-  for (const block of blocks.filter((b) => b.language === 'python')) {
+function writePythonFiles(): void {
+  for (const block of codeBlocks(readme).filter((b) => b.language === 'python')) {
     const file = path.join(project, /^# ([\w/]+\.py)/.exec(block.code)![1]);
     mkdirSync(path.dirname(file), { recursive: true });
     writeFileSync(file, block.code);
   }
+}
+
+test('every TypeScript block of the README runs against the adapters the README shows', async () => {
+  const blocks = codeBlocks(readme);
+  writePythonFiles();
   const entry = path.join(repo, 'src', 'index.ts');
   for (const block of blocks.filter((b) => b.language === 'ts')) {
     const file = path.join(project, `readme-${block.line}.mts`);
@@ -65,5 +71,25 @@ test('every TypeScript block of the README runs against the adapters the README 
     const { code, output } = await runTs(file, project);
     assert.equal(code, 0, `README.md:${block.line} exited with ${code}:\n${output}`);
     console.log(`README.md:${block.line} ran: ${output.split("\n").length} lines of output`);
+  }
+});
+
+test('the shell blocks: the development commands are .ci/run\'s, and every `npx snakepit` line runs', async () => {
+  const commands = codeBlocks(readme)
+    .filter((b) => b.language === 'sh')
+    .flatMap((b) => b.code.split('\n'))
+    .map((line) => line.replace(/#.*/, '').trim())
+    .filter(Boolean);
+  const ci = readFileSync(path.join(repo, '.ci', 'run'), 'utf8');
+  for (const command of ['npm install && npm start', 'npm test']) {
+    assert.ok(commands.includes(command) && ci.includes(command), `"${command}" is in the README and in .ci/run`);
+  }
+  writePythonFiles();
+  const cli = path.join(repo, 'src', 'cli.ts');
+  const doctor = commands.filter((c) => c.startsWith('npx snakepit doctor'));
+  assert.ok(doctor.length > 0);
+  for (const command of doctor) {
+    const { code, output } = await runTs(cli, project, command.split(/\s+/).slice(2));
+    assert.equal(code, 0, `${command}:\n${output}`);
   }
 });

@@ -9,16 +9,29 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar, overload
 
 TOOL_MARK = "__snakepit_tool__"
 THREAD_SAFE_MARK = "__snakepit_thread_safe__"
 
+# Any function or method: the decorators hand back the very object they were given, so type
+# checkers must see its own type (parameters, return, self) come out unchanged.
+F = TypeVar("F", bound=Callable[..., Any])
 
-def tool(func: Callable | None = None, *, description: str | None = None, name: str | None = None):
+
+@overload
+def tool(func: F, /) -> F: ...
+
+
+@overload
+def tool(*, description: str | None = None, name: str | None = None) -> Callable[[F], F]: ...
+
+
+def tool(func: Callable[..., Any] | None = None, *, description: str | None = None,
+         name: str | None = None) -> Any:
     """Mark a method as a tool. Usable bare (`@tool`) or with options (`@tool(description=...)`)."""
 
-    def mark(f: Callable) -> Callable:
+    def mark(f: F) -> F:
         target = _underlying(f)
         setattr(target, TOOL_MARK, {"description": description, "name": name})
         return f
@@ -26,13 +39,13 @@ def tool(func: Callable | None = None, *, description: str | None = None, name: 
     return mark(func) if func is not None else mark
 
 
-def thread_safe_method(func: Callable) -> Callable:
+def thread_safe_method(func: F) -> F:
     """Declare that a tool may run in several threads at once (the thread profile's checks trust it)."""
     setattr(_underlying(func), THREAD_SAFE_MARK, True)
     return func
 
 
-def _underlying(f: Callable) -> Callable:
+def _underlying(f: Any) -> Any:
     # staticmethod/classmethod objects carry the function in __func__.
     return getattr(f, "__func__", f) if isinstance(f, (staticmethod, classmethod)) else f
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._stubs import pb
+from . import messages as pb
 from .dispatch import too_large_reply
 
 
@@ -33,7 +33,7 @@ class PartialCalls:
         if len(data) < call.args_size:
             return None
         del self._calls[part.id]
-        return call, pb.Value.FromString(bytes(data))
+        return call, pb.parse(pb.Value, bytes(data))
 
     def drop(self, call_id: int) -> bool:
         """Forgets a call still collecting (cancelled); True if there was one."""

@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Iterator
 
 from . import frames
-from ._stubs import pb
+from . import messages as pb
 from .control import exit_now
 from .dispatch import Dispatcher, cancelled_reply, error_reply
 from .parts import PartialCalls
@@ -49,7 +49,7 @@ class BadFrame(ValueError):
 def decode_client_frame(data: bytes) -> Any:
     """The ClientFrame in `data`; BadFrame, saying what was wrong, if it does not decode."""
     try:
-        return pb.ClientFrame.FromString(data)
+        return pb.parse(pb.ClientFrame, data)
     except Exception as e:  # noqa: BLE001 - protobuf raises DecodeError, other versions other types
         raise BadFrame(f"a ClientFrame of {len(data)} bytes from Node does not decode: {type(e).__name__}: {e}") from None
 

@@ -97,8 +97,9 @@ def check_thread_safe(cls) -> None:
 
 
 def make_servicer(session_factory, in_flight, token: bytes):
-    from ._stubs import pb, pb_grpc
     import grpc
+
+    from . import messages as pb
 
     def authorized(context) -> bool:
         for key, value in context.invocation_metadata():
@@ -113,7 +114,7 @@ def make_servicer(session_factory, in_flight, token: bytes):
     pid = os.getpid()
     gil = gil_enabled()
 
-    class Servicer(pb_grpc.WorkerServicer):
+    class Servicer:
         def Session(self, request_iterator, context):
             if not authorized(context):
                 refuse(context)
@@ -128,11 +129,12 @@ def make_servicer(session_factory, in_flight, token: bytes):
 
 
 def register(server, servicer) -> None:
-    """The Worker service. Session replies pass through: they are protobuf bytes already
-    (frames.py). A Session request that does not decode ends the worker (session.py)."""
+    """The Worker service, registered by hand: no protoc-generated gRPC code is shipped.
+    Session replies pass through: they are protobuf bytes already (frames.py). A Session
+    request that does not decode ends the worker (session.py)."""
     import grpc
 
-    from ._stubs import pb
+    from . import messages as pb
     from .session import client_frame_or_exit
 
     handlers = {
@@ -144,14 +146,14 @@ def register(server, servicer) -> None:
             response_serializer=pb.HeartbeatReply.SerializeToString,
         ),
     }
-    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("snakepit.v1.Worker", handlers),))
+    service = pb.WORKER_SERVICE.full_name
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, handlers),))
 
 
 def serve(args, control: Control, token: bytes):
     """Start serving; returns the started server once `ready` is sent."""
     import grpc  # imported here so a missing grpcio is reported as a startup_error
 
-    from ._stubs import pb_grpc
     from .adapter import discover_tools
     from .dispatch import Dispatcher
     from .session import InFlight, ProcessSession, ThreadSession

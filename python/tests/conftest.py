@@ -19,16 +19,33 @@ import pytest
 HERE = Path(__file__).resolve().parent
 PYTHON_DIR = HERE.parent
 ADAPTERS = HERE / "adapters"
-sys.path.insert(0, str(ADAPTERS))
+# The bridge under test is this source tree, whichever interpreter runs the tests (the dev
+# venv's editable install, or an environment of scripts/test-python-range.mjs with none).
+sys.path[:0] = [str(PYTHON_DIR), str(ADAPTERS)]
 
-from snakepit_bridge._stubs import pb, pb_grpc  # noqa: E402
+from snakepit_bridge import messages as pb  # noqa: E402
+
+
+class WorkerStub:
+    """A client of the Worker service, made from the shipped descriptor as the bridge is: a
+    method the worker registers under another name than the proto's fails every call."""
+
+    def __init__(self, channel: grpc.Channel):
+        for method in pb.WORKER_SERVICE.methods:
+            path = f"/{pb.WORKER_SERVICE.full_name}/{method.name}"
+            request = getattr(pb, method.input_type.name)
+            reply = getattr(pb, method.output_type.name)
+            kind = f"{'stream' if method.client_streaming else 'unary'}_{'stream' if method.server_streaming else 'unary'}"
+            setattr(self, method.name, getattr(channel, kind)(
+                path, request_serializer=request.SerializeToString, response_deserializer=reply.FromString))
 
 
 class Worker:
     """One `python -m snakepit_bridge` child with its control socket and a connected client."""
 
     def __init__(self, adapter: str, *extra: str, profile: str = "process", threads: int = 1,
-                 env: dict | None = None, address: str | None = None):
+                 env: dict | None = None, address: str | None = None,
+                 python: str | None = None, pythonpath: list[str] | None = None):
         self.tmp = tempfile.TemporaryDirectory(prefix="snakepit-test-")
         self.address = address or f"unix:{self.tmp.name}/w.sock"
         self.token = secrets.token_hex(16)
@@ -39,10 +56,10 @@ class Worker:
         full_env.update({
             "SNAKEPIT_TOKEN": self.token,
             "SNAKEPIT_CONTROL_FD": "3",
-            "PYTHONPATH": os.pathsep.join([str(PYTHON_DIR), str(ADAPTERS)]),
+            "PYTHONPATH": os.pathsep.join(pythonpath if pythonpath is not None else [str(PYTHON_DIR), str(ADAPTERS)]),
         })
         full_env.update(env or {})
-        argv = [sys.executable, "-u", "-m", "snakepit_bridge", "--adapter", adapter, "--address", self.address,
+        argv = [python or sys.executable, "-u", "-m", "snakepit_bridge", "--adapter", adapter, "--address", self.address,
                 "--profile", profile, "--threads", str(threads), "--worker-id", "t1", "--run-id", "test", *extra]
         # fd 3 in the child must be the control socket, as with Node's stdio[3]: dup2 it there
         # (dup2 makes fd 3 inheritable; close_fds=False keeps it, other fds are CLOEXEC anyway).
@@ -86,7 +103,7 @@ class Worker:
             ("grpc.max_send_message_length", 512 * 1024 * 1024),
             ("grpc.max_receive_message_length", 512 * 1024 * 1024),
         ])
-        self.stub = pb_grpc.WorkerStub(self.channel)
+        self.stub = WorkerStub(self.channel)
         return msg
 
     @property

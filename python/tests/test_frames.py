@@ -1,6 +1,6 @@
-"""frames.py writes the same bytes the generated protobuf code reads as Reply / ServerFrame."""
+"""frames.py writes the same bytes protobuf reads as Reply / ServerFrame (messages.py)."""
 from snakepit_bridge import frames
-from snakepit_bridge._stubs import pb
+from snakepit_bridge import messages as pb
 
 
 def read(reply_bytes: bytes):

@@ -1,9 +1,7 @@
 """Thread profile: real parallel threads, in-flight tracking, cancels, thread-safety checks."""
 import time
 
-import pytest
-
-from snakepit_bridge._stubs import pb
+from snakepit_bridge import messages as pb
 
 
 def test_eight_sleeps_run_in_parallel(spawn):
@@ -107,7 +105,6 @@ def test_safety_checks_report_unmarked_tool(spawn):
 
 
 def test_safety_checks_report_pandas(spawn):
-    pytest.importorskip("pandas")
     w = spawn("sample_adapters.Threaded", "--thread-safety-checks", profile="thread", threads=4)
     s = w.session()
     s.call("pandas_work", {"seconds": 0.01})  # import pandas once, outside the race

@@ -1,5 +1,5 @@
 """Fuzzing what Node's bytes go through in the worker: the Session's request deserializer
-(the generated ClientFrame decoder) and then the session code that consumes each frame
+(ClientFrame's decoder) and then the session code that consumes each frame
 (calls, large calls' parts, cancels) in both session variants.
 
 Every input must either be refused with a BadFrame that says what was wrong, or be handled:
@@ -16,11 +16,13 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from google.protobuf.message import DecodeError
 
 from snakepit_bridge import BaseAdapter, session, tool
-from snakepit_bridge._stubs import pb
+from snakepit_bridge import messages as pb
 from snakepit_bridge.adapter import discover_tools
 from snakepit_bridge.dispatch import Dispatcher
+from snakepit_bridge.parts import PartialCalls
 from snakepit_bridge.session import BadFrame, InFlight, ProcessSession, ThreadSession, decode_client_frame
 
 SEED = int(os.environ.get("SNAKEPIT_FUZZ_SEED", "8"))
@@ -146,6 +148,23 @@ def _decode_all(inputs):
             assert f"a ClientFrame of {len(data)} bytes from Node does not decode" in message, message
             assert kind != "valid", f"a valid frame was refused: {message}"
     return frames, refused
+
+
+# `cancels: 1`, then an end-group tag that no group opened, then `cancels: 2`.
+STOPS_PART_WAY = b"\x10\x01\x0c\x10\x02"
+
+
+def test_a_frame_that_stops_parsing_part_way_is_refused():
+    with pytest.raises(BadFrame, match="a ClientFrame of 5 bytes from Node does not decode"):
+        decode_client_frame(STOPS_PART_WAY)
+
+
+def test_arguments_that_stop_parsing_part_way_fail_their_call():
+    data = b"\x0a\x02{}\x0c\x0a\x02{}"  # Value.json, a stray end-group tag, Value.json again
+    partial = PartialCalls(MAX_MESSAGE)
+    assert partial.start(pb.Call(id=1, tool="echo", args_size=len(data))) is None
+    with pytest.raises(DecodeError):  # runnable_calls answers it INVALID_ARGUMENT
+        partial.add(pb.ArgsPart(id=1, data=data))
 
 
 def _check_replies(out_frames: list[bytes], frames) -> None:

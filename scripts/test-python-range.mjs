@@ -1,0 +1,174 @@
+#!/usr/bin/env node
+// Runs the bridge's Python tests against both ends of the grpcio/protobuf range it declares:
+//
+//   oldest  Debian 12's python3-grpcio and python3-protobuf on the system's /usr/bin/python3
+//           (a virtualenv with --system-site-packages over them), which must be exactly the
+//           lower bounds of python/pyproject.toml;
+//   newest  the newest grpcio and protobuf the package index has, in a virtualenv of python3.
+//
+// The environments live in .venv-range/<name> and are reused while their stamp matches; the
+// Debian packages are installed with apt-get when missing (as root). Usage:
+//
+//   node scripts/test-python-range.mjs [--refresh] [--only oldest|newest] [-- <pytest args>]
+//
+// --refresh rebuilds the environments, e.g. so that `newest` picks up new releases.
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const repo = dirname(dirname(fileURLToPath(import.meta.url)));
+const rangeDir = join(repo, '.venv-range');
+const pyproject = join(repo, 'python', 'pyproject.toml');
+
+const DEBIAN_PYTHON = '/usr/bin/python3';
+// The bridge's dependencies and what its tests need, as Debian 12 packages them.
+const DEBIAN_PACKAGES = ['python3-grpcio', 'python3-protobuf', 'python3-grpc-tools', 'python3-pytest', 'python3-numpy', 'python3-pandas', 'python3-venv'];
+const DEBIAN_IMPORTS = 'import grpc, google.protobuf, grpc_tools.protoc, pytest, numpy, pandas, ensurepip';
+const NEWEST_PACKAGES = ['grpcio', 'protobuf', 'pytest', 'numpy', 'pandas'];
+
+const log = (msg) => console.log(`[python-range] ${msg}`);
+
+function fail(msg) {
+  console.error(`[python-range] ERROR: ${msg}`);
+  process.exit(1);
+}
+
+function parseArgs(argv) {
+  const dash = argv.indexOf('--');
+  const own = dash < 0 ? argv : argv.slice(0, dash);
+  const options = { refresh: false, only: null, pytestArgs: dash < 0 ? [] : argv.slice(dash + 1) };
+  for (let i = 0; i < own.length; i++) {
+    if (own[i] === '--refresh') options.refresh = true;
+    else if (own[i] === '--only' && ['oldest', 'newest'].includes(own[i + 1])) options.only = own[++i];
+    else fail(`unknown argument ${own[i]}; usage: test-python-range.mjs [--refresh] [--only oldest|newest] [-- <pytest args>]`);
+  }
+  return options;
+}
+
+// Lines pip prints for every package when a configured local index lacks it; pure noise.
+const PIP_NOISE = /is ignored: it is neither a file nor a directory/;
+
+/** Runs a command to completion; its output is shown, its stderr without pip's noise. */
+function run(cmd, args, what, { quiet = false } = {}) {
+  const r = spawnSync(cmd, args, {
+    cwd: repo,
+    stdio: ['ignore', quiet ? 'pipe' : 'inherit', 'pipe'],
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+    env: { ...process.env, PIP_DISABLE_PIP_VERSION_CHECK: '1', DEBIAN_FRONTEND: 'noninteractive' },
+  });
+  const errText = (r.stderr || '').split('\n').filter((l) => !PIP_NOISE.test(l)).join('\n').trim();
+  const ok = !r.error && r.status === 0;
+  if (errText && (!quiet || !ok)) process.stderr.write(errText + '\n');
+  return { ok, stdout: r.stdout || '', failure: r.error ? r.error.message : `${what} exited with ${r.status ?? r.signal}` };
+}
+
+function must(cmd, args, what) {
+  const r = run(cmd, args, what);
+  if (!r.ok) fail(`${what}: ${r.failure} (${cmd} ${args.join(' ')})`);
+}
+
+/** The lower bound pyproject.toml declares for a dependency: `grpcio>=1.51.1` → '1.51.1'. */
+function declaredLowerBound(name) {
+  const text = readFileSync(pyproject, 'utf8');
+  const m = new RegExp(`"${name}\\s*>=\\s*([0-9][0-9.]*)`).exec(text);
+  if (!m) fail(`python/pyproject.toml declares no lower bound for ${name}`);
+  return m[1];
+}
+
+function ensureDebianPackages() {
+  if (run(DEBIAN_PYTHON, ['-c', DEBIAN_IMPORTS], 'import check', { quiet: true }).ok) return;
+  const install = ['apt-get', 'install', '-y', '-q', '--no-install-recommends', ...DEBIAN_PACKAGES];
+  if (process.getuid?.() !== 0) fail(`${DEBIAN_PYTHON} lacks Debian's packages; as root run: ${install.join(' ')}`);
+  log(`installing ${DEBIAN_PACKAGES.join(' ')} with apt-get`);
+  if (!run(install[0], install.slice(1), 'apt-get install').ok) {
+    must('apt-get', ['update', '-q'], 'apt-get update');
+    must(install[0], install.slice(1), 'apt-get install');
+  }
+  const check = run(DEBIAN_PYTHON, ['-c', DEBIAN_IMPORTS], 'import check', { quiet: true });
+  if (!check.ok) fail(`${DEBIAN_PYTHON} still cannot import what the tests need after apt-get install`);
+}
+
+const ENVIRONMENTS = {
+  oldest: {
+    describe: "Debian 12's python3-grpcio and python3-protobuf (the declared lower bounds)",
+    spec: { python: DEBIAN_PYTHON, debian: DEBIAN_PACKAGES },
+    build(venv) {
+      ensureDebianPackages();
+      must(DEBIAN_PYTHON, ['-m', 'venv', '--system-site-packages', '--without-pip', venv], 'virtualenv');
+    },
+    check(versions) {
+      for (const name of ['grpcio', 'protobuf']) {
+        const bound = declaredLowerBound(name);
+        if (versions[name] !== bound) {
+          fail(`the oldest environment has ${name} ${versions[name]}, but python/pyproject.toml declares ${name}>=${bound}: the declared bound must be the version tested here`);
+        }
+      }
+    },
+  },
+  newest: {
+    describe: 'the newest grpcio and protobuf on the package index',
+    spec: { python: process.env.SNAKEPIT_PYTHON_BOOTSTRAP || 'python3', packages: NEWEST_PACKAGES },
+    build(venv) {
+      must(this.spec.python, ['-m', 'venv', venv], 'virtualenv');
+      const pip = [join(venv, 'bin', 'python'), '-m', 'pip', 'install', '--retries', '0', '-q', '--upgrade'];
+      must(pip[0], [...pip.slice(1), ...NEWEST_PACKAGES], 'pip install');
+      // grpcio-tools only compiles the proto for the descriptor check; its own pins on grpcio
+      // and protobuf (for the code it generates) must not hold them back from their newest.
+      must(pip[0], [...pip.slice(1), '--no-deps', 'grpcio-tools'], 'pip install grpcio-tools');
+    },
+    check() {},
+  },
+};
+
+const VERSIONS_SCRIPT = `
+import json, platform
+from importlib.metadata import version
+from google.protobuf.internal import api_implementation
+names = ["grpcio", "protobuf", "grpcio-tools", "pytest", "numpy", "pandas"]
+out = {name: version(name) for name in names}
+out["python"] = platform.python_version()
+out["protobuf implementation"] = api_implementation.Type()
+print(json.dumps(out))
+`;
+
+function prepare(name, refresh) {
+  const env = ENVIRONMENTS[name];
+  const venv = join(rangeDir, name);
+  const python = join(venv, 'bin', 'python');
+  const stampFile = join(venv, '.snakepit-range-stamp');
+  const stamp = createHash('sha256').update(JSON.stringify(env.spec)).update(readFileSync(pyproject)).digest('hex');
+  const cached = !refresh && existsSync(python) && existsSync(stampFile) && readFileSync(stampFile, 'utf8').trim() === stamp;
+  if (!cached) {
+    const started = Date.now();
+    log(`${name}: building .venv-range/${name} with ${env.describe}`);
+    rmSync(venv, { recursive: true, force: true });
+    mkdirSync(rangeDir, { recursive: true });
+    env.build(venv);
+    writeFileSync(stampFile, stamp + '\n');
+    log(`${name}: built in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  }
+  const probe = run(python, ['-c', VERSIONS_SCRIPT], 'version check', { quiet: true });
+  if (!probe.ok) fail(`${name}: ${python} cannot report its versions (${probe.failure}); rerun with --refresh`);
+  const versions = JSON.parse(probe.stdout);
+  env.check(versions);
+  return { python, versions };
+}
+
+const options = parseArgs(process.argv.slice(2));
+const names = options.only ? [options.only] : ['oldest', 'newest'];
+const t0 = Date.now();
+const results = [];
+for (const name of names) {
+  const { python, versions } = prepare(name, options.refresh);
+  const summary = Object.entries(versions).map(([k, v]) => `${k} ${v}`).join(', ');
+  log(`${name}: ${summary}`);
+  const started = Date.now();
+  const tests = run(python, ['-m', 'pytest', 'python/tests', '-q', '-p', 'no:cacheprovider', ...options.pytestArgs], 'pytest');
+  results.push({ name, ok: tests.ok, summary, seconds: (Date.now() - started) / 1000 });
+}
+log(`done in ${((Date.now() - t0) / 1000).toFixed(1)} s:`);
+for (const r of results) log(`  ${r.ok ? 'passed' : 'FAILED'}  ${r.name} (${r.summary}) in ${r.seconds.toFixed(1)} s`);
+process.exit(results.every((r) => r.ok) ? 0 : 1);
