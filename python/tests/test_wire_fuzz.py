@@ -22,6 +22,7 @@ from snakepit_bridge import BaseAdapter, session, tool
 from snakepit_bridge import messages as pb
 from snakepit_bridge.adapter import discover_tools
 from snakepit_bridge.dispatch import Dispatcher
+from snakepit_bridge.frames import _varint
 from snakepit_bridge.parts import PartialCalls
 from snakepit_bridge.session import BadFrame, InFlight, ProcessSession, ThreadSession, decode_client_frame
 
@@ -48,15 +49,6 @@ class Fuzzed(BaseAdapter):
 
 
 TOOLS = ["add", "echo", "count3", "fail", "nope", "", "ädd"]
-
-
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while n > 0x7F:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
 
 
 def _json(rng: random.Random) -> bytes:
