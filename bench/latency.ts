@@ -11,6 +11,7 @@ import { N, PYTHON, ROUNDS, WARMUP } from './config.js';
 import { measureSequential, median, streamCaller, unaryCaller, type FloorCaller, type LatencyStats } from './floors.js';
 import { startFloor, startPit, stopFloor, stopPit, type Pit } from './processes.js';
 import { errorExcerpt, fmt, rotated, table } from './report.js';
+import { sampleNoise } from './noise.js';
 
 interface Summary {
   medianUs: number;
@@ -91,6 +92,7 @@ export async function latencySection(results: Record<string, unknown>): Promise<
         perMethod.get(m.key)!.push(s);
         parts.push(`${m.key} ${fmt(s.medianUs)} µs`);
       }
+      sampleNoise(1);
       if (ROUNDS <= 6) console.log(`  round ${round + 1}/${ROUNDS}: ${parts.join(', ')}`);
     }
 

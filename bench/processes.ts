@@ -1,7 +1,10 @@
 /**
- * Every Python process the benchmark starts — Snakepit pits and floor servers — goes through
- * here, so that `cleanup()` can guarantee none outlives the run (even on error or Ctrl-C).
+ * Every process the benchmark starts — Snakepit pits, floor servers, the peers' cells and
+ * their Python processes — goes through here, so that `cleanup()` can guarantee none outlives
+ * the run (even on error or Ctrl-C).
  */
+import type { ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { PYTHON } from './config.js';
@@ -29,6 +32,8 @@ export interface Pit {
   execute(tool: string, args: Record<string, unknown>, opts: { pool: string }): Promise<unknown>;
   inspect(): InspectSnapshot;
   stop(opts?: { timeoutMs?: number }): Promise<void>;
+  on(event: 'worker:ready', fn: (e: { pid: number; startupMs: number }) => void): unknown;
+  off(event: 'worker:ready', fn: (e: { pid: number; startupMs: number }) => void): unknown;
 }
 export type PoolConfig = Record<string, unknown> & { name: string };
 
@@ -52,6 +57,18 @@ async function loadSnakepit(): Promise<{ start(config: unknown): Promise<Pit> }>
 const seenPids = new Set<number>();
 const livePits = new Set<Pit>();
 const liveFloors = new Set<FloorServer>();
+const liveChildren = new Set<ChildProcess>();
+
+/** Python processes started outside a pit (the peers'): cleanup makes sure they are gone. */
+export function notePythonPids(pids: number[]): void {
+  for (const pid of pids) if (pid > 0) seenPids.add(pid);
+}
+
+/** A helper process of the run (a peer's cell, a pipe): killed by cleanup if still running. */
+export function trackChild(child: ChildProcess): void {
+  liveChildren.add(child);
+  child.once('exit', () => liveChildren.delete(child));
+}
 
 /** The worker PIDs seen so far (for the summary line and the JSON report). */
 export const workerPidsSeen = (): number[] => [...seenPids];
@@ -98,6 +115,15 @@ export async function stopFloor(server: FloorServer): Promise<void> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+function isLivePython(pid: number): boolean {
+  if (!isAlive(pid)) return false;
+  try {
+    return /python/i.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
 /** Stop whatever is still running and kill any worker that survived; returns what went wrong. */
 export async function cleanup(): Promise<string[]> {
   const problems: string[] = [];
@@ -109,12 +135,17 @@ export async function cleanup(): Promise<string[]> {
     }
   }
   for (const f of [...liveFloors]) await stopFloor(f).catch(() => undefined);
-  // Give exits a moment to be reaped, then make sure.
+  for (const child of [...liveChildren]) {
+    problems.push(`helper process ${child.pid} was still running at the end; killed it`);
+    child.kill('SIGKILL');
+  }
+  // Give exits a moment to be reaped, then make sure (a PID the kernel has since given to
+  // some other program is not ours: only a live Python process is).
   const deadline = Date.now() + 3000;
-  while ([...seenPids].some(isAlive) && Date.now() < deadline) await sleep(50);
+  while ([...seenPids].some(isLivePython) && Date.now() < deadline) await sleep(50);
   for (const pid of seenPids) {
-    if (isAlive(pid)) {
-      problems.push(`python worker ${pid} was still alive after stop; killed it`);
+    if (isLivePython(pid)) {
+      problems.push(`python process ${pid} was still alive after stop; killed it`);
       try {
         process.kill(pid, 'SIGKILL');
       } catch {

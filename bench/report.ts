@@ -6,11 +6,15 @@
 export const fmt = (v: number, digits = 0) =>
   Number.isFinite(v) ? v.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }) : 'n/a';
 
-/** Plain-text table: first column left-aligned (labels), the rest right-aligned (figures). */
-export function table(headers: string[], rows: string[][]): string {
+/**
+ * Plain-text table: first column left-aligned (labels), the rest right-aligned (figures),
+ * except the columns listed in `leftColumns` (text).
+ */
+export function table(headers: string[], rows: string[][], leftColumns: number[] = []): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const left = new Set([0, ...leftColumns]);
   const line = (cells: string[]) =>
-    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+    cells.map((c, i) => (left.has(i) ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   return [line(headers), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 

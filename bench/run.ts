@@ -1,29 +1,50 @@
 /**
- * `npm run bench` — what a Snakepit call costs, and what a pool buys on CPU-bound work.
+ * `npm run bench` — what a Snakepit call costs, against plain gRPC and against the other
+ * Node→Python bridges a user would pick instead, all measured in one run, interleaved in
+ * rounds because the machine is shared. `npm run bench -- --quick` does the same in under
+ * two minutes with fewer rounds.
  *
- *   Section 1, "Tiny call latency" (latency.ts): Snakepit's execute against two plain-gRPC
- *   floors (floors.ts). Goals: snakepit / unary floor < 1 and snakepit / stream floor ≤ 1.25.
- *   Section 2, "CPU-bound NumPy on 2 cores" (cpu.ts): process vs thread pools vs 1 worker.
+ *   latency   (latency.ts)   Snakepit's execute against two plain-gRPC floors (floors.ts).
+ *   peers     (peers.ts)     python-shell, pythonia, node-calls-python, hand-written JSON lines
+ *                            and Snakepit's pools, each in its own Node process: sequential
+ *                            latency and calls/s with 16 in flight.
+ *   cpu       (cpu.ts)       200 × ≈10 ms NumPy and pure-Python calls on 2 cores.
+ *   capacity  (capacity.ts)  64 concurrent 50 ms sleeps on 4 × 16 threads.
+ *   payloads  (payloads.ts)  50 MiB each way against a plain pipe.
+ *   lifecycle (lifecycle.ts) start-up of 1 / 8 workers, import time, kill -9 recovery.
+ * The named figures (figures.ts) with goals and MET / NOT MET go to the console,
+ * bench/results/latest.json and bench/RESULTS.md, with the machine's noise (noise.ts).
  *
- * Tunables (environment, read in config.ts): BENCH_N (calls per latency round, 50),
- * BENCH_ROUNDS (40), BENCH_WARMUP (300, once per path), BENCH_MATMUL_CALLS (200), BENCH_MATMUL_N (adapter
- * default), BENCH_CPU_ROUNDS (3), BENCH_SECTIONS ("latency,cpu"), BENCH_BLAS_DEFAULTS=1 (leave
- * the profiles' BLAS thread defaults instead of pinning 1 BLAS thread per call),
- * BENCH_JSON=<file> (also write the figures as JSON), BENCH_SNAKEPIT_MODULE=<file> (load the
- * library from another entry; `npm run bench` builds and measures dist/src/index.js, what ships).
+ * Tunables (environment, read in config.ts; --quick lowers the defaults): BENCH_SECTIONS
+ * (all of the above), BENCH_N (calls per latency round, 50), BENCH_ROUNDS (40; quick 8),
+ * BENCH_WARMUP (300), BENCH_PEER_SEQ_ROUNDS (30; 12), BENCH_PEER_SEQ_CALLS (100),
+ * BENCH_PEER_ROUNDS (burst rounds, 5; 3), BENCH_PEER_BURST_MS (500; 300), BENCH_MATMUL_CALLS (200), BENCH_MATMUL_N (adapter default),
+ * BENCH_CPU_ROUNDS (3; 1), BENCH_PAYLOAD_MIB (50), BENCH_PAYLOAD_ROUNDS (5; 3),
+ * BENCH_LIFECYCLE_ROUNDS (5; 3), BENCH_BLAS_DEFAULTS=1 (leave the profiles' BLAS thread
+ * defaults instead of pinning 1 BLAS thread per call), BENCH_JSON=<file> (also write the
+ * JSON there), BENCH_SNAKEPIT_MODULE=<file> (load the library from another entry;
+ * `npm run bench` builds and measures dist/src/index.js, what ships).
  *
  * This file runs the chosen sections, sets the exit code (1 if anything was not measured or
  * a Python process had to be killed) and makes sure clean-up runs on every way out.
  */
 import { writeFileSync } from 'node:fs';
-import { JSON_FILE, N, PYTHON, ROUNDS, SECTIONS } from './config.js';
+import { capacitySection } from './capacity.js';
+import { JSON_FILE, N, PYTHON, QUICK, ROUNDS, SECTIONS } from './config.js';
 import { cpuSection } from './cpu.js';
+import { computeFigures, formatValue, verdict, type SectionResults } from './figures.js';
 import { latencySection } from './latency.js';
+import { lifecycleSection } from './lifecycle.js';
+import { noiseSummary, sampleNoise } from './noise.js';
+import { payloadsSection } from './payloads.js';
+import { peersSection } from './peers.js';
 import { cleanup, workerPidsSeen } from './processes.js';
-import { errorExcerpt, fmt } from './report.js';
+import { errorExcerpt, fmt, table } from './report.js';
+import { LATEST_JSON, RESULTS_MD, writeResults } from './resultsFiles.js';
 
 async function main(): Promise<number> {
-  const results: Record<string, unknown> = { at: new Date().toISOString(), python: PYTHON, n: N, rounds: ROUNDS };
+  const results: Record<string, unknown> = { at: new Date().toISOString(), python: PYTHON, n: N, rounds: ROUNDS, quick: QUICK };
+  const sections: SectionResults = {};
   const t0 = Date.now();
   let failed = false;
   let interrupted = false;
@@ -35,20 +56,29 @@ async function main(): Promise<number> {
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  try {
-    if (SECTIONS.has('latency')) await latencySection(results);
-    if (SECTIONS.has('cpu')) {
-      // A CPU failure is reported in place; the latency figures above still stand.
-      try {
-        await cpuSection(results);
-      } catch (e) {
-        failed = true;
-        const text = errorExcerpt((e as Error).stack ?? String(e));
-        console.log(`  CPU section NOT MEASURED — the library could not be started or failed:\n    ${text}`);
-        results.cpuError = String(e);
-      }
+
+  // A failing section is reported in place; the others' figures still stand.
+  const run = async (name: string, fn: () => Promise<void>) => {
+    if (!SECTIONS.has(name) || interrupted) return;
+    sampleNoise();
+    try {
+      await fn();
+    } catch (e) {
+      failed = true;
+      const text = errorExcerpt((e as Error).stack ?? String(e));
+      console.log(`  ${name} section NOT MEASURED — it failed:\n    ${text}`);
+      results[`${name}Error`] = String(e);
     }
+    sampleNoise();
+  };
+  try {
+    await run('latency', () => latencySection(results));
     if (results.snakepitError) failed = true;
+    await run('peers', async () => void (sections.peers = await peersSection(results)));
+    await run('cpu', async () => void (sections.cpu = await cpuSection(results)));
+    await run('capacity', async () => void (sections.capacity = await capacitySection(results)));
+    await run('payloads', async () => void (sections.payloads = await payloadsSection(results)));
+    await run('lifecycle', async () => void (sections.lifecycle = await lifecycleSection(results)));
   } catch (e) {
     failed = true;
     if (!interrupted) console.error(`\nbenchmark failed: ${(e as Error).stack ?? e}`);
@@ -56,10 +86,22 @@ async function main(): Promise<number> {
     const problems = await cleanup();
     for (const p of problems) console.error(`  cleanup: ${p}`);
     if (problems.length) failed = true;
-    console.log(`\n(total ${fmt((Date.now() - t0) / 1000, 1)} s; ${workerPidsSeen().length} Snakepit worker process(es) seen, none left running)`);
   }
+  if (interrupted) return 130;
+
+  const figures = computeFigures(sections);
+  const noise = noiseSummary();
+  const seconds = (Date.now() - t0) / 1000;
+  console.log('\n== Figures\n');
+  console.log(table(['figure', 'value', 'goal', '', 'measured as'], figures.map((f) => [f.name, formatValue(f), f.goal, verdict(f), f.note]), [2, 3, 4]));
+  console.log(
+    `\n  machine noise: a fixed CPU loop took ${fmt(noise.loopMs.min, 1)}–${fmt(noise.loopMs.max, 1)} ms ` +
+      `(spread ${fmt(noise.spread * 100)} % of its median over ${noise.samples} samples; load average ${fmt(noise.loadAverage1m.min, 2)}–${fmt(noise.loadAverage1m.max, 2)})`,
+  );
   results.workerPids = workerPidsSeen();
-  if (JSON_FILE) writeFileSync(JSON_FILE, JSON.stringify(results, null, 2) + '\n');
+  writeResults({ results, figures, noise, peers: sections.peers, sections: [...SECTIONS], seconds });
+  if (JSON_FILE) writeFileSync(JSON_FILE, JSON.stringify({ ...results, figures, noise }, null, 2) + '\n');
+  console.log(`\n(total ${fmt(seconds, 1)} s; ${workerPidsSeen().length} Python process(es) seen, none left running; written: ${LATEST_JSON}, ${RESULTS_MD})`);
   return failed ? 1 : 0;
 }
 

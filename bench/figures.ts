@@ -1,0 +1,86 @@
+/**
+ * The named figures of a run, each with its goal and whether this run met it, computed from
+ * the sections' results. A figure whose section did not run or failed is "not measured".
+ */
+import { relative } from 'node:path';
+import type { CapacityResult } from './capacity.js';
+import type { CpuResult } from './cpu.js';
+import type { LifecycleResult } from './lifecycle.js';
+import type { PayloadResult } from './payloads.js';
+import type { PeersResult } from './peers.js';
+import { repoRoot } from './floors.js';
+import { fmt } from './report.js';
+
+export interface Figure {
+  name: string;
+  /** The figure, or null when it was not measured (see `note`). */
+  value: number | Record<string, number> | null;
+  goal: string;
+  /** true / false against the goal; null when there is no goal or no figure. */
+  met: boolean | null;
+  note: string;
+}
+
+export interface SectionResults {
+  peers?: PeersResult;
+  cpu?: CpuResult;
+  capacity?: CapacityResult;
+  payloads?: PayloadResult;
+  lifecycle?: LifecycleResult;
+}
+
+const fig = (name: string, value: number | undefined, goal: string, ok: (v: number) => boolean, note: string): Figure =>
+  value === undefined || !Number.isFinite(value)
+    ? { name, value: null, goal, met: null, note: 'not measured (its section failed or did not run)' }
+    : { name, value, goal, met: ok(value), note };
+
+export function computeFigures(r: SectionResults): Figure[] {
+  const p = r.peers?.paths;
+  const shell = p?.['python-shell'];
+  const one = p?.['snakepit-process-1'];
+  const throughputCandidates = (['snakepit-process-2', 'snakepit-thread-1x16'] as const)
+    .map((k) => ({ key: k, calls: p?.[k]?.callsPerSec }))
+    .filter((c): c is { key: 'snakepit-process-2' | 'snakepit-thread-1x16'; calls: number } => c.calls !== undefined);
+  const best = throughputCandidates.sort((a, b) => b.calls - a.calls)[0];
+  const lc = r.lifecycle;
+  return [
+    fig('seqVsPythonShell', one && shell ? one.seqUs / shell.seqUs : undefined, '≤ 1.0', (v) => v <= 1.0,
+      one && shell ? `sequential tiny call: Snakepit 1 process worker ${fmt(one.seqUs, 0)} µs ÷ python-shell ${fmt(shell.seqUs, 0)} µs` : ''),
+    fig('throughputVsPythonShell', best && shell ? best.calls / shell.callsPerSec : undefined, '≥ 1.5', (v) => v >= 1.5,
+      best && shell ? `16 in flight: best of ≤ 2 Python processes (${best.key}) ${fmt(best.calls, 0)}/s ÷ python-shell ${fmt(shell.callsPerSec, 0)}/s` : ''),
+    { name: 'grpcTransportVsFastLane', value: null, goal: 'gRPC must not regress', met: null, note: 'n/a (no fast lane yet)' },
+    fig('cpuScaling', r.cpu?.cpuScaling, '≤ 1.15', (v) => v <= 1.15,
+      r.cpu
+        ? `200 NumPy calls on 2 process workers ${fmt(r.cpu.seconds.matmul.process, 2)} s ÷ ideal ${fmt(r.cpu.idealMatmulSeconds, 2)} s; ` +
+            `two plain JSON-lines processes: ${fmt(r.cpu.seconds.matmul.plain / r.cpu.idealMatmulSeconds, 2)}`
+        : ''),
+    fig('pyCpuScaling', r.cpu?.pyCpuScaling.process, '≤ 0.6', (v) => v <= 0.6,
+      r.cpu ? `200 pure-Python calls: 2 process workers ÷ 1 worker; thread profile (1 × 2) beside it: ${fmt(r.cpu.pyCpuScaling.thread, 2)}` : ''),
+    fig('threadCapacityEfficiency', r.capacity?.threadCapacityEfficiency, '≥ 0.85', (v) => v >= 0.85,
+      r.capacity ? `64 × 50 ms sleeps on 4 × 16 took ${fmt(r.capacity.medianMs, 1)} ms` : ''),
+    fig('bufferToPythonVsPipe', r.payloads?.bufferToPythonVsPipe, '≥ 0.3 over gRPC (≥ 0.8 on a local lane)', (v) => v >= 0.3,
+      r.payloads ? `${fmt(r.payloads.mbPerSec.snakepitTo, 1)} MB/s ÷ plain pipe ${fmt(r.payloads.mbPerSec.pipeTo, 1)} MB/s` : ''),
+    fig('bufferFromPythonVsPipe', r.payloads?.bufferFromPythonVsPipe, '≥ 0.3 over gRPC (≥ 0.8 on a local lane)', (v) => v >= 0.3,
+      r.payloads ? `${fmt(r.payloads.mbPerSec.snakepitFrom, 1)} MB/s ÷ plain pipe ${fmt(r.payloads.mbPerSec.pipeFrom, 1)} MB/s` : ''),
+    fig('startup8Ms', lc?.startup8Ms, '≤ 600 ms', (v) => v <= 600,
+      lc ? `1 worker ${fmt(lc.startup1Ms, 0)} ms; python-shell 1 / 8 processes ${fmt(lc.pythonShellStartup1Ms, 0)} / ${fmt(lc.pythonShellStartup8Ms, 0)} ms` : ''),
+    lc && lc.importMs === null
+      ? { name: 'importMs', value: null, goal: '≤ 100 ms', met: null, note: 'not measured: no built entry (npm run build)' }
+      : fig('importMs', lc?.importMs ?? undefined, '≤ 100 ms', (v) => v <= 100, lc ? `fresh Node process importing ${relative(repoRoot, lc.importModule ?? '')}` : ''),
+    fig('recoveryRatio', lc?.recoveryRatio, '≤ 2', (v) => v <= 2,
+      lc ? `kill -9 → replacement ready ${fmt(lc.recoveryMs, 0)} ms ÷ cold start of 1 worker ${fmt(lc.startup1Ms, 0)} ms` : ''),
+    r.cpu
+      ? { name: 'rssPerCapacityUnitMb', value: r.cpu.rssPerCapacityUnitMb, goal: 'reported', met: null, note: 'after NumPy work: process 2 × 1, thread 1 × 2' }
+      : { name: 'rssPerCapacityUnitMb', value: null, goal: 'reported', met: null, note: 'not measured (its section failed or did not run)' },
+  ];
+}
+
+export function formatValue(f: Figure): string {
+  if (f.value === null) return 'n/a';
+  if (typeof f.value === 'number') return f.name.endsWith('Ms') ? `${fmt(f.value, 0)} ms` : f.value.toFixed(2);
+  return Object.entries(f.value)
+    .map(([k, v]) => `${k} ${fmt(v, 1)}`)
+    .join(', ');
+}
+
+export const verdict = (f: Figure): string => (f.met === null ? (f.value === null ? '' : '—') : f.met ? 'MET' : 'NOT MET');

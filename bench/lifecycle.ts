@@ -1,0 +1,151 @@
+/**
+ * Section "Start-up, import and recovery", interleaved over rounds:
+ *   - `startup8Ms`: Snakepit.start of 8 process workers until ready (goal ≤ 600 ms), beside
+ *     1 worker and python-shell's 1 / 8 processes (ready = first echo answered);
+ *   - `importMs`: a fresh Node process importing the package's built entry (goal ≤ 100 ms);
+ *   - `recoveryRatio`: kill -9 of a worker → its replacement ready, ÷ one cold start of a
+ *     1-worker pit (goal ≤ 2).
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { LIFECYCLE_ROUNDS, PYTHON } from './config.js';
+import { median, repoRoot } from './floors.js';
+import { echoScript } from './peers/bridges.js';
+import { notePids, notePythonPids, startPit, stopPit, type Pit } from './processes.js';
+import { fmt, rotated, table } from './report.js';
+import { sampleNoise } from './noise.js';
+
+export interface LifecycleResult {
+  startup1Ms: number;
+  startup8Ms: number;
+  pythonShellStartup1Ms: number;
+  pythonShellStartup8Ms: number;
+  importMs: number | null;
+  importModule: string | null;
+  recoveryMs: number;
+  recoveryRatio: number;
+}
+
+const echoPool = (poolSize: number) => [{ name: 'start', workerProfile: 'process', poolSize, adapter: 'bench_adapters.Bench' }];
+
+async function timeSnakepitStart(poolSize: number): Promise<number> {
+  const t0 = performance.now();
+  const pit = await startPit(echoPool(poolSize));
+  const ms = performance.now() - t0;
+  await stopPit(pit);
+  return ms;
+}
+
+async function timePythonShellStart(processes: number): Promise<number> {
+  const { PythonShell } = (await import('python-shell')) as typeof import('python-shell');
+  const t0 = performance.now();
+  const shells = Array.from({ length: processes }, () => new PythonShell(echoScript, { mode: 'json', pythonPath: PYTHON }));
+  notePythonPids(shells.map((s) => s.childProcess.pid ?? 0));
+  await Promise.all(
+    shells.map(
+      (s) =>
+        new Promise<void>((res) => {
+          s.once('message', () => res());
+          s.send({ x: 1 });
+        }),
+    ),
+  );
+  const ms = performance.now() - t0;
+  await Promise.all(shells.map((s) => new Promise<void>((res) => s.end(() => res()))));
+  return ms;
+}
+
+/** The entry a fresh process imports: the measured build, or dist/ when it exists. */
+function importTarget(): string | null {
+  const file = resolve(process.env.BENCH_SNAKEPIT_MODULE ?? `${repoRoot}/dist/src/index.js`);
+  return existsSync(file) ? file : null;
+}
+
+function timeImport(file: string): number {
+  const code = `const t0 = performance.now(); await import(${JSON.stringify(pathToFileURL(file).href)}); console.log(performance.now() - t0);`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8', cwd: repoRoot });
+  const ms = Number(r.stdout.trim().split('\n').pop());
+  if (r.status !== 0 || !Number.isFinite(ms)) throw new Error(`importing ${file} failed: ${r.stderr.trim().split('\n')[0]}`);
+  return ms;
+}
+
+/** kill -9 the pool's worker; ms until a worker with another PID is ready. */
+async function timeRecovery(pit: Pit): Promise<number> {
+  const victim = pit.inspect().pools[0]!.workers[0]!.pid;
+  const ready = new Promise<void>((res) => {
+    const onReady = (e: { pid: number }) => {
+      if (e.pid === victim) return;
+      pit.off('worker:ready', onReady);
+      res();
+    };
+    pit.on('worker:ready', onReady);
+  });
+  const t0 = performance.now();
+  process.kill(victim, 'SIGKILL');
+  await ready;
+  const ms = performance.now() - t0;
+  notePids(pit);
+  return ms;
+}
+
+export async function lifecycleSection(results: Record<string, unknown>): Promise<LifecycleResult> {
+  console.log(`\n== Start-up, import and recovery (${LIFECYCLE_ROUNDS} interleaved rounds)\n`);
+  const target = importTarget();
+  const samples = new Map<string, number[]>();
+  const add = (k: string, v: number) => samples.set(k, [...(samples.get(k) ?? []), v]);
+  const steps: Array<[string, () => Promise<number>]> = [
+    ['startup1Ms', () => timeSnakepitStart(1)],
+    ['startup8Ms', () => timeSnakepitStart(8)],
+    ['pythonShellStartup1Ms', () => timePythonShellStart(1)],
+    ['pythonShellStartup8Ms', () => timePythonShellStart(8)],
+  ];
+  if (target) {
+    timeImport(target); // the first import warms the disk cache and Node's compile cache
+    steps.push(['importMs', async () => timeImport(target)]);
+  }
+  // A restart budget no benchmark round can exhaust: what is measured is one replacement.
+  const pit = await startPit([{ ...echoPool(1)[0]!, name: 'recover', restart: { intensity: 1000, periodMs: 1000 } }]);
+  try {
+    steps.push(['recoveryMs', () => timeRecovery(pit)]);
+    await pit.execute('echo', { x: 1 }, { pool: 'recover' });
+    for (let round = 0; round < LIFECYCLE_ROUNDS; round++) {
+      const parts: string[] = [];
+      for (const [k, fn] of rotated(steps, round)) {
+        const ms = await fn();
+        add(k, ms);
+        parts.push(`${k} ${fmt(ms)}`);
+      }
+      sampleNoise(1);
+      console.log(`  round ${round + 1}/${LIFECYCLE_ROUNDS}: ${parts.join(', ')}`);
+    }
+  } finally {
+    await stopPit(pit);
+  }
+  const med = (k: string) => median(samples.get(k) ?? []);
+  const out: LifecycleResult = {
+    startup1Ms: med('startup1Ms'),
+    startup8Ms: med('startup8Ms'),
+    pythonShellStartup1Ms: med('pythonShellStartup1Ms'),
+    pythonShellStartup8Ms: med('pythonShellStartup8Ms'),
+    importMs: target ? med('importMs') : null,
+    importModule: target,
+    recoveryMs: med('recoveryMs'),
+    recoveryRatio: med('recoveryMs') / med('startup1Ms'),
+  };
+  console.log('');
+  console.log(
+    table(
+      ['measure', 'Snakepit ms', 'python-shell ms'],
+      [
+        ['ready: 1 worker / process', fmt(out.startup1Ms), fmt(out.pythonShellStartup1Ms)],
+        ['ready: 8 workers / processes', fmt(out.startup8Ms), fmt(out.pythonShellStartup8Ms)],
+        ['import the package (fresh Node process)', out.importMs === null ? 'n/a (no build)' : fmt(out.importMs), '—'],
+        ['kill -9 → replacement ready', fmt(out.recoveryMs), '—'],
+      ],
+    ),
+  );
+  results.lifecycle = out;
+  return out;
+}
