@@ -434,7 +434,15 @@ test('runs whose Node process was SIGKILLed leave nothing behind after the next 
   for (const { runId } of runs) assert.ok(existsSync(recordFile(instanceId, runId)) && existsSync(socketDir(runId)), 'left behind');
 
   const pit = await startPit({ instanceId, pools: calc });
-  for (const { runId } of runs) assert.ok(!existsSync(recordFile(instanceId, runId)) && !existsSync(socketDir(runId)), `${runId} cleared`);
+  for (const { runId, child } of runs) {
+    const record = existsSync(recordFile(instanceId, runId)) ? readFileSync(recordFile(instanceId, runId), 'utf8') : 'removed';
+    const sockets = existsSync(socketDir(runId)) ? readdirSync(socketDir(runId)).join(', ') || 'empty' : 'removed';
+    const state = (pid: number | undefined) => (pid && existsSync(`/proc/${pid}/stat`) ? readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0] : 'gone');
+    assert.ok(
+      record === 'removed' && sockets === 'removed',
+      `${runId} cleared: record ${record}; socket dir ${sockets}; owner ${child.pid} ${state(child.pid)}; workers ${runs.find((r) => r.runId === runId)!.pids.map((pid) => `${pid} ${state(pid)}`).join(', ')}`,
+    );
+  }
   assert.deepEqual(readdirSync(runsDir(instanceId)), [`${pit.runId}.json`]);
   await pit.stop();
   assert.deepEqual(readdirSync(runsDir(instanceId)), []);
