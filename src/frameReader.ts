@@ -40,6 +40,7 @@ export class FrameReader {
 
   /** The next `size` held bytes: a slice when they lie in one chunk, else one copy. */
   private take(size: number): Buffer {
+    if (size === 0) return EMPTY;
     this.held -= size;
     const first = this.chunks[0];
     if (first.length - this.offset >= size) {
@@ -67,3 +68,5 @@ export class FrameReader {
     }
   }
 }
+
+const EMPTY = Buffer.alloc(0);

@@ -143,29 +143,48 @@ def decode_or_exit(raw: bytes) -> Any:
 
 
 class LaneServer:
-    """Listens on the worker's socket and serves one authenticated connection at a time."""
+    """Listens on the worker's socket until Node's connection shows the token, then serves it.
+
+    Connections before it that do not show the token are closed; once it is in, the socket
+    stops listening and its path is removed, so no other process can connect at all. When it
+    ends the worker serves nothing more and waits to be stopped, as a gRPC worker does once its
+    Session ends.
+    """
 
     def __init__(self, path: str, token: bytes, max_frame: int, make_session: Callable[[FrameSocket], Any]):
+        self.path = path
         self.token = token
         self.max_frame = max_frame
         self.make_session = make_session
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.listener.bind(path)
         self.listener.listen(4)
+        self._stopped = threading.Event()
 
     def wait_for_termination(self) -> None:
+        conn, first = self._accept_authenticated()
+        self.listener.close()
+        try:
+            os.unlink(self.path)
+        except OSError:
+            pass
+        try:
+            fs = FrameSocket(conn, self.max_frame)
+            fs._buf = first[1]  # frames that followed the token's frame
+            self.make_session(fs).serve(first[0])
+        except Gone:
+            pass
+        finally:
+            conn.close()
+        self._stopped.wait()
+
+    def _accept_authenticated(self):
         while True:
             conn, _ = self.listener.accept()
-            try:
-                first = self._authenticate(conn)
-                if first is not None:
-                    frames_in = FrameSocket(conn, self.max_frame)
-                    frames_in._buf = first[1]  # frames that followed the token's frame
-                    self.make_session(frames_in).serve(first[0])
-            except Gone:
-                pass
-            finally:
-                conn.close()
+            first = self._authenticate(conn)
+            if first is not None:
+                return conn, first
+            conn.close()
 
     def _authenticate(self, conn: socket.socket):
         """(first frame, bytes read after it) if the first frame carries the token, else None."""
@@ -183,7 +202,7 @@ class LaneServer:
         return frame, probe._buf
 
     def stop(self, _grace=None) -> None:
-        self.listener.close()
+        self._stopped.set()
 
 
 class LaneProcessSession:
