@@ -3,7 +3,8 @@
  * rounds for three paths:
  *   - unary floor:  @grpc/grpc-js unary RPC → bare grpcio sync server (no Snakepit code)
  *   - stream floor: one message each way on one long-lived bidi stream → same server
- *   - snakepit:     pit.execute('echo', { x: 1 }) on a 1-worker process pool
+ *   - snakepit:     pit.execute('echo', { x: 1 }) on a 1-worker process pool over gRPC
+ *   - snakepitLocal: the same over the local lane (transport 'local')
  * Each figure is the median over rounds of that round's statistic. Goals:
  *   snakepit / unary floor < 1      and      snakepit / stream floor ≤ 1.25
  */
@@ -34,10 +35,10 @@ function summarise(rounds: LatencyStats[]): Summary {
  * Starts the 1-worker pit and checks echo round-trips. On failure returns the error text
  * instead of throwing, so the floors are still measured and reported.
  */
-async function startEchoPit(): Promise<{ pit?: Pit; error?: string }> {
+async function startEchoPit(transport: 'grpc' | 'local'): Promise<{ pit?: Pit; error?: string }> {
   let pit: Pit | undefined;
   try {
-    pit = await startPit([{ name: 'bench', workerProfile: 'process', poolSize: 1, adapter: 'bench_adapters.Bench' }]);
+    pit = await startPit([{ name: 'bench', workerProfile: 'process', poolSize: 1, adapter: 'bench_adapters.Bench', transport }]);
     const r = (await pit.execute('echo', { x: 1 }, { pool: 'bench' })) as { x?: unknown } | null;
     if (!r || r.x !== 1) throw new Error(`echo returned ${JSON.stringify(r)}, expected {"x":1}`);
     return { pit };
@@ -60,13 +61,16 @@ export async function latencySection(results: Record<string, unknown>): Promise<
   const server = await startFloor();
   const callers: FloorCaller[] = [];
   let pit: Pit | undefined;
+  let localPit: Pit | undefined;
   try {
     const unary = unaryCaller(server.address);
     const stream = streamCaller(server.address);
     callers.push(unary, stream);
 
-    const started = await startEchoPit();
+    const started = await startEchoPit('grpc');
     pit = started.pit;
+    const startedLocal = await startEchoPit('local');
+    localPit = startedLocal.pit;
 
     const methods: Array<{ key: string; label: string; fn: () => Promise<unknown> }> = [
       { key: 'unary', label: 'unary floor (grpc-js unary → grpcio)', fn: unary.call },
@@ -76,7 +80,15 @@ export async function latencySection(results: Record<string, unknown>): Promise<
       const p = pit;
       methods.push({
         key: 'snakepit',
-        label: 'snakepit execute (process pool, 1 worker)',
+        label: 'snakepit execute (process pool, 1 worker, gRPC)',
+        fn: () => p.execute('echo', { x: 1 }, { pool: 'bench' }),
+      });
+    }
+    if (localPit) {
+      const p = localPit;
+      methods.push({
+        key: 'snakepitLocal',
+        label: 'snakepit execute (process pool, 1 worker, local lane)',
         fn: () => p.execute('echo', { x: 1 }, { pool: 'bench' }),
       });
     }
@@ -118,6 +130,14 @@ export async function latencySection(results: Record<string, unknown>): Promise<
       console.log(`  snakepit / unary floor  = ${fmt(vsUnary, 2)}  (goal < 1)     ${vsUnary < 1 ? 'MET' : 'NOT MET'}`);
       console.log(`  snakepit / stream floor = ${fmt(vsStream, 2)}  (goal ≤ 1.25)  ${vsStream <= 1.25 ? 'MET' : 'NOT MET'}`);
       results.ratios = { snakepitOverUnary: vsUnary, snakepitOverStream: vsStream, unaryGoalMet: vsUnary < 1, streamGoalMet: vsStream <= 1.25 };
+      const local = sums.get('snakepitLocal');
+      if (local) {
+        const grpcOverLocal = sp.medianUs / local.medianUs;
+        console.log(`  snakepit gRPC / local lane = ${fmt(grpcOverLocal, 2)}  (sequential tiny call)`);
+        (results.ratios as Record<string, unknown>).grpcTransportVsFastLane = grpcOverLocal;
+      } else {
+        console.log('  snakepit local lane: NOT MEASURED — ' + errorExcerpt(startedLocal.error ?? 'unknown error'));
+      }
     } else {
       console.log('  snakepit: NOT MEASURED — the library could not be started:');
       console.log('    ' + errorExcerpt(started.error ?? 'unknown error'));
@@ -127,6 +147,7 @@ export async function latencySection(results: Record<string, unknown>): Promise<
   } finally {
     for (const c of callers) c.close();
     if (pit) await stopPit(pit);
+    if (localPit) await stopPit(localPit);
     await stopFloor(server);
   }
 }

@@ -67,6 +67,7 @@ const poolSchema = z
   .object({
     name: z.string().min(1).regex(/^[A-Za-z0-9_.-]+$/, 'use letters, digits, "_", "." or "-"'),
     workerProfile: z.enum(['process', 'thread']).default('process'),
+    transport: z.enum(['grpc', 'local']).default('grpc'),
     poolSize: positiveInt.max(MAX_POOL_SIZE, `at most ${MAX_POOL_SIZE} workers per pool`).optional(),
     threadsPerWorker: positiveInt.max(MAX_THREADS_PER_WORKER, `at most ${MAX_THREADS_PER_WORKER} threads per worker`).optional(),
     adapter: z.string().regex(/^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)+$/, 'expected a dotted path "module.Class"').optional(),

@@ -1,5 +1,6 @@
 // Liveness: every pingIntervalMs the worker is asked for a heartbeat that Python code answers
-// (on a gRPC thread that tool calls never occupy), each with its own deadline. After
+// on a thread that tool calls never occupy (a gRPC handler thread, or on the local lane the
+// socket's reader: the watcher while a process-profile call runs), each with its own deadline. After
 // maxMissedHeartbeats misses in a row the process is frozen or wedged: the watch reports it
 // lost, the worker machine kills it, and the supervisor restarts it like any crash. A long call
 // does not miss heartbeats.

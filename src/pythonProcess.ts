@@ -25,6 +25,8 @@ export interface LaunchOptions {
   pool: string;
   adapter: string;
   profile: 'process' | 'thread';
+  /** What carries the frames: the local lane or gRPC. */
+  transport: 'local' | 'grpc';
   threads: number;
   threadSafetyChecks: boolean;
   /** Extra environment: user's python.env, then the pool's profile env. */
@@ -79,6 +81,7 @@ export class PythonProcess {
       '-u', '-m', 'snakepit_bridge',
       '--adapter', options.adapter,
       '--address', address,
+      '--transport', options.transport,
       '--profile', options.profile,
       '--threads', String(options.threads),
       '--worker-id', options.workerId,
@@ -136,7 +139,7 @@ export class PythonProcess {
     return this.child.pid;
   }
 
-  /** Starts a worker and resolves once its gRPC server is serving. */
+  /** Starts a worker and resolves once it listens on its socket. */
   static async launch(options: LaunchOptions, signal?: AbortSignal): Promise<{ process: PythonProcess; ready: ReadyInfo }> {
     const address = `unix:${freeSocketPath(options.socketDir)}`;
     const worker = new PythonProcess(options, address);

@@ -12,7 +12,7 @@ import type { WireValue } from './codec.js';
  * python/snakepit_bridge/frames.py); a worker whose version differs does not start. Raise both
  * together with any change one side cannot read.
  */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 export interface OutgoingCall {
   id: number;
@@ -33,6 +33,18 @@ export interface ClientFrame {
   calls: OutgoingCall[];
   cancels: number[];
   parts: ArgsPart[];
+  /** Heartbeat sequence numbers (local lane); each is answered by a pong. */
+  pings?: number[];
+  /** The worker's token: the first frame of a local-lane connection carries it. */
+  token?: Buffer;
+}
+
+/** A worker's answer to a heartbeat (HeartbeatReply, also ServerFrame.pongs on the local lane). */
+export interface HeartbeatReply {
+  seq: number;
+  pid: number;
+  in_flight: number;
+  gil_enabled: boolean;
 }
 
 export interface CallErrorMessage {
@@ -132,6 +144,10 @@ export function encodeClientFrame(frame: ClientFrame): Buffer {
   if (cancelSize) total += fieldSize(cancelSize);
   const partSizes = frame.parts.map((part) => 1 + varintSize(part.id) + fieldSize(part.data.length));
   for (const size of partSizes) total += fieldSize(size);
+  let pingSize = 0;
+  for (const seq of frame.pings ?? []) pingSize += varintSize(seq);
+  if (pingSize) total += fieldSize(pingSize);
+  if (frame.token) total += fieldSize(frame.token.length);
 
   const w = new Writer(total);
   frame.calls.forEach((call, i) => {
@@ -169,6 +185,12 @@ export function encodeClientFrame(frame: ClientFrame): Buffer {
     w.varint(part.id);
     w.bytes(0x12, part.data); // ArgsPart.data
   });
+  if (pingSize) {
+    w.buffer[w.pos++] = 0x22; // ClientFrame.pings, packed
+    w.varint(pingSize);
+    for (const seq of frame.pings!) w.varint(seq);
+  }
+  if (frame.token) w.bytes(0x2a, frame.token); // ClientFrame.token
   return w.buffer;
 }
 
@@ -352,14 +374,47 @@ function readReply(r: Reader): ReplyMessage {
   return reply;
 }
 
-export function decodeServerFrame(buffer: Buffer): ReplyMessage[] {
+function readPong(r: Reader): HeartbeatReply {
+  const pong: HeartbeatReply = { seq: 0, pid: 0, in_flight: 0, gil_enabled: false };
+  while (r.pos < r.end) {
+    const key = r.key();
+    switch (key >>> 3) {
+      case 1:
+        r.expect(key, VARINT, 'HeartbeatReply.seq');
+        pong.seq = r.varint();
+        break;
+      case 2:
+        r.expect(key, VARINT, 'HeartbeatReply.pid');
+        pong.pid = r.varint();
+        break;
+      case 3:
+        r.expect(key, VARINT, 'HeartbeatReply.in_flight');
+        pong.in_flight = r.varint();
+        break;
+      case 4:
+        r.expect(key, VARINT, 'HeartbeatReply.gil_enabled');
+        pong.gil_enabled = r.varint() !== 0;
+        break;
+      default:
+        r.skip(key & 7);
+    }
+  }
+  return pong;
+}
+
+/** The frame's replies; its pongs (local lane) go to `pongs` when given, else are passed over. */
+export function decodeServerFrame(buffer: Buffer, pongs?: HeartbeatReply[]): ReplyMessage[] {
   const r = new Reader(buffer);
   const replies: ReplyMessage[] = [];
   while (r.pos < r.end) {
     const key = r.key();
-    if (key >>> 3 === 1) {
+    const field = key >>> 3;
+    if (field === 1) {
       r.expect(key, LEN, 'ServerFrame.replies');
       replies.push(readReply(r.sub(...r.span())));
+    } else if (field === 2 && pongs) {
+      r.expect(key, LEN, 'ServerFrame.pongs');
+      pongs.push(readPong(r.sub(...r.span())));
     } else r.skip(key & 7);
   }
   return replies;

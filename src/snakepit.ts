@@ -381,6 +381,7 @@ export class Snakepit {
       pool: poolName,
       adapter: pool.adapter,
       profile: pool.workerProfile,
+      transport: pool.transport,
       threads: pool.threadsPerWorker,
       threadSafetyChecks: pool.threadSafetyChecks,
       env: { ...this.config.python.env, ...pool.env },

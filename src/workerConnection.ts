@@ -1,29 +1,21 @@
-// The gRPC side of one worker: one channel, one long-lived Session stream that carries every
-// call (multiplexed by id), plus the unary Heartbeat. Calls issued in the same
-// tick leave in one frame, and the worker batches its replies the same way.
-import path from 'node:path';
-import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
+// The connection to one Python worker, whatever carries its frames: every call is multiplexed
+// by id over one long-lived stream of ClientFrames out and ServerFrames in. Calls issued in the
+// same tick leave in one frame, and the worker batches its replies the same way. The transports
+// (grpcConnection.ts, localConnection.ts) only open, write, read and close.
 import { decodeValue, type WireValue } from './codec.js';
 import { InvalidArgumentError, MessageTooLargeError, PythonError, SnakepitError, ToolNotFoundError } from './errors.js';
-import { PACKAGE_ROOT } from './pythonExecutable.js';
 import {
   type CallErrorMessage,
   type ClientFrame,
-  decodeServerFrame,
   encodeClientFrame,
   FrameDecodeError,
+  type HeartbeatReply,
   type ReplyMessage,
   valuePieces,
   valueSize,
 } from './sessionCodec.js';
 
-export interface HeartbeatReply {
-  seq: number;
-  pid: number;
-  in_flight: number;
-  gil_enabled: boolean;
-}
+export type { HeartbeatReply } from './sessionCodec.js';
 
 /** Receives what the worker sends for one call. */
 export interface CallSink {
@@ -36,31 +28,6 @@ interface PendingCall {
   tool: string;
   sink: CallSink;
 }
-
-type WorkerClient = grpc.Client & Record<string, any>;
-
-let workerClientConstructor: grpc.ServiceClientConstructor | undefined;
-
-function clientConstructor(): grpc.ServiceClientConstructor {
-  if (!workerClientConstructor) {
-    const definition = protoLoader.loadSync(path.join(PACKAGE_ROOT, 'proto', 'snakepit.proto'), {
-      keepCase: true,
-      longs: Number,
-      defaults: true,
-      oneofs: true,
-    });
-    const loaded = grpc.loadPackageDefinition(definition) as any;
-    workerClientConstructor = loaded.snakepit.v1.Worker as grpc.ServiceClientConstructor;
-  }
-  return workerClientConstructor;
-}
-
-const SESSION_METHOD = '/snakepit.v1.Worker/Session';
-
-const CHANNEL_OPTIONS: grpc.ChannelOptions = {
-  'grpc.max_receive_message_length': -1,
-  'grpc.max_send_message_length': -1,
-};
 
 /**
  * Arguments larger than this leave in parts of this size, each written only once the previous one
@@ -81,54 +48,48 @@ export function inOneFrame(start: () => void): void {
   }
 }
 
-export class WorkerConnection {
-  private readonly client: WorkerClient;
-  private readonly metadata = new grpc.Metadata();
-  /** Carries frames we encoded ourselves, so what is written is exactly what we chose to send. */
-  private session: grpc.ClientDuplexStream<Buffer, ReplyMessage[] | FrameDecodeError> | undefined;
+const emptyFrame = (): ClientFrame => ({ calls: [], cancels: [], parts: [] });
+
+export abstract class WorkerConnection {
   private readonly pending = new Map<number, PendingCall>();
   private nextId = 1;
-  private outbox: ClientFrame = { calls: [], cancels: [], parts: [] };
+  protected outbox: ClientFrame = emptyFrame();
   private flushScheduled = false;
-  private broken = false;
+  private opened = false;
+  protected broken = false;
   /** Large calls' arguments still being sent, one call after another. */
   private uploads: Promise<void> = Promise.resolve();
-  private readonly whenBroken: Promise<void>;
+  protected readonly whenBroken: Promise<void>;
   private markBroken!: () => void;
 
   /**
-   * `onBroken` runs once if the Session stream fails while calls may be in flight; with a
+   * `onBroken` runs once if the stream fails while calls may be in flight; with a
    * FrameDecodeError when the worker sent bytes that are not a frame.
    */
-  constructor(address: string, token: string, private readonly onBroken: (error: Error) => void) {
+  constructor(private readonly onBroken: (error: Error) => void) {
     this.whenBroken = new Promise((resolve) => (this.markBroken = resolve));
-    const Client = clientConstructor();
-    this.client = new Client(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS) as WorkerClient;
-    this.metadata.set('x-snakepit-token', token);
   }
 
-  /** Connects and opens the Session stream. */
+  /** Connects and opens the stream of frames. */
   async open(timeoutMs: number): Promise<void> {
-    await new Promise<void>((resolve, reject) =>
-      this.client.waitForReady(Date.now() + timeoutMs, (error) => (error ? reject(error) : resolve())),
-    );
-    const session = this.client.makeBidiStreamRequest(SESSION_METHOD, passThrough, decodeOrError, this.metadata);
-    session.on('data', (replies: ReplyMessage[] | FrameDecodeError) => {
-      if (replies instanceof FrameDecodeError) this.fail(replies);
-      else inOneFrame(() => this.deliverAll(replies));
-    });
-    session.on('error', (error) => this.fail(error));
-    session.on('end', () => this.fail(new Error('the worker closed its session')));
-    this.session = session;
+    await this.connect(timeoutMs);
+    this.opened = true;
   }
+
+  protected abstract connect(timeoutMs: number): Promise<void>;
+  /** Writes one encoded ClientFrame; `written` runs once the transport took it. */
+  protected abstract writeFrame(frame: Buffer, written?: () => void): void;
+  /** Ends the transport itself; calls still held are the caller's business. */
+  protected abstract closeTransport(): void;
+  abstract heartbeat(seq: number, timeoutMs: number): Promise<HeartbeatReply>;
 
   get inFlight(): number {
     return this.pending.size;
   }
 
-  /** False once the session broke or the worker died: no call may be sent here any more. */
+  /** False once the stream broke or the worker died: no call may be sent here any more. */
   get usable(): boolean {
-    return !this.broken && this.session !== undefined;
+    return !this.broken && this.opened;
   }
 
   /** Sends a call; the sink hears its outcome. Returns the call id for `cancel`. */
@@ -166,7 +127,7 @@ export class WorkerConnection {
         }
       }
       const frame = encodeClientFrame({ calls: [], cancels: [], parts: [{ id, data: Buffer.concat(slices) }] });
-      await Promise.race([new Promise<void>((resolve) => this.session!.write(frame, () => resolve())), this.whenBroken]);
+      await Promise.race([new Promise<void>((resolve) => this.writeFrame(frame, resolve)), this.whenBroken]);
     }
   }
 
@@ -182,7 +143,7 @@ export class WorkerConnection {
    * ones that follow in the same tick are batched into one frame sent at the end of the tick.
    * Inside `inOneFrame` even the first one waits, so a known burst leaves as one frame.
    */
-  private scheduleFlush(): void {
+  protected scheduleFlush(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
     if (batching === 0) this.flush();
@@ -194,16 +155,19 @@ export class WorkerConnection {
 
   private flush(): void {
     const frame = this.outbox;
-    if (!frame.calls.length && !frame.cancels.length) return;
-    this.outbox = { calls: [], cancels: [], parts: [] };
-    if (!this.broken) this.session?.write(encodeClientFrame(frame));
+    if (!frame.calls.length && !frame.cancels.length && !frame.pings?.length) return;
+    this.outbox = emptyFrame();
+    if (!this.broken && this.opened) this.writeFrame(encodeClientFrame(frame));
   }
 
-  private deliverAll(replies: ReplyMessage[]): void {
-    for (const reply of replies) {
-      if (this.broken) return; // a bad reply before this one ended the connection
-      this.deliver(reply);
-    }
+  /** Replies that arrived in one frame. */
+  protected received(replies: ReplyMessage[]): void {
+    inOneFrame(() => {
+      for (const reply of replies) {
+        if (this.broken) return; // a bad reply before this one ended the connection
+        this.deliver(reply);
+      }
+    });
   }
 
   private deliver(reply: ReplyMessage): void {
@@ -242,13 +206,13 @@ export class WorkerConnection {
     }
   }
 
-  private fail(error: Error): void {
+  protected fail(error: Error): void {
     if (this.broken) return;
     this.setBroken();
     this.onBroken(error);
   }
 
-  private setBroken(): void {
+  protected setBroken(): void {
     this.broken = true;
     this.markBroken();
   }
@@ -261,27 +225,16 @@ export class WorkerConnection {
     for (const call of calls) call.sink.reject(error);
   }
 
-  heartbeat(seq: number, timeoutMs: number): Promise<HeartbeatReply> {
-    return new Promise((resolve, reject) =>
-      this.client.Heartbeat({ seq }, this.metadata, { deadline: Date.now() + timeoutMs }, (error: Error | null, reply: HeartbeatReply) =>
-        error ? reject(error) : resolve(reply),
-      ),
-    );
-  }
-
   close(): void {
     this.setBroken();
-    this.session?.cancel();
-    this.client.close();
+    this.closeTransport();
   }
 }
 
-const passThrough = (frame: Buffer): Buffer => frame;
-
-/** Never throws: a bad frame reaches the 'data' listener as its error and ends the connection there. */
-function decodeOrError(buffer: Buffer): ReplyMessage[] | FrameDecodeError {
+/** A frame's bytes decoded, or the FrameDecodeError saying why they are not a frame. */
+export function decodeFrameOrError<T>(decode: () => T): T | FrameDecodeError {
   try {
-    return decodeServerFrame(buffer);
+    return decode();
   } catch (error) {
     return error instanceof FrameDecodeError ? error : new FrameDecodeError(`bad frame from the worker: ${String(error)}`);
   }

@@ -1,9 +1,12 @@
-// A live worker: its Python process and the gRPC connection to it, tied together so that a
-// death on either side ends both and fails exactly the calls the worker held.
+// A live worker: its Python process and the connection to it (gRPC or the local lane, as its
+// pool's `transport` says), tied together so that a death on either side ends both and fails
+// exactly the calls the worker held.
 import { type SnakepitError, WorkerCrashedError, type WorkerExit } from './errors.js';
 import { type LaunchOptions, PythonProcess, type ReadyInfo } from './pythonProcess.js';
 import { FrameDecodeError } from './sessionCodec.js';
-import { WorkerConnection } from './workerConnection.js';
+import { GrpcConnection } from './grpcConnection.js';
+import { LocalConnection } from './localConnection.js';
+import type { WorkerConnection } from './workerConnection.js';
 
 const NOT_EXITED_YET: WorkerExit = { exitCode: null, signal: null };
 
@@ -23,12 +26,16 @@ export class WorkerHandle {
     // A broken session with a live process means the worker is unusable: end it, and let the
     // exit below fail its calls with the exit status. A frame that does not decode says more
     // than the exit will, so its calls fail at once, naming it.
-    const connection = new WorkerConnection(ready.address, python.token, (error) => {
+    const onBroken = (error: Error) => {
       if (error instanceof FrameDecodeError) {
         connection.failAll(new WorkerCrashedError(options.workerId, ready.pid, NOT_EXITED_YET, error, 'sent a frame that does not decode'));
       }
       python.signalGroup('SIGKILL');
-    });
+    };
+    const connection: WorkerConnection =
+      options.transport === 'local'
+        ? new LocalConnection(ready.address, python.token, options.maxMessageBytes, onBroken)
+        : new GrpcConnection(ready.address, python.token, onBroken);
     python.exited.then((exit) => {
       connection.failAll(new WorkerCrashedError(options.workerId, ready.pid, exit));
       connection.close();

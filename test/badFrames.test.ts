@@ -52,7 +52,7 @@ test('a call frame that does not decode ends the worker with a clear stderr line
   const inFlight = errorOf(pit.execute('sleep', { seconds: 30 }));
   await sleep(300);
   // A call whose declared length (127 bytes) runs past the end of the 4-byte frame.
-  connection['session']!.write(Buffer.from([0x0a, 0x7f, 0x08, 0x01]));
+  connection['writeFrame'](Buffer.from([0x0a, 0x7f, 0x08, 0x01]));
   const error = await inFlight;
   assert.equal(error.code, 'WORKER_CRASHED');
   assert.equal(error.exitCode, 70, error.message);

@@ -13,11 +13,24 @@ export const ADAPTER_DIRS = [path.join(here, 'adapters'), path.join(here, '..', 
 const instances: Snakepit[] = [];
 
 /**
+ * The transport the suite runs over when a pool names none: SNAKEPIT_TEST_TRANSPORT (`local` or
+ * `grpc`; `npm run test:node` runs the suite once with each), else the product's default.
+ */
+export const TEST_TRANSPORT = parseTransport(process.env.SNAKEPIT_TEST_TRANSPORT);
+
+function parseTransport(value: string | undefined): 'local' | 'grpc' | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (value === 'local' || value === 'grpc') return value;
+  throw new Error(`SNAKEPIT_TEST_TRANSPORT=${value}: expected local or grpc`);
+}
+
+/**
  * A Snakepit with the test adapters on its path; stopped and leak-checked after the file.
  * Worker output stays off the test log unless a test asks for a logger.
  */
 export function createPit(config: SnakepitConfig): Snakepit {
-  const pit = new Snakepit({ logger: false, ...config, python: { ...config.python, pythonPath: ADAPTER_DIRS } });
+  const pools = TEST_TRANSPORT ? config.pools.map((pool) => ({ transport: TEST_TRANSPORT, ...pool })) : config.pools;
+  const pit = new Snakepit({ logger: false, ...config, pools, python: { ...config.python, pythonPath: ADAPTER_DIRS } });
   instances.push(pit);
   return pit;
 }

@@ -312,12 +312,14 @@ test('a socket directory too long for Unix socket paths fails start with INVALID
 
 test('socket paths that are already taken are skipped and left alone; long pool names keep paths short', async () => {
   // The socket names of this process count up; the next ones can be told from the last one.
-  const first = await startPit({ pools: [{ name: `a-very-long-pool-name-${'p'.repeat(80)}`, poolSize: 1, adapter: 'sample_adapters.Calc' }] });
+  // Over gRPC the sockets stay for the workers' life (the local lane removes its socket once
+  // Node is connected), so they can be looked at.
+  const first = await startPit({ pools: [{ name: `a-very-long-pool-name-${'p'.repeat(80)}`, poolSize: 1, adapter: 'sample_adapters.Calc', transport: 'grpc' }] });
   const [name] = readdirSync(socketDir(first.runId));
   assert.match(name, /^[0-9a-z]+\.sock$/);
   const next = (k: number) => `${(parseInt(name, 36) + k).toString(36)}.sock`;
 
-  const pit = createPit({ pools: [{ name: 'calc', poolSize: 2, adapter: 'sample_adapters.Calc' }] });
+  const pit = createPit({ pools: [{ name: 'calc', poolSize: 2, adapter: 'sample_adapters.Calc', transport: 'grpc' }] });
   const dir = socketDir(pit.runId);
   mkdirSync(dir, { mode: 0o700 });
   writeFileSync(path.join(dir, next(1)), 'a regular file');

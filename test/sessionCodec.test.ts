@@ -101,4 +101,21 @@ test('ServerFrame decoding reads what the .proto definition writes', () => {
   assert.deepEqual([end.id, end.outcome], [4, 'end']);
 });
 
+test('the local lane\'s fields: pings and the token out, pongs in, as the .proto definition reads and writes them', () => {
+  const token = Buffer.from('s3cr3t-token');
+  const decoded = session.requestDeserialize(encodeClientFrame({ calls: [], cancels: [], parts: [], pings: [1, 2 ** 40, 128], token }));
+  assert.deepEqual(decoded.pings, [1, 2 ** 40, 128]);
+  assert.deepEqual(decoded.token, token);
+
+  const bytes = session.responseSerialize({
+    replies: [{ id: 9, end: true }],
+    pongs: [{ seq: 2 ** 40, pid: 4_000_000, in_flight: 3, gil_enabled: true }, { seq: 1, pid: 7, in_flight: 0, gil_enabled: false }],
+  });
+  const pongs: unknown[] = [];
+  const replies = decodeServerFrame(bytes, pongs as never);
+  assert.deepEqual(pongs, [{ seq: 2 ** 40, pid: 4_000_000, in_flight: 3, gil_enabled: true }, { seq: 1, pid: 7, in_flight: 0, gil_enabled: false }]);
+  assert.deepEqual(replies.map((r) => [r.id, r.outcome]), [[9, 'end']]);
+  assert.equal(decodeServerFrame(bytes).length, 1, 'without a pong sink, pongs are passed over');
+});
+
 checkNoLeaks();

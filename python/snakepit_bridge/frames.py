@@ -13,7 +13,7 @@ from typing import Iterable
 # lines. Sent in the `ready` line; Node refuses a worker whose version differs from its own
 # (PROTOCOL_VERSION in src/sessionCodec.ts). Raise both together with any change one side
 # cannot read.
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 
 
 def _varint(n: int) -> bytes:
@@ -74,3 +74,11 @@ def single(reply: bytes) -> bytes:
     """ServerFrame{replies: [reply]}"""
     size = len(reply)
     return (b"\x0a" + bytes((size,)) if size < 0x80 else b"\x0a" + _varint(size)) + reply
+
+
+def pong(seq: int, pid: int, in_flight: int, gil_enabled: bool) -> bytes:
+    """ServerFrame{pongs: [HeartbeatReply{seq, pid, in_flight, gil_enabled}]}"""
+    inner = b"\x08" + _varint(seq) + b"\x10" + _varint(pid) + b"\x18" + _varint(max(in_flight, 0))
+    if gil_enabled:
+        inner += b"\x20\x01"
+    return _field(b"\x12", inner)

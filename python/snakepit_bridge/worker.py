@@ -1,8 +1,11 @@
-"""The worker process: load the adapter, serve it over gRPC, report on the control channel.
+"""The worker process: load the adapter, serve it, report on the control channel.
 
     python -m snakepit_bridge --adapter pkg.mod.Class --address unix:/abs/path.sock
-        [--profile process|thread] [--threads N] [--thread-safety-checks]
-        [--worker-id ID] [--run-id RID] [--max-message-bytes N]
+        [--transport grpc|local] [--profile process|thread] [--threads N]
+        [--thread-safety-checks] [--worker-id ID] [--run-id RID] [--max-message-bytes N]
+
+`--transport local` serves the Session frames over the socket itself (lane.py) and never
+imports grpcio; `grpc` serves the Worker service of proto/snakepit.proto.
 
 Environment: SNAKEPIT_TOKEN (required; removed from os.environ once read),
 SNAKEPIT_CONTROL_FD (the inherited control fd, normally 3).
@@ -46,6 +49,7 @@ def parse_args(argv):
     p = _ArgParser(prog="python -m snakepit_bridge", description="Snakepit Python worker")
     p.add_argument("--adapter", required=True, help="module.Class of the adapter to serve")
     p.add_argument("--address", required=True, help="unix:/abs/path.sock or 127.0.0.1:PORT (0 = any free port)")
+    p.add_argument("--transport", choices=("grpc", "local"), default="grpc")
     p.add_argument("--profile", choices=("process", "thread"), default="process")
     p.add_argument("--threads", type=int, default=1, help="concurrent calls in the thread profile")
     p.add_argument("--thread-safety-checks", action="store_true")
@@ -152,13 +156,13 @@ def register(server, servicer) -> None:
 
 def serve(args, control: Control, token: bytes):
     """Start serving; returns the started server once `ready` is sent."""
-    import grpc  # imported here so a missing grpcio is reported as a startup_error
-
     from .adapter import discover_tools
     from .dispatch import Dispatcher
-    from .session import InFlight, ProcessSession, ThreadSession
+    from .session import InFlight
 
     check_address(args.address)
+    if args.transport == "local" and not args.address.startswith("unix:"):
+        raise StartupError(f"--address {args.address!r}: the local transport listens on a unix socket only")
     cls = load_adapter_class(args.adapter)
     if args.profile == "thread":
         check_thread_safe(cls)
@@ -172,9 +176,55 @@ def serve(args, control: Control, token: bytes):
         checker = SafetyChecker(control.send)
     dispatcher = Dispatcher(tools, checker, args.max_message_bytes)
     in_flight = InFlight()
+    pool = ThreadPoolExecutor(max_workers=args.threads, thread_name_prefix="snakepit-tool") if args.profile == "thread" else None
+    if args.transport == "local":
+        server, address = serve_lane(args, token, dispatcher, pool, in_flight)
+    else:
+        server, address = serve_grpc(args, token, dispatcher, pool, in_flight)
 
-    if args.profile == "thread":
-        pool = ThreadPoolExecutor(max_workers=args.threads, thread_name_prefix="snakepit-tool")
+    control.send({
+        "type": "ready",
+        "protocol": PROTOCOL_VERSION,
+        "pid": os.getpid(),
+        "address": address,
+        "python": platform.python_version(),
+        "gil_enabled": gil_enabled(),
+        "profile": args.profile,
+        "threads": args.threads if args.profile == "thread" else 1,
+        "tools": list(tools),
+        "worker_id": args.worker_id,
+        "run_id": args.run_id,
+    })
+    return server
+
+
+def serve_lane(args, token: bytes, dispatcher, pool, in_flight):
+    from . import frames
+    from .lane import LaneProcessSession, LaneServer, LaneThreadSession
+    from .session import ThreadSession
+
+    pid, gil = os.getpid(), gil_enabled()
+    pong = lambda seq: frames.pong(seq, pid, in_flight.value, gil)  # noqa: E731
+    if pool is not None:
+        make_session = lambda fs: LaneThreadSession(fs, ThreadSession(dispatcher, pool, in_flight), pong)  # noqa: E731
+    else:
+        make_session = lambda fs: LaneProcessSession(fs, dispatcher, in_flight, pong)  # noqa: E731
+    path = args.address[len("unix:"):]
+    if path.startswith("//"):
+        path = path[2:]
+    try:
+        server = LaneServer(path, token, args.max_message_bytes + FRAME_OVERHEAD, make_session)
+    except OSError as e:
+        raise StartupError(f"cannot listen on {args.address!r}: {e}") from None
+    return server, args.address
+
+
+def serve_grpc(args, token: bytes, dispatcher, pool, in_flight):
+    import grpc  # imported here so a missing grpcio is reported as a startup_error
+
+    from .session import ProcessSession, ThreadSession
+
+    if pool is not None:
         session_factory = lambda: ThreadSession(dispatcher, pool, in_flight)  # noqa: E731
     else:
         session_factory = lambda: ProcessSession(dispatcher, in_flight)  # noqa: E731
@@ -198,21 +248,7 @@ def serve(args, control: Control, token: bytes):
     if not address.startswith("unix:") and address.endswith(":0"):
         address = f"{address[:-2]}:{port}"
     server.start()
-
-    control.send({
-        "type": "ready",
-        "protocol": PROTOCOL_VERSION,
-        "pid": os.getpid(),
-        "address": address,
-        "python": platform.python_version(),
-        "gil_enabled": gil_enabled(),
-        "profile": args.profile,
-        "threads": args.threads if args.profile == "thread" else 1,
-        "tools": list(tools),
-        "worker_id": args.worker_id,
-        "run_id": args.run_id,
-    })
-    return server
+    return server, address
 
 
 def main(argv=None) -> None:

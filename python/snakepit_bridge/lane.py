@@ -1,0 +1,387 @@
+"""The local lane: Session frames over a Unix-domain socket, without gRPC or HTTP/2.
+
+Each frame on the socket is a 4-byte big-endian length and then a ClientFrame (from Node) or a
+ServerFrame (to Node), the same messages the gRPC Session stream carries. The first frame of a
+connection must carry the worker's token (compared in constant time), else the connection is
+closed. A length over the worker's limit, or bytes that do not decode, end the worker with
+status 70 as on the gRPC lane: nothing after them on that socket can be trusted.
+
+Process profile (LaneProcessSession): the main thread reads a frame and runs its calls inline,
+writing each reply straight to the socket, so a call costs no thread hand-off. While a call
+runs nobody would read the socket, so a watcher thread that checks every WATCH_INTERVAL_S takes
+over reading once a call has been running that long: it answers pings, applies cancels (to
+queued calls and running streams) and queues new calls, and hands reading back when the call
+ends. Short calls never wake it. Thread profile: the session of session.py, fed from the socket.
+"""
+from __future__ import annotations
+
+import hmac
+import os
+import select
+import socket
+import struct
+import sys
+import threading
+import time
+from collections import deque
+from typing import Any, Callable, Iterator
+
+from . import frames
+from .control import exit_now
+from .dispatch import Dispatcher, cancelled_reply
+from .parts import PartialCalls
+from .session import BRIDGE_FAILURE_EXIT, BadFrame, InFlight, ThreadSession, decode_client_frame, fatal, runnable_calls
+
+HEADER = struct.Struct(">I")
+READ_BYTES = 256 * 1024
+# Until a connection has shown the token it may send only this much, and a frame error from it
+# closes that connection rather than ending the worker.
+UNAUTHENTICATED_FRAME_BYTES = 4096
+TOKEN_WAIT_S = 10.0
+# How long a call runs before the watcher takes over reading (heartbeats, cancels).
+WATCH_INTERVAL_S = 0.02
+
+
+class FrameError(Exception):
+    """A length over the limit: the stream cannot be trusted any more."""
+
+
+class Gone(Exception):
+    """Node closed the connection or it broke."""
+
+
+def frame_error_exit(message: str) -> None:
+    try:
+        print(f"snakepit worker: {message}; exiting to be replaced", file=sys.stderr)
+        sys.stderr.flush()
+    finally:
+        exit_now(BRIDGE_FAILURE_EXIT)
+
+
+class FrameSocket:
+    """One connection: whole frames in, each bounded by `max_frame`; frames out, one writer at a time."""
+
+    def __init__(self, sock: socket.socket, max_frame: int):
+        self.sock = sock
+        self.max_frame = max_frame
+        self._buf = bytearray()
+        self._write_lock = threading.Lock()
+
+    def _length(self) -> int:
+        (size,) = HEADER.unpack_from(self._buf)
+        if size > self.max_frame:
+            raise FrameError(f"a frame of {size} bytes from Node is over the limit of {self.max_frame}")
+        return size
+
+    def buffered(self) -> bytes | None:
+        """A whole frame already read, if there is one."""
+        buf = self._buf
+        if len(buf) < 4:
+            return None
+        end = 4 + self._length()
+        if len(buf) < end:
+            return None
+        frame = bytes(buf[4:end])
+        del buf[:end]
+        return frame
+
+    def read(self) -> bytes | None:
+        """The next frame; None once Node closed the connection."""
+        buf = self._buf
+        while True:
+            frame = self.buffered()
+            if frame is not None:
+                return frame
+            if len(buf) >= 4 and 4 + self._length() - len(buf) > READ_BYTES:
+                return self._read_large(self._length())
+            try:
+                data = self.sock.recv(READ_BYTES)
+            except OSError:
+                return None
+            if not data:
+                return None
+            buf += data
+
+    def _read_large(self, size: int) -> bytes | None:
+        """A large frame's body, read straight into its own buffer: no growing copies."""
+        body = bytearray(size)
+        have = len(self._buf) - 4
+        body[:have] = self._buf[4:]
+        del self._buf[:]
+        view = memoryview(body)
+        while have < size:
+            try:
+                got = self.sock.recv_into(view[have:])
+            except OSError:
+                return None
+            if not got:
+                return None
+            have += got
+        return bytes(body)
+
+    def readable(self, *others: int) -> list:
+        return select.select([self.sock, *others], [], [])[0]
+
+    def write(self, payload: bytes) -> None:
+        header = HEADER.pack(len(payload))
+        try:
+            with self._write_lock:
+                if len(payload) < 65536:
+                    self.sock.sendall(header + payload)
+                else:
+                    self.sock.sendall(header)
+                    self.sock.sendall(payload)
+        except OSError as e:
+            raise Gone() from e
+
+
+def decode_or_exit(raw: bytes) -> Any:
+    try:
+        return decode_client_frame(raw)
+    except BadFrame as e:
+        frame_error_exit(str(e))
+
+
+class LaneServer:
+    """Listens on the worker's socket until Node's connection shows the token, then serves it.
+
+    Connections before it that do not show the token are closed; once it is in, the socket
+    stops listening and its path is removed, so no other process can connect at all. When it
+    ends the worker serves nothing more and waits to be stopped, as a gRPC worker does once its
+    Session ends.
+    """
+
+    def __init__(self, path: str, token: bytes, max_frame: int, make_session: Callable[[FrameSocket], Any]):
+        self.path = path
+        self.token = token
+        self.max_frame = max_frame
+        self.make_session = make_session
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.listener.bind(path)
+        self.listener.listen(4)
+        self._stopped = threading.Event()
+
+    def wait_for_termination(self) -> None:
+        conn, first = self._accept_authenticated()
+        self.listener.close()
+        try:
+            os.unlink(self.path)
+        except OSError:
+            pass
+        try:
+            fs = FrameSocket(conn, self.max_frame)
+            fs._buf = first[1]  # frames that followed the token's frame
+            self.make_session(fs).serve(first[0])
+        except Gone:
+            pass
+        finally:
+            conn.close()
+        self._stopped.wait()
+
+    def _accept_authenticated(self):
+        while True:
+            conn, _ = self.listener.accept()
+            first = self._authenticate(conn)
+            if first is not None:
+                return conn, first
+            conn.close()
+
+    def _authenticate(self, conn: socket.socket):
+        """(first frame, bytes read after it) if the first frame carries the token, else None."""
+        probe = FrameSocket(conn, UNAUTHENTICATED_FRAME_BYTES)
+        conn.settimeout(TOKEN_WAIT_S)
+        try:
+            raw = probe.read()
+            frame = decode_client_frame(raw) if raw is not None else None
+        except (FrameError, BadFrame, OSError):
+            return None
+        finally:
+            conn.settimeout(None)
+        if frame is None or not hmac.compare_digest(bytes(frame.token), self.token):
+            return None
+        return frame, probe._buf
+
+    def stop(self, _grace=None) -> None:
+        self._stopped.set()
+
+
+class LaneProcessSession:
+    """Process profile: calls run inline on the main thread; see the module's note."""
+
+    def __init__(self, fs: FrameSocket, dispatcher: Dispatcher, in_flight: InFlight, pong: Callable[[int], bytes]):
+        self.fs = fs
+        self.dispatcher = dispatcher
+        self.in_flight = in_flight
+        self.pong = pong
+        self.cancelled: set[int] = set()  # cancels of calls not yet come, or streaming
+        self.queue: deque = deque()  # (call, args) ready to run, in order; touched under the baton
+        self.partial = PartialCalls(dispatcher.max_message)
+        self.baton = threading.Lock()  # whoever holds it reads the socket
+        self.running = False
+        self.watching = False
+        self.ended = False
+        self.eof = False
+        self.wake_r, self.wake_w = os.pipe()
+
+    def serve(self, first) -> None:
+        watcher = threading.Thread(target=self._watch, name="snakepit-lane-watcher", daemon=True)
+        try:
+            self.baton.acquire()
+            watcher.start()
+            self._take(first)
+            while True:
+                self._run_queued()
+                raw = self.fs.read()
+                if raw is None:
+                    return
+                self._take(decode_or_exit(raw))
+        except Gone:
+            raise
+        except FrameError as e:
+            frame_error_exit(str(e))
+        except BaseException:  # noqa: BLE001
+            fatal("the local lane's process session")
+        finally:
+            self.ended = True
+            os.write(self.wake_w, b"x")
+            if watcher.is_alive():
+                if self.baton.locked() and not self.watching:
+                    self.baton.release()
+                watcher.join()
+            os.close(self.wake_r)
+            os.close(self.wake_w)
+
+    def _take(self, frame) -> None:
+        """Applies one frame: pings, cancels, then calls and parts. Called holding the baton."""
+        write = self.fs.write
+        for seq in frame.pings:
+            write(self.pong(seq))
+        for cid in frame.cancels:
+            if self.partial.drop(cid):
+                write(frames.single(cancelled_reply(cid)))  # its arguments were still arriving
+                continue
+            queued = next((entry for entry in self.queue if entry[0].id == cid), None)
+            if queued is not None:
+                self.queue.remove(queued)
+                write(frames.single(cancelled_reply(cid)))
+            else:
+                self.cancelled.add(cid)
+        ready, refused = runnable_calls(frame, self.partial)
+        for reply in refused:
+            write(frames.single(reply))
+        self.queue.extend(ready)
+
+    def _run_queued(self) -> None:
+        d, cancelled, write = self.dispatcher, self.cancelled, self.fs.write
+        while self.queue:
+            call, args = self.queue.popleft()
+            cid = call.id
+            if cid in cancelled:
+                cancelled.discard(cid)
+                write(frames.single(cancelled_reply(cid)))
+                continue
+            tool, kwargs = d.prepare(call, args)
+            if tool is None:
+                write(frames.single(kwargs))
+                continue
+            self.in_flight.value += 1
+            self.running = True
+            self.baton.release()
+            try:
+                if call.stream:
+                    for reply in d.run_stream(cid, tool, kwargs, lambda: cid in cancelled):
+                        write(frames.single(reply))
+                else:
+                    write(frames.single(d.run_unary(cid, tool, kwargs)))
+            finally:
+                self.in_flight.value -= 1
+                self.running = False
+                if self.watching:
+                    os.write(self.wake_w, b"x")
+                self.baton.acquire()
+            if cancelled:
+                # Ids only grow: cancels of calls up to this one can no longer matter.
+                for old in [c for c in cancelled if c <= cid]:
+                    cancelled.discard(old)
+
+    def _watch(self) -> None:
+        try:
+            while not self.ended:
+                time.sleep(WATCH_INTERVAL_S)
+                if not self.running or self.eof or not self.baton.acquire(blocking=False):
+                    continue
+                try:
+                    self.watching = True
+                    self._read_while_running()
+                finally:
+                    self.watching = False
+                    self.baton.release()
+        except Gone:
+            return  # the main thread sees it too
+        except FrameError as e:
+            frame_error_exit(str(e))
+        except BaseException:  # noqa: BLE001
+            fatal("the local lane's watcher")
+
+    def _read_while_running(self) -> None:
+        while self.running and not self.ended:
+            raw = self.fs.buffered()
+            if raw is None:
+                if self.wake_r in self.fs.readable(self.wake_r):
+                    os.read(self.wake_r, 4096)
+                    continue
+                raw = self.fs.read()
+                if raw is None:
+                    self.eof = True
+                    return
+            self._take(decode_or_exit(raw))
+
+
+class _LaneContext:
+    """What ThreadSession needs of a gRPC context: a callback for the session's end."""
+
+    def __init__(self) -> None:
+        self.callbacks: list[Callable[[], None]] = []
+
+    def add_callback(self, callback: Callable[[], None]) -> None:
+        self.callbacks.append(callback)
+
+    def end(self) -> None:
+        for callback in self.callbacks:
+            callback()
+        self.callbacks.clear()
+
+
+class LaneThreadSession:
+    """Thread profile: a reader thread feeds session.py's ThreadSession; this thread writes."""
+
+    def __init__(self, fs: FrameSocket, session: ThreadSession, pong: Callable[[int], bytes]):
+        self.fs = fs
+        self.session = session
+        self.pong = pong
+        self.context = _LaneContext()
+
+    def _frames(self, first) -> Iterator[Any]:
+        frame = first
+        try:
+            while True:
+                for seq in frame.pings:
+                    self.fs.write(self.pong(seq))
+                yield frame
+                raw = self.fs.read()
+                if raw is None:
+                    return
+                frame = decode_or_exit(raw)
+        except FrameError as e:
+            frame_error_exit(str(e))
+        except Gone:
+            return
+        finally:
+            self.context.end()  # Node is gone: running streams stop, the writer below returns
+
+    def serve(self, first) -> None:
+        try:
+            for out in self.session.serve(self._frames(first), self.context):
+                self.fs.write(out)
+        finally:
+            self.context.end()

@@ -1,0 +1,84 @@
+// The gRPC transport of a worker connection: one channel, one long-lived Session stream that
+// carries every frame, plus the unary Heartbeat. For remote workers, and for local ones whose
+// pool asks for `transport: 'grpc'`.
+import path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { PACKAGE_ROOT } from './pythonExecutable.js';
+import { decodeServerFrame, FrameDecodeError, type HeartbeatReply, type ReplyMessage } from './sessionCodec.js';
+import { decodeFrameOrError, WorkerConnection } from './workerConnection.js';
+
+type WorkerClient = grpc.Client & Record<string, any>;
+
+let workerClientConstructor: grpc.ServiceClientConstructor | undefined;
+
+function clientConstructor(): grpc.ServiceClientConstructor {
+  if (!workerClientConstructor) {
+    const definition = protoLoader.loadSync(path.join(PACKAGE_ROOT, 'proto', 'snakepit.proto'), {
+      keepCase: true,
+      longs: Number,
+      defaults: true,
+      oneofs: true,
+    });
+    const loaded = grpc.loadPackageDefinition(definition) as any;
+    workerClientConstructor = loaded.snakepit.v1.Worker as grpc.ServiceClientConstructor;
+  }
+  return workerClientConstructor;
+}
+
+const SESSION_METHOD = '/snakepit.v1.Worker/Session';
+
+const CHANNEL_OPTIONS: grpc.ChannelOptions = {
+  'grpc.max_receive_message_length': -1,
+  'grpc.max_send_message_length': -1,
+};
+
+export class GrpcConnection extends WorkerConnection {
+  private readonly client: WorkerClient;
+  private readonly metadata = new grpc.Metadata();
+  /** Carries frames we encoded ourselves, so what is written is exactly what we chose to send. */
+  private session: grpc.ClientDuplexStream<Buffer, ReplyMessage[] | FrameDecodeError> | undefined;
+
+  constructor(address: string, token: string, onBroken: (error: Error) => void) {
+    super(onBroken);
+    const Client = clientConstructor();
+    this.client = new Client(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS) as WorkerClient;
+    this.metadata.set('x-snakepit-token', token);
+  }
+
+  protected async connect(timeoutMs: number): Promise<void> {
+    await new Promise<void>((resolve, reject) =>
+      this.client.waitForReady(Date.now() + timeoutMs, (error) => (error ? reject(error) : resolve())),
+    );
+    const session = this.client.makeBidiStreamRequest(SESSION_METHOD, passThrough, decodeOrError, this.metadata);
+    session.on('data', (replies: ReplyMessage[] | FrameDecodeError) => {
+      if (replies instanceof FrameDecodeError) this.fail(replies);
+      else this.received(replies);
+    });
+    session.on('error', (error) => this.fail(error));
+    session.on('end', () => this.fail(new Error('the worker closed its session')));
+    this.session = session;
+  }
+
+  protected writeFrame(frame: Buffer, written?: () => void): void {
+    this.session?.write(frame, written);
+  }
+
+  heartbeat(seq: number, timeoutMs: number): Promise<HeartbeatReply> {
+    return new Promise((resolve, reject) =>
+      this.client.Heartbeat({ seq }, this.metadata, { deadline: Date.now() + timeoutMs }, (error: Error | null, reply: HeartbeatReply) =>
+        error ? reject(error) : resolve(reply),
+      ),
+    );
+  }
+
+  protected closeTransport(): void {
+    this.session?.cancel();
+    this.client.close();
+  }
+}
+
+const passThrough = (frame: Buffer): Buffer => frame;
+
+/** Never throws: a bad frame reaches the 'data' listener as its error and ends the connection there. */
+const decodeOrError = (buffer: Buffer) => decodeFrameOrError(() => decodeServerFrame(buffer));

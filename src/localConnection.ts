@@ -1,0 +1,117 @@
+// The local lane of a worker connection: the Session frames over the worker's Unix-domain
+// socket, each as a 4-byte big-endian length and the frame, with no HTTP/2 in between. The first
+// frame carries the worker's token; heartbeats ride the frames as pings and pongs.
+import net from 'node:net';
+import { FRAME_HEADER_BYTES, FrameReader } from './frameReader.js';
+import { decodeServerFrame, encodeClientFrame, FrameDecodeError, type HeartbeatReply } from './sessionCodec.js';
+import { decodeFrameOrError, WorkerConnection } from './workerConnection.js';
+
+/** Room above the message limit for a frame's own fields, as the worker allows. */
+const FRAME_OVERHEAD_BYTES = 4 * 1024 * 1024;
+
+interface PendingPing {
+  resolve(reply: HeartbeatReply): void;
+  reject(error: Error): void;
+  timer: NodeJS.Timeout;
+}
+
+export class LocalConnection extends WorkerConnection {
+  private socket: net.Socket | undefined;
+  private readonly reader: FrameReader;
+  private readonly path: string;
+  private readonly pings = new Map<number, PendingPing>();
+
+  constructor(address: string, private readonly token: string, maxMessageBytes: number, onBroken: (error: Error) => void) {
+    super(onBroken);
+    this.path = address.replace(/^unix:(\/\/)?/, '');
+    this.reader = new FrameReader(maxMessageBytes + FRAME_OVERHEAD_BYTES);
+  }
+
+  protected async connect(timeoutMs: number): Promise<void> {
+    const socket = net.createConnection(this.path);
+    socket.setNoDelay(true);
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new Error(`no connection to the worker's socket ${this.path} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      socket.once('error', (error) => {
+        clearTimeout(timer);
+        reject(error);
+      });
+    });
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', (error) => this.fail(error));
+    socket.on('close', () => this.fail(new Error('the worker closed its connection')));
+    this.socket = socket;
+    this.writeFrame(encodeClientFrame({ calls: [], cancels: [], parts: [], token: Buffer.from(this.token) }));
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.broken) return;
+    let frames: Buffer[];
+    try {
+      frames = this.reader.push(chunk);
+    } catch (error) {
+      this.fail(error as Error);
+      return;
+    }
+    for (const frame of frames) {
+      const pongs: HeartbeatReply[] = [];
+      const replies = decodeFrameOrError(() => decodeServerFrame(frame, pongs));
+      if (replies instanceof FrameDecodeError) return this.fail(replies);
+      for (const pong of pongs) this.answered(pong);
+      if (replies.length) this.received(replies);
+      if (this.broken) return;
+    }
+  }
+
+  protected writeFrame(frame: Buffer, written?: () => void): void {
+    const socket = this.socket;
+    if (!socket || socket.destroyed) return;
+    const header = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
+    header.writeUInt32BE(frame.length, 0);
+    socket.cork();
+    socket.write(header);
+    socket.write(frame, written && (() => written()));
+    socket.uncork();
+  }
+
+  heartbeat(seq: number, timeoutMs: number): Promise<HeartbeatReply> {
+    if (this.broken) return Promise.reject(new Error('the connection to the worker is closed'));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pings.delete(seq);
+        reject(new Error(`no heartbeat reply within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pings.set(seq, { resolve, reject, timer });
+      (this.outbox.pings ??= []).push(seq);
+      this.scheduleFlush();
+    });
+  }
+
+  private answered(pong: HeartbeatReply): void {
+    const ping = this.pings.get(pong.seq);
+    if (!ping) return;
+    this.pings.delete(pong.seq);
+    clearTimeout(ping.timer);
+    ping.resolve(pong);
+  }
+
+  protected override setBroken(): void {
+    super.setBroken();
+    for (const ping of this.pings.values()) {
+      clearTimeout(ping.timer);
+      ping.reject(new Error('the connection to the worker closed'));
+    }
+    this.pings.clear();
+  }
+
+  protected closeTransport(): void {
+    this.socket?.destroy();
+  }
+}
