@@ -74,6 +74,7 @@ async function main(): Promise<number> {
   try {
     await run('latency', () => latencySection(results));
     if (results.snakepitError) failed = true;
+    sections.grpcOverLocal = (results.ratios as { grpcTransportVsFastLane?: number } | undefined)?.grpcTransportVsFastLane;
     await run('peers', async () => void (sections.peers = await peersSection(results)));
     await run('cpu', async () => void (sections.cpu = await cpuSection(results)));
     await run('capacity', async () => void (sections.capacity = await capacitySection(results)));
