@@ -10,8 +10,11 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
+
+import faulthandler
 
 import grpc
 import pytest
@@ -74,6 +77,7 @@ class Worker:
         child_sock.close()
         self.channel = None
         self.stub = None
+        self.sessions: list[Session] = []
         self.lines: list[dict] = []
 
     # -- control channel --------------------------------------------------------------------
@@ -112,7 +116,9 @@ class Worker:
 
     # -- calls ------------------------------------------------------------------------------
     def session(self):
-        return Session(self)
+        session = Session(self)
+        self.sessions.append(session)
+        return session
 
     def stderr_text(self) -> str:
         if self.proc.poll() is None:
@@ -120,19 +126,26 @@ class Worker:
         return self.proc.stderr.read().decode(errors="replace")
 
     def close(self):
-        if self.channel is not None:
-            self.channel.close()
-        for sock in (self.control,):
-            try:
-                sock.close()
-            except OSError:
-                pass
         if self.proc.poll() is None:
             try:
                 os.killpg(self.proc.pid, signal.SIGKILL)
             except OSError:
                 self.proc.kill()
         self.proc.wait(10)
+        # Each stream's request iterator is ended and the call cancelled before the channel
+        # closes: grpcio's close() waits for its calls, and a stream still waiting for frames
+        # can keep it waiting for ever. Closing runs aside with a bound, so teardown never hangs.
+        for session in self.sessions:
+            session.close()
+            session.call_iter.cancel()
+        if self.channel is not None:
+            closer = threading.Thread(target=self.channel.close, daemon=True)
+            closer.start()
+            closer.join(10)
+        try:
+            self.control.close()
+        except OSError:
+            pass
         for f in (self.proc.stdout, self.proc.stderr):
             f.close()
         self.tmp.cleanup()
@@ -143,7 +156,6 @@ class Session:
 
     def __init__(self, worker: Worker):
         import queue
-        import threading
 
         self._q: "queue.Queue" = queue.Queue()
         self._out: "queue.Queue" = queue.Queue()
@@ -228,6 +240,23 @@ class Session:
 
     def close(self):
         self._q.put(None)
+
+
+# No test may hang the suite: one still running after this long prints every thread's stack
+# and ends the run, so a stuck read or lock shows where it is instead of stalling CI.
+TEST_HANG_LIMIT_S = 180
+
+
+def pytest_unconfigure(config):
+    # The same bound for the interpreter's exit, which waits for threads tests left behind.
+    faulthandler.dump_traceback_later(60, exit=True)
+
+
+@pytest.fixture(autouse=True)
+def hang_limit():
+    faulthandler.dump_traceback_later(TEST_HANG_LIMIT_S, exit=True)
+    yield
+    faulthandler.cancel_dump_traceback_later()
 
 
 @pytest.fixture
