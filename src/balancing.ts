@@ -11,7 +11,7 @@ export function isRoutable(slot: WorkerSlot): boolean {
 export function pickWorker(slots: readonly WorkerSlot[]): WorkerSlot | undefined {
   let best: WorkerSlot | undefined;
   for (const slot of slots) {
-    if (slot.inFlight >= slot.capacity || !isRoutable(slot)) continue;
+    if (slot.inFlight >= slot.capacity + slot.prefetch || !isRoutable(slot)) continue;
     if (!best || slot.inFlight < best.inFlight) best = slot;
     if (slot.inFlight === 0) break;
   }

@@ -26,6 +26,12 @@ const duration = positiveInt.max(MAX_DURATION_MS, tooLong);
 const delay = nonNegativeInt.max(MAX_DURATION_MS, tooLong);
 
 export const MAX_POOL_SIZE = 1024;
+/**
+ * Process workers hold this many calls beyond the running one by default: the next call is
+ * already there when one ends, instead of a round trip later (see "Prefetch" in the README).
+ */
+export const DEFAULT_PREFETCH = 2;
+export const MAX_PREFETCH = 64;
 export const MAX_THREADS_PER_WORKER = 1024;
 export const DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
 const MAX_MESSAGE_BYTES_LIMIT = 1024 * 1024 * 1024;
@@ -67,9 +73,10 @@ const poolSchema = z
   .object({
     name: z.string().min(1).regex(/^[A-Za-z0-9_.-]+$/, 'use letters, digits, "_", "." or "-"'),
     workerProfile: z.enum(['process', 'thread']).default('process'),
-    transport: z.enum(['grpc', 'local']).default('grpc'),
+    transport: z.enum(['grpc', 'local']).default('local'),
     poolSize: positiveInt.max(MAX_POOL_SIZE, `at most ${MAX_POOL_SIZE} workers per pool`).optional(),
     threadsPerWorker: positiveInt.max(MAX_THREADS_PER_WORKER, `at most ${MAX_THREADS_PER_WORKER} threads per worker`).optional(),
+    prefetch: nonNegativeInt.max(MAX_PREFETCH, `at most ${MAX_PREFETCH} calls sent ahead`).optional(),
     adapter: z.string().regex(/^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)+$/, 'expected a dotted path "module.Class"').optional(),
     adapterArgs: z.array(z.string()).optional(),
     adapterEnv: z.union([envObject, envPairs]).default({}),
@@ -124,10 +131,12 @@ export type PoolConfigInput = z.input<typeof poolSchema>;
 type ParsedPool = z.output<typeof poolSchema>;
 
 /** A pool's configuration after defaults and profile rules are applied. */
-export interface PoolConfig extends Omit<ParsedPool, 'adapter' | 'adapterArgs' | 'poolSize' | 'threadsPerWorker' | 'adapterEnv'> {
+export interface PoolConfig extends Omit<ParsedPool, 'adapter' | 'adapterArgs' | 'poolSize' | 'threadsPerWorker' | 'adapterEnv' | 'prefetch'> {
   adapter: string;
   poolSize: number;
   threadsPerWorker: number;
+  /** Calls a process worker holds beyond the running one; 0 for thread workers. */
+  prefetch: number;
   /** adapterEnv over the profile's thread-variable defaults. */
   env: Record<string, string>;
 }
@@ -174,13 +183,17 @@ function resolvePool(pool: ParsedPool, at: (key: string) => string, issues: { pa
   if (!thread && pool.threadsPerWorker !== undefined && pool.threadsPerWorker !== 1) {
     issues.push({ path: at('threadsPerWorker'), message: 'applies to workerProfile "thread" only; the process profile runs one call per process' });
   }
+  if (thread && pool.prefetch) {
+    issues.push({ path: at('prefetch'), message: 'applies to workerProfile "process" only; a thread worker takes calls while others run' });
+  }
+  const prefetch = thread ? 0 : (pool.prefetch ?? DEFAULT_PREFETCH);
   const threadsPerWorker = thread ? (pool.threadsPerWorker ?? 4) : 1;
   const poolSize = pool.poolSize ?? (thread ? 1 : os.availableParallelism());
   const profileThreads = String(threadsPerWorker);
   const env: Record<string, string> = {};
   for (const name of THREAD_ENV_VARS) env[name] = profileThreads;
   Object.assign(env, adapterEnv);
-  return { ...rest, adapter: adapter ?? '', poolSize, threadsPerWorker, env };
+  return { ...rest, adapter: adapter ?? '', poolSize, threadsPerWorker, prefetch, env };
 }
 
 function adapterFromArgs(args: string[] | undefined, at: (key: string) => string, issues: { path: string; message: string }[]) {

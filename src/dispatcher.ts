@@ -48,6 +48,8 @@ export interface WorkerSlot {
   state: WorkerStateName;
   inFlight: number;
   capacity: number;
+  /** Calls it may hold beyond its capacity, waiting in the worker behind the running one. */
+  prefetch: number;
   requests: number;
   gilEnabled: boolean | undefined;
   connection: WorkerConnection | undefined;
@@ -83,6 +85,8 @@ export interface CallOptions {
 class Request implements CallSink {
   settled = false;
   entry: FifoEntry<Request> | undefined;
+  /** Armed while it waits in the queue (queueTimeoutMs). */
+  queueTimer: NodeJS.Timeout | undefined;
   cleanup: (() => void) | undefined;
   slot: WorkerSlot | undefined;
   connection: WorkerConnection | undefined;
@@ -106,6 +110,10 @@ class Request implements CallSink {
     this.dispatcher.callEnded(this, error, undefined);
   }
 
+  unstarted(error: SnakepitError): void {
+    this.dispatcher.requeue(this, error);
+  }
+
   chunk(value: unknown): void {
     if (!this.settled) this.onChunk?.(value);
   }
@@ -121,6 +129,8 @@ export class Dispatcher {
   private readonly queue = new Fifo<Request>();
   private readonly stats = new StatsRecorder();
   private closedWith: SnakepitError | undefined;
+  /** Set by close(): queued calls were refused, so none may be queued again. */
+  private queueClosed = false;
   /** Set while draining: called once no call is queued or in flight. */
   private whenDrained: (() => void) | undefined;
   private pumpScheduled = false;
@@ -139,7 +149,7 @@ export class Dispatcher {
   addSlot(workerId: string, capacity: number, state: WorkerStateName, notify: (event: LoadEvent) => void): WorkerSlot {
     const slot: WorkerSlot = {
       id: workerId, pool: this.config.name, pid: undefined, state, inFlight: 0, capacity,
-      requests: 0, gilEnabled: undefined, connection: undefined, notify,
+      prefetch: this.config.prefetch, requests: 0, gilEnabled: undefined, connection: undefined, notify,
       reportedInFlight: 0, loadReportPending: false, startedCalls: 0, callLimit: Infinity, recycleRequested: false,
     };
     this.slots.push(slot);
@@ -245,18 +255,15 @@ export class Dispatcher {
     this.settle(request, error);
   }
 
-  private enqueue(request: Request): void {
-    request.entry = this.queue.push(request);
-    const queueTimer = setTimeout(() => {
+  /** Queues a call: at the tail, or at the head for one handed back by a dead worker. */
+  private enqueue(request: Request, atHead = false): void {
+    request.entry = atHead ? this.queue.unshift(request) : this.queue.push(request);
+    request.queueTimer = setTimeout(() => {
+      request.queueTimer = undefined;
       if (request.settled || !request.entry) return;
       this.stats.queueTimeouts++;
       this.giveUp(request, new QueueTimeoutError(this.config.name, this.config.queueTimeoutMs));
     }, this.config.queueTimeoutMs);
-    const previous = request.cleanup;
-    request.cleanup = () => {
-      clearTimeout(queueTimer);
-      previous?.();
-    };
     if (this.events.listenerCount('request:queued')) {
       this.events.emit('request:queued', { pool: this.config.name, tool: request.tool, queueLength: this.queue.size, at: Date.now() });
     }
@@ -264,6 +271,10 @@ export class Dispatcher {
 
   private run(request: Request, slot: WorkerSlot): void {
     request.entry = undefined;
+    if (request.queueTimer) {
+      clearTimeout(request.queueTimer);
+      request.queueTimer = undefined;
+    }
     request.slot = slot;
     request.connection = slot.connection!;
     slot.inFlight++;
@@ -282,6 +293,22 @@ export class Dispatcher {
       // Nothing thrown while sending may escape into the caller's process: fail this call alone.
       this.callEnded(request, new WorkerCrashedError(slot.id, slot.pid, { exitCode: null, signal: null }, error), undefined);
     }
+  }
+
+  /**
+   * The worker died before it could have started this call (it was sent ahead): its place is
+   * freed and the call goes back to the head of the queue, to run on another worker.
+   */
+  requeue(request: Request, error: SnakepitError): void {
+    const slot = request.slot!;
+    slot.inFlight--;
+    this.reportLoad(slot);
+    request.slot = undefined;
+    request.connection = undefined;
+    if (request.settled) return this.noteIfDrained();
+    if (this.queueClosed) return this.settle(request, error);
+    this.enqueue(request, true);
+    this.schedulePump();
   }
 
   /** The worker is done with a call (or died holding it): free its slot, settle the caller. */
@@ -317,6 +344,7 @@ export class Dispatcher {
   private settle(request: Request, error: SnakepitError | undefined, value?: unknown, slot?: WorkerSlot): void {
     if (request.settled) return;
     request.settled = true;
+    if (request.queueTimer) clearTimeout(request.queueTimer);
     request.cleanup?.();
     this.noteIfDrained();
     if (error) {
@@ -365,6 +393,7 @@ export class Dispatcher {
   /** From now on every call is refused with `error`; queued calls are refused too. */
   close(error: SnakepitError = new ShuttingDownError()): void {
     this.closedWith ??= error;
+    this.queueClosed = true;
     for (const request of this.queue.drain()) {
       request.entry = undefined;
       this.settle(request, error);
@@ -396,7 +425,7 @@ export class Dispatcher {
       queueTimeouts: this.stats.queueTimeouts,
       inFlight,
       capacity: this.capacity,
-      utilisation: this.capacity ? inFlight / this.capacity : 0,
+      utilisation: this.capacity ? Math.min(1, inFlight / this.capacity) : 0, // calls sent ahead wait, they do not use a place
       latencyMs: this.stats.percentiles(),
     };
   }

@@ -22,6 +22,16 @@ export class Fifo<T> {
     return node;
   }
 
+  /** Puts a value at the head: it is the next one out. */
+  unshift(value: T): FifoEntry<T> {
+    const node: Node<T> = { value, prev: undefined, next: this.head };
+    if (this.head) this.head.prev = node;
+    else this.tail = node;
+    this.head = node;
+    this.size++;
+    return node;
+  }
+
   shift(): T | undefined {
     const node = this.head;
     if (!node) return undefined;

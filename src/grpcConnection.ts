@@ -39,8 +39,8 @@ export class GrpcConnection extends WorkerConnection {
   /** Carries frames we encoded ourselves, so what is written is exactly what we chose to send. */
   private session: grpc.ClientDuplexStream<Buffer, ReplyMessage[] | FrameDecodeError> | undefined;
 
-  constructor(address: string, token: string, onBroken: (error: Error) => void) {
-    super(onBroken);
+  constructor(address: string, token: string, onBroken: (error: Error) => void, runsInOrder: boolean) {
+    super(onBroken, runsInOrder);
     const Client = clientConstructor();
     this.client = new Client(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS) as WorkerClient;
     this.metadata.set('x-snakepit-token', token);

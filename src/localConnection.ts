@@ -21,8 +21,8 @@ export class LocalConnection extends WorkerConnection {
   private readonly path: string;
   private readonly pings = new Map<number, PendingPing>();
 
-  constructor(address: string, private readonly token: string, maxMessageBytes: number, onBroken: (error: Error) => void) {
-    super(onBroken);
+  constructor(address: string, private readonly token: string, maxMessageBytes: number, onBroken: (error: Error) => void, runsInOrder: boolean) {
+    super(onBroken, runsInOrder);
     this.path = address.replace(/^unix:(\/\/)?/, '');
     this.reader = new FrameReader(maxMessageBytes + FRAME_OVERHEAD_BYTES);
   }

@@ -22,11 +22,15 @@ export interface CallSink {
   resolve(value: unknown): void;
   reject(error: SnakepitError): void;
   chunk?(value: unknown): void;
+  /** The worker died before it could have started this call: it may run elsewhere. */
+  unstarted?(error: SnakepitError): void;
 }
 
 interface PendingCall {
   tool: string;
   sink: CallSink;
+  /** Its arguments go in parts: it becomes runnable when the last part lands, maybe after later calls. */
+  inParts: boolean;
 }
 
 /**
@@ -51,7 +55,10 @@ export function inOneFrame(start: () => void): void {
 const emptyFrame = (): ClientFrame => ({ calls: [], cancels: [], parts: [] });
 
 export abstract class WorkerConnection {
+  /** Calls sent and not answered yet, in the order they were sent. */
   private readonly pending = new Map<number, PendingCall>();
+  /** Of those, the ones the caller gave up on (their cancel is on its way or done). */
+  private readonly cancelled = new Set<number>();
   private nextId = 1;
   protected outbox: ClientFrame = emptyFrame();
   private flushScheduled = false;
@@ -64,9 +71,14 @@ export abstract class WorkerConnection {
 
   /**
    * `onBroken` runs once if the stream fails while calls may be in flight; with a
-   * FrameDecodeError when the worker sent bytes that are not a frame.
+   * FrameDecodeError when the worker sent bytes that are not a frame. `runsInOrder`: the worker
+   * runs one call at a time in the order sent (the process profile), so of the calls it holds
+   * when it dies, those behind the one it may have been running never started.
    */
-  constructor(private readonly onBroken: (error: Error) => void) {
+  constructor(
+    private readonly onBroken: (error: Error) => void,
+    private readonly runsInOrder = false,
+  ) {
     this.whenBroken = new Promise((resolve) => (this.markBroken = resolve));
   }
 
@@ -95,8 +107,8 @@ export abstract class WorkerConnection {
   /** Sends a call; the sink hears its outcome. Returns the call id for `cancel`. */
   call(tool: string, args: WireValue, sink: CallSink, stream = false): number {
     const id = this.nextId++;
-    this.pending.set(id, { tool, sink });
     const size = valueSize(args);
+    this.pending.set(id, { tool, sink, inParts: size > PART_BYTES });
     if (size <= PART_BYTES) {
       this.outbox.calls.push({ id, tool, args, argsSize: 0, stream });
       this.scheduleFlush();
@@ -134,6 +146,7 @@ export abstract class WorkerConnection {
   /** Tells the worker the caller gave up; its slot frees when the worker acknowledges. */
   cancel(id: number): void {
     if (!this.pending.has(id)) return;
+    this.cancelled.add(id);
     this.outbox.cancels.push(id);
     this.scheduleFlush();
   }
@@ -182,18 +195,23 @@ export abstract class WorkerConnection {
       case 'result': {
         const value = this.valueOf(reply);
         if (this.broken) return;
-        this.pending.delete(reply.id);
+        this.forget(reply.id);
         call.sink.resolve(value);
         return;
       }
       case 'end':
-        this.pending.delete(reply.id);
+        this.forget(reply.id);
         call.sink.resolve(undefined);
         return;
       default:
-        this.pending.delete(reply.id);
+        this.forget(reply.id);
         call.sink.reject(toCallError(call.tool, reply.error!));
     }
+  }
+
+  private forget(id: number): void {
+    this.pending.delete(id);
+    this.cancelled.delete(id);
   }
 
   /** A reply's value; JSON that does not parse is a corrupt frame, which ends the connection. */
@@ -217,12 +235,28 @@ export abstract class WorkerConnection {
     this.markBroken();
   }
 
-  /** Rejects every call still waiting for the worker, e.g. because it died. */
-  failAll(error: SnakepitError): void {
+  /**
+   * Rejects every call still waiting for the worker, e.g. because it died. With `retryUnstarted`
+   * (the worker died), a worker that runs calls in order hands back the calls behind the first
+   * one it may have been running (cancelled ones before it may have been dropped unstarted, so
+   * that one is the first not cancelled): they go to `unstarted`, last first, so that each put
+   * at the head of a queue keeps them in their order. A call sending its arguments in parts
+   * runs once they are all in, perhaps after calls sent behind it: with one pending, nothing
+   * is known not to have started.
+   */
+  failAll(error: SnakepitError, retryUnstarted = false): void {
     this.setBroken(); // no call freed below may be routed back here
-    const calls = [...this.pending.values()];
+    const calls = [...this.pending];
     this.pending.clear();
-    for (const call of calls) call.sink.reject(error);
+    let mayHaveRun = calls.length;
+    if (retryUnstarted && this.runsInOrder && !calls.some(([, call]) => call.inParts)) {
+      const running = calls.findIndex(([id]) => !this.cancelled.has(id));
+      if (running >= 0) mayHaveRun = running + 1;
+    }
+    this.cancelled.clear();
+    // Handed back first, so that the places the rejections free go to them before newer calls.
+    for (const [, call] of calls.slice(mayHaveRun).reverse()) (call.sink.unstarted ?? call.sink.reject).call(call.sink, error);
+    for (const [, call] of calls.slice(0, mayHaveRun)) call.sink.reject(error);
   }
 
   close(): void {

@@ -4,7 +4,6 @@
 import { type SnakepitError, WorkerCrashedError, type WorkerExit } from './errors.js';
 import { type LaunchOptions, PythonProcess, type ReadyInfo } from './pythonProcess.js';
 import { FrameDecodeError } from './sessionCodec.js';
-import { GrpcConnection } from './grpcConnection.js';
 import { LocalConnection } from './localConnection.js';
 import type { WorkerConnection } from './workerConnection.js';
 
@@ -22,22 +21,27 @@ export class WorkerHandle {
   }
 
   static async start(options: LaunchOptions, signal?: AbortSignal): Promise<WorkerHandle> {
+    // Loaded on first use, before anything is started: grpc-js and the .proto would cost an
+    // application that never uses them about a third of the package's import time.
+    const Grpc = options.transport === 'grpc' ? (await import('./grpcConnection.js')).GrpcConnection : undefined;
     const { process: python, ready } = await PythonProcess.launch(options, signal);
     // A broken session with a live process means the worker is unusable: end it, and let the
     // exit below fail its calls with the exit status. A frame that does not decode says more
     // than the exit will, so its calls fail at once, naming it.
     const onBroken = (error: Error) => {
       if (error instanceof FrameDecodeError) {
-        connection.failAll(new WorkerCrashedError(options.workerId, ready.pid, NOT_EXITED_YET, error, 'sent a frame that does not decode'));
+        connection.failAll(new WorkerCrashedError(options.workerId, ready.pid, NOT_EXITED_YET, error, 'sent a frame that does not decode'), true);
       }
       python.signalGroup('SIGKILL');
     };
-    const connection: WorkerConnection =
-      options.transport === 'local'
-        ? new LocalConnection(ready.address, python.token, options.maxMessageBytes, onBroken)
-        : new GrpcConnection(ready.address, python.token, onBroken);
+    // A process worker runs its calls one by one in the order sent: when it dies, the ones it
+    // had not started (sent ahead with `prefetch`) can run elsewhere.
+    const runsInOrder = options.profile === 'process';
+    const connection: WorkerConnection = Grpc
+      ? new Grpc(ready.address, python.token, onBroken, runsInOrder)
+      : new LocalConnection(ready.address, python.token, options.maxMessageBytes, onBroken, runsInOrder);
     python.exited.then((exit) => {
-      connection.failAll(new WorkerCrashedError(options.workerId, ready.pid, exit));
+      connection.failAll(new WorkerCrashedError(options.workerId, ready.pid, exit), true);
       connection.close();
     });
     try {
@@ -51,9 +55,12 @@ export class WorkerHandle {
     return new WorkerHandle(python, connection, ready);
   }
 
-  /** Ends the worker: calls still held fail with `reason`, then SIGTERM → grace → SIGKILL. */
+  /**
+   * Ends the worker: calls still held fail with `reason` (those it had not started go back to
+   * their queue), then SIGTERM → grace → SIGKILL.
+   */
   async retire(graceMs: number, reason?: SnakepitError): Promise<WorkerExit> {
-    if (reason) this.connection.failAll(reason);
+    if (reason) this.connection.failAll(reason, true);
     this.connection.close();
     return this.process.terminate(graceMs);
   }

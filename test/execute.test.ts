@@ -89,7 +89,7 @@ test('an AbortSignal gives ABORTED, before or during the call', async () => {
 
 test('a full queue is POOL_SATURATED and a long wait is QUEUE_TIMEOUT', async () => {
   const small = await startPit({
-    pools: [{ name: 'one', poolSize: 1, adapter: 'sample_adapters.Calc', maxQueue: 1, queueTimeoutMs: 200 }],
+    pools: [{ name: 'one', poolSize: 1, prefetch: 0, adapter: 'sample_adapters.Calc', maxQueue: 1, queueTimeoutMs: 200 }],
   });
   const running = small.execute('sleep', { seconds: 0.6 }, { pool: 'one' });
   const queued = small.execute('ping', {}, { pool: 'one' });

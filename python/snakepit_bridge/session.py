@@ -2,7 +2,8 @@
 
 Two variants:
 - ProcessSession (process profile): one call at a time, run inline in the response
-  generator. No thread hand-off, which is what keeps a tiny call close to a raw gRPC echo.
+  generator, while a reader thread takes frames off the stream: Node sends calls ahead
+  (`prefetch`), and a cancel of one waiting behind the running call must apply before it starts.
 - ThreadSession (thread profile): a reader thread feeds calls to a thread pool; replies go
   onto a queue and the response generator sends whatever has piled up as one frame.
 Either way every call id gets exactly one final reply (result, error or end). Large calls'
@@ -139,10 +140,9 @@ class ProcessSession:
     def _serve(self, request_iterator) -> Iterator[Any]:
         d = self.dispatcher
         in_flight = self.in_flight
-        next_frame = iter(request_iterator).__next__
         cancelled = self.cancelled
+        next_frame = _FrameReader(request_iterator, cancelled).next_frame
         partial = PartialCalls(d.max_message)
-        reader: _FrameReader | None = None
         while True:
             try:
                 frame = next_frame()
@@ -171,11 +171,6 @@ class ProcessSession:
                 in_flight.value += 1
                 try:
                     if call.stream:
-                        if reader is None:
-                            # While a stream runs we cannot read the next frame inline, yet a
-                            # cancel may arrive: from now on a thread reads frames for us.
-                            reader = _FrameReader(request_iterator, cancelled)
-                            next_frame = reader.next_frame
                         is_cancelled = lambda cid=cid: cid in cancelled  # noqa: E731
                         for reply in d.run_stream(cid, tool, kwargs, is_cancelled):
                             yield frames.single(reply)
@@ -185,12 +180,14 @@ class ProcessSession:
                     in_flight.value -= 1
                     if cancelled:
                         # Ids only grow: cancels of calls up to this one can no longer matter.
-                        for old in [c for c in cancelled if c <= cid]:
+                        # list() copies in one step: the reader thread may add while we look.
+                        for old in [c for c in list(cancelled) if c <= cid]:
                             cancelled.discard(old)
 
 
 class _FrameReader:
-    """Reads client frames on a thread, applying cancels at once (for a running stream)."""
+    """Reads client frames on a thread, applying cancels at once: to calls waiting behind the
+    running one, and to a running stream."""
 
     def __init__(self, request_iterator, cancelled: set[int]):
         self._it = request_iterator
