@@ -60,8 +60,8 @@ export class GrpcConnection extends WorkerConnection {
     this.session = session;
   }
 
-  protected writeFrame(frame: Buffer, written?: () => void): void {
-    this.session?.write(frame, written);
+  protected writeFrame(frame: Buffer | Buffer[], written?: () => void): void {
+    this.session?.write(Array.isArray(frame) ? Buffer.concat(frame) : frame, written);
   }
 
   heartbeat(seq: number, timeoutMs: number): Promise<HeartbeatReply> {

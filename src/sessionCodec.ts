@@ -194,6 +194,25 @@ export function encodeClientFrame(frame: ClientFrame): Buffer {
   return w.buffer;
 }
 
+/**
+ * ClientFrame{parts: [ArgsPart{id, data}]} with `data` the concatenation of `slices`, as pieces:
+ * the field headers, then the slices themselves, uncopied (a transport that can write pieces
+ * sends a large argument with no copy in Node at all).
+ */
+export function encodePartFrame(id: number, slices: Buffer[]): Buffer[] {
+  let dataSize = 0;
+  for (const slice of slices) dataSize += slice.length;
+  const partSize = 1 + varintSize(id) + fieldSize(dataSize);
+  const head = new Writer(1 + varintSize(partSize) + 1 + varintSize(id) + 1 + varintSize(dataSize));
+  head.buffer[head.pos++] = 0x1a; // ClientFrame.parts
+  head.varint(partSize);
+  head.buffer[head.pos++] = 0x08; // ArgsPart.id
+  head.varint(id);
+  head.buffer[head.pos++] = 0x12; // ArgsPart.data
+  head.varint(dataSize);
+  return [head.buffer, ...slices];
+}
+
 // ---- decoding ------------------------------------------------------------------------------
 // Every read is bounded by the end of its (sub)message, and every loop advances by at least one
 // byte, so no input can make the decoder hang or read outside the frame. Anything that is not a

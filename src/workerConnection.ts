@@ -8,6 +8,7 @@ import {
   type CallErrorMessage,
   type ClientFrame,
   encodeClientFrame,
+  encodePartFrame,
   FrameDecodeError,
   type HeartbeatReply,
   type ReplyMessage,
@@ -89,8 +90,11 @@ export abstract class WorkerConnection {
   }
 
   protected abstract connect(timeoutMs: number): Promise<void>;
-  /** Writes one encoded ClientFrame; `written` runs once the transport took it. */
-  protected abstract writeFrame(frame: Buffer, written?: () => void): void;
+  /**
+   * Writes one encoded ClientFrame, whole or as pieces to be sent back to back; `written` runs
+   * once the transport took it.
+   */
+  protected abstract writeFrame(frame: Buffer | Buffer[], written?: () => void): void;
   /** Ends the transport itself; calls still held are the caller's business. */
   protected abstract closeTransport(): void;
   abstract heartbeat(seq: number, timeoutMs: number): Promise<HeartbeatReply>;
@@ -138,7 +142,7 @@ export abstract class WorkerConnection {
           offset = 0;
         }
       }
-      const frame = encodeClientFrame({ calls: [], cancels: [], parts: [{ id, data: Buffer.concat(slices) }] });
+      const frame = encodePartFrame(id, slices);
       await Promise.race([new Promise<void>((resolve) => this.writeFrame(frame, resolve)), this.whenBroken]);
     }
   }

@@ -31,23 +31,25 @@ def _field(key: bytes, data: bytes) -> bytes:
     return key + _varint(len(data)) + data
 
 
-def _value(data: bytes, blobs: Iterable[bytes]) -> bytes:
-    out = _field(b"\x0a", data) if data else b""  # Value.json
+def _with_value(call_id: int, key: bytes, data: bytes, blobs: Iterable[bytes]) -> bytes:
+    """Reply{id, <key>: Value{json, blobs}}, joined once: a large blob is copied here only."""
+    value: list[bytes] = [b"\x0a" + _varint(len(data)), data] if data else []  # Value.json
     for blob in blobs:
-        out += _field(b"\x12", blob)  # Value.blobs
-    return out
+        value += (b"\x12" + _varint(len(blob)), blob)  # Value.blobs
+    size = sum(map(len, value))
+    return b"".join([b"\x08", _varint(call_id), key, _varint(size), *value])
 
 
 def result(call_id: int, data: bytes, blobs: Iterable[bytes] = ()) -> bytes:
     """Reply{id, result: Value}"""
     if not blobs and 0 < len(data) < 0x70:  # the common tiny result: sizes fit one byte each
         return b"\x08" + _varint(call_id) + bytes((0x12, len(data) + 2, 0x0A, len(data))) + data
-    return b"\x08" + _varint(call_id) + _field(b"\x12", _value(data, blobs))
+    return _with_value(call_id, b"\x12", data, blobs)
 
 
 def chunk(call_id: int, data: bytes, blobs: Iterable[bytes] = ()) -> bytes:
     """Reply{id, chunk: Value}"""
-    return b"\x08" + _varint(call_id) + _field(b"\x1a", _value(data, blobs))
+    return _with_value(call_id, b"\x1a", data, blobs)
 
 
 def error(call_id: int, code: str, type_: str, message: str, traceback: str = "") -> bytes:
@@ -72,8 +74,12 @@ def frame(replies: Iterable[bytes]) -> bytes:
 
 def single(reply: bytes) -> bytes:
     """ServerFrame{replies: [reply]}"""
-    size = len(reply)
-    return (b"\x0a" + bytes((size,)) if size < 0x80 else b"\x0a" + _varint(size)) + reply
+    return single_head(len(reply)) + reply
+
+
+def single_head(size: int) -> bytes:
+    """The bytes before a reply of `size` bytes in ServerFrame{replies: [reply]}."""
+    return b"\x0a" + bytes((size,)) if size < 0x80 else b"\x0a" + _varint(size)
 
 
 def pong(seq: int, pid: int, in_flight: int, gil_enabled: bool) -> bytes:

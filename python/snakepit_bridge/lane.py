@@ -29,7 +29,7 @@ from typing import Any, Callable, Iterator
 from . import frames
 from .control import exit_now
 from .dispatch import Dispatcher, cancelled_reply
-from .parts import PartialCalls
+from .parts import Landed, PartialCalls, read_varint
 from .session import BRIDGE_FAILURE_EXIT, BadFrame, InFlight, ThreadSession, decode_client_frame, fatal, runnable_calls
 
 HEADER = struct.Struct(">I")
@@ -40,6 +40,8 @@ UNAUTHENTICATED_FRAME_BYTES = 4096
 TOKEN_WAIT_S = 10.0
 # How long a call runs before the watcher takes over reading (heartbeats, cancels).
 WATCH_INTERVAL_S = 0.02
+# The longest head of a frame holding one ArgsPart: keys and varints before the part's bytes.
+PART_HEAD_MAX = 23
 
 
 class FrameError(Exception):
@@ -58,12 +60,27 @@ def frame_error_exit(message: str) -> None:
         exit_now(BRIDGE_FAILURE_EXIT)
 
 
+class LandedFrame:
+    """A ClientFrame whose one ArgsPart the socket read straight into its call's buffer."""
+
+    calls = cancels = pings = ()
+    token = b""
+
+    def __init__(self, call_id: int, size: int):
+        self.parts = (Landed(call_id, size),)
+
+
 class FrameSocket:
-    """One connection: whole frames in, each bounded by `max_frame`; frames out, one writer at a time."""
+    """One connection: whole frames in, each bounded by `max_frame`; frames out, one writer at a time.
+
+    `part_sink`, once set, is where large calls collect their arguments: a part of one arrives
+    as a frame of its own and is read from the socket into the call's buffer, with no copy.
+    """
 
     def __init__(self, sock: socket.socket, max_frame: int):
         self.sock = sock
         self.max_frame = max_frame
+        self.part_sink: PartialCalls | None = None
         self._buf = bytearray()
         self._write_lock = threading.Lock()
 
@@ -102,6 +119,76 @@ class FrameSocket:
                 return None
             buf += data
 
+    def next_frame(self) -> Any:
+        """The next ClientFrame, decoded (a LandedFrame for a part read in place); None once
+        Node closed the connection."""
+        buf = self._buf
+        while True:
+            raw = self.buffered()
+            if raw is not None:
+                return decode_or_exit(raw)
+            if len(buf) >= 4 and 4 + self._length() - len(buf) > READ_BYTES:
+                size = self._length()
+                landed = self._land_part(size)
+                if landed is not None:
+                    return landed
+                raw = self._read_large(size)
+                return None if raw is None else decode_or_exit(raw)
+            if not self._fill():
+                return None
+
+    def _fill(self) -> bool:
+        """Reads what the socket has; False once Node closed it."""
+        try:
+            data = self.sock.recv(READ_BYTES)
+        except OSError:
+            return False
+        self._buf += data
+        return bool(data)
+
+    def _land_part(self, size: int) -> LandedFrame | None:
+        """Reads a frame that is ClientFrame{parts: [ArgsPart{id, data}]} into its call's buffer.
+
+        None, with nothing consumed, if the frame is anything else or the call is not collecting:
+        it is then read and decoded as a frame like any other.
+        """
+        sink, buf = self.part_sink, self._buf
+        if sink is None:
+            return None
+        while len(buf) < 4 + PART_HEAD_MAX:
+            if not self._fill():
+                return None
+        end = 4 + size
+        try:
+            if buf[4] != 0x1A:  # ClientFrame.parts
+                return None
+            part_size, pos = read_varint(buf, 5)
+            if pos + part_size != end or buf[pos] != 0x08:  # ArgsPart.id
+                return None
+            call_id, pos = read_varint(buf, pos + 1)
+            if buf[pos] != 0x12:  # ArgsPart.data
+                return None
+            data_size, pos = read_varint(buf, pos + 1)
+        except ValueError:
+            return None
+        if pos + data_size != end:
+            return None
+        landing = sink.landing(call_id, data_size)
+        if landing is None:
+            return None
+        have = min(len(buf) - pos, data_size)
+        landing[:have] = buf[pos:pos + have]
+        del buf[:pos + have]
+        while have < data_size:
+            try:
+                got = self.sock.recv_into(landing[have:])
+            except OSError as e:
+                raise Gone() from e
+            if not got:
+                raise Gone()
+            have += got
+        return LandedFrame(call_id, data_size)
+
     def _read_large(self, size: int) -> bytes | None:
         """A large frame's body, read straight into its own buffer: no growing copies."""
         body = bytearray(size)
@@ -117,7 +204,7 @@ class FrameSocket:
             if not got:
                 return None
             have += got
-        return bytes(body)
+        return body
 
     def readable(self, *others: int) -> list:
         return select.select([self.sock, *others], [], [])[0]
@@ -131,6 +218,19 @@ class FrameSocket:
                 else:
                     self.sock.sendall(header)
                     self.sock.sendall(payload)
+        except OSError as e:
+            raise Gone() from e
+
+    def write_reply(self, reply: bytes) -> None:
+        """Writes ServerFrame{replies: [reply]} without copying a large reply into it."""
+        head = frames.single_head(len(reply))
+        if len(reply) < 65536:
+            self.write(head + reply)
+            return
+        try:
+            with self._write_lock:
+                self.sock.sendall(HEADER.pack(len(head) + len(reply)) + head)
+                self.sock.sendall(reply)
         except OSError as e:
             raise Gone() from e
 
@@ -216,6 +316,7 @@ class LaneProcessSession:
         self.cancelled: set[int] = set()  # cancels of calls not yet come, or streaming
         self.queue: deque = deque()  # (call, args) ready to run, in order; touched under the baton
         self.partial = PartialCalls(dispatcher.max_message)
+        fs.part_sink = self.partial
         self.baton = threading.Lock()  # whoever holds it reads the socket
         self.running = False
         self.watching = False
@@ -231,10 +332,10 @@ class LaneProcessSession:
             self._take(first)
             while True:
                 self._run_queued()
-                raw = self.fs.read()
-                if raw is None:
+                frame = self.fs.next_frame()
+                if frame is None:
                     return
-                self._take(decode_or_exit(raw))
+                self._take(frame)
         except Gone:
             raise
         except FrameError as e:
@@ -253,36 +354,36 @@ class LaneProcessSession:
 
     def _take(self, frame) -> None:
         """Applies one frame: pings, cancels, then calls and parts. Called holding the baton."""
-        write = self.fs.write
+        write = self.fs.write_reply
         for seq in frame.pings:
-            write(self.pong(seq))
+            self.fs.write(self.pong(seq))
         for cid in frame.cancels:
             if self.partial.drop(cid):
-                write(frames.single(cancelled_reply(cid)))  # its arguments were still arriving
+                write(cancelled_reply(cid))  # its arguments were still arriving
                 continue
             queued = next((entry for entry in self.queue if entry[0].id == cid), None)
             if queued is not None:
                 self.queue.remove(queued)
-                write(frames.single(cancelled_reply(cid)))
+                write(cancelled_reply(cid))
             else:
                 self.cancelled.add(cid)
         ready, refused = runnable_calls(frame, self.partial)
         for reply in refused:
-            write(frames.single(reply))
+            write(reply)
         self.queue.extend(ready)
 
     def _run_queued(self) -> None:
-        d, cancelled, write = self.dispatcher, self.cancelled, self.fs.write
+        d, cancelled, write = self.dispatcher, self.cancelled, self.fs.write_reply
         while self.queue:
             call, args = self.queue.popleft()
             cid = call.id
             if cid in cancelled:
                 cancelled.discard(cid)
-                write(frames.single(cancelled_reply(cid)))
+                write(cancelled_reply(cid))
                 continue
             tool, kwargs = d.prepare(call, args)
             if tool is None:
-                write(frames.single(kwargs))
+                write(kwargs)
                 continue
             self.in_flight.value += 1
             self.running = True
@@ -290,9 +391,9 @@ class LaneProcessSession:
             try:
                 if call.stream:
                     for reply in d.run_stream(cid, tool, kwargs, lambda: cid in cancelled):
-                        write(frames.single(reply))
+                        write(reply)
                 else:
-                    write(frames.single(d.run_unary(cid, tool, kwargs)))
+                    write(d.run_unary(cid, tool, kwargs))
             finally:
                 self.in_flight.value -= 1
                 self.running = False
@@ -326,15 +427,17 @@ class LaneProcessSession:
     def _read_while_running(self) -> None:
         while self.running and not self.ended:
             raw = self.fs.buffered()
-            if raw is None:
+            if raw is not None:
+                frame = decode_or_exit(raw)
+            else:
                 if self.wake_r in self.fs.readable(self.wake_r):
                     os.read(self.wake_r, 4096)
                     continue
-                raw = self.fs.read()
-                if raw is None:
+                frame = self.fs.next_frame()
+                if frame is None:
                     self.eof = True
                     return
-            self._take(decode_or_exit(raw))
+            self._take(frame)
 
 
 class _LaneContext:
@@ -359,6 +462,7 @@ class LaneThreadSession:
         self.fs = fs
         self.session = session
         self.pong = pong
+        fs.part_sink = session.partial  # both touched by the session's reader thread only
         self.context = _LaneContext()
 
     def _frames(self, first) -> Iterator[Any]:
@@ -368,10 +472,9 @@ class LaneThreadSession:
                 for seq in frame.pings:
                     self.fs.write(self.pong(seq))
                 yield frame
-                raw = self.fs.read()
-                if raw is None:
+                frame = self.fs.next_frame()
+                if frame is None:
                     return
-                frame = decode_or_exit(raw)
         except FrameError as e:
             frame_error_exit(str(e))
         except Gone:

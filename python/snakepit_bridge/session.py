@@ -227,7 +227,7 @@ class ThreadSession:
         self._calls: dict[int, int] = {}  # id -> state, for calls without a final reply yet
         self._reading = True
         self._closed = False  # the RPC itself ended (client cancelled or went away)
-        self._partial = PartialCalls(dispatcher.max_message)  # touched by the reader thread only
+        self.partial = PartialCalls(dispatcher.max_message)  # touched by the reader thread only
 
     def serve(self, request_iterator, context) -> Iterator[Any]:
         context.add_callback(self._on_rpc_done)
@@ -266,11 +266,11 @@ class ThreadSession:
     def _take(self, frame) -> None:
         d = self.dispatcher
         for cid in frame.cancels:
-            if self._partial.drop(cid):
+            if self.partial.drop(cid):
                 self._out.put(cancelled_reply(cid))  # its arguments were still arriving
             else:
                 self._cancel(cid)
-        ready, refused = runnable_calls(frame, self._partial)
+        ready, refused = runnable_calls(frame, self.partial)
         for reply in refused:
             self._out.put(reply)
         for call, args in ready:

@@ -16,7 +16,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from google.protobuf.message import DecodeError
 
 from snakepit_bridge import BaseAdapter, session, tool
 from snakepit_bridge import messages as pb
@@ -155,8 +154,15 @@ def test_arguments_that_stop_parsing_part_way_fail_their_call():
     data = b"\x0a\x02{}\x0c\x0a\x02{}"  # Value.json, a stray end-group tag, Value.json again
     partial = PartialCalls(MAX_MESSAGE)
     assert partial.start(pb.Call(id=1, tool="echo", args_size=len(data))) is None
-    with pytest.raises(DecodeError):  # runnable_calls answers it INVALID_ARGUMENT
+    with pytest.raises(ValueError, match="unexpected field key 0xc at byte 4"):  # runnable_calls answers it INVALID_ARGUMENT
         partial.add(pb.ArgsPart(id=1, data=data))
+
+
+def test_parts_beyond_the_announced_size_fail_their_call():
+    partial = PartialCalls(MAX_MESSAGE)
+    assert partial.start(pb.Call(id=1, tool="echo", args_size=4)) is None
+    with pytest.raises(ValueError, match="more than the 4 bytes the call announced"):
+        partial.add(pb.ArgsPart(id=1, data=b"\x0a\x02{}\x0a"))
 
 
 def _check_replies(out_frames: list[bytes], frames) -> None:
