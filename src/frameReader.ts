@@ -1,10 +1,14 @@
 // Length-prefixed frames out of a byte stream (the local lane): each frame is a 4-byte
 // big-endian length and that many bytes. Chunks are kept as they arrive and a frame is cut out
 // once all of it is there: a frame inside one chunk is a slice of it, one that spans chunks is
-// copied once, never re-concatenated as each chunk lands.
+// copied once, never re-concatenated as each chunk lands. A reader that can choose where the
+// socket writes (readTarget/didRead) gets a large frame's bytes written straight into it.
 import { FrameDecodeError } from './sessionCodec.js';
 
 export const FRAME_HEADER_BYTES = 4;
+/** Frames at least this long are read in place, into a buffer of their own size. */
+const IN_PLACE_BYTES = 256 * 1024;
+const SCRATCH_BYTES = 64 * 1024;
 
 export class FrameReader {
   private readonly chunks: Buffer[] = [];
@@ -13,6 +17,10 @@ export class FrameReader {
   private offset = 0;
   /** Length of the frame being collected, once its header is in. */
   private frameSize = -1;
+  /** A large frame being read in place, and how much of it is there. */
+  private inPlace: Buffer | undefined;
+  private inPlaceFilled = 0;
+  private scratch: Buffer | undefined;
 
   /** `maxFrameBytes`: a longer frame is an error, never a buffer of that size. */
   constructor(private readonly maxFrameBytes: number) {}
@@ -34,6 +42,38 @@ export class FrameReader {
       if (this.held < this.frameSize) break;
       frames.push(this.take(this.frameSize));
       this.frameSize = -1;
+    }
+    return frames;
+  }
+
+  /**
+   * Where the socket should write next: the rest of a large frame being collected (never
+   * beyond it), else a scratch buffer that didRead copies out of.
+   */
+  readTarget(): Buffer {
+    if (this.inPlace) return this.inPlace.subarray(this.inPlaceFilled);
+    return (this.scratch ??= Buffer.allocUnsafe(SCRATCH_BYTES));
+  }
+
+  /** `n` bytes were written into the last readTarget(); returns the frames they completed. */
+  didRead(n: number): Buffer[] {
+    const frame = this.inPlace;
+    if (!frame) return this.collect(Buffer.from(this.scratch!.subarray(0, n)));
+    this.inPlaceFilled += n;
+    if (this.inPlaceFilled < frame.length) return [];
+    this.inPlace = undefined;
+    this.frameSize = -1;
+    return [frame];
+  }
+
+  /** Like push, then starts reading in place if a large frame is still mostly to come. */
+  private collect(chunk: Buffer): Buffer[] {
+    const frames = this.push(chunk);
+    if (this.frameSize >= IN_PLACE_BYTES && this.held < this.frameSize) {
+      const frame = Buffer.allocUnsafe(this.frameSize);
+      this.inPlaceFilled = this.held;
+      if (this.held > 0) this.take(this.held).copy(frame);
+      this.inPlace = frame;
     }
     return frames;
   }

@@ -28,8 +28,12 @@ export class LocalConnection extends WorkerConnection {
   }
 
   protected async connect(timeoutMs: number): Promise<void> {
-    const socket = net.createConnection(this.path);
-    socket.setNoDelay(true);
+    // Reads land where the frame reader says (a large frame's bytes straight into the frame);
+    // the callback's true keeps the socket reading.
+    const socket = net.createConnection({
+      path: this.path,
+      onread: { buffer: () => this.reader.readTarget(), callback: (n) => (this.onRead(n), true) },
+    });
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         socket.destroy();
@@ -44,18 +48,17 @@ export class LocalConnection extends WorkerConnection {
         reject(error);
       });
     });
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (error) => this.fail(error));
     socket.on('close', () => this.fail(new Error('the worker closed its connection')));
     this.socket = socket;
     this.writeFrame(encodeClientFrame({ calls: [], cancels: [], parts: [], token: Buffer.from(this.token) }));
   }
 
-  private onData(chunk: Buffer): void {
+  private onRead(n: number): void {
     if (this.broken) return;
     let frames: Buffer[];
     try {
-      frames = this.reader.push(chunk);
+      frames = this.reader.didRead(n);
     } catch (error) {
       this.fail(error as Error);
       return;

@@ -126,22 +126,8 @@ export abstract class WorkerConnection {
 
   /** Sends a large call's arguments part by part, waiting for the transport after each. */
   private async upload(id: number, pieces: Buffer[]): Promise<void> {
-    let piece = 0;
-    let offset = 0;
-    while (piece < pieces.length) {
+    for (const slices of partsOf(pieces)) {
       if (this.broken || !this.pending.has(id)) return; // cancelled or answered: the rest is not needed
-      const slices: Buffer[] = [];
-      let room = PART_BYTES;
-      while (room > 0 && piece < pieces.length) {
-        const take = Math.min(room, pieces[piece].length - offset);
-        slices.push(pieces[piece].subarray(offset, offset + take));
-        room -= take;
-        offset += take;
-        if (offset === pieces[piece].length) {
-          piece++;
-          offset = 0;
-        }
-      }
       const frame = encodePartFrame(id, slices);
       await Promise.race([new Promise<void>((resolve) => this.writeFrame(frame, resolve)), this.whenBroken]);
     }
@@ -267,6 +253,40 @@ export abstract class WorkerConnection {
     this.setBroken();
     this.closeTransport();
   }
+}
+
+/** A piece this long (a blob, a large JSON text) gets parts of its own. */
+const OWN_PARTS_BYTES = 64 * 1024;
+
+/**
+ * Cuts a Value's pieces into parts of at most PART_BYTES. Small pieces (field headers, short
+ * fields) share parts; a long piece starts a part and ends one, so every part of it lies
+ * inside that one field: the local lane's worker reads such a part straight into the field's
+ * own buffer.
+ */
+export function* partsOf(pieces: Buffer[]): Generator<Buffer[]> {
+  let part: Buffer[] = [];
+  let room = PART_BYTES;
+  for (const piece of pieces) {
+    const long = piece.length >= OWN_PARTS_BYTES;
+    if (long && part.length) {
+      yield part;
+      part = [];
+      room = PART_BYTES;
+    }
+    for (let offset = 0; offset < piece.length; ) {
+      const take = Math.min(room, piece.length - offset);
+      part.push(piece.subarray(offset, offset + take));
+      offset += take;
+      room -= take;
+      if (room === 0 || (long && offset === piece.length)) {
+        yield part;
+        part = [];
+        room = PART_BYTES;
+      }
+    }
+  }
+  if (part.length) yield part;
 }
 
 /** A frame's bytes decoded, or the FrameDecodeError saying why they are not a frame. */

@@ -112,6 +112,26 @@ test('FrameReader cuts frames wherever the chunks break, slicing those inside on
   assert.equal(whole[2].buffer, stream.buffer, 'a frame inside one chunk is a slice of it, not a copy');
 });
 
+test('FrameReader has a large frame read in place: the socket writes into the frame it returns, never past its end', () => {
+  const large = Buffer.alloc(1 << 20);
+  for (let i = 0; i < large.length; i++) large[i] = i % 251;
+  const frames = [Buffer.from('before'), large, Buffer.from('after'), Buffer.from('and more')];
+  const stream = Buffer.concat(frames.map(lengthPrefixed));
+  const reader = new FrameReader(2 << 20);
+  const out: Buffer[] = [];
+  const targets: Buffer[] = [];
+  for (let at = 0; at < stream.length; ) {
+    const target = reader.readTarget();
+    targets.push(target);
+    const n = stream.copy(target, 0, at, Math.min(stream.length, at + 50_000)); // a read of up to 50 kB
+    at += n;
+    out.push(...reader.didRead(n));
+  }
+  assert.deepEqual(out, frames);
+  assert.ok(targets.some((t) => t.buffer === out[1].buffer), 'the large frame was read into its own buffer');
+  assert.ok(targets.every((t) => t.buffer !== out[1].buffer || t.byteOffset + t.length === out[1].byteOffset + out[1].length), 'no read target reaches past the frame');
+});
+
 test('FrameReader refuses a length over its limit as soon as the length is in, before any body', () => {
   const reader = new FrameReader(1000);
   assert.deepEqual(reader.push(Buffer.from([0, 0])), []);

@@ -31,23 +31,46 @@ def _field(key: bytes, data: bytes) -> bytes:
     return key + _varint(len(data)) + data
 
 
-def _with_value(call_id: int, key: bytes, data: bytes, blobs: Iterable[bytes]) -> bytes:
-    """Reply{id, <key>: Value{json, blobs}}, joined once: a large blob is copied here only."""
+# A reply at least this long stays in pieces (see Pieces).
+PIECES_BYTES = 64 * 1024
+
+
+class Pieces:
+    """A large reply as the pieces it is made of (field headers, the JSON, each blob, uncopied):
+    the local lane writes them one after another and never joins them."""
+
+    __slots__ = ("parts", "size")
+
+    def __init__(self, parts: list[bytes]):
+        self.parts = parts
+        self.size = sum(map(len, parts))
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __bytes__(self) -> bytes:
+        return b"".join(self.parts)
+
+
+
+def _with_value(call_id: int, key: bytes, data: bytes, blobs: Iterable[bytes]) -> bytes | Pieces:
+    """Reply{id, <key>: Value{json, blobs}}: joined if small, else Pieces."""
     value: list[bytes] = [b"\x0a" + _varint(len(data)), data] if data else []  # Value.json
     for blob in blobs:
         value += (b"\x12" + _varint(len(blob)), blob)  # Value.blobs
     size = sum(map(len, value))
-    return b"".join([b"\x08", _varint(call_id), key, _varint(size), *value])
+    parts = [b"\x08" + _varint(call_id) + key + _varint(size), *value]
+    return Pieces(parts) if size >= PIECES_BYTES else b"".join(parts)
 
 
-def result(call_id: int, data: bytes, blobs: Iterable[bytes] = ()) -> bytes:
+def result(call_id: int, data: bytes, blobs: Iterable[bytes] = ()) -> bytes | Pieces:
     """Reply{id, result: Value}"""
     if not blobs and 0 < len(data) < 0x70:  # the common tiny result: sizes fit one byte each
         return b"\x08" + _varint(call_id) + bytes((0x12, len(data) + 2, 0x0A, len(data))) + data
     return _with_value(call_id, b"\x12", data, blobs)
 
 
-def chunk(call_id: int, data: bytes, blobs: Iterable[bytes] = ()) -> bytes:
+def chunk(call_id: int, data: bytes, blobs: Iterable[bytes] = ()) -> bytes | Pieces:
     """Reply{id, chunk: Value}"""
     return _with_value(call_id, b"\x1a", data, blobs)
 
@@ -67,13 +90,22 @@ def end(call_id: int) -> bytes:
     return b"\x08" + _varint(call_id) + b"\x28\x01"
 
 
-def frame(replies: Iterable[bytes]) -> bytes:
+def frame(replies: Iterable[bytes | Pieces]) -> bytes:
     """ServerFrame{replies}"""
-    return b"".join(_field(b"\x0a", reply) for reply in replies)
+    out: list[bytes] = []
+    for reply in replies:
+        out.append(single_head(len(reply)))
+        if isinstance(reply, Pieces):
+            out += reply.parts
+        else:
+            out.append(reply)
+    return b"".join(out)
 
 
-def single(reply: bytes) -> bytes:
+def single(reply: bytes | Pieces) -> bytes:
     """ServerFrame{replies: [reply]}"""
+    if isinstance(reply, Pieces):
+        return b"".join([single_head(reply.size), *reply.parts])
     return single_head(len(reply)) + reply
 
 

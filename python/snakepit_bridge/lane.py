@@ -221,16 +221,17 @@ class FrameSocket:
         except OSError as e:
             raise Gone() from e
 
-    def write_reply(self, reply: bytes) -> None:
-        """Writes ServerFrame{replies: [reply]} without copying a large reply into it."""
+    def write_reply(self, reply: bytes | frames.Pieces) -> None:
+        """Writes ServerFrame{replies: [reply]}; a large reply's pieces go as they are, unjoined."""
         head = frames.single_head(len(reply))
-        if len(reply) < 65536:
+        if not isinstance(reply, frames.Pieces):
             self.write(head + reply)
             return
         try:
             with self._write_lock:
-                self.sock.sendall(HEADER.pack(len(head) + len(reply)) + head)
-                self.sock.sendall(reply)
+                self.sock.sendall(HEADER.pack(len(head) + reply.size) + head)
+                for part in reply.parts:
+                    self.sock.sendall(part)
         except OSError as e:
             raise Gone() from e
 

@@ -2,12 +2,13 @@
 
 A call runs once all its argument bytes are here. Nothing beyond the worker's message limit is
 ever buffered: an oversized call is refused from its announced size, before any part arrives.
-Each call's bytes go into one buffer of the announced size as they come, so a 50 MiB argument
-is never re-joined; the local lane even reads a part from the socket straight into that buffer
-(`landing`, `landed`). Its Value is then cut from that buffer by hand, one copy per blob.
+The Value's fields are parsed as its bytes come, and each field's contents go straight into
+a buffer that becomes its `bytes` without a copy, so a 50 MiB argument is never joined or
+sliced; the local lane even reads a part from the socket into that buffer (`landing`).
 """
 from __future__ import annotations
 
+import io
 from typing import Any, NamedTuple
 
 from .dispatch import too_large_reply
@@ -27,13 +28,110 @@ class Landed(NamedTuple):
     size: int
 
 
+class _Field:
+    """One field of the Value being received, written in place into the bytes it will be."""
+
+    __slots__ = ("key", "io", "view", "filled")
+
+    def __init__(self, key: int, size: int):
+        self.key = key
+        self.io = io.BytesIO()
+        if size:
+            self.io.seek(size - 1)
+            self.io.write(b"\0")  # sizes its buffer once, the way getvalue() hands it out uncopied
+        self.view = self.io.getbuffer()
+        self.filled = 0
+
+    @property
+    def room(self) -> int:
+        return len(self.view) - self.filled
+
+    def take(self, size: int) -> memoryview:
+        """The next `size` bytes of the field, to be written by the caller."""
+        start = self.filled
+        self.filled += size
+        return self.view[start:self.filled]
+
+    def value(self) -> bytes:
+        self.view.release()  # with no view left, getvalue() returns the buffer itself
+        return self.io.getvalue()
+
+
 class _Collecting:
-    __slots__ = ("call", "buffer", "filled")
+    """A large call's Value as its bytes arrive: each field's header is parsed as it comes, and
+    its contents go straight into a buffer of their own size."""
+
+    __slots__ = ("call", "received", "head", "field", "json", "blobs")
 
     def __init__(self, call):
         self.call = call
-        self.buffer = bytearray(call.args_size)
-        self.filled = 0
+        self.received = 0
+        self.head = bytearray()  # a field header still incomplete
+        self.field: _Field | None = None
+        self.json = b""
+        self.blobs: list[bytes] = []
+
+    @property
+    def remaining(self) -> int:
+        return self.call.args_size - self.received
+
+    def landing(self, size: int) -> memoryview | None:
+        field = self.field
+        if field is None or size > field.room:
+            return None
+        return field.take(size)
+
+    def landed(self, size: int) -> None:
+        self.received += size
+        if self.field is not None and self.field.room == 0:
+            self._close_field()
+
+    def feed(self, data) -> None:
+        if len(data) > self.remaining:
+            raise ValueError(f"the parts bring more than the {self.call.args_size} bytes the call announced")
+        data = memoryview(data)
+        while data:
+            if self.field is not None:
+                n = min(len(data), self.field.room)
+                self.field.take(n)[:] = data[:n]
+                data = data[n:]
+                self.received += n
+                if self.field.room == 0:
+                    self._close_field()
+                continue
+            self.head.append(data[0])
+            data = data[1:]
+            self.received += 1
+            self._open_field()
+
+    def _open_field(self) -> None:
+        """Starts the field whose header `head` holds, once all of it is there."""
+        head = self.head
+        if head[0] not in (0x0A, 0x12):
+            raise ValueError(f"unexpected field key {head[0]:#x} at byte {self.received - len(head)}")
+        if len(head) == 1 or head[-1] & 0x80:
+            if len(head) > 11:
+                raise ValueError("a field length is longer than any varint")
+            return
+        size, _ = read_varint(head, 1)
+        if size > self.remaining:
+            raise ValueError(f"a field of {size} bytes runs off the end of the arguments")
+        self.field = _Field(head[0], size)
+        head.clear()
+        if size == 0:
+            self._close_field()
+
+    def _close_field(self) -> None:
+        field, self.field = self.field, None
+        if field.key == 0x0A:
+            self.json = field.value()
+        else:
+            self.blobs.append(field.value())
+
+    def value(self) -> AssembledValue:
+        if self.field is not None or self.head:
+            raise ValueError("the arguments end inside a field")
+        return AssembledValue(self.json, self.blobs)
 
 
 class PartialCalls:
@@ -57,31 +155,19 @@ class PartialCalls:
         if entry is None:
             return None  # cancelled or refused: its remaining parts are dropped
         if isinstance(part, Landed):
-            size = part.size
+            entry.landed(part.size)
         else:
-            data = part.data
-            size = len(data)
-            self._room(entry, size)[:] = data
-        entry.filled += size
-        if entry.filled < len(entry.buffer):
+            entry.feed(part.data)
+        if entry.remaining:
             return None
         del self._calls[part.id]
-        return entry.call, parse_value(entry.buffer)
+        return entry.call, entry.value()
 
     def landing(self, call_id: int, size: int) -> memoryview | None:
-        """Where the next `size` bytes of a call's arguments go, or None if it is not collecting
-        or they would not fit: the lane then reads the part as a frame, and `add` judges it."""
+        """Where the next `size` bytes of a call's arguments go, if they all fall inside one field
+        already started; else None, and the lane reads the part as a frame for `add` to take."""
         entry = self._calls.get(call_id)
-        if entry is None or entry.filled + size > len(entry.buffer):
-            return None
-        return self._room(entry, size)
-
-    @staticmethod
-    def _room(entry: _Collecting, size: int) -> memoryview:
-        end = entry.filled + size
-        if end > len(entry.buffer):
-            raise ValueError(f"the parts bring more than the {len(entry.buffer)} bytes the call announced")
-        return memoryview(entry.buffer)[entry.filled:end]
+        return None if entry is None else entry.landing(size)
 
     def drop(self, call_id: int) -> bool:
         """Forgets a call still collecting (cancelled); True if there was one."""
@@ -100,25 +186,3 @@ def read_varint(data, pos: int) -> tuple[int, int]:
             return value, pos
         shift += 7
     raise ValueError("a length runs off the end of the arguments")
-
-
-def parse_value(buffer: bytearray) -> AssembledValue:
-    """Value{json = 1, repeated blobs = 2} as Node writes it; ValueError for anything else."""
-    view = memoryview(buffer)
-    json = b""
-    blobs: list = []
-    pos, end = 0, len(buffer)
-    while pos < end:
-        key = buffer[pos]
-        if key not in (0x0A, 0x12):
-            raise ValueError(f"unexpected field key {key:#x} at byte {pos}")
-        size, pos = read_varint(buffer, pos + 1)
-        if pos + size > end:
-            raise ValueError(f"a field of {size} bytes runs off the end of the arguments")
-        field = bytes(view[pos:pos + size])
-        if key == 0x0A:
-            json = field
-        else:
-            blobs.append(field)
-        pos += size
-    return AssembledValue(json, blobs)
