@@ -1,9 +1,9 @@
 /**
  * Section "Large payloads": a 50 MiB Buffer into Python (`consume`, returns its length) and
- * 50 MiB of bytes back (`produce`) on a 1-worker process pool, against a plain pipe into the
- * same Python (peers/pipe.ts) in the same run, interleaved over rounds.
- * Figures `bufferToPythonVsPipe`, `bufferFromPythonVsPipe` = Snakepit's MB/s ÷ the pipe's.
- * Goals: ≥ 0.8 on a local fast lane, ≥ 0.3 over gRPC.
+ * 50 MiB of bytes back (`produce`) on a 1-worker process pool over each transport, against a
+ * plain pipe into the same Python (peers/pipe.ts) in the same run, interleaved over rounds.
+ * Figures `bufferToPythonVsPipe`, `bufferFromPythonVsPipe` = the local lane's MB/s ÷ the
+ * pipe's (goal ≥ 0.8), with gRPC's beside them (goal ≥ 0.3).
  */
 import { PAYLOAD_MIB, PAYLOAD_ROUNDS, PYTHON } from './config.js';
 import { median } from './floors.js';
@@ -14,9 +14,14 @@ import { sampleNoise } from './noise.js';
 
 export interface PayloadResult {
   mib: number;
-  mbPerSec: { snakepitTo: number; snakepitFrom: number; pipeTo: number; pipeFrom: number };
+  /** MB/s of each path: Snakepit over the local lane and over gRPC, and the plain pipe. */
+  mbPerSec: { localTo: number; localFrom: number; grpcTo: number; grpcFrom: number; pipeTo: number; pipeFrom: number };
+  /** The local lane's (the default transport's) ratios to the pipe. */
   bufferToPythonVsPipe: number;
   bufferFromPythonVsPipe: number;
+  /** The same over gRPC. */
+  grpcToPythonVsPipe: number;
+  grpcFromPythonVsPipe: number;
 }
 
 const seconds = async (fn: () => Promise<unknown>) => {
@@ -27,20 +32,27 @@ const seconds = async (fn: () => Promise<unknown>) => {
 
 export async function payloadsSection(results: Record<string, unknown>): Promise<PayloadResult> {
   const size = PAYLOAD_MIB * 1024 * 1024;
-  console.log(`\n== Large payloads (a ${PAYLOAD_MIB} MiB Buffer each way, 1 process worker vs a plain pipe into the same Python; ${PAYLOAD_ROUNDS} round(s))\n`);
+  console.log(`\n== Large payloads (a ${PAYLOAD_MIB} MiB Buffer each way, 1 process worker over each transport vs a plain pipe into the same Python; ${PAYLOAD_ROUNDS} round(s))\n`);
   const data = Buffer.alloc(size, 7);
-  const pit = await startPit([{ name: 'bulk', workerProfile: 'process', poolSize: 1, adapter: 'bench_adapters.Bench' }]);
+  const pit = await startPit([
+    { name: 'local', workerProfile: 'process', poolSize: 1, adapter: 'bench_adapters.Bench', transport: 'local' },
+    { name: 'grpc', workerProfile: 'process', poolSize: 1, adapter: 'bench_adapters.Bench', transport: 'grpc' },
+  ]);
   const pipe = new PlainPipe(PYTHON);
+  const to = async (pool: string, value: Buffer) => {
+    const n = await pit.execute('consume', { data: value }, { pool });
+    if (n !== value.length) throw new Error(`consume saw ${String(n)} bytes, sent ${value.length}`);
+  };
+  const from = async (pool: string, bytes: number) => {
+    const b = await pit.execute('produce', { size: bytes }, { pool });
+    if (!Buffer.isBuffer(b) || b.length !== bytes) throw new Error(`produce returned ${Buffer.isBuffer(b) ? b.length + ' bytes' : typeof b}`);
+  };
   try {
     const paths = {
-      snakepitTo: async () => {
-        const n = await pit.execute('consume', { data }, { pool: 'bulk' });
-        if (n !== size) throw new Error(`consume saw ${String(n)} bytes, sent ${size}`);
-      },
-      snakepitFrom: async () => {
-        const b = await pit.execute('produce', { size }, { pool: 'bulk' });
-        if (!Buffer.isBuffer(b) || b.length !== size) throw new Error(`produce returned ${Buffer.isBuffer(b) ? b.length + ' bytes' : typeof b}`);
-      },
+      localTo: () => to('local', data),
+      localFrom: () => from('local', size),
+      grpcTo: () => to('grpc', data),
+      grpcFrom: () => from('grpc', size),
       pipeTo: () => pipe.toPython(data),
       pipeFrom: async () => {
         const b = await pipe.fromPython(size);
@@ -51,8 +63,10 @@ export async function payloadsSection(results: Record<string, unknown>): Promise
     const keys = Object.keys(paths) as Key[];
     // Warm-up with 1 MiB each: buffers sized, code paths compiled.
     const small = data.subarray(0, 1024 * 1024);
-    await pit.execute('consume', { data: small }, { pool: 'bulk' });
-    await pit.execute('produce', { size: small.length }, { pool: 'bulk' });
+    for (const pool of ['local', 'grpc']) {
+      await to(pool, small);
+      await from(pool, small.length);
+    }
     await pipe.toPython(small);
     await pipe.fromPython(small.length);
 
@@ -71,16 +85,18 @@ export async function payloadsSection(results: Record<string, unknown>): Promise
     const out: PayloadResult = {
       mib: PAYLOAD_MIB,
       mbPerSec: mb,
-      bufferToPythonVsPipe: mb.snakepitTo / mb.pipeTo,
-      bufferFromPythonVsPipe: mb.snakepitFrom / mb.pipeFrom,
+      bufferToPythonVsPipe: mb.localTo / mb.pipeTo,
+      bufferFromPythonVsPipe: mb.localFrom / mb.pipeFrom,
+      grpcToPythonVsPipe: mb.grpcTo / mb.pipeTo,
+      grpcFromPythonVsPipe: mb.grpcFrom / mb.pipeFrom,
     };
     console.log('');
     console.log(
       table(
-        ['direction', 'Snakepit MB/s', 'plain pipe MB/s', 'ratio'],
+        ['direction', 'local lane MB/s', 'gRPC MB/s', 'plain pipe MB/s', 'local ÷ pipe', 'gRPC ÷ pipe'],
         [
-          ['Node → Python', fmt(mb.snakepitTo, 1), fmt(mb.pipeTo, 1), fmt(out.bufferToPythonVsPipe, 3)],
-          ['Python → Node', fmt(mb.snakepitFrom, 1), fmt(mb.pipeFrom, 1), fmt(out.bufferFromPythonVsPipe, 3)],
+          ['Node → Python', fmt(mb.localTo, 1), fmt(mb.grpcTo, 1), fmt(mb.pipeTo, 1), fmt(out.bufferToPythonVsPipe, 3), fmt(out.grpcToPythonVsPipe, 3)],
+          ['Python → Node', fmt(mb.localFrom, 1), fmt(mb.grpcFrom, 1), fmt(mb.pipeFrom, 1), fmt(out.bufferFromPythonVsPipe, 3), fmt(out.grpcFromPythonVsPipe, 3)],
         ],
       ),
     );
