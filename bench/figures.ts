@@ -65,7 +65,7 @@ export function computeFigures(r: SectionResults): Figure[] {
       best && shell ? `16 in flight: best of ≤ 2 Python processes (${best.key}) ${fmt(best.calls, 0)}/s ÷ python-shell ${fmt(shell.callsPerSec, 0)}/s` : ''),
     r.grpcOverLocal === undefined
       ? { name: 'grpcTransportVsFastLane', value: null, goal: 'reported', met: null, note: 'not measured (the latency section failed or did not run)' }
-      : { name: 'grpcTransportVsFastLane', value: r.grpcOverLocal, goal: 'reported', met: null, note: 'sequential tiny call, 1 process worker: gRPC ÷ local lane (the peers above run over gRPC, the default)' },
+      : { name: 'grpcTransportVsFastLane', value: r.grpcOverLocal, goal: 'reported', met: null, note: 'sequential tiny call, 1 process worker: gRPC ÷ local lane (the peers above run over the local lane, the default)' },
     fig('cpuScaling', r.cpu?.cpuScaling, '≤ 1.15', (v) => v <= 1.15,
       r.cpu
         ? `200 NumPy calls on 2 process workers ${fmt(r.cpu.seconds.matmul.process, 2)} s ÷ ideal ${fmt(r.cpu.idealMatmulSeconds, 2)} s; ` +

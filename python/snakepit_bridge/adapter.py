@@ -6,7 +6,6 @@ own signature, which we use to check arguments before calling.
 """
 from __future__ import annotations
 
-import asyncio
 import functools
 import inspect
 from typing import Any, Callable, TypeVar, overload
@@ -75,6 +74,8 @@ class Tool:
 
             @functools.wraps(coro_fn)
             def run_async(**kwargs):
+                import asyncio  # here, not at the top: it costs every worker's start ~35 ms
+
                 return asyncio.run(coro_fn(**kwargs))
 
             func = run_async

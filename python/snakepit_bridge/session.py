@@ -18,14 +18,16 @@ import queue
 import sys
 import threading
 import traceback
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from . import frames
 from . import messages as pb
 from .control import exit_now
 from .dispatch import Dispatcher, cancelled_reply, error_reply
 from .parts import PartialCalls
+
+if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
 
 _DONE = object()
 
