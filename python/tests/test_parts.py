@@ -1,0 +1,81 @@
+"""parts.py assembles a large call's Value as its bytes arrive, however they are cut: the result
+is what protobuf itself reads from the same bytes, and every blob is a plain `bytes`."""
+import os
+
+import pytest
+
+from snakepit_bridge import messages as pb
+from snakepit_bridge.parts import Landed, PartialCalls
+
+MAX = 1 << 30
+
+VALUES = [
+    pb.Value(json=b'{"a":1}'),
+    pb.Value(json=b'{"d":{"$bytes":0}}', blobs=[b""]),
+    pb.Value(json=b'{"d":{"$bytes":0},"e":{"$bytes":1}}', blobs=[os.urandom(300), os.urandom(70_000)]),
+    pb.Value(blobs=[os.urandom(129)]),
+    pb.Value(json=b'"' + b"x" * 200_000 + b'"'),
+]
+
+
+def _assemble(data: bytes, cut: int):
+    partial = PartialCalls(MAX)
+    assert partial.start(pb.Call(id=1, tool="t", args_size=len(data))) is None
+    done = None
+    for at in range(0, len(data), cut):
+        assert done is None, "complete before its last part"
+        done = partial.add(pb.ArgsPart(id=1, data=data[at:at + cut]))
+    assert done is not None
+    return done[1]
+
+
+@pytest.mark.parametrize("value", VALUES, ids=lambda v: f"json{len(v.json)}-blobs{[len(b) for b in v.blobs]}")
+@pytest.mark.parametrize("cut", [1, 7, 4096, 1 << 20])
+def test_any_cut_assembles_what_protobuf_reads(value, cut):
+    data = value.SerializeToString()
+    if cut == 1 and len(data) > 5000:
+        data_cut = 997  # byte by byte through 270 kB takes too long; odd cuts still split headers
+    else:
+        data_cut = cut
+    got = _assemble(data, data_cut)
+    assert got.json == value.json
+    assert got.blobs == list(value.blobs)
+    assert all(type(b) is bytes for b in got.blobs) and type(got.json) is bytes
+
+
+def test_a_part_lands_in_place_inside_its_blob():
+    blob = os.urandom(300_000)
+    data = pb.Value(json=b'{"d":{"$bytes":0}}', blobs=[blob]).SerializeToString()
+    head = len(data) - len(blob)  # json field, then the blob's key and length
+    partial = PartialCalls(MAX)
+    partial.start(pb.Call(id=1, tool="t", args_size=len(data)))
+    assert partial.landing(1, 10) is None, "nothing lands before a field has started"
+    assert partial.add(pb.ArgsPart(id=1, data=data[:head])) is None
+    assert partial.landing(1, len(blob) + 1) is None, "a part may not reach past its field"
+    first = partial.landing(1, 100_000)
+    first[:] = blob[:100_000]
+    assert partial.add(Landed(1, 100_000)) is None
+    rest = partial.landing(1, len(blob) - 100_000)
+    rest[:] = blob[100_000:]
+    call, value = partial.add(Landed(1, len(blob) - 100_000))
+    assert call.id == 1 and value.blobs == [blob] and type(value.blobs[0]) is bytes
+    assert partial.landing(1, 1) is None, "a finished call takes nothing more"
+
+
+@pytest.mark.parametrize("data,message", [
+    (b"\x1a\x01x", "unexpected field key 0x1a at byte 0"),
+    (b"\x0a\x05ab", "a field of 5 bytes runs off the end"),
+    (b"\x0a" + b"\xff" * 11, "longer than any varint"),
+])
+def test_bytes_that_are_no_value_fail_their_call(data, message):
+    partial = PartialCalls(MAX)
+    partial.start(pb.Call(id=1, tool="t", args_size=len(data)))
+    with pytest.raises(ValueError, match=message):
+        partial.add(pb.ArgsPart(id=1, data=data))
+
+
+def test_arguments_that_end_inside_a_field_header_fail_their_call():
+    partial = PartialCalls(MAX)
+    partial.start(pb.Call(id=1, tool="t", args_size=2))
+    with pytest.raises(ValueError, match="end inside a field"):
+        partial.add(pb.ArgsPart(id=1, data=b"\x12\x85"))  # a length whose varint goes on
