@@ -15,16 +15,8 @@ export const THREAD_ENV_VARS = [
   'VECLIB_MAXIMUM_THREADS',
 ] as const;
 
-const positiveInt = z.number().int().positive();
-const nonNegativeInt = z.number().int().nonnegative();
-
 /** The longest delay a Node timer can hold (2^31 - 1 ms, about 24.8 days); longer ones fire at once. */
 export const MAX_DURATION_MS = 2 ** 31 - 1;
-const tooLong = `at most ${MAX_DURATION_MS} ms (about 24.8 days), the longest a timer can wait`;
-/** A duration in ms that a timer can really wait. */
-const duration = positiveInt.max(MAX_DURATION_MS, tooLong);
-const delay = nonNegativeInt.max(MAX_DURATION_MS, tooLong);
-
 export const MAX_POOL_SIZE = 1024;
 /**
  * Process workers hold this many calls beyond the running one by default: the next call is
@@ -34,101 +26,120 @@ export const DEFAULT_PREFETCH = 2;
 export const MAX_PREFETCH = 64;
 export const MAX_THREADS_PER_WORKER = 1024;
 export const DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
-const MAX_MESSAGE_BYTES_LIMIT = 1024 * 1024 * 1024;
-
-const strategy = z.enum(['one_for_one', 'one_for_all', 'rest_for_one']);
-
-const envPairs = z
-  .array(z.tuple([z.string(), z.string()]))
-  .transform((pairs) => Object.fromEntries(pairs));
-const envObject = z.record(z.string(), z.string());
 
 /**
- * On by default: a frozen worker (SIGSTOP, a deadlock in native code) is killed and its calls
- * fail WORKER_CRASHED about pingIntervalMs × maxMissedHeartbeats + timeoutMs (16 s) after the
- * freeze at most. Heartbeats
- * are answered on a thread of their own, so a long CPU-bound call does not miss them.
+ * The schemas, built on first use rather than at import: building them is a tenth of the
+ * package's import time.
  */
-const HEARTBEAT_DEFAULTS = { enabled: true, pingIntervalMs: 2000, timeoutMs: 10_000, maxMissedHeartbeats: 3 };
-const heartbeatSchema = z
-  .object({
-    enabled: z.boolean().default(HEARTBEAT_DEFAULTS.enabled),
-    pingIntervalMs: duration.default(HEARTBEAT_DEFAULTS.pingIntervalMs),
-    timeoutMs: duration.default(HEARTBEAT_DEFAULTS.timeoutMs),
-    maxMissedHeartbeats: positiveInt.max(1000).default(HEARTBEAT_DEFAULTS.maxMissedHeartbeats),
-  })
-  .strict();
+function buildSchemas() {
+  const positiveInt = z.number().int().positive();
+  const nonNegativeInt = z.number().int().nonnegative();
 
-const restartSchema = z
-  .object({
-    strategy: strategy.default('one_for_one'),
-    intensity: nonNegativeInt.default(3),
-    periodMs: duration.default(5000),
-    type: z.enum(['permanent', 'transient', 'temporary']).default('permanent'),
-    backoffMs: delay.default(100),
-  })
-  .strict();
+  const tooLong = `at most ${MAX_DURATION_MS} ms (about 24.8 days), the longest a timer can wait`;
+  /** A duration in ms that a timer can really wait. */
+  const duration = positiveInt.max(MAX_DURATION_MS, tooLong);
+  const delay = nonNegativeInt.max(MAX_DURATION_MS, tooLong);
 
-const poolSchema = z
-  .object({
-    name: z.string().min(1).regex(/^[A-Za-z0-9_.-]+$/, 'use letters, digits, "_", "." or "-"'),
-    workerProfile: z.enum(['process', 'thread']).default('process'),
-    transport: z.enum(['grpc', 'local']).default('local'),
-    poolSize: positiveInt.max(MAX_POOL_SIZE, `at most ${MAX_POOL_SIZE} workers per pool`).optional(),
-    threadsPerWorker: positiveInt.max(MAX_THREADS_PER_WORKER, `at most ${MAX_THREADS_PER_WORKER} threads per worker`).optional(),
-    prefetch: nonNegativeInt.max(MAX_PREFETCH, `at most ${MAX_PREFETCH} calls sent ahead`).optional(),
-    adapter: z.string().regex(/^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)+$/, 'expected a dotted path "module.Class"').optional(),
-    adapterArgs: z.array(z.string()).optional(),
-    adapterEnv: z.union([envObject, envPairs]).default({}),
-    startupBatchSize: positiveInt.default(8),
-    startupBatchDelayMs: delay.default(250),
-    startupTimeoutMs: duration.default(30_000),
-    heartbeat: heartbeatSchema.default(HEARTBEAT_DEFAULTS),
-    threadSafetyChecks: z.boolean().default(false),
-    workerTtlMs: duration.optional(),
-    workerMaxRequests: positiveInt.optional(),
-    workerMaxMemoryMb: positiveInt.optional(),
-    workerRecycleJitter: z.number().min(0).max(1).default(0),
-    maxQueue: nonNegativeInt.default(10_000),
-    queueTimeoutMs: duration.default(60_000),
-    requestTimeoutMs: duration.optional(),
-    maxArgumentDepth: positiveInt.max(1000, 'at most 1000: Python cannot decode deeper values').default(128),
-    maxMessageBytes: positiveInt.max(MAX_MESSAGE_BYTES_LIMIT, `at most ${MAX_MESSAGE_BYTES_LIMIT} (1 GiB)`).default(DEFAULT_MAX_MESSAGE_BYTES),
-    restart: restartSchema.default({ strategy: 'one_for_one', intensity: 3, periodMs: 5000, type: 'permanent', backoffMs: 100 }),
-  })
-  .strict();
+  const MAX_MESSAGE_BYTES_LIMIT = 1024 * 1024 * 1024;
 
-const configSchema = z
-  .object({
-    python: z
-      .object({
-        executable: z.string().min(1).optional(),
-        pythonPath: z.array(z.string()).default([]),
-        env: envObject.default({}),
-      })
-      .strict()
-      .default({ pythonPath: [], env: {} }),
-    supervisor: z
-      .object({
-        strategy: strategy.default('one_for_one'),
-        intensity: nonNegativeInt.default(3),
-        periodMs: duration.default(5000),
-      })
-      .strict()
-      .default({ strategy: 'one_for_one', intensity: 3, periodMs: 5000 }),
-    inspect: z.any().optional(),
-    logger: z
-      .custom<WorkerLogger | false>((value) => value === false || typeof value === 'function', 'expected a function ({ pool, workerId, pid, stream, line }) => void, or false')
-      .default(() => stderrLogger),
-    shutdownGraceMs: delay.default(2000),
-    instanceId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'use 1 to 64 letters, digits, "_" or "-"').optional(),
-    pools: z.array(poolSchema).min(1, 'configure at least one pool'),
-  })
-  .strict();
+  const strategy = z.enum(['one_for_one', 'one_for_all', 'rest_for_one']);
 
-export type SnakepitConfig = z.input<typeof configSchema>;
-export type PoolConfigInput = z.input<typeof poolSchema>;
-type ParsedPool = z.output<typeof poolSchema>;
+  const envPairs = z
+    .array(z.tuple([z.string(), z.string()]))
+    .transform((pairs) => Object.fromEntries(pairs));
+  const envObject = z.record(z.string(), z.string());
+
+  /**
+   * On by default: a frozen worker (SIGSTOP, a deadlock in native code) is killed and its calls
+   * fail WORKER_CRASHED about pingIntervalMs × maxMissedHeartbeats + timeoutMs (16 s) after the
+   * freeze at most. Heartbeats
+   * are answered on a thread of their own, so a long CPU-bound call does not miss them.
+   */
+  const HEARTBEAT_DEFAULTS = { enabled: true, pingIntervalMs: 2000, timeoutMs: 10_000, maxMissedHeartbeats: 3 };
+  const heartbeatSchema = z
+    .object({
+      enabled: z.boolean().default(HEARTBEAT_DEFAULTS.enabled),
+      pingIntervalMs: duration.default(HEARTBEAT_DEFAULTS.pingIntervalMs),
+      timeoutMs: duration.default(HEARTBEAT_DEFAULTS.timeoutMs),
+      maxMissedHeartbeats: positiveInt.max(1000).default(HEARTBEAT_DEFAULTS.maxMissedHeartbeats),
+    })
+    .strict();
+
+  const restartSchema = z
+    .object({
+      strategy: strategy.default('one_for_one'),
+      intensity: nonNegativeInt.default(3),
+      periodMs: duration.default(5000),
+      type: z.enum(['permanent', 'transient', 'temporary']).default('permanent'),
+      backoffMs: delay.default(100),
+    })
+    .strict();
+
+  const poolSchema = z
+    .object({
+      name: z.string().min(1).regex(/^[A-Za-z0-9_.-]+$/, 'use letters, digits, "_", "." or "-"'),
+      workerProfile: z.enum(['process', 'thread']).default('process'),
+      transport: z.enum(['grpc', 'local']).default('local'),
+      poolSize: positiveInt.max(MAX_POOL_SIZE, `at most ${MAX_POOL_SIZE} workers per pool`).optional(),
+      threadsPerWorker: positiveInt.max(MAX_THREADS_PER_WORKER, `at most ${MAX_THREADS_PER_WORKER} threads per worker`).optional(),
+      prefetch: nonNegativeInt.max(MAX_PREFETCH, `at most ${MAX_PREFETCH} calls sent ahead`).optional(),
+      adapter: z.string().regex(/^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)+$/, 'expected a dotted path "module.Class"').optional(),
+      adapterArgs: z.array(z.string()).optional(),
+      adapterEnv: z.union([envObject, envPairs]).default({}),
+      startupBatchSize: positiveInt.default(8),
+      startupBatchDelayMs: delay.default(250),
+      startupTimeoutMs: duration.default(30_000),
+      heartbeat: heartbeatSchema.default(HEARTBEAT_DEFAULTS),
+      threadSafetyChecks: z.boolean().default(false),
+      workerTtlMs: duration.optional(),
+      workerMaxRequests: positiveInt.optional(),
+      workerMaxMemoryMb: positiveInt.optional(),
+      workerRecycleJitter: z.number().min(0).max(1).default(0),
+      maxQueue: nonNegativeInt.default(10_000),
+      queueTimeoutMs: duration.default(60_000),
+      requestTimeoutMs: duration.optional(),
+      maxArgumentDepth: positiveInt.max(1000, 'at most 1000: Python cannot decode deeper values').default(128),
+      maxMessageBytes: positiveInt.max(MAX_MESSAGE_BYTES_LIMIT, `at most ${MAX_MESSAGE_BYTES_LIMIT} (1 GiB)`).default(DEFAULT_MAX_MESSAGE_BYTES),
+      restart: restartSchema.default({ strategy: 'one_for_one', intensity: 3, periodMs: 5000, type: 'permanent', backoffMs: 100 }),
+    })
+    .strict();
+
+  const configSchema = z
+    .object({
+      python: z
+        .object({
+          executable: z.string().min(1).optional(),
+          pythonPath: z.array(z.string()).default([]),
+          env: envObject.default({}),
+        })
+        .strict()
+        .default({ pythonPath: [], env: {} }),
+      supervisor: z
+        .object({
+          strategy: strategy.default('one_for_one'),
+          intensity: nonNegativeInt.default(3),
+          periodMs: duration.default(5000),
+        })
+        .strict()
+        .default({ strategy: 'one_for_one', intensity: 3, periodMs: 5000 }),
+      inspect: z.any().optional(),
+      logger: z
+        .custom<WorkerLogger | false>((value) => value === false || typeof value === 'function', 'expected a function ({ pool, workerId, pid, stream, line }) => void, or false')
+        .default(() => stderrLogger),
+      shutdownGraceMs: delay.default(2000),
+      instanceId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'use 1 to 64 letters, digits, "_" or "-"').optional(),
+      pools: z.array(poolSchema).min(1, 'configure at least one pool'),
+    })
+    .strict();
+  return { config: configSchema, pool: poolSchema, strategy };
+}
+
+type Schemas = ReturnType<typeof buildSchemas>;
+let schemas: Schemas | undefined;
+
+export type SnakepitConfig = z.input<Schemas['config']>;
+export type PoolConfigInput = z.input<Schemas['pool']>;
+type ParsedPool = z.output<Schemas['pool']>;
 
 /** A pool's configuration after defaults and profile rules are applied. */
 export interface PoolConfig extends Omit<ParsedPool, 'adapter' | 'adapterArgs' | 'poolSize' | 'threadsPerWorker' | 'adapterEnv' | 'prefetch'> {
@@ -143,7 +154,7 @@ export interface PoolConfig extends Omit<ParsedPool, 'adapter' | 'adapterArgs' |
 
 export interface ResolvedConfig {
   python: { executable?: string; pythonPath: string[]; env: Record<string, string> };
-  supervisor: { strategy: z.output<typeof strategy>; intensity: number; periodMs: number };
+  supervisor: { strategy: z.output<Schemas['strategy']>; intensity: number; periodMs: number };
   inspect?: unknown;
   /** Worker output besides `worker:log`; false: only the event. */
   logger: WorkerLogger | false;
@@ -153,7 +164,7 @@ export interface ResolvedConfig {
 }
 
 export function resolveConfig(input: unknown): ResolvedConfig {
-  const parsed = configSchema.safeParse(input);
+  const parsed = (schemas ??= buildSchemas()).config.safeParse(input);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((issue) => ({ path: formatPath(issue.path), message: issue.message }));
     throw invalid(issues);
