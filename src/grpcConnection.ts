@@ -31,6 +31,8 @@ const SESSION_METHOD = '/snakepit.v1.Worker/Session';
 const CHANNEL_OPTIONS: grpc.ChannelOptions = {
   'grpc.max_receive_message_length': -1,
   'grpc.max_send_message_length': -1,
+  // HTTP/2's default 64 KiB window makes a large reply wait for a window update every 64 KiB.
+  'grpc-node.flow_control_window': 8 * 1024 * 1024,
 };
 
 export class GrpcConnection extends WorkerConnection {
