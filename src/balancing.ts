@@ -8,10 +8,20 @@ export function isRoutable(slot: WorkerSlot): boolean {
   return (slot.state === 'ready' || slot.state === 'busy') && slot.connection?.usable === true && slot.startedCalls < slot.callLimit;
 }
 
+/** Has a call place free: a process worker running nothing, a thread worker with an idle thread. */
+export function isFree(slot: WorkerSlot): boolean {
+  return slot.inFlight < slot.capacity && isRoutable(slot);
+}
+
+/** Can take one more call now, counting the calls a process worker may hold sent ahead. */
+export function hasRoom(slot: WorkerSlot): boolean {
+  return slot.inFlight < slot.capacity + slot.prefetch && isRoutable(slot);
+}
+
 export function pickWorker(slots: readonly WorkerSlot[]): WorkerSlot | undefined {
   let best: WorkerSlot | undefined;
   for (const slot of slots) {
-    if (slot.inFlight >= slot.capacity + slot.prefetch || !isRoutable(slot)) continue;
+    if (!hasRoom(slot)) continue;
     if (!best || slot.inFlight < best.inFlight) best = slot;
     if (slot.inFlight === 0) break;
   }

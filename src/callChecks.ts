@@ -3,6 +3,8 @@
 import { MAX_DURATION_MS } from './config.js';
 import type { CallOptions } from './dispatcher.js';
 
+const MAX_SESSION_ID_LENGTH = 1024;
+
 /** What is wrong with a call's tool name, arguments or options, if anything. */
 export function checkCall(tool: unknown, args: unknown, options: unknown): string | undefined {
   if (typeof tool !== 'string' || tool.length === 0) return `The tool name must be a non-empty string; got ${describeValue(tool)}.`;
@@ -10,12 +12,15 @@ export function checkCall(tool: unknown, args: unknown, options: unknown): strin
     return `Arguments to tool "${tool}" must be an object of keyword arguments, e.g. { a: 1 }; got ${describeValue(args)}.`;
   }
   if (options === null || typeof options !== 'object') return `Call options must be an object, e.g. { pool: 'ml', timeoutMs: 5000 }; got ${describeValue(options)}.`;
-  const { pool, timeoutMs, signal } = options as CallOptions;
+  const { pool, timeoutMs, signal, sessionId } = options as CallOptions;
   if (pool !== undefined && typeof pool !== 'string') return `The pool option must be a pool's name; got ${describeValue(pool)}.`;
   if (timeoutMs !== undefined && !isDuration(timeoutMs, false)) {
     return `timeoutMs must be a number of ms above 0 and at most ${MAX_DURATION_MS}; got ${describeValue(timeoutMs)}.`;
   }
   if (signal !== undefined && !(signal instanceof AbortSignal)) return `signal must be an AbortSignal (e.g. AbortSignal.timeout(1000)); got ${describeValue(signal)}.`;
+  if (sessionId !== undefined && (typeof sessionId !== 'string' || sessionId.length === 0 || sessionId.length > MAX_SESSION_ID_LENGTH)) {
+    return `sessionId must be a non-empty string of at most ${MAX_SESSION_ID_LENGTH} characters, e.g. a user or conversation id; got ${describeValue(sessionId)}.`;
+  }
   return undefined;
 }
 

@@ -24,6 +24,7 @@ export const MAX_POOL_SIZE = 1024;
  */
 export const DEFAULT_PREFETCH = 2;
 export const MAX_PREFETCH = 64;
+export const MAX_SESSIONS = 10_000_000;
 /**
  * A crashed worker waits this long before it is started again: half a cold start here, so a
  * `kill -9` is repaired within about 1.5 cold starts while a worker that crashes at boot still
@@ -89,6 +90,9 @@ function buildSchemas() {
       poolSize: positiveInt.max(MAX_POOL_SIZE, `at most ${MAX_POOL_SIZE} workers per pool`).optional(),
       threadsPerWorker: positiveInt.max(MAX_THREADS_PER_WORKER, `at most ${MAX_THREADS_PER_WORKER} threads per worker`).optional(),
       prefetch: nonNegativeInt.max(MAX_PREFETCH, `at most ${MAX_PREFETCH} calls sent ahead`).optional(),
+    affinity: z.enum(['hint', 'strict']).default('hint'),
+    sessionTtlMs: duration.default(30 * 60 * 1000),
+    maxSessions: positiveInt.max(MAX_SESSIONS, `at most ${MAX_SESSIONS} sessions per pool`).default(10_000),
       adapter: z.string().regex(/^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)+$/, 'expected a dotted path "module.Class"').optional(),
       adapterArgs: z.array(z.string()).optional(),
       adapterEnv: z.union([envObject, envPairs]).default({}),

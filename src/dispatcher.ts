@@ -18,8 +18,9 @@ import {
   WorkerCrashedError,
 } from './errors.js';
 import type { SnakepitEvents } from './events.js';
-import { isRoutable, pickWorker } from './balancing.js';
+import { hasRoom, isFree, isRoutable, pickWorker } from './balancing.js';
 import { Fifo, type FifoEntry } from './fifo.js';
+import { SessionTable } from './sessions.js';
 import { type PoolStats, StatsRecorder } from './stats.js';
 import { type CallSink, inOneFrame, type WorkerConnection } from './workerConnection.js';
 
@@ -53,6 +54,8 @@ export interface WorkerSlot {
   requests: number;
   gilEnabled: boolean | undefined;
   connection: WorkerConnection | undefined;
+  /** Calls of strict sessions bound to this worker, waiting for room on it. */
+  pinned: Fifo<Request>;
   /** Tells the worker's state machine its load (see reportLoad). */
   notify: (event: LoadEvent) => void;
   reportedInFlight: number;
@@ -79,12 +82,16 @@ export interface CallOptions {
   pool?: string;
   timeoutMs?: number;
   signal?: AbortSignal;
+  /** Calls of one session go to the worker that ran its last call (see the pool's `affinity`). */
+  sessionId?: string;
 }
 
 /** One call, from submit until settled; it is also the sink the worker connection reports to. */
 class Request implements CallSink {
   settled = false;
+  /** Its place while it waits: in the pool's queue or a worker's pinned queue. */
   entry: FifoEntry<Request> | undefined;
+  waitsIn: Fifo<Request> | undefined;
   /** Armed while it waits in the queue (queueTimeoutMs). */
   queueTimer: NodeJS.Timeout | undefined;
   cleanup: (() => void) | undefined;
@@ -100,6 +107,7 @@ class Request implements CallSink {
     readonly rejectCaller: (error: SnakepitError) => void,
     readonly onChunk: ((value: unknown) => void) | undefined,
     readonly submittedAt: number,
+    readonly sessionId: string | undefined,
   ) {}
 
   resolve(value: unknown): void {
@@ -130,6 +138,9 @@ export class Dispatcher {
   /** The workers this pool routes to, in the order they joined. */
   private readonly slots: WorkerSlot[] = [];
   private readonly queue = new Fifo<Request>();
+  /** Calls waiting in workers' pinned queues (strict sessions), all workers together. */
+  private pinnedCount = 0;
+  private readonly sessions: SessionTable;
   private readonly stats = new StatsRecorder();
   private closedWith: SnakepitError | undefined;
   /** Set by close(): queued calls were refused, so none may be queued again. */
@@ -142,7 +153,9 @@ export class Dispatcher {
     readonly config: PoolConfig,
     private readonly events: EventEmitter<SnakepitEvents>,
     private readonly observer: DispatchObserver,
-  ) {}
+  ) {
+    this.sessions = new SessionTable(config.maxSessions, config.sessionTtlMs);
+  }
 
   slot(workerId: string): WorkerSlot | undefined {
     return this.slots.find((slot) => slot.id === workerId);
@@ -152,7 +165,7 @@ export class Dispatcher {
   addSlot(workerId: string, capacity: number, state: WorkerStateName, notify: (event: LoadEvent) => void): WorkerSlot {
     const slot: WorkerSlot = {
       id: workerId, pool: this.config.name, pid: undefined, state, inFlight: 0, capacity,
-      prefetch: this.config.prefetch, requests: 0, gilEnabled: undefined, connection: undefined, notify,
+      prefetch: this.config.prefetch, pinned: new Fifo<Request>(), requests: 0, gilEnabled: undefined, connection: undefined, notify,
       reportedInFlight: 0, loadReportPending: false, startedCalls: 0, callLimit: Infinity, recycleRequested: false,
     };
     this.slots.push(slot);
@@ -180,7 +193,7 @@ export class Dispatcher {
   }
 
   get queued(): number {
-    return this.queue.size;
+    return this.queue.size + this.pinnedCount;
   }
 
   get inFlight(): number {
@@ -201,14 +214,21 @@ export class Dispatcher {
       if (options.signal?.aborted) return this.refuse(tool, reject, new AbortedError(tool, options.signal.reason));
       const wire = this.encode(tool, args);
       if (wire instanceof SnakepitError) return this.refuse(tool, reject, wire);
-      const request = new Request(this, tool, wire, resolve, reject, onChunk, performance.now());
+      const request = new Request(this, tool, wire, resolve, reject, onChunk, performance.now(), options.sessionId);
       this.watchDeadline(request, options);
-      const slot = this.queue.size === 0 ? pickWorker(this.slots) : undefined;
+      const bound = options.sessionId === undefined ? undefined : this.sessionWorker(options.sessionId);
+      let slot: WorkerSlot | undefined;
+      if (bound && this.config.affinity === 'strict') {
+        // Its worker or nothing: after the session's calls already waiting for it.
+        if (bound.pinned.size === 0 && hasRoom(bound)) return this.run(request, bound);
+      } else if (this.queue.size === 0) {
+        slot = bound && isFree(bound) ? bound : pickWorker(this.slots);
+      }
       if (slot) return this.run(request, slot);
-      if (this.queue.size >= this.config.maxQueue) {
+      if (this.queued >= this.config.maxQueue) {
         return this.settle(request, new PoolSaturatedError(this.config.name, this.config.maxQueue));
       }
-      this.enqueue(request);
+      this.enqueue(request, bound && this.config.affinity === 'strict' ? bound.pinned : this.queue);
     });
   }
 
@@ -253,14 +273,19 @@ export class Dispatcher {
 
   private giveUp(request: Request, error: SnakepitError): void {
     if (request.settled) return;
-    if (request.entry) this.queue.remove(request.entry);
+    this.unqueue(request);
     request.cancelOnWorker();
     this.settle(request, error);
   }
 
-  /** Queues a call: at the tail, or at the head for one handed back by a dead worker. */
-  private enqueue(request: Request, atHead = false): void {
-    request.entry = atHead ? this.queue.unshift(request) : this.queue.push(request);
+  /**
+   * Queues a call: in the pool's queue or a worker's pinned one; at the tail, or at the head for
+   * one handed back by a dead worker.
+   */
+  private enqueue(request: Request, fifo = this.queue, atHead = false): void {
+    request.entry = atHead ? fifo.unshift(request) : fifo.push(request);
+    request.waitsIn = fifo;
+    if (fifo !== this.queue) this.pinnedCount++;
     request.queueTimer = setTimeout(() => {
       request.queueTimer = undefined;
       if (request.settled || !request.entry) return;
@@ -268,12 +293,57 @@ export class Dispatcher {
       this.giveUp(request, new QueueTimeoutError(this.config.name, this.config.queueTimeoutMs));
     }, this.config.queueTimeoutMs);
     if (this.events.listenerCount('request:queued')) {
-      this.events.emit('request:queued', { pool: this.config.name, tool: request.tool, queueLength: this.queue.size, at: Date.now() });
+      this.events.emit('request:queued', { pool: this.config.name, tool: request.tool, queueLength: this.queued, at: Date.now() });
     }
   }
 
-  private run(request: Request, slot: WorkerSlot): void {
+  /** Takes a waiting call out of whichever queue holds it. */
+  private unqueue(request: Request): void {
+    if (!request.entry) return;
+    request.waitsIn!.remove(request.entry);
+    if (request.waitsIn !== this.queue) this.pinnedCount--;
     request.entry = undefined;
+    request.waitsIn = undefined;
+  }
+
+  /** The worker a session is bound to, if that same process still takes calls. */
+  private sessionWorker(sessionId: string): WorkerSlot | undefined {
+    const binding = this.sessions.lookup(sessionId, performance.now());
+    if (!binding) return undefined;
+    const slot = this.slot(binding.workerId);
+    return slot && slot.pid === binding.pid && isRoutable(slot) ? slot : undefined;
+  }
+
+  /** Binds the call's session to the worker running it; says so if its old worker is gone. */
+  private bindSession(sessionId: string, slot: WorkerSlot): void {
+    const previous = this.sessions.bind(sessionId, slot.id, slot.pid, performance.now());
+    if (!previous || (previous.workerId === slot.id && previous.pid === slot.pid)) return;
+    const old = this.slot(previous.workerId);
+    if (old && old.pid === previous.pid && isRoutable(old)) return; // still there: a hint that went elsewhere
+    if (this.events.listenerCount('session:moved')) {
+      this.events.emit('session:moved', { pool: this.config.name, sessionId, fromWorkerId: previous.workerId, toWorkerId: slot.id, at: Date.now() });
+    }
+  }
+
+  /**
+   * A worker stops taking calls (draining, crashed, stopped): the calls pinned to it go to the
+   * head of the pool's queue, oldest first, and their sessions move to whichever worker runs them.
+   */
+  releasePinned(slot: WorkerSlot): void {
+    if (slot.pinned.size === 0) return;
+    const waiting = slot.pinned.drain();
+    this.pinnedCount -= waiting.length;
+    for (const request of waiting.reverse()) {
+      request.entry = this.queue.unshift(request);
+      request.waitsIn = this.queue;
+    }
+    this.schedulePump();
+  }
+
+  private run(request: Request, slot: WorkerSlot): void {
+    if (request.sessionId !== undefined) this.bindSession(request.sessionId, slot);
+    request.entry = undefined;
+    request.waitsIn = undefined;
     if (request.queueTimer) {
       clearTimeout(request.queueTimer);
       request.queueTimer = undefined;
@@ -310,7 +380,7 @@ export class Dispatcher {
     request.connection = undefined;
     if (request.settled) return this.noteIfDrained();
     if (this.queueClosed) return this.settle(request, error);
-    this.enqueue(request, true);
+    this.enqueue(request, this.queue, true);
     this.schedulePump();
   }
 
@@ -374,7 +444,7 @@ export class Dispatcher {
 
   /** Runs queued calls on free workers; batched to once per tick. */
   schedulePump(): void {
-    if (this.pumpScheduled || this.queue.size === 0) return;
+    if (this.pumpScheduled || this.queued === 0) return;
     this.pumpScheduled = true;
     process.nextTick(() => {
       this.pumpScheduled = false;
@@ -384,22 +454,44 @@ export class Dispatcher {
 
   private pump(): void {
     inOneFrame(() => {
-      while (this.queue.size > 0) {
-        const slot = pickWorker(this.slots);
-        if (!slot) return;
-        const request = this.queue.shift()!;
-        request.entry = undefined;
-        this.run(request, slot);
+      for (let next = this.nextToRun(); next; next = this.nextToRun()) {
+        this.unqueue(next.request);
+        this.run(next.request, next.slot);
       }
     });
+  }
+
+  /**
+   * The longest-waiting call that can run now, and where: the head of the pool's queue on its
+   * session's worker if that one is free, else the least-loaded; or, if older, the head of a
+   * worker's pinned queue once that worker has room.
+   */
+  private nextToRun(): { request: Request; slot: WorkerSlot } | undefined {
+    let next: { request: Request; slot: WorkerSlot } | undefined;
+    const head = this.queue.peek();
+    if (head) {
+      const bound = head.sessionId === undefined ? undefined : this.sessionWorker(head.sessionId);
+      const slot = bound && isFree(bound) ? bound : pickWorker(this.slots);
+      if (slot) next = { request: head, slot };
+    }
+    if (this.pinnedCount > 0) {
+      for (const slot of this.slots) {
+        const pinned = slot.pinned.peek();
+        if (!pinned || !hasRoom(slot) || (next && next.request.submittedAt <= pinned.submittedAt)) continue;
+        next = { request: pinned, slot };
+      }
+    }
+    return next;
   }
 
   /** From now on every call is refused with `error`; queued calls are refused too. */
   close(error: SnakepitError = new ShuttingDownError()): void {
     this.closedWith ??= error;
     this.queueClosed = true;
+    for (const slot of this.slots) this.releasePinned(slot);
     for (const request of this.queue.drain()) {
       request.entry = undefined;
+      request.waitsIn = undefined;
       this.settle(request, error);
     }
   }
@@ -412,7 +504,7 @@ export class Dispatcher {
   }
 
   private noteIfDrained(): void {
-    if (!this.whenDrained || this.queue.size > 0 || this.inFlight > 0) return;
+    if (!this.whenDrained || this.queued > 0 || this.inFlight > 0) return;
     const drained = this.whenDrained;
     this.whenDrained = undefined;
     drained();
@@ -425,7 +517,8 @@ export class Dispatcher {
       requests: this.stats.requests,
       completed: this.stats.completed,
       failures: this.stats.failures,
-      queued: this.queue.size,
+      queued: this.queued,
+      sessions: this.sessions.size,
       queueTimeouts: this.stats.queueTimeouts,
       inFlight,
       capacity: this.capacity,

@@ -37,6 +37,8 @@ export interface SnakepitEvents {
   ) => void;
   /** level pool: a pool gave up and its parent decides; level root: everything stopped. */
   'supervisor:escalation': (e: PoolEventBase & { level: 'pool' | 'root'; reason: string; error: Error }) => void;
+  /** A session's worker is gone (crashed, recycled, stopped): its calls now run on another. */
+  'session:moved': (e: PoolEventBase & { sessionId: string; fromWorkerId: string; toWorkerId: string }) => void;
   'request:queued': (e: PoolEventBase & { tool: string; queueLength: number }) => void;
   'request:started': (e: WorkerEventBase & { tool: string; waitedMs: number }) => void;
   'request:completed': (e: WorkerEventBase & { tool: string; durationMs: number }) => void;

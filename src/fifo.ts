@@ -32,6 +32,11 @@ export class Fifo<T> {
     return node;
   }
 
+  /** The value that shift() would return, left in place. */
+  peek(): T | undefined {
+    return this.head?.value;
+  }
+
   shift(): T | undefined {
     const node = this.head;
     if (!node) return undefined;

@@ -75,13 +75,16 @@ export class LifecycleReporter {
         this.events.emit('worker:busy', { ...base, inFlight: slot.inFlight });
         break;
       case 'draining':
+        dispatcher.releasePinned(slot);
         this.events.emit('worker:draining', { ...base, reason: context.retireReason ?? 'shutdown' });
         break;
       case 'recycling':
+        dispatcher.releasePinned(slot);
         if (context.retireReason !== 'shutdown') this.events.emit('worker:recycling', { ...base, reason: context.retireReason ?? 'manual' });
         break;
       case 'crashed': {
         slot.connection = undefined;
+        dispatcher.releasePinned(slot);
         this.recyclers.get(context.pool)!.workerGone(slot);
         this.events.emit('worker:crashed', {
           ...base,
@@ -93,6 +96,7 @@ export class LifecycleReporter {
       }
       case 'stopped':
         slot.connection = undefined;
+        dispatcher.releasePinned(slot);
         this.recyclers.get(context.pool)!.workerGone(slot);
         this.failures.workerStopped(context.id);
         dispatcher.removeSlot(slot);

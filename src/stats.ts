@@ -7,6 +7,8 @@ export interface PoolStats {
   completed: number;
   failures: number;
   queued: number;
+  /** Sessions the pool remembers a worker for (at most `maxSessions`). */
+  sessions: number;
   queueTimeouts: number;
   inFlight: number;
   capacity: number;
