@@ -6,7 +6,7 @@ import type { PoolAnnouncement, PoolContext } from '../machines/pool.machine.js'
 import { poolMachine } from '../machines/pool.machine.js';
 import { type RuntimeAnnouncement, runtimeMachine } from '../machines/runtime.machine.js';
 import { type RetireReason, type WorkerContext, type WorkerStateName, workerMachine } from '../machines/worker.machine.js';
-import type { LoadEvent } from './dispatcher.js';
+import type { LoadEvent } from './calls.js';
 import type { PoolConfig } from './config.js';
 import type { SnakepitError } from './errors.js';
 import { watchHeartbeat } from './heartbeat.js';

@@ -1,7 +1,7 @@
 // Which worker takes the next call: the policy, on its own so it can change without touching
 // the queue. Today: the least-loaded worker that can take a call now, so thread workers fill
 // evenly and an idle worker is taken at once.
-import type { WorkerSlot } from './dispatcher.js';
+import type { WorkerSlot } from './calls.js';
 
 /** Takes calls at all: serving, connected, and not past its workerMaxRequests. */
 export function isRoutable(slot: WorkerSlot): boolean {

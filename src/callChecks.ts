@@ -1,7 +1,7 @@
 // Checks of what a caller hands the public API (tool name, arguments object, call options,
 // durations), so misuse is INVALID_ARGUMENT at once, with a message saying what to send.
 import { MAX_DURATION_MS } from './config.js';
-import type { CallOptions } from './dispatcher.js';
+import type { CallOptions } from './calls.js';
 
 const MAX_SESSION_ID_LENGTH = 1024;
 

@@ -21,7 +21,7 @@ export {
 export { THREAD_ENV_VARS } from './config.js';
 
 export type { SnakepitConfig, PoolConfigInput } from './config.js';
-export type { CallOptions, WorkerInfo } from './dispatcher.js';
+export type { CallOptions, WorkerInfo } from './calls.js';
 export type { SnakepitEvents, SnakepitEventName } from './events.js';
 export type { HealthReport, InspectSnapshot, StopOptions, SupervisorInfo } from './snakepit.js';
 export type { WorkerLogEntry, WorkerLogger } from './workerLog.js';

@@ -6,7 +6,8 @@ import type { PoolAnnouncement, PoolContext } from '../machines/pool.machine.js'
 import type { RuntimeAnnouncement } from '../machines/runtime.machine.js';
 import type { WorkerContext, WorkerStateName } from '../machines/worker.machine.js';
 import type { ResolvedConfig } from './config.js';
-import type { Dispatcher, LoadEvent } from './dispatcher.js';
+import type { LoadEvent } from './calls.js';
+import type { Dispatcher } from './dispatcher.js';
 import { ShuttingDownError } from './errors.js';
 import type { SnakepitEvents } from './events.js';
 import type { Failures } from './failures.js';

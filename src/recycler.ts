@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import type { RecycleReason } from '../machines/worker.machine.js';
 import type { PoolConfig } from './config.js';
-import type { WorkerSlot } from './dispatcher.js';
+import type { WorkerSlot } from './calls.js';
 
 export class Recycler {
   private readonly timers = new Map<string, NodeJS.Timeout>();

@@ -9,7 +9,8 @@ import type { RecycleReason, WorkerContext, WorkerStateName } from '../machines/
 import { createRuntimeLogic, type RuntimeHooks } from './actors.js';
 import { checkCall, describeValue, isDuration } from './callChecks.js';
 import { MAX_DURATION_MS, type PoolConfig, type ResolvedConfig, resolveConfig, type SnakepitConfig } from './config.js';
-import { type CallOptions, Dispatcher, type WorkerInfo, type WorkerSlot } from './dispatcher.js';
+import type { CallOptions, WorkerInfo, WorkerSlot } from './calls.js';
+import { Dispatcher } from './dispatcher.js';
 import { InvalidArgumentError, InvalidStateError, PoolNotFoundError, ShuttingDownError, SnakepitError } from './errors.js';
 import type { SnakepitEventName, SnakepitEvents } from './events.js';
 import { Failures } from './failures.js';

@@ -17,230 +17,23 @@ from __future__ import annotations
 
 import hmac
 import os
-import select
 import socket
-import struct
-import sys
 import threading
 import time
 from collections import deque
 from typing import Any, Callable, Iterator
 
-from . import frames
-from .control import exit_now
 from .dispatch import Dispatcher, cancelled_reply
-from .parts import Landed, PartialCalls, read_varint
-from .session import BRIDGE_FAILURE_EXIT, BadFrame, InFlight, ThreadSession, decode_client_frame, fatal, runnable_calls
+from .framesocket import FrameError, FrameSocket, Gone, decode_or_exit, frame_error_exit
+from .parts import PartialCalls
+from .session import BadFrame, InFlight, ThreadSession, decode_client_frame, fatal, runnable_calls
 
-HEADER = struct.Struct(">I")
-READ_BYTES = 256 * 1024
 # Until a connection has shown the token it may send only this much, and a frame error from it
 # closes that connection rather than ending the worker.
 UNAUTHENTICATED_FRAME_BYTES = 4096
 TOKEN_WAIT_S = 10.0
 # How long a call runs before the watcher takes over reading (heartbeats, cancels).
 WATCH_INTERVAL_S = 0.02
-# The longest head of a frame holding one ArgsPart: keys and varints before the part's bytes.
-PART_HEAD_MAX = 23
-
-
-class FrameError(Exception):
-    """A length over the limit: the stream cannot be trusted any more."""
-
-
-class Gone(Exception):
-    """Node closed the connection or it broke."""
-
-
-def frame_error_exit(message: str) -> None:
-    try:
-        print(f"snakepit worker: {message}; exiting to be replaced", file=sys.stderr)
-        sys.stderr.flush()
-    finally:
-        exit_now(BRIDGE_FAILURE_EXIT)
-
-
-class LandedFrame:
-    """A ClientFrame whose one ArgsPart the socket read straight into its call's buffer."""
-
-    calls = cancels = pings = ()
-    token = b""
-
-    def __init__(self, call_id: int, size: int):
-        self.parts = (Landed(call_id, size),)
-
-
-class FrameSocket:
-    """One connection: whole frames in, each bounded by `max_frame`; frames out, one writer at a time.
-
-    `part_sink`, once set, is where large calls collect their arguments: a part of one arrives
-    as a frame of its own and is read from the socket into the call's buffer, with no copy.
-    """
-
-    def __init__(self, sock: socket.socket, max_frame: int):
-        self.sock = sock
-        self.max_frame = max_frame
-        self.part_sink: PartialCalls | None = None
-        self._buf = bytearray()
-        self._write_lock = threading.Lock()
-
-    def _length(self) -> int:
-        (size,) = HEADER.unpack_from(self._buf)
-        if size > self.max_frame:
-            raise FrameError(f"a frame of {size} bytes from Node is over the limit of {self.max_frame}")
-        return size
-
-    def buffered(self) -> bytes | None:
-        """A whole frame already read, if there is one."""
-        buf = self._buf
-        if len(buf) < 4:
-            return None
-        end = 4 + self._length()
-        if len(buf) < end:
-            return None
-        frame = bytes(buf[4:end])
-        del buf[:end]
-        return frame
-
-    def read(self) -> bytes | None:
-        """The next frame; None once Node closed the connection."""
-        buf = self._buf
-        while True:
-            frame = self.buffered()
-            if frame is not None:
-                return frame
-            if len(buf) >= 4 and 4 + self._length() - len(buf) > READ_BYTES:
-                return self._read_large(self._length())
-            try:
-                data = self.sock.recv(READ_BYTES)
-            except OSError:
-                return None
-            if not data:
-                return None
-            buf += data
-
-    def next_frame(self) -> Any:
-        """The next ClientFrame, decoded (a LandedFrame for a part read in place); None once
-        Node closed the connection."""
-        buf = self._buf
-        while True:
-            raw = self.buffered()
-            if raw is not None:
-                return decode_or_exit(raw)
-            if len(buf) >= 4 and 4 + self._length() - len(buf) > READ_BYTES:
-                size = self._length()
-                landed = self._land_part(size)
-                if landed is not None:
-                    return landed
-                raw = self._read_large(size)
-                return None if raw is None else decode_or_exit(raw)
-            if not self._fill():
-                return None
-
-    def _fill(self) -> bool:
-        """Reads what the socket has; False once Node closed it."""
-        try:
-            data = self.sock.recv(READ_BYTES)
-        except OSError:
-            return False
-        self._buf += data
-        return bool(data)
-
-    def _land_part(self, size: int) -> LandedFrame | None:
-        """Reads a frame that is ClientFrame{parts: [ArgsPart{id, data}]} into its call's buffer.
-
-        None, with nothing consumed, if the frame is anything else or the call is not collecting:
-        it is then read and decoded as a frame like any other.
-        """
-        sink, buf = self.part_sink, self._buf
-        if sink is None:
-            return None
-        while len(buf) < 4 + PART_HEAD_MAX:
-            if not self._fill():
-                return None
-        end = 4 + size
-        try:
-            if buf[4] != 0x1A:  # ClientFrame.parts
-                return None
-            part_size, pos = read_varint(buf, 5)
-            if pos + part_size != end or buf[pos] != 0x08:  # ArgsPart.id
-                return None
-            call_id, pos = read_varint(buf, pos + 1)
-            if buf[pos] != 0x12:  # ArgsPart.data
-                return None
-            data_size, pos = read_varint(buf, pos + 1)
-        except ValueError:
-            return None
-        if pos + data_size != end:
-            return None
-        landing = sink.landing(call_id, data_size)
-        if landing is None:
-            return None
-        have = min(len(buf) - pos, data_size)
-        landing[:have] = buf[pos:pos + have]
-        del buf[:pos + have]
-        while have < data_size:
-            try:
-                got = self.sock.recv_into(landing[have:])
-            except OSError as e:
-                raise Gone() from e
-            if not got:
-                raise Gone()
-            have += got
-        return LandedFrame(call_id, data_size)
-
-    def _read_large(self, size: int) -> bytes | None:
-        """A large frame's body, read straight into its own buffer: no growing copies."""
-        body = bytearray(size)
-        have = len(self._buf) - 4
-        body[:have] = self._buf[4:]
-        del self._buf[:]
-        view = memoryview(body)
-        while have < size:
-            try:
-                got = self.sock.recv_into(view[have:])
-            except OSError:
-                return None
-            if not got:
-                return None
-            have += got
-        return body
-
-    def readable(self, *others: int) -> list:
-        return select.select([self.sock, *others], [], [])[0]
-
-    def write(self, payload: bytes) -> None:
-        header = HEADER.pack(len(payload))
-        try:
-            with self._write_lock:
-                if len(payload) < 65536:
-                    self.sock.sendall(header + payload)
-                else:
-                    self.sock.sendall(header)
-                    self.sock.sendall(payload)
-        except OSError as e:
-            raise Gone() from e
-
-    def write_reply(self, reply: bytes | frames.Pieces) -> None:
-        """Writes ServerFrame{replies: [reply]}; a large reply's pieces go as they are, unjoined."""
-        head = frames.single_head(len(reply))
-        if not isinstance(reply, frames.Pieces):
-            self.write(head + reply)
-            return
-        try:
-            with self._write_lock:
-                self.sock.sendall(HEADER.pack(len(head) + reply.size) + head)
-                for part in reply.parts:
-                    self.sock.sendall(part)
-        except OSError as e:
-            raise Gone() from e
-
-
-def decode_or_exit(raw: bytes) -> Any:
-    try:
-        return decode_client_frame(raw)
-    except BadFrame as e:
-        frame_error_exit(str(e))
 
 
 class LaneServer:
