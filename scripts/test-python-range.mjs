@@ -50,11 +50,12 @@ function parseArgs(argv) {
 // Lines pip prints for every package when a configured local index lacks it; pure noise.
 const PIP_NOISE = /is ignored: it is neither a file nor a directory/;
 
-/** Runs a command to completion; its output is shown, its stderr without pip's noise. */
-function run(cmd, args, what, { quiet = false } = {}) {
+/** Runs a command to completion; its output is shown, its stderr without pip's noise (or as it
+ *  comes, with `rawErr`: a test run's stack dumps must show even if it is killed). */
+function run(cmd, args, what, { quiet = false, rawErr = false } = {}) {
   const r = spawnSync(cmd, args, {
     cwd: repo,
-    stdio: ['ignore', quiet ? 'pipe' : 'inherit', 'pipe'],
+    stdio: ['ignore', quiet ? 'pipe' : 'inherit', rawErr ? 'inherit' : 'pipe'],
     encoding: 'utf8',
     maxBuffer: 64 * 1024 * 1024,
     env: { ...process.env, PIP_DISABLE_PIP_VERSION_CHECK: '1', DEBIAN_FRONTEND: 'noninteractive' },
@@ -166,7 +167,7 @@ for (const name of names) {
   const summary = Object.entries(versions).map(([k, v]) => `${k} ${v}`).join(', ');
   log(`${name}: ${summary}`);
   const started = Date.now();
-  const tests = run(python, ['-m', 'pytest', 'python/tests', '-q', '-p', 'no:cacheprovider', ...options.pytestArgs], 'pytest');
+  const tests = run(python, ['-m', 'pytest', 'python/tests', '-q', '-p', 'no:cacheprovider', ...options.pytestArgs], 'pytest', { rawErr: true });
   results.push({ name, ok: tests.ok, summary, seconds: (Date.now() - started) / 1000 });
 }
 log(`done in ${((Date.now() - t0) / 1000).toFixed(1)} s:`);

@@ -1,4 +1,4 @@
-"""Spawning real workers for tests: a socketpair on fd 3, a token, a grpc client."""
+"""Spawning real workers for tests: an inherited control socket, a token, a grpc client."""
 from __future__ import annotations
 
 import json
@@ -55,25 +55,22 @@ class Worker:
         parent_sock, child_sock = socket.socketpair()
         self.control = parent_sock
         self._buf = b""
+        # The child gets the control socket under its own fd number (Node's spawn uses 3; the
+        # worker reads the number from SNAKEPIT_CONTROL_FD). No preexec_fn: Python code between
+        # fork and exec can deadlock the child, and with it Popen, while grpc threads run here.
+        self.control_fd = child_sock.fileno()
         full_env = dict(os.environ)
         full_env.update({
             "SNAKEPIT_TOKEN": self.token,
-            "SNAKEPIT_CONTROL_FD": "3",
+            "SNAKEPIT_CONTROL_FD": str(self.control_fd),
             "PYTHONPATH": os.pathsep.join(pythonpath if pythonpath is not None else [str(PYTHON_DIR), str(ADAPTERS)]),
         })
         full_env.update(env or {})
         argv = [python or sys.executable, "-u", "-m", "snakepit_bridge", "--adapter", adapter, "--address", self.address,
                 "--profile", profile, "--threads", str(threads), "--worker-id", "t1", "--run-id", "test", *extra]
-        # fd 3 in the child must be the control socket, as with Node's stdio[3]: dup2 it there
-        # (dup2 makes fd 3 inheritable; close_fds=False keeps it, other fds are CLOEXEC anyway).
-        cfd = child_sock.fileno()
-
-        def setup_child():
-            os.dup2(cfd, 3)
-            os.setsid()  # like Node's detached spawn: the worker leads its own process group
-
+        # start_new_session: like Node's detached spawn, the worker leads its own process group.
         self.proc = subprocess.Popen(argv, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     close_fds=False, preexec_fn=setup_child)
+                                     pass_fds=(self.control_fd,), start_new_session=True)
         child_sock.close()
         self.channel = None
         self.stub = None
@@ -247,14 +244,24 @@ class Session:
 TEST_HANG_LIMIT_S = 180
 
 
+_REAL_STDERR = sys.stderr
+
+
+def pytest_configure(config):
+    # The run's own stderr, kept while capture is off: a dump written to the captured stream
+    # is lost when faulthandler ends the run.
+    global _REAL_STDERR
+    _REAL_STDERR = os.fdopen(os.dup(2), "w")
+
+
 def pytest_unconfigure(config):
     # The same bound for the interpreter's exit, which waits for threads tests left behind.
-    faulthandler.dump_traceback_later(60, exit=True)
+    faulthandler.dump_traceback_later(60, exit=True, file=_REAL_STDERR)
 
 
 @pytest.fixture(autouse=True)
 def hang_limit():
-    faulthandler.dump_traceback_later(TEST_HANG_LIMIT_S, exit=True)
+    faulthandler.dump_traceback_later(TEST_HANG_LIMIT_S, exit=True, file=_REAL_STDERR)
     yield
     faulthandler.cancel_dump_traceback_later()
 

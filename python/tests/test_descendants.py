@@ -186,7 +186,7 @@ def test_a_forked_child_keeps_no_worker_handling_and_no_worker_link(spawner):
     assert isinstance(report, dict), (report.code, report.message, getattr(report, "traceback", ""))
     assert report["worker_sigterm_default"] is False, "the worker handles SIGTERM"
     assert report["sigterm_default"] and report["sighup_default"]
-    parent_link = report["worker_fd_links"]["3"]
+    parent_link = report["worker_fd_links"][str(w.control_fd)]
     watchdog_pipe = [link for link in (os.readlink(f"/proc/{watchdog_of(w.proc.pid)}/fd/{fd}")
                                        for fd in os.listdir(f"/proc/{watchdog_of(w.proc.pid)}/fd"))
                      if link.startswith("pipe:")]
