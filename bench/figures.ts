@@ -80,6 +80,12 @@ export function computeFigures(r: SectionResults): Figure[] {
       r.capacity ? `64 × 50 ms sleeps on 4 × 16 took ${fmt(r.capacity.medianMs, 1)} ms` : ''),
     payloadFigure('bufferToPythonVsPipe', r.payloads, 'To'),
     payloadFigure('bufferFromPythonVsPipe', r.payloads, 'From'),
+    r.payloads
+      ? {
+          name: 'float64ArrayVsJsonList', value: r.payloads.float64ArrayVsJsonList, goal: 'reported', met: null,
+          note: `${r.payloads.mib} MiB round trip: Float64Array ${fmt(r.payloads.arraySeconds.typed, 3)} s, JSON list ${fmt(r.payloads.arraySeconds.jsonList, 1)} s`,
+        }
+      : { name: 'float64ArrayVsJsonList', value: null, goal: 'reported', met: null, note: 'not measured (its section failed or did not run)' },
     fig('startup8Ms', lc?.startup8Ms, '≤ 600 ms', (v) => v <= 600,
       lc ? `1 worker ${fmt(lc.startup1Ms, 0)} ms; python-shell 1 / 8 processes ${fmt(lc.pythonShellStartup1Ms, 0)} / ${fmt(lc.pythonShellStartup8Ms, 0)} ms` : ''),
     lc && lc.importMs === null

@@ -3,7 +3,9 @@
  * 50 MiB of bytes back (`produce`) on a 1-worker process pool over each transport, against a
  * plain pipe into the same Python (peers/pipe.ts) in the same run, interleaved over rounds.
  * Figures `bufferToPythonVsPipe`, `bufferFromPythonVsPipe` = the local lane's MB/s ÷ the
- * pipe's (goal ≥ 0.8), with gRPC's beside them (goal ≥ 0.3).
+ * pipe's (goal ≥ 0.8), with gRPC's beside them (goal ≥ 0.3). Also: a 50 MiB Float64Array
+ * round trip (`echo`, back as a NumPy array) against the same numbers as a JSON list, once
+ * (it takes seconds): `float64ArrayVsJsonList` = the list's time ÷ the typed array's.
  */
 import { PAYLOAD_MIB, PAYLOAD_ROUNDS, PYTHON } from './config.js';
 import { median } from './floors.js';
@@ -22,6 +24,9 @@ export interface PayloadResult {
   /** The same over gRPC. */
   grpcToPythonVsPipe: number;
   grpcFromPythonVsPipe: number;
+  /** Round trip of the same numbers in seconds: as a Float64Array, and as a JSON list. */
+  arraySeconds: { typed: number; jsonList: number };
+  float64ArrayVsJsonList: number;
 }
 
 const seconds = async (fn: () => Promise<unknown>) => {
@@ -82,6 +87,7 @@ export async function payloadsSection(results: Record<string, unknown>): Promise
       console.log(`  round ${round + 1}/${PAYLOAD_ROUNDS}: ${parts.join(', ')}`);
     }
     const mb = Object.fromEntries(keys.map((k) => [k, median(rounds.get(k)!)])) as Record<Key, number>;
+    const arraySeconds = await arrayRoundTrips(pit, size);
     const out: PayloadResult = {
       mib: PAYLOAD_MIB,
       mbPerSec: mb,
@@ -89,6 +95,8 @@ export async function payloadsSection(results: Record<string, unknown>): Promise
       bufferFromPythonVsPipe: mb.localFrom / mb.pipeFrom,
       grpcToPythonVsPipe: mb.grpcTo / mb.pipeTo,
       grpcFromPythonVsPipe: mb.grpcFrom / mb.pipeFrom,
+      arraySeconds,
+      float64ArrayVsJsonList: arraySeconds.jsonList / arraySeconds.typed,
     };
     console.log('');
     console.log(
@@ -100,10 +108,35 @@ export async function payloadsSection(results: Record<string, unknown>): Promise
         ],
       ),
     );
+    console.log(
+      `\n  ${PAYLOAD_MIB} MiB of float64 there and back: Float64Array ${fmt(arraySeconds.typed, 3)} s, ` +
+        `JSON list ${fmt(arraySeconds.jsonList, 1)} s (${fmt(out.float64ArrayVsJsonList, 0)}× slower)`,
+    );
     results.payloads = out;
     return out;
   } finally {
     await pipe.close();
     await stopPit(pit);
   }
+}
+
+/** Median of PAYLOAD_ROUNDS typed round trips, and one of the same numbers as a JSON list. */
+async function arrayRoundTrips(pit: Awaited<ReturnType<typeof startPit>>, size: number): Promise<{ typed: number; jsonList: number }> {
+  const values = new Float64Array(size / 8);
+  for (let i = 0; i < values.length; i++) values[i] = Math.sin(i) * 1e6;
+  const typed: number[] = [];
+  for (let round = 0; round < PAYLOAD_ROUNDS; round++) {
+    typed.push(
+      await seconds(async () => {
+        const back = (await pit.execute('echo', { values }, { pool: 'local' })) as { values: { data: Float64Array } };
+        if (back.values.data.length !== values.length) throw new Error('the array came back short');
+      }),
+    );
+  }
+  const list = Array.from(values);
+  const jsonList = await seconds(async () => {
+    const back = (await pit.execute('echo', { values: list }, { pool: 'local' })) as { values: number[] };
+    if (back.values.length !== list.length) throw new Error('the list came back short');
+  });
+  return { typed: median(typed), jsonList };
 }

@@ -17,10 +17,13 @@ export interface WorkerInput {
   capacity: number;
 }
 
-/** Why a worker is replaced while healthy: it is drained first, and this never counts as a crash. */
-export type RecycleReason = 'ttl' | 'max_requests' | 'memory' | 'manual';
+/**
+ * Why a worker is replaced while alive: it is drained first, and this never counts as a crash.
+ * `stuck_call`: a call its caller gave up on still ran past the pool's cancelGraceMs.
+ */
+export type RecycleReason = 'ttl' | 'max_requests' | 'memory' | 'manual' | 'stuck_call';
 
-const RECYCLE_REASONS: readonly string[] = ['ttl', 'max_requests', 'memory', 'manual'] satisfies RecycleReason[];
+const RECYCLE_REASONS: readonly string[] = ['ttl', 'max_requests', 'memory', 'manual', 'stuck_call'] satisfies RecycleReason[];
 
 export function isRecycleReason(reason: string | undefined): reason is RecycleReason {
   return reason !== undefined && RECYCLE_REASONS.includes(reason);
@@ -37,6 +40,8 @@ export type CrashReason = 'exited' | 'heartbeat' | 'startup_failed';
 
 export interface WorkerContext extends WorkerInput {
   inFlight: number;
+  /** Of those, calls given up on that still ran past cancelGraceMs: a drain does not wait for them. */
+  stuck: number;
   requests: number;
   restarts: number;
   pid: number | undefined;
@@ -48,8 +53,8 @@ export interface WorkerContext extends WorkerInput {
 }
 
 export type WorkerEvent =
-  /** The dispatcher's count of calls in flight and calls finished, sent when it settles. */
-  | { type: 'LOAD'; inFlight: number; requests: number }
+  /** The dispatcher's count of calls in flight (of them stuck) and calls finished, sent when it settles. */
+  | { type: 'LOAD'; inFlight: number; requests: number; stuck?: number }
   | { type: 'EXITED'; exitCode: number | null; signal: string | null }
   /** From the heartbeat watch: `missed` pings in a row went unanswered, the process is frozen. */
   | { type: 'HEARTBEAT_LOST'; missed: number }
@@ -98,11 +103,12 @@ export const workerMachine = setup({
       retireReason: undefined,
       crashReason: undefined,
     }),
-    setLoad: assign(({ event }) => (event.type === 'LOAD' ? { inFlight: event.inFlight, requests: event.requests } : {})),
+    setLoad: assign(({ event }) => (event.type === 'LOAD' ? { inFlight: event.inFlight, requests: event.requests, stuck: event.stuck ?? 0 } : {})),
   },
   guards: {
     full: ({ context, event }) => event.type === 'LOAD' && event.inFlight >= context.capacity,
-    noneInFlight: ({ context }) => context.inFlight === 0,
+    /** Nothing left to wait for: no call in flight, or only stuck ones, which would never end. */
+    drained: ({ context }) => context.inFlight <= context.stuck,
     restarting: ({ context }) => context.retireReason === 'restart',
   },
 }).createMachine({
@@ -110,6 +116,7 @@ export const workerMachine = setup({
   context: ({ input }) => ({
     ...input,
     inFlight: 0,
+    stuck: 0,
     requests: 0,
     restarts: 0,
     pid: undefined,
@@ -153,7 +160,7 @@ export const workerMachine = setup({
     },
     alive: {
       entry: [
-        assign({ inFlight: 0, exit: undefined, startupError: undefined }),
+        assign({ inFlight: 0, stuck: 0, exit: undefined, startupError: undefined }),
         { type: 'tellParent', params: ({ context }) => ({ type: 'WORKER_READY', id: context.id }) },
       ],
       invoke: [
@@ -203,7 +210,7 @@ export const workerMachine = setup({
         },
         draining: {
           entry: { type: 'enter', params: { state: 'draining' } },
-          always: { guard: 'noneInFlight', target: '#worker.recycling' },
+          always: { guard: 'drained', target: '#worker.recycling' },
           on: { LOAD: { actions: 'setLoad' } },
         },
       },

@@ -49,7 +49,9 @@ export function createRuntimeLogic(hooks: RuntimeHooks, live: LiveWorkers) {
       }),
       retire: fromPromise(async ({ input }) => {
         const handle = live.get(input.id);
-        await handle?.retire(hooks.shutdownGraceMs, hooks.retireError(input.pool, input.id, handle.pid, input.reason));
+        // A worker with a stuck call would only sit out the grace period: it is killed at once.
+        const graceMs = input.reason === 'stuck_call' ? 0 : hooks.shutdownGraceMs;
+        await handle?.retire(graceMs, hooks.retireError(input.pool, input.id, handle.pid, input.reason));
       }),
       heartbeat: fromCallback(({ input, sendBack }) => {
         const config = hooks.heartbeatConfig(input.pool);

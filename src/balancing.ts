@@ -3,9 +3,14 @@
 // evenly and an idle worker is taken at once.
 import type { WorkerSlot } from './calls.js';
 
-/** Takes calls at all: serving, connected, and not past its workerMaxRequests. */
+/**
+ * Takes calls at all: serving, connected, not past its workerMaxRequests, and running no stuck
+ * call (one given up on, past cancelGraceMs: the worker is being replaced).
+ */
 export function isRoutable(slot: WorkerSlot): boolean {
-  return (slot.state === 'ready' || slot.state === 'busy') && slot.connection?.usable === true && slot.startedCalls < slot.callLimit;
+  return (
+    (slot.state === 'ready' || slot.state === 'busy') && slot.connection?.usable === true && slot.startedCalls < slot.callLimit && slot.stuck === 0
+  );
 }
 
 /** Has a call place free: a process worker running nothing, a thread worker with an idle thread. */
@@ -18,10 +23,11 @@ export function hasRoom(slot: WorkerSlot): boolean {
   return slot.inFlight < slot.capacity + slot.prefetch && isRoutable(slot);
 }
 
-export function pickWorker(slots: readonly WorkerSlot[]): WorkerSlot | undefined {
+/** The least-loaded worker with room; with `sendAhead` false, only one with a place free now. */
+export function pickWorker(slots: readonly WorkerSlot[], sendAhead = true): WorkerSlot | undefined {
   let best: WorkerSlot | undefined;
   for (const slot of slots) {
-    if (!hasRoom(slot)) continue;
+    if (!(sendAhead ? hasRoom(slot) : isFree(slot))) continue;
     if (!best || slot.inFlight < best.inFlight) best = slot;
     if (slot.inFlight === 0) break;
   }

@@ -42,6 +42,9 @@ export interface WorkerSlot {
   notify: (event: LoadEvent) => void;
   reportedInFlight: number;
   loadReportPending: boolean;
+  /** Of the calls in flight, those given up on and still running past cancelGraceMs. */
+  stuck: number;
+  reportedStuck: number;
   /** Calls started on the current process, and how many it may start (workerMaxRequests). */
   startedCalls: number;
   callLimit: number;
@@ -52,12 +55,22 @@ export interface WorkerSlot {
 export interface DispatchObserver {
   callStarted(slot: WorkerSlot): void;
   callEnded(slot: WorkerSlot): void;
+  /** A call given up on still runs past cancelGraceMs: the worker is to be replaced. */
+  callStuck(slot: WorkerSlot): void;
 }
 
 export interface LoadEvent {
   type: 'LOAD';
   inFlight: number;
   requests: number;
+  stuck: number;
+}
+
+/** A ctx.progress() report from Python. */
+export interface Progress {
+  done: number;
+  total: number | null;
+  message: string | null;
 }
 
 export interface CallOptions {
@@ -66,12 +79,29 @@ export interface CallOptions {
   signal?: AbortSignal;
   /** Calls of one session go to the worker that ran its last call (see the pool's `affinity`). */
   sessionId?: string;
+  /** Hears the tool's ctx.progress() reports, in order, before the call settles. */
+  onProgress?: (progress: Progress) => void;
+}
+
+/** The consumer of a streaming call: takes its chunks, and gives the worker room for more. */
+export interface StreamSink {
+  /** Chunks the worker may send beyond those the consumer took (the credit window). */
+  highWaterMark: number;
+  chunk(value: unknown): void;
+  /** Set by the dispatcher: grants the worker room for `chunks` more. */
+  grant?: (chunks: number) => void;
+}
+
+export interface StreamOptions extends CallOptions {
+  /** Chunks the generator may run ahead of the consumer (default 64). */
+  highWaterMark?: number;
 }
 
 /** Where a request reports what became of it: the dispatcher. */
 export interface RequestOwner {
   callEnded(request: Request, error: SnakepitError | undefined, value: unknown): void;
   requeue(request: Request, error: SnakepitError): void;
+  progressed(request: Request, value: unknown): void;
 }
 
 /** One call, from submit until settled; it is also the sink the worker connection reports to. */
@@ -86,6 +116,11 @@ export class Request implements CallSink {
   slot: WorkerSlot | undefined;
   connection: WorkerConnection | undefined;
   callId = 0;
+  /** When the caller gives up (performance.now() clock), if it set a deadline. */
+  deadlineAt: number | undefined;
+  /** Armed once the caller gave up while the call runs: past it, the call is stuck. */
+  graceTimer: NodeJS.Timeout | undefined;
+  stuck = false;
 
   constructor(
     private readonly dispatcher: RequestOwner,
@@ -93,10 +128,16 @@ export class Request implements CallSink {
     readonly args: WireValue,
     readonly resolveCaller: (value: unknown) => void,
     readonly rejectCaller: (error: SnakepitError) => void,
-    readonly onChunk: ((value: unknown) => void) | undefined,
+    readonly stream: StreamSink | undefined,
     readonly submittedAt: number,
-    readonly sessionId: string | undefined,
+    readonly options: CallOptions,
+    /** Made by a function Python called (ctx.call): never sent ahead behind a running call. */
+    readonly nested: boolean,
   ) {}
+
+  get sessionId(): string | undefined {
+    return this.options.sessionId;
+  }
 
   resolve(value: unknown): void {
     this.dispatcher.callEnded(this, undefined, value);
@@ -111,10 +152,19 @@ export class Request implements CallSink {
   }
 
   chunk(value: unknown): void {
-    if (!this.settled) this.onChunk?.(value);
+    if (!this.settled) this.stream?.chunk(value);
+  }
+
+  progress(value: unknown): void {
+    if (!this.settled) this.dispatcher.progressed(this, value);
   }
 
   cancelOnWorker(): void {
     this.connection?.cancel(this.callId);
+  }
+
+  /** The stream's consumer took `chunks` chunks: the worker may send that many more. */
+  grant(chunks: number): void {
+    if (!this.settled) this.connection?.credit(this.callId, chunks);
   }
 }

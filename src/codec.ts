@@ -1,6 +1,9 @@
 // JSON values on the wire. Byte strings travel out of band as blobs, referenced from the JSON
 // by {"$bytes": i}, so a Buffer arrives in Python as `bytes` without base64 or a copy into the
-// JSON text, and nothing is pickled. A user's own key "$bytes" is sent as "$$bytes" (one more
+// JSON text, and nothing is pickled. A typed blob adds its type: {"$bytes": i, "dtype": d,
+// "shape": [...]} is an array whose raw little-endian data is blobs[i] (a typed array here, a
+// NumPy array in Python), and {"$bytes": i, "dtype": "bigint"} a Python int beyond 2^53 − 1
+// as its decimal digits, which becomes a BigInt. A user's own key "$bytes" is sent as "$$bytes" (one more
 // "$" for every key of the form $…$bytes), so the marker cannot be forged; both sides undo it.
 //
 // Arguments are checked while they are encoded, in one walk: what was checked is what is sent.
@@ -34,6 +37,30 @@ export class ArgumentProblem extends Error {
   }
 }
 
+/** Typed arrays by the NumPy dtype they travel as (Uint8Array and Buffer travel as bytes). */
+const ARRAY_TYPES = {
+  float32: Float32Array,
+  float64: Float64Array,
+  int8: Int8Array,
+  int16: Int16Array,
+  int32: Int32Array,
+  int64: BigInt64Array,
+  uint8: Uint8Array,
+  uint16: Uint16Array,
+  uint32: Uint32Array,
+  uint64: BigUint64Array,
+  bool: Uint8Array,
+} as const;
+
+export type ArrayDtype = keyof typeof ARRAY_TYPES;
+
+/** A NumPy array from Python: its raw data as a typed array (row-major), its dtype and shape. */
+export interface NdArray {
+  dtype: ArrayDtype;
+  shape: number[];
+  data: InstanceType<(typeof ARRAY_TYPES)[ArrayDtype]>;
+}
+
 /** User keys sent with one more "$", and the escaped form received (drop one "$"). */
 const USER_KEY = /^\$+bytes$/;
 const ESCAPED_KEY = /^\$\$+bytes$/;
@@ -55,8 +82,17 @@ interface EncodeState {
 
 /** A call's keyword arguments as JSON text plus blobs, or an ArgumentProblem thrown. */
 export function encodeArguments(args: object, limits: EncodeLimits): WireValue {
+  return encodeWith((state) => encodeObject(args, state, 1), limits);
+}
+
+/** Any value the arguments may hold, e.g. the result of a function Python called (ctx.call). */
+export function encodeValue(value: unknown, limits: EncodeLimits): WireValue {
+  return encodeWith((state) => encodeAny(value, state, 0), limits);
+}
+
+function encodeWith(encode: (state: EncodeState) => string, limits: EncodeLimits): WireValue {
   const state: EncodeState = { blobs: [], size: 0, limits, ancestors: [] };
-  const text = encodeObject(args, state, 1);
+  const text = encode(state);
   const json = Buffer.from(text);
   const size = json.length + state.size;
   if (size > limits.maxBytes) throw new ArgumentProblem('', 'too large', { size, limit: limits.maxBytes });
@@ -83,7 +119,8 @@ function encodeAny(value: unknown, state: EncodeState, depth: number): string {
 }
 
 function encodeObject(value: object, state: EncodeState, depth: number): string {
-  if (value instanceof Uint8Array) return encodeBytes(value, state);
+  if (value instanceof Uint8Array && !(value instanceof Uint8ClampedArray)) return encodeBytes(value, state);
+  if (ArrayBuffer.isView(value) && !(value instanceof DataView)) return encodeTypedArray(value, state);
   if (state.ancestors.includes(value)) throw new ArgumentProblem('', 'refers back to itself (a circular reference)');
   if (depth > state.limits.maxDepth) throw new ArgumentProblem('', `is nested more than maxArgumentDepth (${state.limits.maxDepth}) levels deep`);
   state.ancestors.push(value);
@@ -138,6 +175,22 @@ function encodeBytes(value: Uint8Array, state: EncodeState): string {
   return `{"$bytes":${state.blobs.length - 1}}`;
 }
 
+/** A typed array (other than Uint8Array) as a 1-D array's raw data: a NumPy array in Python. */
+function encodeTypedArray(value: ArrayBufferView, state: EncodeState): string {
+  const dtype = value instanceof Uint8ClampedArray ? 'uint8' : dtypeOf(value);
+  const blob = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  state.size += blob.length;
+  checkSize('', state);
+  state.blobs.push(blob);
+  const length = value.byteLength / ARRAY_TYPES[dtype].BYTES_PER_ELEMENT;
+  return `{"$bytes":${state.blobs.length - 1},"dtype":"${dtype}","shape":[${length}]}`;
+}
+
+function dtypeOf(value: ArrayBufferView): ArrayDtype {
+  for (const [dtype, type] of Object.entries(ARRAY_TYPES)) if (value instanceof type) return dtype as ArrayDtype;
+  throw new ArgumentProblem('', `is a ${value.constructor.name}, which has no NumPy dtype`);
+}
+
 /** Bails out early on a value far over the limit, before building all of its text. */
 function checkSize(text: string, state: EncodeState): void {
   const size = text.length + state.size;
@@ -148,9 +201,7 @@ function checkSize(text: string, state: EncodeState): void {
 function refusedKind(value: object): string | undefined {
   if (value instanceof Map) return 'is a Map, which JSON cannot carry; send Object.fromEntries(map) or [...map]';
   if (value instanceof Set) return 'is a Set, which JSON cannot carry; send [...set]';
-  if (ArrayBuffer.isView(value)) {
-    return `is a ${value.constructor.name}; only Buffer and Uint8Array are carried (as bytes): send Array.from(x) for numbers or a Buffer over its bytes`;
-  }
+  if (value instanceof DataView) return 'is a DataView; send a typed array (e.g. new Float64Array(view.buffer)) or a Buffer over its bytes';
   if (value instanceof ArrayBuffer || value instanceof SharedArrayBuffer) return 'is an ArrayBuffer; wrap it in a Buffer (Buffer.from(ab)) to send its bytes';
   if (value instanceof WeakMap || value instanceof WeakSet || value instanceof Promise || value instanceof RegExp || value instanceof Error) {
     return `is a ${value.constructor.name}, which JSON cannot carry`;
@@ -188,6 +239,22 @@ export function decodeValue(wire: { json: Buffer; blobs?: Buffer[] }): unknown {
   return blobs.length > 0 || text.includes('$$bytes"') ? restore(value, blobs) : value;
 }
 
+/** A typed blob's value (an NdArray or a BigInt); undefined if the marker is not well formed. */
+function typedValue(marker: Record<string, unknown>, keys: number, blob: Buffer): NdArray | bigint | undefined {
+  const { dtype, shape } = marker;
+  if (dtype === 'bigint' && keys === 2) return BigInt(blob.toString('latin1'));
+  if (keys !== 3 || typeof dtype !== 'string' || !Object.hasOwn(ARRAY_TYPES, dtype) || !Array.isArray(shape)) return undefined;
+  const type = ARRAY_TYPES[dtype as ArrayDtype];
+  const size = type.BYTES_PER_ELEMENT;
+  if (blob.length % size !== 0) return undefined;
+  // A typed array must start at a multiple of its element size: a blob inside a frame may not.
+  const data =
+    blob.byteOffset % size === 0
+      ? new type(blob.buffer as ArrayBuffer, blob.byteOffset, blob.length / size)
+      : new type(new Uint8Array(blob).buffer, 0, blob.length / size);
+  return { dtype: dtype as ArrayDtype, shape: shape as number[], data };
+}
+
 /** Puts blobs back where their markers are, and undoes the escaping of user "$bytes" keys. */
 function restore(value: unknown, blobs: Buffer[]): unknown {
   if (Array.isArray(value)) {
@@ -197,8 +264,11 @@ function restore(value: unknown, blobs: Buffer[]): unknown {
   if (value === null || typeof value !== 'object') return value;
   const record = value as Record<string, unknown>;
   const keys = Object.keys(record);
-  if (keys.length === 1 && keys[0] === '$bytes' && Number.isInteger(record.$bytes) && blobs[record.$bytes as number]) {
-    return blobs[record.$bytes as number];
+  if (keys.length <= 3 && Number.isInteger(record.$bytes) && blobs[record.$bytes as number]) {
+    const blob = blobs[record.$bytes as number];
+    if (keys.length === 1) return blob;
+    const typed = typedValue(record, keys.length, blob);
+    if (typed !== undefined) return typed;
   }
   if (!keys.some((key) => ESCAPED_KEY.test(key))) {
     for (const key of keys) record[key] = restore(record[key], blobs);

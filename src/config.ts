@@ -31,6 +31,11 @@ export const MAX_SESSIONS = 10_000_000;
  * reaches its restart intensity at a measured pace, not in a spin.
  */
 export const DEFAULT_BACKOFF_MS = 50;
+/** Chunks a stream's generator may run ahead of its consumer, unless the call says otherwise. */
+export const DEFAULT_HIGH_WATER_MARK = 64;
+export const MAX_HIGH_WATER_MARK = 1_000_000;
+/** A call its caller gave up on may run this long before its worker is replaced (`stuck_call`). */
+export const DEFAULT_CANCEL_GRACE_MS = 5000;
 export const MAX_THREADS_PER_WORKER = 1024;
 export const DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
 
@@ -90,9 +95,10 @@ function buildSchemas() {
       poolSize: positiveInt.max(MAX_POOL_SIZE, `at most ${MAX_POOL_SIZE} workers per pool`).optional(),
       threadsPerWorker: positiveInt.max(MAX_THREADS_PER_WORKER, `at most ${MAX_THREADS_PER_WORKER} threads per worker`).optional(),
       prefetch: nonNegativeInt.max(MAX_PREFETCH, `at most ${MAX_PREFETCH} calls sent ahead`).optional(),
-    affinity: z.enum(['hint', 'strict']).default('hint'),
-    sessionTtlMs: duration.default(30 * 60 * 1000),
-    maxSessions: positiveInt.max(MAX_SESSIONS, `at most ${MAX_SESSIONS} sessions per pool`).default(10_000),
+      affinity: z.enum(['hint', 'strict']).default('hint'),
+      sessionTtlMs: duration.default(30 * 60 * 1000),
+      maxSessions: positiveInt.max(MAX_SESSIONS, `at most ${MAX_SESSIONS} sessions per pool`).default(10_000),
+      cancelGraceMs: duration.default(DEFAULT_CANCEL_GRACE_MS),
       adapter: z.string().regex(/^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)+$/, 'expected a dotted path "module.Class"').optional(),
       adapterArgs: z.array(z.string()).optional(),
       adapterEnv: z.union([envObject, envPairs]).default({}),

@@ -19,8 +19,18 @@ import {
 } from './errors.js';
 import type { SnakepitEvents } from './events.js';
 import { hasRoom, isFree, isRoutable, pickWorker } from './balancing.js';
-import { type CallOptions, type DispatchObserver, type LoadEvent, Request, type RequestOwner, type WorkerSlot } from './calls.js';
+import {
+  type CallOptions,
+  type DispatchObserver,
+  type LoadEvent,
+  type Progress,
+  Request,
+  type RequestOwner,
+  type StreamSink,
+  type WorkerSlot,
+} from './calls.js';
 import { Fifo } from './fifo.js';
+import { nestedCalls } from './hostFunctions.js';
 import { SessionTable } from './sessions.js';
 import { type PoolStats, StatsRecorder } from './stats.js';
 import { inOneFrame } from './workerConnection.js';
@@ -60,7 +70,7 @@ export class Dispatcher implements RequestOwner {
     const slot: WorkerSlot = {
       id: workerId, pool: this.config.name, pid: undefined, state, inFlight: 0, capacity,
       prefetch: this.config.prefetch, pinned: new Fifo<Request>(), requests: 0, gilEnabled: undefined, connection: undefined, notify,
-      reportedInFlight: 0, loadReportPending: false, startedCalls: 0, callLimit: Infinity, recycleRequested: false,
+      reportedInFlight: 0, loadReportPending: false, stuck: 0, reportedStuck: 0, startedCalls: 0, callLimit: Infinity, recycleRequested: false,
     };
     this.slots.push(slot);
     return slot;
@@ -101,22 +111,24 @@ export class Dispatcher implements RequestOwner {
    * arguments are checked and encoded first, so a bad one fails this call alone, before it
    * holds a queue place or a worker.
    */
-  submit(tool: string, args: object, options: CallOptions, onChunk?: (value: unknown) => void): Promise<unknown> {
+  submit(tool: string, args: object, options: CallOptions, stream?: StreamSink): Promise<unknown> {
     return new Promise((resolve, reject) => {
       this.stats.requests++;
       if (this.closedWith) return this.refuse(tool, reject, this.closedWith);
       if (options.signal?.aborted) return this.refuse(tool, reject, new AbortedError(tool, options.signal.reason));
       const wire = this.encode(tool, args);
       if (wire instanceof SnakepitError) return this.refuse(tool, reject, wire);
-      const request = new Request(this, tool, wire, resolve, reject, onChunk, performance.now(), options.sessionId);
+      const nested = nestedCalls.getStore() === true;
+      const request = new Request(this, tool, wire, resolve, reject, stream, performance.now(), options, nested);
+      if (stream) stream.grant = (chunks) => request.grant(chunks);
       this.watchDeadline(request, options);
       const bound = options.sessionId === undefined ? undefined : this.sessionWorker(options.sessionId);
       let slot: WorkerSlot | undefined;
       if (bound && this.config.affinity === 'strict') {
         // Its worker or nothing: after the session's calls already waiting for it.
-        if (bound.pinned.size === 0 && hasRoom(bound)) return this.run(request, bound);
+        if (bound.pinned.size === 0 && (nested ? isFree(bound) : hasRoom(bound))) return this.run(request, bound);
       } else if (this.queue.size === 0) {
-        slot = bound && isFree(bound) ? bound : pickWorker(this.slots);
+        slot = bound && isFree(bound) ? bound : pickWorker(this.slots, !nested);
       }
       if (slot) return this.run(request, slot);
       if (this.queued >= this.config.maxQueue) {
@@ -153,6 +165,7 @@ export class Dispatcher implements RequestOwner {
     const { signal } = options;
     let deadline: NodeJS.Timeout | undefined;
     if (timeoutMs !== undefined) {
+      request.deadlineAt = request.submittedAt + timeoutMs;
       deadline = setTimeout(() => this.giveUp(request, new TimeoutError(request.tool, timeoutMs)), timeoutMs);
     }
     const onAbort = () => this.giveUp(request, new AbortedError(request.tool, signal?.reason));
@@ -165,11 +178,38 @@ export class Dispatcher implements RequestOwner {
     }
   }
 
+  /**
+   * The caller stops waiting: a queued call leaves its queue; a running one is cancelled on the
+   * worker (ctx.cancelled turns true) and keeps its place until Python is done with it. If it
+   * still runs after cancelGraceMs it is stuck, and its worker is replaced.
+   */
   private giveUp(request: Request, error: SnakepitError): void {
     if (request.settled) return;
     this.unqueue(request);
-    request.cancelOnWorker();
+    if (request.slot) {
+      request.cancelOnWorker();
+      request.graceTimer = setTimeout(() => this.markStuck(request), this.config.cancelGraceMs);
+    }
     this.settle(request, error);
+  }
+
+  private markStuck(request: Request): void {
+    request.graceTimer = undefined;
+    const slot = request.slot;
+    if (!slot) return;
+    request.stuck = true;
+    slot.stuck++; // no call is routed here any more (isRoutable)
+    this.reportLoad(slot);
+    request.connection?.reclaimBehind(request.callId, new ShuttingDownError());
+    this.observer.callStuck(slot);
+  }
+
+  /** The call left its worker: its grace timer and stuck mark go. */
+  private leaveWorker(request: Request, slot: WorkerSlot): void {
+    if (request.graceTimer) clearTimeout(request.graceTimer);
+    request.graceTimer = undefined;
+    if (request.stuck) slot.stuck--;
+    request.stuck = false;
   }
 
   /**
@@ -254,8 +294,15 @@ export class Dispatcher implements RequestOwner {
         waitedMs: performance.now() - request.submittedAt, at: Date.now(),
       });
     }
+    const { deadlineAt } = request;
+    const extras = {
+      stream: request.stream !== undefined,
+      window: request.stream?.highWaterMark,
+      timeoutMs: deadlineAt === undefined ? undefined : Math.max(1, Math.ceil(deadlineAt - performance.now())),
+      sessionId: request.sessionId,
+    };
     try {
-      request.callId = request.connection.call(request.tool, request.args, request, request.onChunk !== undefined);
+      request.callId = request.connection.call(request.tool, request.args, request, extras);
     } catch (error) {
       // Nothing thrown while sending may escape into the caller's process: fail this call alone.
       this.callEnded(request, new WorkerCrashedError(slot.id, slot.pid, { exitCode: null, signal: null }, error), undefined);
@@ -268,6 +315,7 @@ export class Dispatcher implements RequestOwner {
    */
   requeue(request: Request, error: SnakepitError): void {
     const slot = request.slot!;
+    this.leaveWorker(request, slot);
     slot.inFlight--;
     this.reportLoad(slot);
     request.slot = undefined;
@@ -281,6 +329,8 @@ export class Dispatcher implements RequestOwner {
   /** The worker is done with a call (or died holding it): free its slot, settle the caller. */
   callEnded(request: Request, error: SnakepitError | undefined, value: unknown): void {
     const slot = request.slot!;
+    this.leaveWorker(request, slot);
+    request.slot = undefined;
     slot.inFlight--;
     slot.requests++;
     this.reportLoad(slot);
@@ -303,9 +353,10 @@ export class Dispatcher implements RequestOwner {
     slot.loadReportPending = true;
     setTimeout(() => {
       slot.loadReportPending = false;
-      if (slot.inFlight === slot.reportedInFlight || !this.slots.includes(slot)) return;
+      if ((slot.inFlight === slot.reportedInFlight && slot.stuck === slot.reportedStuck) || !this.slots.includes(slot)) return;
       slot.reportedInFlight = slot.inFlight;
-      slot.notify({ type: 'LOAD', inFlight: slot.inFlight, requests: slot.requests });
+      slot.reportedStuck = slot.stuck;
+      slot.notify({ type: 'LOAD', inFlight: slot.inFlight, requests: slot.requests, stuck: slot.stuck });
     }, LOAD_REPORT_MS);
   }
 
@@ -329,6 +380,20 @@ export class Dispatcher implements RequestOwner {
       });
     }
     request.resolveCaller(value);
+  }
+
+  /** A ctx.progress() report of a call its caller still waits for. */
+  progressed(request: Request, value: unknown): void {
+    const progress = toProgress(value);
+    try {
+      request.options.onProgress?.(progress);
+    } catch {
+      // The caller's callback failing must not cost the call or the worker's connection.
+    }
+    if (this.events.listenerCount('request:progress')) {
+      const slot = request.slot;
+      this.events.emit('request:progress', { pool: this.config.name, workerId: slot?.id, tool: request.tool, ...progress, at: Date.now() });
+    }
   }
 
   private emitFailure(tool: string, error: SnakepitError, slot: WorkerSlot | undefined): void {
@@ -365,13 +430,13 @@ export class Dispatcher implements RequestOwner {
     const head = this.queue.peek();
     if (head) {
       const bound = head.sessionId === undefined ? undefined : this.sessionWorker(head.sessionId);
-      const slot = bound && isFree(bound) ? bound : pickWorker(this.slots);
+      const slot = bound && isFree(bound) ? bound : pickWorker(this.slots, !head.nested);
       if (slot) next = { request: head, slot };
     }
     if (this.pinnedCount > 0) {
       for (const slot of this.slots) {
         const pinned = slot.pinned.peek();
-        if (!pinned || !hasRoom(slot) || (next && next.request.submittedAt <= pinned.submittedAt)) continue;
+        if (!pinned || !(pinned.nested ? isFree(slot) : hasRoom(slot)) || (next && next.request.submittedAt <= pinned.submittedAt)) continue;
         next = { request: pinned, slot };
       }
     }
@@ -420,4 +485,14 @@ export class Dispatcher implements RequestOwner {
       latencyMs: this.stats.percentiles(),
     };
   }
+}
+
+/** A progress report's value as Python sent it ({done, total, message}), typed. */
+function toProgress(value: unknown): Progress {
+  const { done, total, message } = (value ?? {}) as Record<string, unknown>;
+  return {
+    done: typeof done === 'number' ? done : Number(done),
+    total: typeof total === 'number' ? total : null,
+    message: typeof message === 'string' ? message : null,
+  };
 }

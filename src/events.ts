@@ -43,6 +43,8 @@ export interface SnakepitEvents {
   'request:started': (e: WorkerEventBase & { tool: string; waitedMs: number }) => void;
   'request:completed': (e: WorkerEventBase & { tool: string; durationMs: number }) => void;
   'request:failed': (e: PoolEventBase & { tool: string; code: string; error: Error; workerId?: string }) => void;
+  /** A running tool's ctx.progress() report; `total` and `message` are null when not given. */
+  'request:progress': (e: PoolEventBase & { tool: string; workerId?: string; done: number; total: number | null; message: string | null }) => void;
 }
 
 export type SnakepitEventName = keyof SnakepitEvents;

@@ -5,7 +5,8 @@ import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { PACKAGE_ROOT } from './pythonExecutable.js';
-import { decodeServerFrame, FrameDecodeError, type HeartbeatReply, type ReplyMessage } from './sessionCodec.js';
+import type { HostCallAnswerer } from './hostFunctions.js';
+import { decodeServerFrame, FrameDecodeError, type HeartbeatReply, type HostCallMessage, type ReplyMessage } from './sessionCodec.js';
 import { decodeFrameOrError, WorkerConnection } from './workerConnection.js';
 
 type WorkerClient = grpc.Client & Record<string, any>;
@@ -39,10 +40,10 @@ export class GrpcConnection extends WorkerConnection {
   private readonly client: WorkerClient;
   private readonly metadata = new grpc.Metadata();
   /** Carries frames we encoded ourselves, so what is written is exactly what we chose to send. */
-  private session: grpc.ClientDuplexStream<Buffer, ReplyMessage[] | FrameDecodeError> | undefined;
+  private session: grpc.ClientDuplexStream<Buffer, DecodedFrame | FrameDecodeError> | undefined;
 
-  constructor(address: string, token: string, onBroken: (error: Error) => void, runsInOrder: boolean) {
-    super(onBroken, runsInOrder);
+  constructor(address: string, token: string, onBroken: (error: Error) => void, runsInOrder: boolean, host?: HostCallAnswerer) {
+    super(onBroken, runsInOrder, host);
     const Client = clientConstructor();
     this.client = new Client(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS) as WorkerClient;
     this.metadata.set('x-snakepit-token', token);
@@ -53,9 +54,9 @@ export class GrpcConnection extends WorkerConnection {
       this.client.waitForReady(Date.now() + timeoutMs, (error) => (error ? reject(error) : resolve())),
     );
     const session = this.client.makeBidiStreamRequest(SESSION_METHOD, passThrough, decodeOrError, this.metadata);
-    session.on('data', (replies: ReplyMessage[] | FrameDecodeError) => {
-      if (replies instanceof FrameDecodeError) this.fail(replies);
-      else this.received(replies);
+    session.on('data', (frame: DecodedFrame | FrameDecodeError) => {
+      if (frame instanceof FrameDecodeError) this.fail(frame);
+      else this.received(frame.replies, frame.hostCalls);
     });
     session.on('error', (error) => this.fail(error));
     session.on('end', () => this.fail(new Error('the worker closed its session')));
@@ -83,4 +84,13 @@ export class GrpcConnection extends WorkerConnection {
 const passThrough = (frame: Buffer): Buffer => frame;
 
 /** Never throws: a bad frame reaches the 'data' listener as its error and ends the connection there. */
-const decodeOrError = (buffer: Buffer) => decodeFrameOrError(() => decodeServerFrame(buffer));
+const decodeOrError = (buffer: Buffer) =>
+  decodeFrameOrError((): DecodedFrame => {
+    const hostCalls: HostCallMessage[] = [];
+    return { replies: decodeServerFrame(buffer, undefined, hostCalls), hostCalls };
+  });
+
+interface DecodedFrame {
+  replies: ReplyMessage[];
+  hostCalls: HostCallMessage[];
+}

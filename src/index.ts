@@ -21,7 +21,9 @@ export {
 export { THREAD_ENV_VARS } from './config.js';
 
 export type { SnakepitConfig, PoolConfigInput } from './config.js';
-export type { CallOptions, WorkerInfo } from './calls.js';
+export type { CallOptions, Progress, StreamOptions, WorkerInfo } from './calls.js';
+export type { ExposedFunction } from './hostFunctions.js';
+export type { ArrayDtype, NdArray } from './codec.js';
 export type { SnakepitEvents, SnakepitEventName } from './events.js';
 export type { HealthReport, InspectSnapshot, StopOptions, SupervisorInfo } from './snakepit.js';
 export type { WorkerLogEntry, WorkerLogger } from './workerLog.js';

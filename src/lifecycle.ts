@@ -63,6 +63,8 @@ export class LifecycleReporter {
           slot.gilEnabled = handle?.ready.gil_enabled;
           slot.inFlight = 0;
           slot.reportedInFlight = 0;
+          slot.stuck = 0;
+          slot.reportedStuck = 0;
           const startupMs = performance.now() - (this.workerStartedAt.get(context.id) ?? performance.now());
           this.events.emit('worker:ready', { ...base, startupMs, gilEnabled: slot.gilEnabled });
           if (context.restarts > 0) this.events.emit('worker:restarted', { ...base, restarts: context.restarts });

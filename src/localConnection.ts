@@ -3,7 +3,8 @@
 // frame carries the worker's token; heartbeats ride the frames as pings and pongs.
 import net from 'node:net';
 import { FRAME_HEADER_BYTES, FrameReader } from './frameReader.js';
-import { decodeServerFrame, encodeClientFrame, FrameDecodeError, type HeartbeatReply } from './sessionCodec.js';
+import { decodeServerFrame, encodeClientFrame, FrameDecodeError, type HeartbeatReply, type HostCallMessage } from './sessionCodec.js';
+import type { HostCallAnswerer } from './hostFunctions.js';
 import { decodeFrameOrError, WorkerConnection } from './workerConnection.js';
 
 /** Room above the message limit for a frame's own fields, as the worker allows. */
@@ -21,8 +22,15 @@ export class LocalConnection extends WorkerConnection {
   private readonly path: string;
   private readonly pings = new Map<number, PendingPing>();
 
-  constructor(address: string, private readonly token: string, maxMessageBytes: number, onBroken: (error: Error) => void, runsInOrder: boolean) {
-    super(onBroken, runsInOrder);
+  constructor(
+    address: string,
+    private readonly token: string,
+    maxMessageBytes: number,
+    onBroken: (error: Error) => void,
+    runsInOrder: boolean,
+    host?: HostCallAnswerer,
+  ) {
+    super(onBroken, runsInOrder, host);
     this.path = address.replace(/^unix:(\/\/)?/, '');
     this.reader = new FrameReader(maxMessageBytes + FRAME_OVERHEAD_BYTES);
   }
@@ -65,10 +73,11 @@ export class LocalConnection extends WorkerConnection {
     }
     for (const frame of frames) {
       const pongs: HeartbeatReply[] = [];
-      const replies = decodeFrameOrError(() => decodeServerFrame(frame, pongs));
+      const hostCalls: HostCallMessage[] = [];
+      const replies = decodeFrameOrError(() => decodeServerFrame(frame, pongs, hostCalls));
       if (replies instanceof FrameDecodeError) return this.fail(replies);
       for (const pong of pongs) this.answered(pong);
-      if (replies.length) this.received(replies);
+      if (replies.length || hostCalls.length) this.received(replies, hostCalls);
       if (this.broken) return;
     }
   }

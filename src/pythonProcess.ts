@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { StartupFailedError, type WorkerExit } from './errors.js';
+import type { HostCallAnswerer } from './hostFunctions.js';
 import { onProcessExit } from './exitHook.js';
 import { clipLine, readCappedLines } from './lineReader.js';
 import { BRIDGE_DIR } from './pythonExecutable.js';
@@ -41,6 +42,8 @@ export interface LaunchOptions {
   onControl: (message: ControlMessage) => void;
   /** Called once the process exists, so the owner can reap it whatever happens next. */
   onSpawn?: (process: PythonProcess) => void;
+  /** Answers the worker's calls into Node (ctx.call). */
+  host?: HostCallAnswerer;
 }
 
 export interface ControlMessage {

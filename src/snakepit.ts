@@ -8,12 +8,14 @@ import type { RuntimeOutput } from '../machines/runtime.machine.js';
 import type { RecycleReason, WorkerContext, WorkerStateName } from '../machines/worker.machine.js';
 import { createRuntimeLogic, type RuntimeHooks } from './actors.js';
 import { checkCall, describeValue, isDuration } from './callChecks.js';
-import { MAX_DURATION_MS, type PoolConfig, type ResolvedConfig, resolveConfig, type SnakepitConfig } from './config.js';
-import type { CallOptions, WorkerInfo, WorkerSlot } from './calls.js';
+import { DEFAULT_HIGH_WATER_MARK, MAX_DURATION_MS, type PoolConfig, type ResolvedConfig, resolveConfig, type SnakepitConfig } from './config.js';
+import type { CallOptions, StreamOptions, StreamSink, WorkerInfo, WorkerSlot } from './calls.js';
+import { Fifo } from './fifo.js';
 import { Dispatcher } from './dispatcher.js';
 import { InvalidArgumentError, InvalidStateError, PoolNotFoundError, ShuttingDownError, SnakepitError } from './errors.js';
 import type { SnakepitEventName, SnakepitEvents } from './events.js';
 import { Failures } from './failures.js';
+import { type ExposedFunction, HostFunctions } from './hostFunctions.js';
 import { LifecycleReporter } from './lifecycle.js';
 import { LiveWorkers } from './liveWorkers.js';
 import type { PythonProcess } from './pythonProcess.js';
@@ -90,6 +92,7 @@ export class Snakepit {
   survivorsKilled: number[] = [];
   /** Removes the handlers stopOnSignals() installed. */
   private releaseSignals: (() => void) | undefined;
+  private readonly host = new HostFunctions();
 
   constructor(config: SnakepitConfig) {
     this.config = resolveConfig(config);
@@ -97,7 +100,11 @@ export class Snakepit {
     for (const pool of this.config.pools) {
       const recycler = new Recycler(pool, (workerId, reason) => this.requestRecycle(pool.name, workerId, reason));
       this.recyclers.set(pool.name, recycler);
-      const observer = { callStarted: (slot: WorkerSlot) => recycler.callStarted(slot), callEnded: (slot: WorkerSlot) => recycler.callEnded(slot) };
+      const observer = {
+        callStarted: (slot: WorkerSlot) => recycler.callStarted(slot),
+        callEnded: (slot: WorkerSlot) => recycler.callEnded(slot),
+        callStuck: (slot: WorkerSlot) => recycler.request(slot, 'stuck_call'),
+      };
       this.dispatchers.set(pool.name, new Dispatcher(pool, this.events, observer));
     }
     this.reporter = new LifecycleReporter(this.events, this.dispatchers, this.recyclers, this.config.supervisor, this.live, this.failures);
@@ -145,27 +152,48 @@ export class Snakepit {
     return this.root;
   }
 
+  /**
+   * Lets Python tools call `fn` as `ctx.call(name, **kwargs)`: it gets the keyword arguments as
+   * one object and may be async; its result goes back to Python, and an error it throws raises
+   * `snakepit_bridge.NodeError` there. Exposing a name again replaces the function. Returns a
+   * function that removes it.
+   */
+  expose(name: string, fn: ExposedFunction): () => void {
+    return this.host.expose(name, fn);
+  }
+
   execute<T = unknown>(tool: string, args: Record<string, unknown> = {}, options: CallOptions = {}): Promise<T> {
     const target = this.route(tool, args, options);
     if (target instanceof SnakepitError) return Promise.reject(target);
     return target.submit(tool, args, options) as Promise<T>;
   }
 
-  /** Runs a generator tool; each value it yields arrives as one chunk. Breaking out cancels it. */
-  async *stream<T = unknown>(tool: string, args: Record<string, unknown> = {}, options: CallOptions = {}): AsyncGenerator<T> {
+  /**
+   * Runs a generator tool; each value it yields arrives as one chunk. Breaking out cancels it.
+   * The generator runs at most `highWaterMark` chunks ahead of the loop: past that it is not
+   * resumed until the loop takes more, so memory stays bounded on both sides.
+   */
+  async *stream<T = unknown>(tool: string, args: Record<string, unknown> = {}, options: StreamOptions = {}): AsyncGenerator<T> {
     const target = this.route(tool, args, options);
     if (target instanceof SnakepitError) throw target;
     const stop = new AbortController();
     const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
-    const chunks: T[] = [];
+    const chunks = new Fifo<T>();
     let wake: (() => void) | undefined;
     let finished = false;
     let failure: unknown;
-    target
-      .submit(tool, args, { ...options, signal }, (chunk) => {
+    const sink: StreamSink = {
+      highWaterMark: options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK,
+      chunk: (chunk) => {
         chunks.push(chunk as T);
         wake?.();
-      })
+      },
+    };
+    // Room goes back in batches of half the window: one credit per batch, not per chunk.
+    const batch = Math.max(1, Math.floor(sink.highWaterMark / 2));
+    let taken = 0;
+    target
+      .submit(tool, args, { ...options, signal }, sink)
       .then(
         () => (finished = true),
         (error) => ((failure = error), (finished = true)),
@@ -173,8 +201,14 @@ export class Snakepit {
       .finally(() => wake?.());
     try {
       for (;;) {
-        if (chunks.length > 0) yield chunks.shift()!;
-        else if (failure) throw failure;
+        if (chunks.size > 0) {
+          const chunk = chunks.shift()!;
+          if (++taken >= batch) {
+            sink.grant?.(taken);
+            taken = 0;
+          }
+          yield chunk;
+        } else if (failure) throw failure;
         else if (finished) return;
         else await new Promise<void>((resolve) => (wake = resolve));
       }
@@ -391,6 +425,7 @@ export class Snakepit {
       runId: this.runId,
       startupTimeoutMs: pool.startupTimeoutMs,
       maxMessageBytes: pool.maxMessageBytes,
+      host: this.host.forPool({ maxDepth: pool.maxArgumentDepth, maxBytes: pool.maxMessageBytes }),
       onSpawn: (python: PythonProcess) => {
         this.processes.add(python);
         if (python.pid !== undefined) this.registry?.add(python.pid);

@@ -4,6 +4,7 @@
 // (grpcConnection.ts, localConnection.ts) only open, write, read and close.
 import { decodeValue, type WireValue } from './codec.js';
 import { InvalidArgumentError, MessageTooLargeError, PythonError, SnakepitError, ToolNotFoundError } from './errors.js';
+import type { HostCallAnswerer } from './hostFunctions.js';
 import {
   type CallErrorMessage,
   type ClientFrame,
@@ -11,6 +12,7 @@ import {
   encodePartFrame,
   FrameDecodeError,
   type HeartbeatReply,
+  type HostCallMessage,
   type ReplyMessage,
   valuePieces,
   valueSize,
@@ -23,6 +25,8 @@ export interface CallSink {
   resolve(value: unknown): void;
   reject(error: SnakepitError): void;
   chunk?(value: unknown): void;
+  /** A ctx.progress() report ({done, total, message}), before the call's outcome. */
+  progress?(value: unknown): void;
   /** The worker died before it could have started this call: it may run elsewhere. */
   unstarted?(error: SnakepitError): void;
 }
@@ -53,7 +57,17 @@ export function inOneFrame(start: () => void): void {
   }
 }
 
-const emptyFrame = (): ClientFrame => ({ calls: [], cancels: [], parts: [] });
+const emptyFrame = (): ClientFrame => ({ calls: [], cancels: [], parts: [], hostReplies: [], credits: [] });
+
+/** What a call tells the worker beyond its tool and arguments (its Context in Python). */
+export interface CallExtras {
+  stream?: boolean;
+  /** Milliseconds until the caller gives up. */
+  timeoutMs?: number;
+  sessionId?: string;
+  /** A streaming call's credit window: chunks the worker may send beyond those granted. */
+  window?: number;
+}
 
 export abstract class WorkerConnection {
   /** Calls sent and not answered yet, in the order they were sent. */
@@ -79,6 +93,8 @@ export abstract class WorkerConnection {
   constructor(
     private readonly onBroken: (error: Error) => void,
     private readonly runsInOrder = false,
+    /** Answers the worker's calls into Node (ctx.call); without it, every such call fails. */
+    private readonly host?: HostCallAnswerer,
   ) {
     this.whenBroken = new Promise((resolve) => (this.markBroken = resolve));
   }
@@ -109,15 +125,16 @@ export abstract class WorkerConnection {
   }
 
   /** Sends a call; the sink hears its outcome. Returns the call id for `cancel`. */
-  call(tool: string, args: WireValue, sink: CallSink, stream = false): number {
+  call(tool: string, args: WireValue, sink: CallSink, extras: CallExtras = {}): number {
     const id = this.nextId++;
     const size = valueSize(args);
+    const { stream = false, timeoutMs, sessionId, window } = extras;
     this.pending.set(id, { tool, sink, inParts: size > PART_BYTES });
     if (size <= PART_BYTES) {
-      this.outbox.calls.push({ id, tool, args, argsSize: 0, stream });
+      this.outbox.calls.push({ id, tool, args, argsSize: 0, stream, timeoutMs, sessionId, window });
       this.scheduleFlush();
     } else {
-      this.outbox.calls.push({ id, tool, args: undefined, argsSize: size, stream });
+      this.outbox.calls.push({ id, tool, args: undefined, argsSize: size, stream, timeoutMs, sessionId, window });
       this.flush(); // the call must precede its parts on the stream
       this.uploads = this.uploads.then(() => this.upload(id, valuePieces(args)));
     }
@@ -141,6 +158,13 @@ export abstract class WorkerConnection {
     this.scheduleFlush();
   }
 
+  /** Gives a streaming call room for `chunks` more chunks (see StreamSink). */
+  credit(id: number, chunks: number): void {
+    if (!this.pending.has(id) || this.cancelled.has(id)) return;
+    this.outbox.credits!.push({ id, chunks });
+    this.scheduleFlush();
+  }
+
   /**
    * The first call or cancel of a tick leaves at once (no added latency for a lone call); the
    * ones that follow in the same tick are batched into one frame sent at the end of the tick.
@@ -158,19 +182,29 @@ export abstract class WorkerConnection {
 
   private flush(): void {
     const frame = this.outbox;
-    if (!frame.calls.length && !frame.cancels.length && !frame.pings?.length) return;
+    if (!frame.calls.length && !frame.cancels.length && !frame.pings?.length && !frame.hostReplies?.length && !frame.credits?.length) return;
     this.outbox = emptyFrame();
     if (!this.broken && this.opened) this.writeFrame(encodeClientFrame(frame));
   }
 
-  /** Replies that arrived in one frame. */
-  protected received(replies: ReplyMessage[]): void {
+  /** Replies (and calls into Node) that arrived in one frame. */
+  protected received(replies: ReplyMessage[], hostCalls?: HostCallMessage[]): void {
     inOneFrame(() => {
       for (const reply of replies) {
         if (this.broken) return; // a bad reply before this one ended the connection
         this.deliver(reply);
       }
     });
+    if (hostCalls) for (const call of hostCalls) void this.answerHostCall(call);
+  }
+
+  private async answerHostCall(call: HostCallMessage): Promise<void> {
+    const reply = this.host
+      ? await this.host.answer(call)
+      : { id: call.id, error: { code: 'NOT_EXPOSED', type: 'NotExposed', message: `no function named "${call.name}" is exposed to Python`, traceback: '' } };
+    if (this.broken) return;
+    this.outbox.hostReplies!.push(reply);
+    this.scheduleFlush();
   }
 
   private deliver(reply: ReplyMessage): void {
@@ -180,6 +214,11 @@ export abstract class WorkerConnection {
       case 'chunk': {
         const value = this.valueOf(reply);
         if (!this.broken) call.sink.chunk?.(value);
+        return;
+      }
+      case 'progress': {
+        const value = this.valueOf(reply);
+        if (!this.broken) call.sink.progress?.(value);
         return;
       }
       case 'result': {
@@ -247,6 +286,27 @@ export abstract class WorkerConnection {
     // Handed back first, so that the places the rejections free go to them before newer calls.
     for (const [, call] of calls.slice(mayHaveRun).reverse()) (call.sink.unstarted ?? call.sink.reject).call(call.sink, error);
     for (const [, call] of calls.slice(0, mayHaveRun)) call.sink.reject(error);
+  }
+
+  /**
+   * Call `id` is stuck on a worker that runs calls in order: the calls sent ahead behind it
+   * cannot start before it ends, which may be never. They are cancelled on the worker and
+   * handed back (`unstarted`, as in failAll), to run elsewhere. Not when a call behind it sends
+   * its arguments in parts: such a call may have started.
+   */
+  reclaimBehind(id: number, error: SnakepitError): void {
+    if (!this.runsInOrder || this.broken) return;
+    const calls = [...this.pending];
+    const at = calls.findIndex(([callId]) => callId === id);
+    if (at < 0) return;
+    const behind = calls.slice(at + 1).filter(([callId]) => !this.cancelled.has(callId));
+    if (behind.some(([, call]) => call.inParts)) return;
+    for (const [callId] of behind) {
+      this.pending.delete(callId);
+      this.outbox.cancels.push(callId);
+    }
+    this.scheduleFlush();
+    for (const [, call] of behind.reverse()) (call.sink.unstarted ?? call.sink.reject).call(call.sink, error);
   }
 
   close(): void {

@@ -38,8 +38,8 @@ export class WorkerHandle {
     // had not started (sent ahead with `prefetch`) can run elsewhere.
     const runsInOrder = options.profile === 'process';
     const connection: WorkerConnection = Grpc
-      ? new Grpc(ready.address, python.token, onBroken, runsInOrder)
-      : new LocalConnection(ready.address, python.token, options.maxMessageBytes, onBroken, runsInOrder);
+      ? new Grpc(ready.address, python.token, onBroken, runsInOrder, options.host)
+      : new LocalConnection(ready.address, python.token, options.maxMessageBytes, onBroken, runsInOrder, options.host);
     python.exited.then((exit) => {
       connection.failAll(new WorkerCrashedError(options.workerId, ready.pid, exit), true);
       connection.close();

@@ -119,3 +119,45 @@ test('the local lane\'s fields: pings and the token out, pongs in, as the .proto
 });
 
 checkNoLeaks();
+
+test('call context fields, stream credits, host replies, progress and host calls agree with the .proto definition', () => {
+  const decoded = session.requestDeserialize(
+    encodeClientFrame({
+      calls: [
+        { id: 9, tool: 'ctx', args: { json: Buffer.from('{}'), blobs: [] }, argsSize: 0, stream: true, timeoutMs: 2 ** 31 - 1, sessionId: 'chat ✓', window: 64 },
+        { id: 10, tool: 'plain', args: { json: Buffer.from('{}'), blobs: [] }, argsSize: 0, stream: false },
+      ],
+      cancels: [],
+      parts: [],
+      hostReplies: [
+        { id: 2 ** 35, result: { json: Buffer.from('{"v":{"$bytes":0}}'), blobs: [Buffer.from([1, 2])] } },
+        { id: 3, error: { code: 'NODE_ERROR', type: 'RangeError', message: 'bad ✗', traceback: 'at x' } },
+      ],
+      credits: [{ id: 9, chunks: 32 }, { id: 2 ** 40, chunks: 1 }],
+    }),
+  );
+  assert.deepEqual(decoded.credits.map((c: any) => [c.id, c.chunks]), [[9, 32], [2 ** 40, 1]]);
+  assert.equal(decoded.calls[0].window, 64);
+  assert.equal(decoded.calls[1].window, 0);
+  assert.equal(decoded.calls[0].timeout_ms, 2 ** 31 - 1);
+  assert.equal(decoded.calls[0].session_id, 'chat ✓');
+  assert.equal(decoded.calls[1].timeout_ms, 0);
+  assert.equal(decoded.calls[1].session_id, '');
+  const [ok, failed] = decoded.host_replies;
+  assert.equal(ok.id, 2 ** 35);
+  assert.deepEqual([ok.result.json, ok.result.blobs], [Buffer.from('{"v":{"$bytes":0}}'), [Buffer.from([1, 2])]]);
+  assert.equal(failed.id, 3);
+  assert.deepEqual(
+    { code: failed.error.code, type: failed.error.type, message: failed.error.message, traceback: failed.error.traceback },
+    { code: 'NODE_ERROR', type: 'RangeError', message: 'bad ✗', traceback: 'at x' },
+  );
+
+  const frame = session.responseSerialize({
+    replies: [{ id: 4, progress: { json: Buffer.from('{"done":1}') } }],
+    host_calls: [{ id: 2 ** 34, call_id: 4, name: 'lookup ✓', args: { json: Buffer.from('{"k":1}'), blobs: [Buffer.from([9])] } }],
+  });
+  const hostCalls: any[] = [];
+  const replies = decodeServerFrame(frame, undefined, hostCalls);
+  assert.deepEqual(replies.map((r) => [r.id, r.outcome, r.value?.json.toString()]), [[4, 'progress', '{"done":1}']]);
+  assert.deepEqual(hostCalls.map((c) => [c.id, c.callId, c.name, c.args.json.toString(), c.args.blobs]), [[2 ** 34, 4, 'lookup ✓', '{"k":1}', [Buffer.from([9])]]]);
+});

@@ -12,6 +12,7 @@ from typing import Any, Callable, TypeVar, overload
 
 TOOL_MARK = "__snakepit_tool__"
 THREAD_SAFE_MARK = "__snakepit_thread_safe__"
+CONTEXT_PARAM = "ctx"
 
 # Any function or method: the decorators hand back the very object they were given, so type
 # checkers must see its own type (parameters, return, self) come out unchanged.
@@ -58,7 +59,7 @@ class BaseAdapter:
 class Tool:
     """One discovered tool: the bound callable plus what we need to check and describe calls."""
 
-    __slots__ = ("name", "func", "description", "streaming", "thread_safe", "signature", "param_text", "bound_names")
+    __slots__ = ("name", "func", "description", "streaming", "thread_safe", "signature", "param_text", "bound_names", "wants_ctx")
 
     def __init__(self, name: str, func: Callable, raw: Callable, description: str, thread_safe: bool):
         self.name = name
@@ -68,6 +69,8 @@ class Tool:
         self.signature = inspect.signature(func)
         # Parameters the binding fills (`self`, `cls`): a keyword argument of that name is a caller's mistake.
         self.bound_names = frozenset(inspect.signature(raw).parameters) - frozenset(self.signature.parameters)
+        # A parameter named `ctx` receives the call's Context (context.py), never a caller's value.
+        self.wants_ctx = CONTEXT_PARAM in self.signature.parameters
         if inspect.iscoroutinefunction(raw):
             # An async tool runs on a fresh event loop in the calling thread.
             coro_fn = func
@@ -80,7 +83,7 @@ class Tool:
 
             func = run_async
         self.func = func
-        self.param_text = ", ".join(_param_text(p) for p in self.signature.parameters.values())
+        self.param_text = ", ".join(_param_text(p) for p in self.signature.parameters.values() if p.name != CONTEXT_PARAM)
 
 
 def _annotation_text(a: Any) -> str | None:

@@ -110,6 +110,8 @@ class Dispatcher:
                 call.id, "INVALID_ARGUMENT", "TypeError",
                 f"{tool.name}: arguments must be a JSON object of keyword arguments, got {type(kwargs).__name__}",
             )
+        if tool.wants_ctx and "ctx" in kwargs:
+            return None, error_reply(call.id, "INVALID_ARGUMENT", "TypeError", f"{tool.name}({tool.param_text}): ctx is the call's context, given by the bridge; rename the argument")
         if tool.bound_names and not tool.bound_names.isdisjoint(kwargs):
             names = ", ".join(sorted(tool.bound_names.intersection(kwargs)))
             return None, error_reply(call.id, "INVALID_ARGUMENT", "TypeError", f"{tool.name}({tool.param_text}): {names} is not an argument of this tool")
@@ -156,8 +158,13 @@ class Dispatcher:
         return frames.result(call_id, data, blobs)
 
     # -- streaming --------------------------------------------------------------------------
-    def run_stream(self, call_id: int, tool, kwargs: dict, cancelled: Callable[[], bool]) -> Iterator[Any]:
-        """Yield one chunk reply per value, then exactly one final reply (end, error or CANCELLED)."""
+    def run_stream(self, call_id: int, tool, kwargs: dict, cancelled: Callable[[], bool],
+                   room: Callable[[Callable[[], bool]], bool] | None = None) -> Iterator[Any]:
+        """Yield one chunk reply per value, then exactly one final reply (end, error or CANCELLED).
+
+        `room` (credit.py) waits until Node has room for one more chunk before the generator is
+        resumed; it returns False if the call was cancelled meanwhile.
+        """
         checker = self.checker
         token = checker.enter(tool) if checker is not None else None
         try:
@@ -177,7 +184,7 @@ class Dispatcher:
                     return
                 it = iter(out)
                 while True:
-                    if cancelled():
+                    if cancelled() or (room is not None and not room(cancelled)):
                         close = getattr(out, "close", None)
                         if close is not None:
                             close()

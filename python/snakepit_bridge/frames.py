@@ -11,9 +11,9 @@ from typing import Iterable
 
 # The version of the protocol between Node and this bridge: the Session frames and the control
 # lines. Sent in the `ready` line; Node refuses a worker whose version differs from its own
-# (PROTOCOL_VERSION in src/sessionCodec.ts). Raise both together with any change one side
+# (PROTOCOL_VERSION in src/sessionMessages.ts). Raise both together with any change one side
 # cannot read.
-PROTOCOL_VERSION = 2
+PROTOCOL_VERSION = 3
 
 
 def _varint(n: int) -> bytes:
@@ -75,6 +75,22 @@ def chunk(call_id: int, data: bytes, blobs: Iterable[bytes] = ()) -> bytes | Pie
     return _with_value(call_id, b"\x1a", data, blobs)
 
 
+def progress(call_id: int, data: bytes) -> bytes:
+    """Reply{id, progress: Value{json}}"""
+    return b"\x08" + _varint(call_id) + _field(b"\x32", _field(b"\x0a", data))
+
+
+class HostCallField(bytes):
+    """ServerFrame.host_calls entry, field header included: `frame` writes it as it is."""
+
+
+def host_call(host_id: int, call_id: int, name: str, data: bytes, blobs: Iterable[bytes] = ()) -> HostCallField:
+    """ServerFrame{host_calls: [HostCall{id, call_id, name, args: Value}]}, field header included."""
+    value = b"".join([_field(b"\x0a", data), *(_field(b"\x12", blob) for blob in blobs)])
+    inner = b"\x08" + _varint(host_id) + b"\x10" + _varint(call_id) + _field(b"\x1a", name.encode()) + _field(b"\x22", value)
+    return HostCallField(_field(b"\x1a", inner))
+
+
 def error(call_id: int, code: str, type_: str, message: str, traceback: str = "") -> bytes:
     """Reply{id, error: CallError{code, type, message, traceback}}"""
     inner = b"".join(
@@ -91,9 +107,12 @@ def end(call_id: int) -> bytes:
 
 
 def frame(replies: Iterable[bytes | Pieces]) -> bytes:
-    """ServerFrame{replies}"""
+    """ServerFrame{replies}; a HostCallField among them goes in as a host call."""
     out: list[bytes] = []
     for reply in replies:
+        if isinstance(reply, HostCallField):
+            out.append(reply)
+            continue
         out.append(single_head(len(reply)))
         if isinstance(reply, Pieces):
             out += reply.parts

@@ -43,7 +43,7 @@ def frame_error_exit(message: str) -> None:
 class LandedFrame:
     """A ClientFrame whose one ArgsPart the socket read straight into its call's buffer."""
 
-    calls = cancels = pings = ()
+    calls = cancels = pings = host_replies = credits = ()
     token = b""
 
     def __init__(self, call_id: int, size: int):

@@ -11,7 +11,9 @@ writing each reply straight to the socket, so a call costs no thread hand-off. W
 runs nobody would read the socket, so a watcher thread that checks every WATCH_INTERVAL_S takes
 over reading once a call has been running that long: it answers pings, applies cancels (to
 queued calls and running streams) and queues new calls, and hands reading back when the call
-ends. Short calls never wake it. Thread profile: the session of session.py, fed from the socket.
+ends. Short calls never wake it; a tool that calls Node (ctx.call) wakes it at once, so the
+reply is read while the tool waits. Thread profile: the session of session.py, fed from the
+socket.
 """
 from __future__ import annotations
 
@@ -19,14 +21,15 @@ import hmac
 import os
 import socket
 import threading
-import time
 from collections import deque
 from typing import Any, Callable, Iterator
 
+from .context import HostCalls
+from .credit import Credits
 from .dispatch import Dispatcher, cancelled_reply
 from .framesocket import FrameError, FrameSocket, Gone, decode_or_exit, frame_error_exit
 from .parts import PartialCalls
-from .session import BadFrame, InFlight, ThreadSession, decode_client_frame, fatal, runnable_calls
+from .session import BadFrame, InFlight, ThreadSession, decode_client_frame, fatal, runnable_calls, with_context
 
 # Until a connection has shown the token it may send only this much, and a frame error from it
 # closes that connection rather than ending the worker.
@@ -108,7 +111,7 @@ class LaneProcessSession:
         self.in_flight = in_flight
         self.pong = pong
         self.cancelled: set[int] = set()  # cancels of calls not yet come, or streaming
-        self.queue: deque = deque()  # (call, args) ready to run, in order; touched under the baton
+        self.queue: deque = deque()  # (call, args, deadline) ready to run, in order; touched under the baton
         self.partial = PartialCalls(dispatcher.max_message)
         fs.part_sink = self.partial
         self.baton = threading.Lock()  # whoever holds it reads the socket
@@ -117,6 +120,9 @@ class LaneProcessSession:
         self.ended = False
         self.eof = False
         self.wake_r, self.wake_w = os.pipe()
+        self.poke = threading.Event()  # the watcher should read now, not at its next interval
+        self.host = HostCalls(fs.write, self.poke.set)
+        self.credits = Credits(self.poke.set)
 
     def serve(self, first) -> None:
         watcher = threading.Thread(target=self._watch, name="snakepit-lane-watcher", daemon=True)
@@ -138,6 +144,8 @@ class LaneProcessSession:
             fatal("the local lane's process session")
         finally:
             self.ended = True
+            self.host.close()
+            self.poke.set()
             os.write(self.wake_w, b"x")
             if watcher.is_alive():
                 if self.baton.locked() and not self.watching:
@@ -151,6 +159,10 @@ class LaneProcessSession:
         write = self.fs.write_reply
         for seq in frame.pings:
             self.fs.write(self.pong(seq))
+        for reply in frame.host_replies:
+            self.host.deliver(reply)
+        for credit in frame.credits:
+            self.credits.grant(credit.id, credit.chunks)
         for cid in frame.cancels:
             if self.partial.drop(cid):
                 write(cancelled_reply(cid))  # its arguments were still arriving
@@ -169,7 +181,7 @@ class LaneProcessSession:
     def _run_queued(self) -> None:
         d, cancelled, write = self.dispatcher, self.cancelled, self.fs.write_reply
         while self.queue:
-            call, args = self.queue.popleft()
+            call, args, deadline = self.queue.popleft()
             cid = call.id
             if cid in cancelled:
                 cancelled.discard(cid)
@@ -179,13 +191,19 @@ class LaneProcessSession:
             if tool is None:
                 write(kwargs)
                 continue
+            if tool.wants_ctx:
+                with_context(kwargs, tool, call, deadline, lambda cid=cid: cid in cancelled, write, self.host)
             self.in_flight.value += 1
             self.running = True
             self.baton.release()
             try:
                 if call.stream:
-                    for reply in d.run_stream(cid, tool, kwargs, lambda: cid in cancelled):
-                        write(reply)
+                    room = self.credits.open(cid, call.window)
+                    try:
+                        for reply in d.run_stream(cid, tool, kwargs, lambda: cid in cancelled, room):
+                            write(reply)
+                    finally:
+                        self.credits.close(cid)
                 else:
                     write(d.run_unary(cid, tool, kwargs))
             finally:
@@ -202,7 +220,8 @@ class LaneProcessSession:
     def _watch(self) -> None:
         try:
             while not self.ended:
-                time.sleep(WATCH_INTERVAL_S)
+                self.poke.wait(WATCH_INTERVAL_S)
+                self.poke.clear()
                 if not self.running or self.eof or not self.baton.acquire(blocking=False):
                     continue
                 try:

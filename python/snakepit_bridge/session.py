@@ -1,28 +1,30 @@
 """The Session stream: calls in, replies out, one long-lived bidi stream per worker.
 
-Two variants:
-- ProcessSession (process profile): one call at a time, run inline in the response
-  generator, while a reader thread takes frames off the stream: Node sends calls ahead
-  (`prefetch`), and a cancel of one waiting behind the running call must apply before it starts.
-- ThreadSession (thread profile): a reader thread feeds calls to a thread pool; replies go
-  onto a queue and the response generator sends whatever has piled up as one frame.
-Either way every call id gets exactly one final reply (result, error or end). Large calls'
-arguments arrive in parts (parts.py) and run once complete. A failure in this code itself, never
-a tool's, would leave the worker deaf to its calls: it ends the process instead (`fatal`), so
-the supervisor replaces the worker. So does a client frame that does not decode
-(`client_frame_or_exit`): after one, nothing else on that stream can be trusted.
+On gRPC (and for the thread profile on the local lane) a reader thread feeds calls to a thread
+pool — of one thread for the process profile, which so runs calls one at a time in the order
+sent — and replies go onto a queue that the response generator sends, whatever has piled up
+as one frame. Node sends calls ahead (`prefetch`); a cancel of one still queued is answered at
+once. Every call id gets exactly one final reply (result, error or end); progress and host
+calls (context.py) go out on the same queue. Large calls' arguments arrive in parts (parts.py)
+and run once complete. A failure in this code itself, never a tool's, would leave the worker
+deaf to its calls: it ends the process instead (`fatal`), so the supervisor replaces the
+worker. So does a client frame that does not decode (`client_frame_or_exit`): after one,
+nothing else on that stream can be trusted.
 """
 from __future__ import annotations
 
 import queue
 import sys
 import threading
+import time
 import traceback
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from . import frames
 from . import messages as pb
+from .context import Context, HostCalls, deadline_of
 from .control import exit_now
+from .credit import Credits
 from .dispatch import Dispatcher, cancelled_reply, error_reply
 from .parts import PartialCalls
 
@@ -84,17 +86,18 @@ def read_frames(request_iterator, on_frame: Callable[[Any], None], where: str) -
             fatal(where)
 
 
-def runnable_calls(frame, partial: PartialCalls) -> tuple[list[tuple[Any, Any]], list[Any]]:
-    """The frame's calls that can run now, as (call, args Value or None for inline args), and
-    the error replies of calls refused on the way.
+def runnable_calls(frame, partial: PartialCalls) -> tuple[list[tuple[Any, Any, float | None]], list[Any]]:
+    """The frame's calls that can run now, as (call, args Value or None for inline args, the
+    caller's deadline or None), and the error replies of calls refused on the way.
 
     Large calls start collecting their parts; those completed by this frame's parts join in.
     """
-    ready: list[tuple[Any, Any]] = []
+    ready: list[tuple[Any, Any, float | None]] = []
     refused: list[Any] = []
+    received = time.monotonic()
     for call in frame.calls:
         if not call.args_size:
-            ready.append((call, None))
+            ready.append((call, None, deadline_of(call, received)))
             continue
         reply = partial.start(call)
         if reply is not None:
@@ -107,8 +110,16 @@ def runnable_calls(frame, partial: PartialCalls) -> tuple[list[tuple[Any, Any]],
             refused.append(error_reply(part.id, "INVALID_ARGUMENT", type(e).__name__, f"the arguments' parts do not decode: {e}"))
             continue
         if done is not None:
-            ready.append(done)
+            ready.append((*done, deadline_of(done[0], received)))
     return ready, refused
+
+
+def with_context(kwargs: dict, tool, call, deadline: float | None, is_cancelled: Callable[[], bool],
+                 emit: Callable[[Any], None], host: HostCalls) -> dict:
+    """`kwargs` with the call's Context added if the tool asks for one (a `ctx` parameter)."""
+    if tool.wants_ctx:
+        kwargs["ctx"] = Context(call.id, call.session_id or None, deadline, is_cancelled, emit, host)
+    return kwargs
 
 
 class InFlight:
@@ -125,97 +136,6 @@ class InFlight:
             self.value += n
 
 
-class ProcessSession:
-    def __init__(self, dispatcher: Dispatcher, in_flight: InFlight):
-        self.dispatcher = dispatcher
-        self.in_flight = in_flight
-        self.cancelled: set[int] = set()  # ids cancelled before their call came or while it streams
-
-    def serve(self, request_iterator, context) -> Iterator[Any]:
-        try:
-            yield from self._serve(request_iterator)
-        except GeneratorExit:
-            raise  # the RPC ended
-        except BaseException:  # noqa: BLE001
-            fatal("the process session")
-
-    def _serve(self, request_iterator) -> Iterator[Any]:
-        d = self.dispatcher
-        in_flight = self.in_flight
-        cancelled = self.cancelled
-        next_frame = _FrameReader(request_iterator, cancelled).next_frame
-        partial = PartialCalls(d.max_message)
-        while True:
-            try:
-                frame = next_frame()
-            except StopIteration:
-                return
-            except Exception:  # noqa: BLE001 - the RPC ended: the client went away
-                return
-            for cid in frame.cancels:
-                if partial.drop(cid):
-                    yield frames.single(cancelled_reply(cid))  # its arguments were still arriving
-                else:
-                    cancelled.add(cid)
-            ready, refused = runnable_calls(frame, partial)
-            for reply in refused:
-                yield frames.single(reply)
-            for call, args in ready:
-                cid = call.id
-                if cancelled and cid in cancelled:
-                    cancelled.discard(cid)
-                    yield frames.single(cancelled_reply(cid))
-                    continue
-                tool, kwargs = d.prepare(call, args)
-                if tool is None:
-                    yield frames.single(kwargs)
-                    continue
-                in_flight.value += 1
-                try:
-                    if call.stream:
-                        is_cancelled = lambda cid=cid: cid in cancelled  # noqa: E731
-                        for reply in d.run_stream(cid, tool, kwargs, is_cancelled):
-                            yield frames.single(reply)
-                    else:
-                        yield frames.single(d.run_unary(cid, tool, kwargs))
-                finally:
-                    in_flight.value -= 1
-                    if cancelled:
-                        # Ids only grow: cancels of calls up to this one can no longer matter.
-                        # list() copies in one step: the reader thread may add while we look.
-                        for old in [c for c in list(cancelled) if c <= cid]:
-                            cancelled.discard(old)
-
-
-class _FrameReader:
-    """Reads client frames on a thread, applying cancels at once: to calls waiting behind the
-    running one, and to a running stream."""
-
-    def __init__(self, request_iterator, cancelled: set[int]):
-        self._it = request_iterator
-        self._cancelled = cancelled
-        self._q: queue.SimpleQueue = queue.SimpleQueue()
-        threading.Thread(target=self._run, name="snakepit-session-reader", daemon=True).start()
-
-    def _run(self) -> None:
-        try:
-            read_frames(self._it, self._take, "the session reader")
-        finally:
-            self._q.put(_DONE)
-
-    def _take(self, frame) -> None:
-        if frame.cancels:
-            self._cancelled.update(frame.cancels)
-        self._q.put(frame)
-
-    def next_frame(self) -> Any:
-        frame = self._q.get()
-        if frame is _DONE:
-            self._q.put(_DONE)  # stay ended for any later call
-            raise StopIteration
-        return frame
-
-
 class ThreadSession:
     # Per-call states, guarded by self._lock.
     QUEUED, RUNNING, CANCELLED = 0, 1, 2
@@ -230,6 +150,8 @@ class ThreadSession:
         self._reading = True
         self._closed = False  # the RPC itself ended (client cancelled or went away)
         self.partial = PartialCalls(dispatcher.max_message)  # touched by the reader thread only
+        self.host = HostCalls(self._out.put)
+        self.credits = Credits()
 
     def serve(self, request_iterator, context) -> Iterator[Any]:
         context.add_callback(self._on_rpc_done)
@@ -253,12 +175,14 @@ class ThreadSession:
 
     def _on_rpc_done(self) -> None:
         self._closed = True
+        self.host.close()
         self._out.put(_DONE)
 
     def _read(self, request_iterator) -> None:
         try:
             read_frames(request_iterator, self._take, "the session reader")
         finally:
+            self.host.close()  # no reply can come any more: tools waiting on Node raise
             with self._lock:
                 self._reading = False
                 idle = not self._calls
@@ -267,6 +191,10 @@ class ThreadSession:
 
     def _take(self, frame) -> None:
         d = self.dispatcher
+        for reply in frame.host_replies:
+            self.host.deliver(reply)
+        for credit in frame.credits:
+            self.credits.grant(credit.id, credit.chunks)
         for cid in frame.cancels:
             if self.partial.drop(cid):
                 self._out.put(cancelled_reply(cid))  # its arguments were still arriving
@@ -275,15 +203,24 @@ class ThreadSession:
         ready, refused = runnable_calls(frame, self.partial)
         for reply in refused:
             self._out.put(reply)
-        for call, args in ready:
+        for call, args, deadline in ready:
+            if frame.cancels and call.id in frame.cancels:
+                self._out.put(cancelled_reply(call.id))  # given up in the frame that brought it
+                continue
             tool, kwargs = d.prepare(call, args)
             if tool is None:
                 self._out.put(kwargs)
                 continue
+            cid = call.id
             with self._lock:
-                self._calls[call.id] = self.QUEUED
+                self._calls[cid] = self.QUEUED
             self.in_flight.add(1)
-            self.pool.submit(self._run, call.id, tool, kwargs, call.stream)
+            if tool.wants_ctx:
+                with_context(kwargs, tool, call, deadline, lambda cid=cid: self._cancelled(cid), self._out.put, self.host)
+            self.pool.submit(self._run, cid, tool, kwargs, call.stream, call.window)
+
+    def _cancelled(self, cid: int) -> bool:
+        return self._closed or self._calls.get(cid) == self.CANCELLED
 
     def _cancel(self, cid: int) -> None:
         with self._lock:
@@ -299,7 +236,7 @@ class ThreadSession:
         if done:
             self._out.put(_DONE)
 
-    def _run(self, cid: int, tool, kwargs: dict, stream: bool) -> None:
+    def _run(self, cid: int, tool, kwargs: dict, stream: bool, window: int) -> None:
         try:
             with self._lock:
                 if self._calls.get(cid) != self.QUEUED:
@@ -309,10 +246,13 @@ class ThreadSession:
                 self._finish(cid)
                 return
             if stream:
-                calls, out = self._calls, self._out
-                is_cancelled = lambda: self._closed or calls.get(cid) == self.CANCELLED  # noqa: E731
-                for reply in self.dispatcher.run_stream(cid, tool, kwargs, is_cancelled):
-                    out.put(reply)
+                out = self._out
+                room = self.credits.open(cid, window)
+                try:
+                    for reply in self.dispatcher.run_stream(cid, tool, kwargs, lambda: self._cancelled(cid), room):
+                        out.put(reply)
+                finally:
+                    self.credits.close(cid)
             else:
                 self._out.put(self.dispatcher.run_unary(cid, tool, kwargs))
             self._finish(cid)

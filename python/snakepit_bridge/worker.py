@@ -227,12 +227,11 @@ def serve_grpc(args, token: bytes, dispatcher, pool, in_flight):
 
     import grpc  # imported here so a missing grpcio is reported as a startup_error
 
-    from .session import ProcessSession, ThreadSession
+    from .session import ThreadSession
 
-    if pool is not None:
-        session_factory = lambda: ThreadSession(dispatcher, pool, in_flight)  # noqa: E731
-    else:
-        session_factory = lambda: ProcessSession(dispatcher, in_flight)  # noqa: E731
+    # The process profile runs its calls on one thread, one at a time in the order sent.
+    calls = pool or ThreadPoolExecutor(max_workers=1, thread_name_prefix="snakepit-tool")
+    session_factory = lambda: ThreadSession(dispatcher, calls, in_flight)  # noqa: E731
 
     server = grpc.server(
         ThreadPoolExecutor(max_workers=HANDLER_THREADS, thread_name_prefix="snakepit-grpc"),

@@ -156,6 +156,7 @@ class Session:
 
         self._q: "queue.Queue" = queue.Queue()
         self._out: "queue.Queue" = queue.Queue()
+        self.host_calls: "queue.Queue" = queue.Queue()  # the worker's calls into "Node" (the test)
         self._next_id = 1
 
         def frames():
@@ -170,6 +171,8 @@ class Session:
         def pump():
             try:
                 for frame in self.call_iter:
+                    for h in frame.host_calls:
+                        self.host_calls.put(h)
                     for r in frame.replies:
                         self._out.put(r)
             except grpc.RpcError as e:
@@ -213,7 +216,7 @@ class Session:
         deadline = time.monotonic() + timeout
         while True:
             got = self.replies.get(cid, [])
-            if got and got[-1].WhichOneof("outcome") != "chunk":
+            if got and got[-1].WhichOneof("outcome") not in ("chunk", "progress"):
                 return got
             left = deadline - time.monotonic()
             assert left > 0, f"no final reply for call {cid}; got {got}"

@@ -38,3 +38,16 @@ def test_null_result_still_has_an_outcome():
 def test_batched_frame():
     frame = pb.ServerFrame.FromString(frames.frame([frames.result(1, b"1"), frames.end(2)]))
     assert [r.id for r in frame.replies] == [1, 2]
+
+
+def test_progress_and_host_calls():
+    p = read(frames.progress(9, b'{"done":1,"total":null,"message":null}'))
+    assert p.id == 9 and p.WhichOneof("outcome") == "progress" and p.progress.json == b'{"done":1,"total":null,"message":null}'
+    frame = pb.ServerFrame.FromString(frames.frame([
+        frames.result(1, b"1"),
+        frames.host_call(2**33, 5, "lookup ✓", b'{"key":{"$bytes":0}}', [b"\x00\x01"]),
+    ]))
+    assert [r.id for r in frame.replies] == [1]
+    (call,) = frame.host_calls
+    assert (call.id, call.call_id, call.name) == (2**33, 5, "lookup ✓")
+    assert call.args.json == b'{"key":{"$bytes":0}}' and list(call.args.blobs) == [b"\x00\x01"]

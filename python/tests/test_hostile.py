@@ -137,25 +137,3 @@ def test_a_failure_in_the_session_code_ends_the_process_to_be_replaced(tmp_path)
                           env={**os.environ, "PYTHONPATH": str(os.path.dirname(os.path.dirname(codec.__file__)))})
     assert done.returncode == 70
     assert "internal failure in a test reader" in done.stderr and "KeyError: 'bridge bug'" in done.stderr
-
-
-def test_cancels_of_finished_calls_are_not_kept():
-    # The process session remembers a cancel only while its call may still come.
-    from snakepit_bridge import BaseAdapter, tool
-    from snakepit_bridge.adapter import discover_tools
-    from snakepit_bridge.dispatch import Dispatcher
-    from snakepit_bridge.session import InFlight, ProcessSession
-
-    class Pinger(BaseAdapter):
-        @tool
-        def ping(self):
-            return "pong"
-
-    session = ProcessSession(Dispatcher(discover_tools(Pinger())), InFlight())
-    stale = pb.ClientFrame(cancels=list(range(1, 1001)))  # answered long ago
-    upcoming = pb.ClientFrame(cancels=[1003])  # its call has not come yet
-    calls = [pb.ClientFrame(calls=[pb.Call(id=i, tool="ping")]) for i in (1001, 1002, 1003)]
-    replies = [pb.ServerFrame.FromString(r).replies[0] for r in session._serve(iter([stale, upcoming, *calls]))]
-    assert [r.WhichOneof("outcome") for r in replies] == ["result", "result", "error"]
-    assert replies[-1].error.code == "CANCELLED"
-    assert session.cancelled == set()

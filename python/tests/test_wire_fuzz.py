@@ -23,7 +23,7 @@ from snakepit_bridge.adapter import discover_tools
 from snakepit_bridge.dispatch import Dispatcher
 from snakepit_bridge.frames import _varint
 from snakepit_bridge.parts import PartialCalls
-from snakepit_bridge.session import BadFrame, InFlight, ProcessSession, ThreadSession, decode_client_frame
+from snakepit_bridge.session import BadFrame, InFlight, ThreadSession, decode_client_frame
 
 SEED = int(os.environ.get("SNAKEPIT_FUZZ_SEED", "8"))
 MAX_MESSAGE = 64 * 1024
@@ -204,8 +204,12 @@ def test_fuzzed_client_frames_are_refused_clearly_or_handled(no_fatal):
     inputs = _inputs(rng, 100_000)
     frames, refused = _decode_all(inputs)
 
-    # The process session takes them all; the thread session a share (its threads cost more).
-    process_out = _serve(lambda: ProcessSession(dispatcher, InFlight()), frames)
+    # The process profile's session (one thread) takes them all; the thread profile's a share.
+    one = ThreadPoolExecutor(max_workers=1)
+    try:
+        process_out = _serve(lambda: ThreadSession(dispatcher, one, InFlight()), frames)
+    finally:
+        one.shutdown(wait=True)
     _check_replies(process_out, frames)
     threaded = frames[:20_000]
     pool = ThreadPoolExecutor(max_workers=4)

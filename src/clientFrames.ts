@@ -1,0 +1,212 @@
+// ClientFrame encoding, written out by hand (see sessionMessages.ts): sizes first, then one
+// buffer written front to back — no nested buffers, no copies.
+import type { WireValue } from './codec.js';
+import { type ClientFrame, ERROR_FIELDS, type HostReplyMessage, LEN } from './sessionMessages.js';
+
+function varintSize(value: number): number {
+  let size = 1;
+  while (value >= 0x80) {
+    value = Math.floor(value / 0x80);
+    size++;
+  }
+  return size;
+}
+const fieldSize = (size: number): number => 1 + varintSize(size) + size;
+
+export function valueSize(value: WireValue): number {
+  let size = value.json.length ? fieldSize(value.json.length) : 0;
+  for (const blob of value.blobs) size += fieldSize(blob.length);
+  return size;
+}
+
+/**
+ * A Value's serialized bytes as a list of pieces: small field headers and the JSON and blob
+ * buffers themselves, uncopied. A large call's parts are cut from these one at a time.
+ */
+export function valuePieces(value: WireValue): Buffer[] {
+  const pieces: Buffer[] = [];
+  const field = (key: number, data: Buffer) => {
+    const header = new Writer(1 + varintSize(data.length));
+    header.buffer[header.pos++] = key;
+    header.varint(data.length);
+    pieces.push(header.buffer, data);
+  };
+  if (value.json.length) field(0x0a, value.json);
+  for (const blob of value.blobs) field(0x12, blob);
+  return pieces;
+}
+
+class Writer {
+  readonly buffer: Buffer;
+  pos = 0;
+  constructor(size: number) {
+    this.buffer = Buffer.allocUnsafe(size);
+  }
+
+  varint(value: number): void {
+    while (value > 0x7f) {
+      this.buffer[this.pos++] = (value % 0x80) | 0x80;
+      value = Math.floor(value / 0x80);
+    }
+    this.buffer[this.pos++] = value;
+  }
+
+  bytes(key: number, data: Uint8Array): void {
+    this.buffer[this.pos++] = key;
+    this.varint(data.length);
+    this.buffer.set(data, this.pos);
+    this.pos += data.length;
+  }
+}
+
+export function encodeClientFrame(frame: ClientFrame): Buffer {
+  const callSizes: number[] = [];
+  const sessionSizes: number[] = [];
+  const toolSizes: number[] = [];
+  const argSizes: number[] = [];
+  let total = 0;
+  for (const call of frame.calls) {
+    const toolSize = Buffer.byteLength(call.tool);
+    const argSize = call.args ? valueSize(call.args) : 0;
+    const sessionSize = call.sessionId ? Buffer.byteLength(call.sessionId) : 0;
+    const callSize =
+      1 + varintSize(call.id) + fieldSize(toolSize) + (call.args ? fieldSize(argSize) : 0) + (call.stream ? 2 : 0) +
+      (call.argsSize ? 1 + varintSize(call.argsSize) : 0) + (call.timeoutMs ? 1 + varintSize(call.timeoutMs) : 0) +
+      (sessionSize ? fieldSize(sessionSize) : 0) + (call.window ? 1 + varintSize(call.window) : 0);
+    sessionSizes.push(sessionSize);
+    toolSizes.push(toolSize);
+    argSizes.push(argSize);
+    callSizes.push(callSize);
+    total += fieldSize(callSize);
+  }
+  let cancelSize = 0;
+  for (const id of frame.cancels) cancelSize += varintSize(id);
+  if (cancelSize) total += fieldSize(cancelSize);
+  const partSizes = frame.parts.map((part) => 1 + varintSize(part.id) + fieldSize(part.data.length));
+  for (const size of partSizes) total += fieldSize(size);
+  let pingSize = 0;
+  for (const seq of frame.pings ?? []) pingSize += varintSize(seq);
+  if (pingSize) total += fieldSize(pingSize);
+  if (frame.token) total += fieldSize(frame.token.length);
+  const hostReplies = (frame.hostReplies ?? []).map(encodeHostReply);
+  for (const reply of hostReplies) total += fieldSize(reply.length);
+  const creditSizes = (frame.credits ?? []).map((credit) => 2 + varintSize(credit.id) + varintSize(credit.chunks));
+  for (const size of creditSizes) total += fieldSize(size);
+
+  const w = new Writer(total);
+  frame.calls.forEach((call, i) => {
+    w.buffer[w.pos++] = 0x0a; // ClientFrame.calls
+    w.varint(callSizes[i]);
+    w.buffer[w.pos++] = 0x08; // Call.id
+    w.varint(call.id);
+    w.buffer[w.pos++] = 0x12; // Call.tool
+    w.varint(toolSizes[i]);
+    w.pos += w.buffer.write(call.tool, w.pos);
+    if (call.args) {
+      w.buffer[w.pos++] = 0x1a; // Call.args
+      w.varint(argSizes[i]);
+      if (call.args.json.length) w.bytes(0x0a, call.args.json); // Value.json
+      for (const blob of call.args.blobs) w.bytes(0x12, blob); // Value.blobs
+    }
+    if (call.stream) {
+      w.buffer[w.pos++] = 0x20; // Call.stream
+      w.buffer[w.pos++] = 1;
+    }
+    if (call.argsSize) {
+      w.buffer[w.pos++] = 0x28; // Call.args_size
+      w.varint(call.argsSize);
+    }
+    if (call.timeoutMs) {
+      w.buffer[w.pos++] = 0x30; // Call.timeout_ms
+      w.varint(call.timeoutMs);
+    }
+    if (sessionSizes[i]) {
+      w.buffer[w.pos++] = 0x3a; // Call.session_id
+      w.varint(sessionSizes[i]);
+      w.pos += w.buffer.write(call.sessionId!, w.pos);
+    }
+    if (call.window) {
+      w.buffer[w.pos++] = 0x40; // Call.window
+      w.varint(call.window);
+    }
+  });
+  if (cancelSize) {
+    w.buffer[w.pos++] = 0x12; // ClientFrame.cancels, packed
+    w.varint(cancelSize);
+    for (const id of frame.cancels) w.varint(id);
+  }
+  frame.parts.forEach((part, i) => {
+    w.buffer[w.pos++] = 0x1a; // ClientFrame.parts
+    w.varint(partSizes[i]);
+    w.buffer[w.pos++] = 0x08; // ArgsPart.id
+    w.varint(part.id);
+    w.bytes(0x12, part.data); // ArgsPart.data
+  });
+  if (pingSize) {
+    w.buffer[w.pos++] = 0x22; // ClientFrame.pings, packed
+    w.varint(pingSize);
+    for (const seq of frame.pings!) w.varint(seq);
+  }
+  if (frame.token) w.bytes(0x2a, frame.token); // ClientFrame.token
+  for (const reply of hostReplies) w.bytes(0x32, reply); // ClientFrame.host_replies
+  frame.credits?.forEach((credit, i) => {
+    w.buffer[w.pos++] = 0x3a; // ClientFrame.credits
+    w.varint(creditSizes[i]);
+    w.buffer[w.pos++] = 0x08; // Credit.id
+    w.varint(credit.id);
+    w.buffer[w.pos++] = 0x10; // Credit.chunks
+    w.varint(credit.chunks);
+  });
+  return w.buffer;
+}
+
+/** HostReply{id, result: Value | error: CallError}: rare and small, so simply built from parts. */
+function encodeHostReply(reply: HostReplyMessage): Buffer {
+  const parts: Buffer[] = [];
+  const field = (key: number, data: Buffer) => {
+    const header = new Writer(1 + varintSize(data.length));
+    header.buffer[header.pos++] = key;
+    header.varint(data.length);
+    parts.push(header.buffer, data);
+  };
+  const id = new Writer(1 + varintSize(reply.id));
+  id.buffer[id.pos++] = 0x08; // HostReply.id
+  id.varint(reply.id);
+  parts.push(id.buffer);
+  if (reply.result) field(0x12, Buffer.concat(valuePieces(reply.result))); // HostReply.result
+  if (reply.error) {
+    const error: Buffer[] = [];
+    ERROR_FIELDS.forEach((name, index) => {
+      if (!name || !reply.error![name]) return;
+      const text = Buffer.from(reply.error![name]);
+      error.push(Buffer.from([(index << 3) | LEN]), varintBytes(text.length), text);
+    });
+    field(0x1a, Buffer.concat(error)); // HostReply.error
+  }
+  return Buffer.concat(parts);
+}
+
+function varintBytes(value: number): Buffer {
+  const w = new Writer(varintSize(value));
+  w.varint(value);
+  return w.buffer;
+}
+
+/**
+ * ClientFrame{parts: [ArgsPart{id, data}]} with `data` the concatenation of `slices`, as pieces:
+ * the field headers, then the slices themselves, uncopied (a transport that can write pieces
+ * sends a large argument with no copy in Node at all).
+ */
+export function encodePartFrame(id: number, slices: Buffer[]): Buffer[] {
+  let dataSize = 0;
+  for (const slice of slices) dataSize += slice.length;
+  const partSize = 1 + varintSize(id) + fieldSize(dataSize);
+  const head = new Writer(1 + varintSize(partSize) + 1 + varintSize(id) + 1 + varintSize(dataSize));
+  head.buffer[head.pos++] = 0x1a; // ClientFrame.parts
+  head.varint(partSize);
+  head.buffer[head.pos++] = 0x08; // ArgsPart.id
+  head.varint(id);
+  head.buffer[head.pos++] = 0x12; // ArgsPart.data
+  head.varint(dataSize);
+  return [head.buffer, ...slices];
+}
