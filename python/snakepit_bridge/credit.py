@@ -11,6 +11,7 @@ from typing import Callable
 
 # While waiting for credit, how often to look whether the call was cancelled.
 CANCEL_CHECK_S = 0.05
+UNLIMITED = 1 << 62
 
 
 class Credit:
@@ -49,15 +50,25 @@ class Credits:
         self._wake = wake
         self._by_call: dict[int, Credit] = {}
         self._lock = threading.Lock()
+        self._released = False
 
     def open(self, call_id: int, window: int) -> Callable[[Callable[[], bool]], bool] | None:
         """The `take` of a new call's Credit, or None for a call without a window."""
-        if not window:
-            return None
-        credit = Credit(window, self._wake)
         with self._lock:
+            if not window or self._released:
+                return None
+            credit = Credit(window, self._wake)
             self._by_call[call_id] = credit
         return credit.take
+
+    def release(self) -> None:
+        """Node sends no more frames (it half-closed or left): no credit can come, so no stream
+        waits for one; they run on as without a window, ended by a cancel or the session's end."""
+        with self._lock:
+            self._released = True
+            credits = list(self._by_call.values())
+        for credit in credits:
+            credit.grant(UNLIMITED)
 
     def grant(self, call_id: int, chunks: int) -> None:
         with self._lock:

@@ -145,6 +145,7 @@ class LaneProcessSession:
         finally:
             self.ended = True
             self.host.close()
+            self.credits.release()
             self.poke.set()
             os.write(self.wake_w, b"x")
             if watcher.is_alive():
@@ -249,6 +250,7 @@ class LaneProcessSession:
                 frame = self.fs.next_frame()
                 if frame is None:
                     self.eof = True
+                    self.credits.release()
                     return
             self._take(frame)
 

@@ -183,6 +183,7 @@ class ThreadSession:
             read_frames(request_iterator, self._take, "the session reader")
         finally:
             self.host.close()  # no reply can come any more: tools waiting on Node raise
+            self.credits.release()  # nor credit: streams stop waiting for it
             with self._lock:
                 self._reading = False
                 idle = not self._calls
