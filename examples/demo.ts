@@ -75,7 +75,7 @@ for (const pool of pit.inspect().pools) {
   const stats = pit.stats(pool.name);
   console.log(
     `  ${pool.name.padEnd(9)} ${pool.profile.padEnd(8)} capacity ${String(pool.capacity).padStart(2)}  ` +
-      `calls ${String(stats.completed).padStart(4)} ok / ${stats.failures} failed  p50 ${stats.latencyMs.p50.toFixed(2)} ms  ` +
+      `calls ${String(stats.completed).padStart(4)} ok / ${stats.failures} failed  p50 ${stats.runMs.p50.toFixed(2)} ms  ` +
       `workers ${pool.workers.map((w) => `${w.id}:${w.state}:pid ${w.pid}${w.restarts ? ` (restarted ${w.restarts}×)` : ''}`).join(', ')}`,
   );
 }

@@ -116,6 +116,8 @@ export class Request implements CallSink {
   slot: WorkerSlot | undefined;
   connection: WorkerConnection | undefined;
   callId = 0;
+  /** When a worker took it (performance.now() clock). */
+  startedAt = 0;
   /** When the caller gives up (performance.now() clock), if it set a deadline. */
   deadlineAt: number | undefined;
   /** Armed once the caller gave up while the call runs: past it, the call is stuck. */

@@ -284,6 +284,8 @@ export class Dispatcher implements RequestOwner {
     }
     request.slot = slot;
     request.connection = slot.connection!;
+    request.startedAt = performance.now();
+    this.stats.started(request.tool, request.startedAt - request.submittedAt);
     slot.inFlight++;
     slot.startedCalls++;
     this.reportLoad(slot);
@@ -291,7 +293,7 @@ export class Dispatcher implements RequestOwner {
     if (this.events.listenerCount('request:started')) {
       this.events.emit('request:started', {
         pool: slot.pool, workerId: slot.id, pid: slot.pid, tool: request.tool,
-        waitedMs: performance.now() - request.submittedAt, at: Date.now(),
+        waitedMs: request.startedAt - request.submittedAt, at: Date.now(),
       });
     }
     const { deadlineAt } = request;
@@ -335,7 +337,7 @@ export class Dispatcher implements RequestOwner {
     slot.requests++;
     this.reportLoad(slot);
     this.observer.callEnded(slot);
-    if (!error && !request.settled) this.stats.recordLatency(performance.now() - request.submittedAt);
+    this.stats.ended(request.tool, performance.now() - request.startedAt, !error);
     this.settle(request, error, value, slot);
     // The freed place goes to the longest-waiting call at once, before any newer call can take it.
     this.pump();
@@ -376,7 +378,7 @@ export class Dispatcher implements RequestOwner {
     if (slot && this.events.listenerCount('request:completed')) {
       this.events.emit('request:completed', {
         pool: slot.pool, workerId: slot.id, pid: slot.pid, tool: request.tool,
-        durationMs: performance.now() - request.submittedAt, at: Date.now(),
+        durationMs: performance.now() - request.submittedAt, runMs: performance.now() - request.startedAt, at: Date.now(),
       });
     }
     request.resolveCaller(value);
@@ -469,6 +471,11 @@ export class Dispatcher implements RequestOwner {
     drained();
   }
 
+  /** Starts the pool's wait and run distributions and per-tool counts afresh. */
+  resetStats(): void {
+    this.stats.reset();
+  }
+
   snapshot(): PoolStats {
     const inFlight = this.inFlight;
     return {
@@ -482,7 +489,7 @@ export class Dispatcher implements RequestOwner {
       inFlight,
       capacity: this.capacity,
       utilisation: this.capacity ? Math.min(1, inFlight / this.capacity) : 0, // calls sent ahead wait, they do not use a place
-      latencyMs: this.stats.percentiles(),
+      ...this.stats.summaries(),
     };
   }
 }

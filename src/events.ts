@@ -41,7 +41,8 @@ export interface SnakepitEvents {
   'session:moved': (e: PoolEventBase & { sessionId: string; fromWorkerId: string; toWorkerId: string }) => void;
   'request:queued': (e: PoolEventBase & { tool: string; queueLength: number }) => void;
   'request:started': (e: WorkerEventBase & { tool: string; waitedMs: number }) => void;
-  'request:completed': (e: WorkerEventBase & { tool: string; durationMs: number }) => void;
+  /** `durationMs` from submit to settle (queue wait included), `runMs` on the worker. */
+  'request:completed': (e: WorkerEventBase & { tool: string; durationMs: number; runMs: number }) => void;
   'request:failed': (e: PoolEventBase & { tool: string; code: string; error: Error; workerId?: string }) => void;
   /** A running tool's ctx.progress() report; `total` and `message` are null when not given. */
   'request:progress': (e: PoolEventBase & { tool: string; workerId?: string; done: number; total: number | null; message: string | null }) => void;

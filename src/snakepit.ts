@@ -18,6 +18,7 @@ import { Failures } from './failures.js';
 import { type ExposedFunction, HostFunctions } from './hostFunctions.js';
 import { LifecycleReporter } from './lifecycle.js';
 import { LiveWorkers } from './liveWorkers.js';
+import { Metrics } from './metrics.js';
 import type { PythonProcess } from './pythonProcess.js';
 import { explainPythonExecutable, type PythonChoice } from './pythonExecutable.js';
 import { Recycler } from './recycler.js';
@@ -93,6 +94,7 @@ export class Snakepit {
   /** Removes the handlers stopOnSignals() installed. */
   private releaseSignals: (() => void) | undefined;
   private readonly host = new HostFunctions();
+  private metricsSource: Promise<Metrics> | undefined;
 
   constructor(config: SnakepitConfig) {
     this.config = resolveConfig(config);
@@ -335,13 +337,32 @@ export class Snakepit {
     await this.stop();
   }
 
-  stats(pool: string): PoolStats;
+  /**
+   * Prometheus text of the pit's metrics (see the README). Counting starts at the first call of
+   * this method (the first scrape): until then no call pays for metrics.
+   */
+  async metrics(): Promise<string> {
+    this.metricsSource ??= Metrics.create({
+      events: this.events,
+      pools: () => this.inspect().pools.map((pool) => ({ name: pool.name, queued: this.dispatchers.get(pool.name)!.queued, workers: pool.workers })),
+    });
+    return (await this.metricsSource).text();
+  }
+
+  /**
+   * A pool's counters and how long its calls wait and run (`waitMs`, `runMs`: p50, p90, p99,
+   * max, count, mean), per tool too; without a name, every pool's. `{ reset: true }` returns the
+   * figures and then starts the distributions and per-tool counts afresh.
+   */
+  stats(pool: string, options?: { reset?: boolean }): PoolStats;
   stats(): PoolStats[];
-  stats(pool?: string): PoolStats | PoolStats[] {
+  stats(pool?: string, options: { reset?: boolean } = {}): PoolStats | PoolStats[] {
     if (pool === undefined) return [...this.dispatchers.values()].map((d) => d.snapshot());
     const dispatcher = this.dispatchers.get(pool);
     if (!dispatcher) throw new PoolNotFoundError(pool, [...this.dispatchers.keys()]);
-    return dispatcher.snapshot();
+    const snapshot = dispatcher.snapshot();
+    if (options?.reset) dispatcher.resetStats();
+    return snapshot;
   }
 
   /**
