@@ -80,7 +80,8 @@ const backoffId = (workerId: string) => `backoff:${workerId}`;
 function spawnWorker(context: PoolContext, spawn: (src: 'worker', options: any) => PoolChild['ref'], number: number): PoolChild {
   const id = `${context.name}-${number}`;
   const input = { id, pool: context.name, capacity: context.workerCapacity };
-  return { id, ref: spawn('worker', { id, systemId: `worker:${id}`, input }) };
+  // The actor's id is its system id too, so inspectors show `worker:ml-1` beside `pool:ml`.
+  return { id, ref: spawn('worker', { id: `worker:${id}`, systemId: `worker:${id}`, input }) };
 }
 
 /**

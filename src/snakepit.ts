@@ -17,6 +17,7 @@ import type { SnakepitEventName, SnakepitEvents } from './events.js';
 import { Failures } from './failures.js';
 import { type ExposedFunction, HostFunctions } from './hostFunctions.js';
 import { LifecycleReporter } from './lifecycle.js';
+import { type Inspection, resolveInspection } from './inspection.js';
 import { LiveWorkers } from './liveWorkers.js';
 import { Metrics } from './metrics.js';
 import type { PythonProcess } from './pythonProcess.js';
@@ -94,10 +95,12 @@ export class Snakepit {
   /** Removes the handlers stopOnSignals() installed. */
   private releaseSignals: (() => void) | undefined;
   private readonly host = new HostFunctions();
+  private readonly inspection: Inspection | undefined;
   private metricsSource: Promise<Metrics> | undefined;
 
   constructor(config: SnakepitConfig) {
     this.config = resolveConfig(config);
+    this.inspection = resolveInspection(this.config.inspect);
     this.python = explainPythonExecutable(this.config.python.executable);
     for (const pool of this.config.pools) {
       const recycler = new Recycler(pool, (workerId, reason) => this.requestRecycle(pool.name, workerId, reason));
@@ -134,7 +137,7 @@ export class Snakepit {
     this.survivorsKilled = this.registry.killSurvivors();
     this.root = createActor(createRuntimeLogic(this.hooks(), this.live), {
       input: { pools: this.config.pools.map(toPoolInput), supervisor: this.config.supervisor },
-      inspect: this.config.inspect as any,
+      inspect: this.inspection?.observer as any,
       systemId: 'snakepit',
     });
     this.root.start();
@@ -407,6 +410,7 @@ export class Snakepit {
     await Promise.all([...this.processes].map((python) => python.terminate(0)));
     this.registry?.clear();
     for (const recycler of this.recyclers.values()) recycler.stopAll();
+    this.inspection?.stop?.();
     this.lifecycle = 'stopped';
   }
 

@@ -73,6 +73,6 @@ test('the inspect option receives the actor system\'s inspection events', async 
     },
     pools: [{ name: 'seen', poolSize: 1, adapter: 'sample_adapters.Calc' }],
   });
-  assert.ok(actors.has('pool:seen') && actors.has('seen-1'), [...actors].join(', '));
+  assert.ok(actors.has('pool:seen') && actors.has('worker:seen-1'), [...actors].join(', '));
   await pit.stop();
 });

@@ -67,7 +67,11 @@ test('every TypeScript block of the README runs against the adapters the README 
   const entry = path.join(repo, 'src', 'index.ts');
   for (const block of blocks.filter((b) => b.language === 'ts')) {
     const file = path.join(project, `readme-${block.line}.mts`);
-    writeFileSync(file, block.code.replaceAll("from 'snakepit'", `from '${entry}'`));
+    // `snakepit` is this checkout; other packages a block imports are this repository's (dev) dependencies.
+    const source = block.code
+      .replaceAll("from 'snakepit'", `from '${entry}'`)
+      .replace(/from '((?:@[\w.-]+\/)?[\w.-]+(?:\/[\w.-]+)*)'/g, (match, spec: string) => (spec.startsWith('/') ? match : `from '${import.meta.resolve(spec)}'`));
+    writeFileSync(file, source);
     const { code, output } = await runTs(file, project);
     assert.equal(code, 0, `README.md:${block.line} exited with ${code}:\n${output}`);
     console.log(`README.md:${block.line} ran: ${output.split("\n").length} lines of output`);
