@@ -4,6 +4,7 @@ import type { WorkerStateName } from '../machines/worker.machine.js';
 import type { WireValue } from './codec.js';
 import type { SnakepitError } from './errors.js';
 import type { Fifo, FifoEntry } from './fifo.js';
+import type { CallSpan } from './tracing.js';
 import type { CallSink, WorkerConnection } from './workerConnection.js';
 
 /** One worker as `inspect()` shows it. */
@@ -116,6 +117,8 @@ export class Request implements CallSink {
   slot: WorkerSlot | undefined;
   connection: WorkerConnection | undefined;
   callId = 0;
+  /** Its OpenTelemetry span, when tracing is on. */
+  span: CallSpan | undefined;
   /** When a worker took it (performance.now() clock). */
   startedAt = 0;
   /** When the caller gives up (performance.now() clock), if it set a deadline. */

@@ -32,6 +32,7 @@ import {
 import { Fifo } from './fifo.js';
 import { nestedCalls } from './hostFunctions.js';
 import { SessionTable } from './sessions.js';
+import { type CallSpan, type CallTracer, SPAN_ERROR } from './tracing.js';
 import { type PoolStats, StatsRecorder } from './stats.js';
 import { inOneFrame } from './workerConnection.js';
 
@@ -52,6 +53,8 @@ export class Dispatcher implements RequestOwner {
   /** Set while draining: called once no call is queued or in flight. */
   private whenDrained: (() => void) | undefined;
   private pumpScheduled = false;
+  /** Set once the runtime found @opentelemetry/api: each call then gets a span. */
+  tracer: CallTracer | undefined;
 
   constructor(
     readonly config: PoolConfig,
@@ -121,6 +124,7 @@ export class Dispatcher implements RequestOwner {
       const nested = nestedCalls.getStore() === true;
       const request = new Request(this, tool, wire, resolve, reject, stream, performance.now(), options, nested);
       if (stream) stream.grant = (chunks) => request.grant(chunks);
+      if (this.tracer) request.span = this.tracer.startSpan(`snakepit.call ${tool}`, { attributes: { 'snakepit.pool': this.config.name, 'snakepit.tool': tool } });
       this.watchDeadline(request, options);
       const bound = options.sessionId === undefined ? undefined : this.sessionWorker(options.sessionId);
       let slot: WorkerSlot | undefined;
@@ -285,6 +289,7 @@ export class Dispatcher implements RequestOwner {
     request.slot = slot;
     request.connection = slot.connection!;
     request.startedAt = performance.now();
+    request.span?.setAttribute('snakepit.worker', slot.id);
     this.stats.started(request.tool, request.startedAt - request.submittedAt);
     slot.inFlight++;
     slot.startedCalls++;
@@ -367,6 +372,7 @@ export class Dispatcher implements RequestOwner {
     request.settled = true;
     if (request.queueTimer) clearTimeout(request.queueTimer);
     request.cleanup?.();
+    if (request.span) endSpan(request.span, error);
     this.noteIfDrained();
     if (error) {
       this.stats.failures++;
@@ -492,6 +498,12 @@ export class Dispatcher implements RequestOwner {
       ...this.stats.summaries(),
     };
   }
+}
+
+function endSpan(span: CallSpan, error: SnakepitError | undefined): void {
+  span.setAttribute('snakepit.outcome', error ? error.code : 'ok');
+  if (error) span.setStatus({ code: SPAN_ERROR, message: error.message });
+  span.end();
 }
 
 /** A progress report's value as Python sent it ({done, total, message}), typed. */

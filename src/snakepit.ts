@@ -23,6 +23,7 @@ import { Metrics } from './metrics.js';
 import type { PythonProcess } from './pythonProcess.js';
 import { explainPythonExecutable, type PythonChoice } from './pythonExecutable.js';
 import { Recycler } from './recycler.js';
+import { loadTracer } from './tracing.js';
 import { RunRegistry } from './runRegistry.js';
 import type { PoolStats } from './stats.js';
 
@@ -135,6 +136,8 @@ export class Snakepit {
       throw error;
     }
     this.survivorsKilled = this.registry.killSurvivors();
+    const tracer = await loadTracer();
+    for (const dispatcher of this.dispatchers.values()) dispatcher.tracer = tracer;
     this.root = createActor(createRuntimeLogic(this.hooks(), this.live), {
       input: { pools: this.config.pools.map(toPoolInput), supervisor: this.config.supervisor },
       inspect: this.inspection?.observer as any,

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { WebSocketServer } from 'ws';
+import WebSocket from 'ws';
 import { checkNoLeaks, createPit } from './helpers.js';
 
 checkNoLeaks();
@@ -21,7 +21,7 @@ interface StatelyEvent {
 }
 
 test('examples/inspector.ts: the inspector sees the worker go starting → ready → busy → ready, and the process exits after stop()', async () => {
-  const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  const server = new WebSocket.Server({ host: '127.0.0.1', port: 0 });
   await new Promise((resolve) => server.once('listening', resolve));
   const received: StatelyEvent[] = [];
   server.on('connection', (socket) => socket.on('message', (data) => received.push(JSON.parse(String(data)))));
