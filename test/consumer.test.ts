@@ -57,7 +57,7 @@ function project(name: string, fixture: string): string {
 }
 
 /** Runs a consumer's script; returns the tool's reply, remembering the run id for the leak check. */
-async function callFrom(dir: string, args: string[], env: NodeJS.ProcessEnv = cleanEnv): Promise<{ greeting: string; python: string; six: string | null; machines?: string[] }> {
+async function callFrom(dir: string, args: string[], env: NodeJS.ProcessEnv = cleanEnv): Promise<{ greeting: string; python: string; six: string | null; machines?: string[]; dashboard?: string }> {
   const outcome = await run('node', args, dir, env);
   const runId = /^RUN (\w+)$/m.exec(outcome.stdout)?.[1];
   if (runId) runIds.push(runId);
@@ -102,6 +102,7 @@ describe('an ESM TypeScript consumer', () => {
     const reply = await callFrom(dir, ['out/main.mjs']);
     assert.equal(reply.greeting, 'hello consumer');
     assert.deepEqual(reply.machines, ['worker', 'pool', 'snakepit'], 'snakepit/machines is importable');
+    assert.equal(reply.dashboard, 'function', 'snakepit/dashboard is importable');
     assert.equal(reply.python, path.join(dir, '.snakepit', 'venv', 'bin', 'python'), 'the setup environment is the default interpreter');
     assert.ok(reply.six, 'the requirements file was installed into that environment');
 

@@ -70,6 +70,8 @@ test('every TypeScript block of the README runs against the adapters the README 
     // `snakepit` is this checkout; other packages a block imports are this repository's (dev) dependencies.
     const source = block.code
       .replaceAll("from 'snakepit'", `from '${entry}'`)
+      .replaceAll("from 'snakepit/dashboard'", `from '${path.join(repo, 'src', 'dashboard', 'index.ts')}'`)
+      .replaceAll("from 'snakepit/machines'", `from '${path.join(repo, 'machines', 'index.ts')}'`)
       .replace(/from '((?:@[\w.-]+\/)?[\w.-]+(?:\/[\w.-]+)*)'/g, (match, spec: string) => (spec.startsWith('/') ? match : `from '${import.meta.resolve(spec)}'`));
     writeFileSync(file, source);
     const { code, output } = await runTs(file, project);
