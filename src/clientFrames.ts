@@ -25,14 +25,8 @@ export function valueSize(value: WireValue): number {
  */
 export function valuePieces(value: WireValue): Buffer[] {
   const pieces: Buffer[] = [];
-  const field = (key: number, data: Buffer) => {
-    const header = new Writer(1 + varintSize(data.length));
-    header.buffer[header.pos++] = key;
-    header.varint(data.length);
-    pieces.push(header.buffer, data);
-  };
-  if (value.json.length) field(0x0a, value.json);
-  for (const blob of value.blobs) field(0x12, blob);
+  if (value.json.length) pieces.push(...fieldPieces(0x0a, value.json));
+  for (const blob of value.blobs) pieces.push(...fieldPieces(0x12, blob));
   return pieces;
 }
 
@@ -162,34 +156,27 @@ export function encodeClientFrame(frame: ClientFrame): Buffer {
 
 /** HostReply{id, result: Value | error: CallError}: rare and small, so simply built from parts. */
 function encodeHostReply(reply: HostReplyMessage): Buffer {
-  const parts: Buffer[] = [];
-  const field = (key: number, data: Buffer) => {
-    const header = new Writer(1 + varintSize(data.length));
-    header.buffer[header.pos++] = key;
-    header.varint(data.length);
-    parts.push(header.buffer, data);
-  };
   const id = new Writer(1 + varintSize(reply.id));
   id.buffer[id.pos++] = 0x08; // HostReply.id
   id.varint(reply.id);
-  parts.push(id.buffer);
-  if (reply.result) field(0x12, Buffer.concat(valuePieces(reply.result))); // HostReply.result
+  const parts: Buffer[] = [id.buffer];
+  if (reply.result) parts.push(...fieldPieces(0x12, Buffer.concat(valuePieces(reply.result)))); // HostReply.result
   if (reply.error) {
     const error: Buffer[] = [];
     ERROR_FIELDS.forEach((name, index) => {
-      if (!name || !reply.error![name]) return;
-      const text = Buffer.from(reply.error![name]);
-      error.push(Buffer.from([(index << 3) | LEN]), varintBytes(text.length), text);
+      if (name && reply.error![name]) error.push(...fieldPieces((index << 3) | LEN, Buffer.from(reply.error![name])));
     });
-    field(0x1a, Buffer.concat(error)); // HostReply.error
+    parts.push(...fieldPieces(0x1a, Buffer.concat(error))); // HostReply.error
   }
   return Buffer.concat(parts);
 }
 
-function varintBytes(value: number): Buffer {
-  const w = new Writer(varintSize(value));
-  w.varint(value);
-  return w.buffer;
+/** A length-delimited field as [key and length, data]. */
+function fieldPieces(key: number, data: Buffer): Buffer[] {
+  const header = new Writer(1 + varintSize(data.length));
+  header.buffer[header.pos++] = key;
+  header.varint(data.length);
+  return [header.buffer, data];
 }
 
 /**
