@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { trace } from '@opentelemetry/api';
+import { loadTracer } from '../src/tracing.js';
 import { checkNoLeaks, errorOf, startPit } from './helpers.js';
 
 checkNoLeaks();
@@ -13,6 +14,10 @@ interface Recorded {
   status?: { code: number; message?: string };
   ended: boolean;
 }
+
+test('without a registered tracer provider, calls make no spans at all', async () => {
+  assert.equal(await loadTracer(), undefined);
+});
 
 test('each call is a span with its pool, tool, worker and outcome', async () => {
   const spans: Recorded[] = [];
