@@ -136,15 +136,17 @@ export class Snakepit {
       throw error;
     }
     this.survivorsKilled = this.registry.killSurvivors();
-    const tracer = await loadTracer();
-    for (const dispatcher of this.dispatchers.values()) dispatcher.tracer = tracer;
+    // Looked for while the workers start, not before: start-up does not wait for the import.
+    const tracing = loadTracer().then((tracer) => {
+      for (const dispatcher of this.dispatchers.values()) dispatcher.tracer = tracer;
+    });
     this.root = createActor(createRuntimeLogic(this.hooks(), this.live), {
       input: { pools: this.config.pools.map(toPoolInput), supervisor: this.config.supervisor },
       inspect: this.inspection?.observer as any,
       systemId: 'snakepit',
     });
     this.root.start();
-    const settled = await waitFor(this.root, (snapshot) => snapshot.matches('serving') || snapshot.status !== 'active');
+    const [settled] = await Promise.all([waitFor(this.root, (snapshot) => snapshot.matches('serving') || snapshot.status !== 'active'), tracing]);
     if (settled.status === 'active' && this.lifecycle === 'starting') {
       this.lifecycle = 'running';
       return;
