@@ -3,6 +3,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createMachine } from 'xstate';
 import { machineConfig, mermaidDiagram, poolMachine, supervisorMachine, workerMachine } from '../machines/index.js';
 
 const repo = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
@@ -19,7 +20,9 @@ export function readmeWithDiagram(readme: string): string {
   const start = readme.indexOf(DIAGRAM_START);
   const end = readme.indexOf(DIAGRAM_END);
   if (start < 0 || end < start) throw new Error(`README.md lacks the diagram markers ${DIAGRAM_START} … ${DIAGRAM_END}`);
-  const block = `${DIAGRAM_START}\n\`\`\`mermaid\n${mermaidDiagram(workerMachine)}\`\`\`\n`;
+  // Drawn from the exported JSON itself, loaded back as a machine.
+  const exported = createMachine(JSON.parse(machineJson(workerMachine)));
+  const block = `${DIAGRAM_START}\n\`\`\`mermaid\n${mermaidDiagram(exported)}\`\`\`\n`;
   return readme.slice(0, start) + block + readme.slice(end);
 }
 

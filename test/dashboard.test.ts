@@ -5,7 +5,10 @@ import assert from 'node:assert/strict';
 import { get, type IncomingMessage } from 'node:http';
 import { test } from 'node:test';
 import { serveDashboard } from '../src/dashboard/index.js';
-import { checkNoLeaks, sleep, startPit, waitFor } from './helpers.js';
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { checkNoLeaks, isAlive, sleep, startPit, waitFor } from './helpers.js';
 
 checkNoLeaks();
 
@@ -97,4 +100,29 @@ test('the dashboard serves its page, state, events, health and metrics', async (
   }
   const events = (pit as unknown as { events: { listenerCount(name: string): number } }).events;
   assert.equal(events.listenerCount('worker:state'), 0, 'close() removed its listeners');
+});
+
+test('npm run dashboard (examples/dashboard.ts) serves the demo with traffic until Ctrl-C, then leaves nothing running', async () => {
+  const example = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'examples', 'dashboard.ts');
+  const child = spawn(process.execPath, ['--import', 'tsx', example], { env: { ...process.env, DASHBOARD_PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (chunk) => (output += chunk));
+  child.stderr.on('data', (chunk) => (output += chunk));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  try {
+    const url = await waitFor(() => /dashboard: (http:\/\/\S+)/.exec(output)?.[1], 60_000, `the dashboard URL\n${output}`);
+    let state: any;
+    for (const deadline = Date.now() + 20_000; Date.now() < deadline; await sleep(200)) {
+      state = JSON.parse(await (await fetch(`${url}api/state`)).text());
+      if (state.stats.find((s: { pool: string }) => s.pool === 'scrapers').completed > 5) break;
+    }
+    assert.ok(state.stats.find((s: { pool: string }) => s.pool === 'scrapers').completed > 5, 'traffic flows');
+    assert.equal((await fetch(`${url}healthz`)).status, 200);
+    const pids: number[] = state.inspect.pools.flatMap((p: { workers: { pid?: number }[] }) => p.workers.map((w) => w.pid)).filter(Boolean);
+    child.kill('SIGINT');
+    assert.equal(await exited, 0, output);
+    await waitFor(() => pids.every((pid) => !isAlive(pid)), 10_000, 'every worker of the example to be gone');
+  } finally {
+    child.kill('SIGKILL');
+  }
 });
