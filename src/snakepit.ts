@@ -8,9 +8,8 @@ import type { RuntimeOutput } from '../machines/runtime.machine.js';
 import type { RecycleReason, WorkerContext, WorkerStateName } from '../machines/worker.machine.js';
 import { createRuntimeLogic, type RuntimeHooks } from './actors.js';
 import { checkCall, describeValue, isDuration } from './callChecks.js';
-import { DEFAULT_HIGH_WATER_MARK, MAX_DURATION_MS, type PoolConfig, type ResolvedConfig, resolveConfig, type SnakepitConfig } from './config.js';
-import type { CallOptions, StreamOptions, StreamSink, WorkerInfo, WorkerSlot } from './calls.js';
-import { Fifo } from './fifo.js';
+import { MAX_DURATION_MS, type PoolConfig, type ResolvedConfig, resolveConfig, type SnakepitConfig } from './config.js';
+import type { CallOptions, StreamOptions, WorkerInfo, WorkerSlot } from './calls.js';
 import { Dispatcher } from './dispatcher.js';
 import { InvalidArgumentError, InvalidStateError, PoolNotFoundError, ShuttingDownError, SnakepitError } from './errors.js';
 import type { SnakepitEventName, SnakepitEvents } from './events.js';
@@ -23,6 +22,7 @@ import { Metrics } from './metrics.js';
 import type { PythonProcess } from './pythonProcess.js';
 import { explainPythonExecutable, type PythonChoice } from './pythonExecutable.js';
 import { Recycler } from './recycler.js';
+import { streamChunks } from './streamChunks.js';
 import { loadTracer } from './tracing.js';
 import { RunRegistry } from './runRegistry.js';
 import type { PoolStats } from './stats.js';
@@ -186,45 +186,7 @@ export class Snakepit {
   async *stream<T = unknown>(tool: string, args: Record<string, unknown> = {}, options: StreamOptions = {}): AsyncGenerator<T> {
     const target = this.route(tool, args, options);
     if (target instanceof SnakepitError) throw target;
-    const stop = new AbortController();
-    const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
-    const chunks = new Fifo<T>();
-    let wake: (() => void) | undefined;
-    let finished = false;
-    let failure: unknown;
-    const sink: StreamSink = {
-      highWaterMark: options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK,
-      chunk: (chunk) => {
-        chunks.push(chunk as T);
-        wake?.();
-      },
-    };
-    // Room goes back in batches of half the window: one credit per batch, not per chunk.
-    const batch = Math.max(1, Math.floor(sink.highWaterMark / 2));
-    let taken = 0;
-    target
-      .submit(tool, args, { ...options, signal }, sink)
-      .then(
-        () => (finished = true),
-        (error) => ((failure = error), (finished = true)),
-      )
-      .finally(() => wake?.());
-    try {
-      for (;;) {
-        if (chunks.size > 0) {
-          const chunk = chunks.shift()!;
-          if (++taken >= batch) {
-            sink.grant?.(taken);
-            taken = 0;
-          }
-          yield chunk;
-        } else if (failure) throw failure;
-        else if (finished) return;
-        else await new Promise<void>((resolve) => (wake = resolve));
-      }
-    } finally {
-      if (!finished) stop.abort();
-    }
+    yield* streamChunks<T>(target, tool, args, options);
   }
 
   private route(tool: string, args: unknown, options: CallOptions): Dispatcher | SnakepitError {
