@@ -23,12 +23,21 @@ export interface PoolInput {
   startupBatchDelayMs: number;
   startupTimeoutMs: number;
   restart: { strategy: RestartStrategy; intensity: number; periodMs: number; type: RestartType; backoffMs: number };
+  /**
+   * A remote pool: the bridge servers' addresses, one worker each (poolSize is their count).
+   * The runtime sends ENDPOINTS as they change.
+   */
+  endpoints?: string[];
 }
 
 export interface PoolChild {
   id: string;
   ref: ActorRefFrom<typeof workerMachine>;
+  endpoint?: string;
 }
+
+/** The longest wait between two attempts to reach a bridge server that cannot be reached. */
+export const MAX_RECONNECT_DELAY_MS = 5000;
 
 export type PoolFailure =
   | { reason: 'startup_failed'; workerId: string; message: string }
@@ -56,6 +65,8 @@ export interface PoolContext extends PoolInput {
   retiring: string[];
   /** Recycle requests that wait: the pool was starting, or the worker is itself a replacement still starting. */
   deferredRecycles: { id: string; reason: RecycleReason }[];
+  /** Remote pools: failed attempts in a row to reach each worker's server, which set its next delay. */
+  reconnects: Record<string, number>;
   failure: PoolFailure | undefined;
 }
 
@@ -65,7 +76,9 @@ export type PoolEvent =
   | { type: 'KILL' }
   | { type: 'RESTART' }
   | { type: 'RECYCLE'; id: string; reason: RecycleReason }
-  | { type: 'RESTART_EXPIRED'; seq: number };
+  | { type: 'RESTART_EXPIRED'; seq: number }
+  /** A remote pool's endpoints as resolved now. */
+  | { type: 'ENDPOINTS'; endpoints: string[] };
 
 /** What a pool tells its parent. */
 export type PoolReport =
@@ -77,11 +90,17 @@ export type PoolAnnouncement = 'starting' | 'batch' | 'ready' | 'failed' | 'stop
 
 const backoffId = (workerId: string) => `backoff:${workerId}`;
 
-function spawnWorker(context: PoolContext, spawn: (src: 'worker', options: any) => PoolChild['ref'], number: number): PoolChild {
+function spawnWorker(context: PoolContext, spawn: (src: 'worker', options: any) => PoolChild['ref'], number: number, endpoint?: string): PoolChild {
   const id = `${context.name}-${number}`;
-  const input = { id, pool: context.name, capacity: context.workerCapacity };
+  const input = { id, pool: context.name, capacity: context.workerCapacity, endpoint };
   // The actor's id is its system id too, so inspectors show `worker:ml-1` beside `pool:ml`.
-  return { id, ref: spawn('worker', { id: `worker:${id}`, systemId: `worker:${id}`, input }) };
+  const ref = spawn('worker', { id: `worker:${id}`, systemId: `worker:${id}`, input });
+  return endpoint === undefined ? { id, ref } : { id, ref, endpoint };
+}
+
+/** How long a remote worker waits before its next attempt: doubling from backoffMs, at most MAX_RECONNECT_DELAY_MS. */
+export function reconnectDelay(backoffMs: number, failures: number): number {
+  return Math.min(Math.max(backoffMs, 1) * 2 ** Math.min(failures, 30), MAX_RECONNECT_DELAY_MS);
 }
 
 /**
@@ -107,11 +126,12 @@ export const poolMachine = setup({
     /** Tells the runtime about a pool milestone (pool:batch, pool:ready, …). */
     announce: (_, _params: { what: PoolAnnouncement; workerId?: string }) => undefined,
     beginRound: assign({
-      spawned: 0, batches: 0, readyIds: [], restartWindow: [], replacing: {}, retiring: [], deferredRecycles: [], failure: undefined,
+      spawned: 0, batches: 0, readyIds: [], restartWindow: [], replacing: {}, retiring: [], deferredRecycles: [], reconnects: {}, failure: undefined,
     }),
     spawnBatch: assign(({ context, spawn }) => {
       const count = Math.min(context.startupBatchSize, context.poolSize - context.spawned);
-      const fresh = Array.from({ length: count }, (_, i) => spawnWorker(context, spawn, context.lastWorkerNumber + i + 1));
+      const fresh = Array.from({ length: count }, (_, i) =>
+        spawnWorker(context, spawn, context.lastWorkerNumber + i + 1, context.endpoints?.[context.spawned + i]));
       return {
         workers: [...context.workers, ...fresh],
         spawned: context.spawned + count,
@@ -122,7 +142,8 @@ export const poolMachine = setup({
     /** Recycling starts the replacement first, so capacity does not dip. */
     spawnReplacement: assign(({ context, event, spawn }) => {
       if (event.type !== 'RECYCLE') return {};
-      const child = spawnWorker(context, spawn, context.lastWorkerNumber + 1);
+      const endpoint = context.workers.find((w) => w.id === event.id)?.endpoint;
+      const child = spawnWorker(context, spawn, context.lastWorkerNumber + 1, endpoint);
       return {
         workers: [...context.workers, child],
         lastWorkerNumber: context.lastWorkerNumber + 1,
@@ -162,6 +183,55 @@ export const poolMachine = setup({
     markReady: assign({
       readyIds: ({ context, event }) =>
         event.type === 'WORKER_READY' && !context.readyIds.includes(event.id) ? [...context.readyIds, event.id] : context.readyIds,
+    }),
+    /** A remote worker reached its server: its next loss starts the reconnect delays afresh. */
+    resetReconnects: assign({
+      reconnects: ({ context, event }) => {
+        if (event.type !== 'WORKER_READY' || !(event.id in context.reconnects)) return context.reconnects;
+        const { [event.id]: _reached, ...rest } = context.reconnects;
+        return rest;
+      },
+    }),
+    /**
+     * A remote worker could not reach its server (again): it tries after a growing delay. These
+     * attempts are one outage, not crashes: only losing a live connection counts toward the
+     * restart intensity, so a server that is down for a while does not take the pool with it.
+     */
+    reconnectLater: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'WORKER_EXITED') return;
+      const child = context.workers.find((w) => w.id === event.id);
+      if (!child) return;
+      const failures = context.reconnects[event.id] ?? 0;
+      enqueue.assign({ reconnects: { ...context.reconnects, [event.id]: failures + 1 } });
+      enqueue.cancel(backoffId(event.id));
+      enqueue.sendTo(child.ref, { type: 'RESTART' }, { id: backoffId(event.id), delay: reconnectDelay(context.restart.backoffMs, failures) });
+    }),
+    /** Of the resolved endpoints, those that left: their workers drain and retire (they are not restarted). */
+    retireLeftEndpoints: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'ENDPOINTS') return;
+      const leaving = context.workers.filter(
+        (w) => w.endpoint !== undefined && !event.endpoints.includes(w.endpoint) && !context.retiring.includes(w.id),
+      );
+      if (leaving.length === 0) return;
+      enqueue.assign({ retiring: [...context.retiring, ...leaving.map((w) => w.id)] });
+      for (const child of leaving) {
+        enqueue.cancel(backoffId(child.id));
+        enqueue.sendTo(child.ref, { type: 'DRAIN', reason: 'endpoint_removed' });
+      }
+    }),
+    /** Each endpoint without a worker (that is staying) gets one. */
+    spawnNewEndpoints: assign(({ context, event, spawn }) => {
+      if (event.type !== 'ENDPOINTS') return {};
+      const staying = context.workers.filter((w) => !context.retiring.includes(w.id));
+      const fresh = event.endpoints
+        .filter((endpoint) => !staying.some((w) => w.endpoint === endpoint))
+        .map((endpoint, i) => spawnWorker(context, spawn, context.lastWorkerNumber + i + 1, endpoint));
+      return {
+        endpoints: event.endpoints,
+        poolSize: event.endpoints.length,
+        workers: [...context.workers, ...fresh],
+        lastWorkerNumber: context.lastWorkerNumber + fresh.length,
+      };
     }),
     forget: assign(({ context, event }) => {
       if (event.type !== 'WORKER_STOPPED') return {};
@@ -219,6 +289,17 @@ export const poolMachine = setup({
     /** The worker to recycle is itself a replacement still starting: it is recycled once ready. */
     replacementStarting: ({ context, event }) => event.type === 'RECYCLE' && event.id in context.replacing,
     retiringExited: ({ context, event }) => event.type === 'WORKER_EXITED' && context.retiring.includes(event.id),
+    /** A remote worker's attempt to reach its server failed (it was not serving). */
+    unreachable: ({ context, event }) => event.type === 'WORKER_EXITED' && context.endpoints !== undefined && event.duringStartup,
+    /** The endpoints changed, or one has no worker (its server drained, so its worker retired). */
+    endpointsNeedWork: ({ context, event }) => {
+      if (event.type !== 'ENDPOINTS' || context.endpoints === undefined) return false;
+      const staying = context.workers.filter((w) => !context.retiring.includes(w.id));
+      return (
+        event.endpoints.length !== context.endpoints.length ||
+        event.endpoints.some((e, i) => e !== context.endpoints![i] || !staying.some((w) => w.endpoint === e))
+      );
+    },
     notRestarted: ({ context, event }) =>
       event.type === 'WORKER_EXITED' && !shouldRestart(context.restart.type, event.exit),
     tooManyRestarts: ({ context }) => exceedsIntensity(context.restartWindow.length, context.restart.intensity),
@@ -241,6 +322,7 @@ export const poolMachine = setup({
     replacing: {},
     retiring: [],
     deferredRecycles: [],
+    reconnects: {},
     failure: undefined,
   }),
   initial: 'starting',
@@ -290,11 +372,13 @@ export const poolMachine = setup({
         { type: 'replayRecycles', params: { all: true } },
       ],
       on: {
-        WORKER_READY: { actions: ['retireReplaced', { type: 'replayRecycles', params: { all: false } }] },
+        WORKER_READY: { actions: ['retireReplaced', 'resetReconnects', { type: 'replayRecycles', params: { all: false } }] },
         WORKER_STOPPED: { actions: ['retireOrphaned', 'forget'] },
+        ENDPOINTS: { guard: 'endpointsNeedWork', actions: ['retireLeftEndpoints', 'spawnNewEndpoints'] },
         WORKER_EXITED: [
           // A worker that was replaced and is draining is not restarted: its place is taken.
           { guard: 'retiringExited', actions: 'retireChild' },
+          { guard: 'unreachable', actions: 'reconnectLater' },
           // temporary children, and transient ones that exited normally, are not restarted
           // and do not count toward the intensity.
           { guard: 'notRestarted', actions: 'retireChild' },

@@ -13,8 +13,13 @@ export interface WorkerExitInfo {
 export interface WorkerInput {
   id: string;
   pool: string;
-  /** Calls the worker runs at once: 1 for the process profile, threadsPerWorker for threads. */
+  /**
+   * Calls the worker runs at once: 1 for the process profile, threadsPerWorker for threads; a
+   * bridge server states its own when it connects.
+   */
   capacity: number;
+  /** A remote pool's worker: the address of the bridge server it connects to. */
+  endpoint?: string;
 }
 
 /**
@@ -31,9 +36,11 @@ export function isRecycleReason(reason: string | undefined): reason is RecycleRe
 
 /**
  * Why a worker is drained or ended: a recycle, the runtime stopping (`shutdown`), its
- * supervisor restarting it (`restart`), or its pool giving up or restarting as a whole.
+ * supervisor restarting it (`restart`), its pool giving up or restarting as a whole, or, in a
+ * remote pool, its bridge server draining (`server_draining`) or leaving the resolved
+ * endpoints (`endpoint_removed`).
  */
-export type RetireReason = RecycleReason | 'shutdown' | 'restart' | 'pool_failed' | 'pool_restart';
+export type RetireReason = RecycleReason | 'shutdown' | 'restart' | 'pool_failed' | 'pool_restart' | 'server_draining' | 'endpoint_removed';
 
 /** Why a worker went down on its own: its process exited, stopped answering heartbeats, or never started. */
 export type CrashReason = 'exited' | 'heartbeat' | 'startup_failed';
@@ -79,12 +86,12 @@ export const workerMachine = setup({
     input: {} as WorkerInput,
   },
   actors: {
-    /** Starts the process and resolves once it serves calls. */
-    boot: fromPromise<{ pid: number }, { id: string; pool: string; restarts: number }>(async () => {
+    /** Starts the process (or connects to the bridge server) and resolves once it serves calls. */
+    boot: fromPromise<{ pid: number; capacity?: number }, { id: string; pool: string; restarts: number; endpoint?: string }>(async () => {
       throw new Error('boot is provided by the runtime');
     }),
-    /** Sends EXITED when the live process exits. */
-    watchExit: fromCallback<{ type: 'EXITED' }, { id: string }>(() => undefined),
+    /** Sends EXITED when the live process exits (or the bridge server's connection is lost), DRAIN when its server drains. */
+    watchExit: fromCallback<{ type: 'EXITED' } | { type: 'DRAIN'; reason: RetireReason }, { id: string }>(() => undefined),
     /** Ends the process: SIGTERM, grace period, SIGKILL. */
     retire: fromPromise<void, { reason: RetireReason; id: string; pool: string }>(async () => undefined),
     /** Pings the live worker; sends HEARTBEAT_LOST when heartbeats stop (a frozen process). */
@@ -132,10 +139,10 @@ export const workerMachine = setup({
       invoke: {
         id: 'boot',
         src: 'boot',
-        input: ({ context }) => ({ id: context.id, pool: context.pool, restarts: context.restarts }),
+        input: ({ context }) => ({ id: context.id, pool: context.pool, restarts: context.restarts, endpoint: context.endpoint }),
         onDone: {
           target: 'alive',
-          actions: assign({ pid: ({ event }) => event.output.pid }),
+          actions: assign({ pid: ({ event }) => event.output.pid, capacity: ({ context, event }) => event.output.capacity ?? context.capacity }),
         },
         onError: {
           target: 'crashed',

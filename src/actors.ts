@@ -1,6 +1,7 @@
-// Gives the pure machines their real effects: a worker's boot starts a Python process, its
-// exit watcher listens for the process's end, retiring it sends the signals, and every state
-// entry and supervisor milestone is handed to the runtime's hooks.
+// Gives the pure machines their real effects: a worker's boot starts a Python process (or, in
+// a remote pool, connects to its bridge server), its exit watcher listens for the end, retiring
+// it sends the signals, and every state entry and supervisor milestone is handed to the
+// runtime's hooks.
 import { type AnyActorRef, fromCallback, fromPromise } from 'xstate';
 import type { PoolAnnouncement, PoolContext } from '../machines/pool.machine.js';
 import { poolMachine } from '../machines/pool.machine.js';
@@ -11,11 +12,13 @@ import type { PoolConfig } from './config.js';
 import type { SnakepitError } from './errors.js';
 import { watchHeartbeat } from './heartbeat.js';
 import type { LaunchOptions } from './pythonProcess.js';
-import type { LiveWorkers } from './liveWorkers.js';
+import type { LiveWorker, LiveWorkers } from './liveWorkers.js';
+import { RemoteWorker, type RemoteOptions } from './remoteWorker.js';
 import { WorkerHandle } from './workerHandle.js';
 
 export interface RuntimeHooks {
   launchOptions(pool: string, workerId: string): LaunchOptions;
+  remoteOptions(pool: string, workerId: string, endpoint: string): RemoteOptions;
   shutdownGraceMs: number;
   /** What calls still held by a worker ended with KILL fail with (by KILL reason). */
   retireError(pool: string, workerId: string, pid: number | undefined, reason: RetireReason): SnakepitError | undefined;
@@ -34,9 +37,11 @@ export function createRuntimeLogic(hooks: RuntimeHooks, live: LiveWorkers) {
     actors: {
       boot: fromPromise(async ({ input, signal }) => {
         try {
-          const handle = await WorkerHandle.start(hooks.launchOptions(input.pool, input.id), signal);
+          const handle: LiveWorker = input.endpoint === undefined
+            ? await WorkerHandle.start(hooks.launchOptions(input.pool, input.id), signal)
+            : await RemoteWorker.connect(hooks.remoteOptions(input.pool, input.id, input.endpoint), signal);
           live.add(input.id, handle);
-          return { pid: handle.pid };
+          return { pid: handle.pid, capacity: handle.capacity };
         } catch (error) {
           hooks.bootFailed(input.id, error);
           throw error;
@@ -44,8 +49,14 @@ export function createRuntimeLogic(hooks: RuntimeHooks, live: LiveWorkers) {
       }),
       watchExit: fromCallback(({ input, sendBack }) => {
         const handle = live.get(input.id);
-        const exited = handle ? handle.process.exited : Promise.resolve({ exitCode: null, signal: null });
-        exited.then((exit) => sendBack({ type: 'EXITED', exitCode: exit.exitCode, signal: exit.signal }));
+        let watching = true;
+        const exited = handle ? handle.exited : Promise.resolve({ exitCode: null, signal: null });
+        exited.then((exit) => watching && sendBack({ type: 'EXITED', exitCode: exit.exitCode, signal: exit.signal }));
+        // Only a bridge server drains of its own accord (SIGTERM): its calls finish, new ones go elsewhere.
+        handle?.connection.serverDraining.then(() => watching && sendBack({ type: 'DRAIN', reason: 'server_draining' }));
+        return () => {
+          watching = false;
+        };
       }),
       retire: fromPromise(async ({ input }) => {
         const handle = live.get(input.id);
@@ -64,7 +75,7 @@ export function createRuntimeLogic(hooks: RuntimeHooks, live: LiveWorkers) {
       }),
     },
     actions: {
-      kill: (_, { id }) => live.get(id)?.process.signalGroup('SIGKILL'),
+      kill: (_, { id }) => live.get(id)?.kill(),
       enter: ({ context, self }, params) =>
         afterCommit(self, () => hooks.workerEntered(context, params.state, (event) => self.send(event))),
     },

@@ -18,6 +18,8 @@ export interface WorkerInfo {
   restarts: number;
   /** False on a free-threaded Python build (sys._is_gil_enabled()). */
   gilEnabled: boolean | undefined;
+  /** A remote pool's worker: its bridge server's address (`pid` is the server's own). */
+  endpoint?: string;
 }
 
 /**

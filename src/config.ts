@@ -38,6 +38,22 @@ export const MAX_HIGH_WATER_MARK = 1_000_000;
 export const DEFAULT_CANCEL_GRACE_MS = 5000;
 export const MAX_THREADS_PER_WORKER = 1024;
 export const DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
+/** A remote pool asks for its endpoints again this often (a DNS name, a function). */
+export const DEFAULT_RESOLVE_INTERVAL_MS = 5000;
+
+/** Where a remote pool's bridge servers are: `dns:///name:port`, `host:port`s, or a function that says. */
+export type EndpointSource = string | string[] | (() => string[] | Promise<string[]>);
+
+/** TLS towards bridge servers: PEM text or Buffers. */
+export interface RemoteTls {
+  /** The CA that signed the servers' certificates (else the system's CAs). */
+  ca?: string | Buffer;
+  /** With `key`: this client's certificate, for servers started with --tls-client-ca. */
+  cert?: string | Buffer;
+  key?: string | Buffer;
+  /** The name the servers' certificates carry, when it is not the address dialled (a dns:/// endpoint's name by default). */
+  servername?: string;
+}
 
 /**
  * The schemas, built on first use rather than at import: building them is a tenth of the
@@ -60,6 +76,17 @@ function buildSchemas() {
     .array(z.tuple([z.string(), z.string()]))
     .transform((pairs) => Object.fromEntries(pairs));
   const envObject = z.record(z.string(), z.string());
+  const pem = z.union([z.string().min(1), z.instanceof(Buffer)]);
+  const tlsSchema = z
+    .object({ ca: pem.optional(), cert: pem.optional(), key: pem.optional(), servername: z.string().min(1).optional() })
+    .strict()
+    .refine((tls) => (tls.cert === undefined) === (tls.key === undefined), 'give cert and key together (mutual TLS), or neither');
+  const endpointText = z.string().regex(/^(dns:(\/\/\/)?)?[^\s/]+:\d{1,5}$/, 'expected "host:port" or "dns:///name:port"');
+  const endpointsSchema = z.union([
+    endpointText,
+    z.array(endpointText).min(1, 'list at least one "host:port"'),
+    z.custom<() => string[] | Promise<string[]>>((value) => typeof value === 'function', 'expected a function returning "host:port" strings'),
+  ]);
 
   /**
    * On by default: a frozen worker (SIGSTOP, a deadlock in native code) is killed and its calls
@@ -90,7 +117,11 @@ function buildSchemas() {
   const poolSchema = z
     .object({
       name: z.string().min(1).regex(/^[A-Za-z0-9_.-]+$/, 'use letters, digits, "_", "." or "-"'),
-      workerProfile: z.enum(['process', 'thread']).default('process'),
+      workerProfile: z.enum(['process', 'thread', 'remote']).default('process'),
+      endpoints: endpointsSchema.optional(),
+      tls: z.union([z.literal(false), tlsSchema]).optional(),
+      token: z.string().min(1).optional(),
+      resolveIntervalMs: duration.default(DEFAULT_RESOLVE_INTERVAL_MS),
       transport: z.enum(['grpc', 'local']).default('local'),
       poolSize: positiveInt.max(MAX_POOL_SIZE, `at most ${MAX_POOL_SIZE} workers per pool`).optional(),
       threadsPerWorker: positiveInt.max(MAX_THREADS_PER_WORKER, `at most ${MAX_THREADS_PER_WORKER} threads per worker`).optional(),
@@ -158,7 +189,9 @@ export type PoolConfigInput = z.input<Schemas['pool']>;
 type ParsedPool = z.output<Schemas['pool']>;
 
 /** A pool's configuration after defaults and profile rules are applied. */
-export interface PoolConfig extends Omit<ParsedPool, 'adapter' | 'adapterArgs' | 'poolSize' | 'threadsPerWorker' | 'adapterEnv' | 'prefetch'> {
+export interface PoolConfig extends Omit<ParsedPool, 'adapter' | 'adapterArgs' | 'poolSize' | 'threadsPerWorker' | 'adapterEnv' | 'prefetch' | 'endpoints'> {
+  /** Remote pools only. */
+  endpoints?: EndpointSource;
   adapter: string;
   poolSize: number;
   threadsPerWorker: number;
@@ -201,6 +234,10 @@ export function resolveConfig(input: unknown): ResolvedConfig {
 }
 
 function resolvePool(pool: ParsedPool, at: (key: string) => string, issues: { path: string; message: string }[]): PoolConfig {
+  if (pool.workerProfile === 'remote') return resolveRemotePool(pool, at, issues);
+  for (const key of ['endpoints', 'tls', 'token'] as const) {
+    if (pool[key] !== undefined) issues.push({ path: at(key), message: 'applies to workerProfile "remote" only' });
+  }
   const { adapterArgs, adapterEnv, ...rest } = pool;
   const adapter = pool.adapter ?? adapterFromArgs(adapterArgs, at, issues);
   if (!adapter && !issues.some((i) => i.path.startsWith(at('adapterArgs')))) {
@@ -221,6 +258,24 @@ function resolvePool(pool: ParsedPool, at: (key: string) => string, issues: { pa
   for (const name of THREAD_ENV_VARS) env[name] = profileThreads;
   Object.assign(env, adapterEnv);
   return { ...rest, adapter: adapter ?? '', poolSize, threadsPerWorker, prefetch, env };
+}
+
+/**
+ * A pool of bridge servers: the servers run their adapter and state their capacity, so only
+ * where they are, how to trust them and the token are asked for.
+ */
+function resolveRemotePool(pool: ParsedPool, at: (key: string) => string, issues: { path: string; message: string }[]): PoolConfig {
+  const { adapterArgs: _args, adapterEnv: _env, ...rest } = pool;
+  const local = ['adapter', 'adapterArgs', 'poolSize', 'threadsPerWorker', 'prefetch', 'workerMaxMemoryMb'] as const;
+  for (const key of local) {
+    if (pool[key] !== undefined) issues.push({ path: at(key), message: 'does not apply to workerProfile "remote": each endpoint is one worker, and its server sets the rest' });
+  }
+  if (pool.endpoints === undefined) issues.push({ path: at('endpoints'), message: 'required for workerProfile "remote": "dns:///name:port", ["host:port", …] or a function' });
+  if (pool.token === undefined) issues.push({ path: at('token'), message: "required for workerProfile \"remote\": the bridge servers' token (their --token-file)" });
+  if (pool.tls === undefined) {
+    issues.push({ path: at('tls'), message: 'required for workerProfile "remote": { ca } to trust the servers (and cert, key for mutual TLS), or false for servers started with --insecure' });
+  }
+  return { ...rest, adapter: '', poolSize: 0, threadsPerWorker: 1, prefetch: 0, env: {} };
 }
 
 function adapterFromArgs(args: string[] | undefined, at: (key: string) => string, issues: { path: string; message: string }[]) {

@@ -84,7 +84,11 @@ export class Dispatcher implements RequestOwner {
   }
 
   get capacity(): number {
-    return this.config.poolSize * this.config.threadsPerWorker;
+    if (this.config.workerProfile !== 'remote') return this.config.poolSize * this.config.threadsPerWorker;
+    // Each bridge server states its own capacity when it connects.
+    let total = 0;
+    for (const slot of this.slots) total += slot.capacity;
+    return total;
   }
 
   /** Call places free right now on workers that take calls. */

@@ -16,6 +16,8 @@ export interface SnakepitEvents {
   'pool:batch': (e: PoolEventBase & { batch: number; batches: number; workerIds: string[] }) => void;
   'pool:ready': (e: PoolEventBase & { workers: number; capacity: number; startupMs: number }) => void;
   'pool:failed': (e: PoolEventBase & { reason: string; error: Error }) => void;
+  /** A remote pool's endpoints changed (its workers follow), or looking them up failed (`error`; the last ones stay). */
+  'pool:endpoints': (e: PoolEventBase & { endpoints: string[]; error?: string }) => void;
   'worker:starting': (e: WorkerEventBase & { restarts: number }) => void;
   'worker:ready': (e: WorkerEventBase & { startupMs: number; gilEnabled: boolean | undefined }) => void;
   'worker:busy': (e: WorkerEventBase & { inFlight: number }) => void;

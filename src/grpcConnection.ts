@@ -6,7 +6,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { PACKAGE_ROOT } from './pythonExecutable.js';
 import type { HostCallAnswerer } from './hostFunctions.js';
-import { decodeServerFrame, FrameDecodeError, type HeartbeatReply, type HostCallMessage, type ReplyMessage } from './sessionCodec.js';
+import { decodeServerFrame, FrameDecodeError, type HeartbeatReply, type HostCallMessage, type ReplyMessage, type ServerFrameFlags } from './sessionCodec.js';
 import { decodeFrameOrError, WorkerConnection } from './workerConnection.js';
 
 type WorkerClient = grpc.Client & Record<string, any>;
@@ -36,17 +36,52 @@ const CHANNEL_OPTIONS: grpc.ChannelOptions = {
   'grpc-node.flow_control_window': 8 * 1024 * 1024,
 };
 
+/** What a standalone bridge server says of itself (HelloReply). */
+export interface HelloReply {
+  protocol: number;
+  pid: number;
+  python: string;
+  gil_enabled: boolean;
+  profile: string;
+  capacity: number;
+  tools: string[];
+  draining: boolean;
+  server_id: string;
+}
+
+/** TLS towards a bridge server: `ca` to trust, `cert`/`key` for mutual TLS, `servername` to expect in its certificate. */
+export interface ChannelSecurity {
+  ca?: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
+  servername?: string;
+}
+
 export class GrpcConnection extends WorkerConnection {
   private readonly client: WorkerClient;
   private readonly metadata = new grpc.Metadata();
   /** Carries frames we encoded ourselves, so what is written is exactly what we chose to send. */
   private session: grpc.ClientDuplexStream<Buffer, DecodedFrame | FrameDecodeError> | undefined;
 
-  constructor(address: string, token: string, onBroken: (error: Error) => void, runsInOrder: boolean, host?: HostCallAnswerer) {
+  /** Without `security`, a plaintext channel: local workers on a private socket, or `tls: false`. */
+  constructor(address: string, token: string, onBroken: (error: Error) => void, runsInOrder: boolean, host?: HostCallAnswerer, security?: ChannelSecurity) {
     super(onBroken, runsInOrder, host);
     const Client = clientConstructor();
-    this.client = new Client(address, grpc.credentials.createInsecure(), CHANNEL_OPTIONS) as WorkerClient;
+    const credentials = security ? grpc.credentials.createSsl(security.ca ?? null, security.key ?? null, security.cert ?? null) : grpc.credentials.createInsecure();
+    const options = security?.servername
+      ? { ...CHANNEL_OPTIONS, 'grpc.ssl_target_name_override': security.servername, 'grpc.default_authority': security.servername }
+      : CHANNEL_OPTIONS;
+    this.client = new Client(address, credentials, options) as WorkerClient;
     this.metadata.set('x-snakepit-token', token);
+  }
+
+  /** Asks a bridge server what it is; fails at once (no waiting for a connection) if it cannot be reached. */
+  hello(timeoutMs: number): Promise<HelloReply> {
+    return new Promise((resolve, reject) =>
+      this.client.Hello({}, this.metadata, { deadline: Date.now() + timeoutMs }, (error: Error | null, reply: HelloReply) =>
+        error ? reject(error) : resolve(reply),
+      ),
+    );
   }
 
   protected async connect(timeoutMs: number): Promise<void> {
@@ -56,7 +91,7 @@ export class GrpcConnection extends WorkerConnection {
     const session = this.client.makeBidiStreamRequest(SESSION_METHOD, passThrough, decodeOrError, this.metadata);
     session.on('data', (frame: DecodedFrame | FrameDecodeError) => {
       if (frame instanceof FrameDecodeError) this.fail(frame);
-      else this.received(frame.replies, frame.hostCalls);
+      else this.received(frame.replies, frame.hostCalls, frame.flags.draining);
     });
     session.on('error', (error) => this.fail(error));
     session.on('end', () => this.fail(new Error('the worker closed its session')));
@@ -87,10 +122,12 @@ const passThrough = (frame: Buffer): Buffer => frame;
 const decodeOrError = (buffer: Buffer) =>
   decodeFrameOrError((): DecodedFrame => {
     const hostCalls: HostCallMessage[] = [];
-    return { replies: decodeServerFrame(buffer, undefined, hostCalls), hostCalls };
+    const flags: ServerFrameFlags = { draining: false };
+    return { replies: decodeServerFrame(buffer, undefined, hostCalls, flags), hostCalls, flags };
   });
 
 interface DecodedFrame {
   replies: ReplyMessage[];
   hostCalls: HostCallMessage[];
+  flags: ServerFrameFlags;
 }

@@ -9,10 +9,10 @@
 // after it froze (16 s with the defaults): the last ping before the kill was sent by then and
 // has run out its deadline.
 import type { PoolConfig } from './config.js';
-import type { WorkerHandle } from './workerHandle.js';
+import type { LiveWorker } from './liveWorkers.js';
 
 export function watchHeartbeat(
-  handle: WorkerHandle,
+  handle: LiveWorker,
   config: PoolConfig['heartbeat'],
   onMiss: (missed: number, error: Error, fatal: boolean) => void,
 ): () => void {
@@ -22,7 +22,7 @@ export function watchHeartbeat(
   // on their way count for nothing then, so a worker being retired is never killed by them.
   let over = false;
   const miss = (error: Error) => {
-    if (over || handle.process.exit) return;
+    if (over || handle.hasExited) return;
     missed++;
     over = missed >= config.maxMissedHeartbeats;
     onMiss(missed, error, over);

@@ -60,7 +60,8 @@ export class LifecycleReporter {
         if (from === 'starting') {
           const handle = this.live.get(context.id); // gone only if the process already died
           slot.connection = handle?.connection;
-          slot.gilEnabled = handle?.ready.gil_enabled;
+          slot.gilEnabled = handle?.gilEnabled;
+          slot.capacity = context.capacity;
           slot.inFlight = 0;
           slot.reportedInFlight = 0;
           slot.stuck = 0;

@@ -10,7 +10,7 @@ import { residentMb } from './recycler.js';
 /** What a scrape reads live from the pools. */
 export interface MetricsSource {
   events: EventEmitter<SnakepitEvents>;
-  pools(): { name: string; queued: number; workers: { id: string; pid: number | undefined; state: WorkerStateName }[] }[];
+  pools(): { name: string; queued: number; workers: { id: string; pid: number | undefined; state: WorkerStateName; endpoint?: string }[] }[];
 }
 
 const STATES: WorkerStateName[] = ['starting', 'ready', 'busy', 'draining', 'recycling', 'crashed', 'stopped'];
@@ -58,7 +58,7 @@ export class Metrics {
       collect() {
         this.reset(); // workers come and go: only those alive now
         for (const pool of source.pools()) {
-          for (const w of pool.workers) if (w.pid !== undefined) this.set({ pool: pool.name, worker: w.id }, Math.round(residentMb(w.pid) * 1024 * 1024));
+          for (const w of pool.workers) if (w.pid !== undefined && w.endpoint === undefined) this.set({ pool: pool.name, worker: w.id }, Math.round(residentMb(w.pid) * 1024 * 1024));
         }
       },
     });

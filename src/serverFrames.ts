@@ -214,6 +214,14 @@ function readPong(r: Reader): HeartbeatReply {
         r.expect(key, VARINT, 'HeartbeatReply.gil_enabled');
         pong.gil_enabled = r.varint() !== 0;
         break;
+      case 5:
+        r.expect(key, VARINT, 'HeartbeatReply.capacity');
+        pong.capacity = r.varint();
+        break;
+      case 6:
+        r.expect(key, VARINT, 'HeartbeatReply.draining');
+        pong.draining = r.varint() !== 0;
+        break;
       default:
         r.skip(key & 7);
     }
@@ -249,11 +257,17 @@ function readHostCall(r: Reader): HostCallMessage {
   return call;
 }
 
+/** What a ServerFrame says of the server itself. */
+export interface ServerFrameFlags {
+  /** A bridge server began draining: it takes no more calls. */
+  draining: boolean;
+}
+
 /**
  * The frame's replies; its pongs (local lane) and host calls go to `pongs` and `hostCalls` when
- * given, else are passed over.
+ * given, else are passed over, as is its `draining` flag without `flags`.
  */
-export function decodeServerFrame(buffer: Buffer, pongs?: HeartbeatReply[], hostCalls?: HostCallMessage[]): ReplyMessage[] {
+export function decodeServerFrame(buffer: Buffer, pongs?: HeartbeatReply[], hostCalls?: HostCallMessage[], flags?: ServerFrameFlags): ReplyMessage[] {
   const r = new Reader(buffer);
   const replies: ReplyMessage[] = [];
   while (r.pos < r.end) {
@@ -268,6 +282,9 @@ export function decodeServerFrame(buffer: Buffer, pongs?: HeartbeatReply[], host
     } else if (field === 3 && hostCalls) {
       r.expect(key, LEN, 'ServerFrame.host_calls');
       hostCalls.push(readHostCall(r.sub(...r.span())));
+    } else if (field === 4 && flags) {
+      r.expect(key, VARINT, 'ServerFrame.draining');
+      flags.draining = r.varint() !== 0;
     } else r.skip(key & 7);
   }
   return replies;

@@ -13,7 +13,7 @@ import type { WireValue } from './codec.js';
  * python/snakepit_bridge/frames.py); a worker whose version differs does not start. Raise both
  * together with any change one side cannot read.
  */
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 
 export interface OutgoingCall {
   id: number;
@@ -74,6 +74,9 @@ export interface HeartbeatReply {
   pid: number;
   in_flight: number;
   gil_enabled: boolean;
+  /** From a standalone bridge server: calls it runs at once, and whether it drains (SIGTERM). */
+  capacity?: number;
+  draining?: boolean;
 }
 
 export interface CallErrorMessage {

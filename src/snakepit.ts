@@ -7,11 +7,13 @@ import type { PoolContext, PoolInput } from '../machines/pool.machine.js';
 import type { RuntimeOutput } from '../machines/runtime.machine.js';
 import type { RecycleReason, WorkerContext, WorkerStateName } from '../machines/worker.machine.js';
 import { createRuntimeLogic, type RuntimeHooks } from './actors.js';
+import { dnsName, resolveEndpoints, watchEndpoints } from './endpoints.js';
+import type { ChannelSecurity } from './grpcConnection.js';
 import { checkCall, describeValue, isDuration } from './callChecks.js';
 import { MAX_DURATION_MS, type PoolConfig, type ResolvedConfig, resolveConfig, type SnakepitConfig } from './config.js';
 import type { CallOptions, StreamOptions, WorkerInfo, WorkerSlot } from './calls.js';
 import { Dispatcher } from './dispatcher.js';
-import { InvalidArgumentError, InvalidStateError, PoolNotFoundError, ShuttingDownError, SnakepitError } from './errors.js';
+import { InvalidArgumentError, InvalidStateError, PoolNotFoundError, ShuttingDownError, SnakepitError, StartupFailedError } from './errors.js';
 import type { SnakepitEventName, SnakepitEvents } from './events.js';
 import { Failures } from './failures.js';
 import { type ExposedFunction, HostFunctions } from './hostFunctions.js';
@@ -41,7 +43,7 @@ export interface InspectSnapshot {
   supervisor: SupervisorInfo;
   pools: {
     name: string;
-    profile: 'process' | 'thread';
+    profile: 'process' | 'thread' | 'remote';
     capacity: number;
     state: string;
     /** The pool as the supervisor of its workers. */
@@ -98,6 +100,9 @@ export class Snakepit {
   private readonly host = new HostFunctions();
   private readonly inspection: Inspection | undefined;
   private metricsSource: Promise<Metrics> | undefined;
+  /** Remote pools: each one's TLS towards its servers, and how to stop asking for its endpoints. */
+  private readonly security = new Map<string, ChannelSecurity | undefined>();
+  private readonly endpointWatches: (() => void)[] = [];
 
   constructor(config: SnakepitConfig) {
     this.config = resolveConfig(config);
@@ -128,7 +133,9 @@ export class Snakepit {
       throw new InvalidStateError('start() was already called on this Snakepit; an instance starts once. Create a new Snakepit to start again.');
     }
     this.lifecycle = 'starting';
+    let endpoints: Map<string, string[]>;
     try {
+      endpoints = await this.resolveRemotePools();
       this.registry = RunRegistry.open(this.config.instanceId ?? RunRegistry.defaultInstanceId(this.config.pools), this.runId);
     } catch (error) {
       // Nothing was started: the instance is simply stopped.
@@ -141,7 +148,7 @@ export class Snakepit {
       for (const dispatcher of this.dispatchers.values()) dispatcher.tracer = tracer;
     });
     this.root = createActor(createRuntimeLogic(this.hooks(), this.live), {
-      input: { pools: this.config.pools.map(toPoolInput), supervisor: this.config.supervisor },
+      input: { pools: this.config.pools.map((pool) => toPoolInput(pool, endpoints.get(pool.name))), supervisor: this.config.supervisor },
       inspect: this.inspection?.observer as any,
       systemId: 'snakepit',
     });
@@ -149,11 +156,48 @@ export class Snakepit {
     const [settled] = await Promise.all([waitFor(this.root, (snapshot) => snapshot.matches('serving') || snapshot.status !== 'active'), tracing]);
     if (settled.status === 'active' && this.lifecycle === 'starting') {
       this.lifecycle = 'running';
+      this.followEndpoints(endpoints);
       return;
     }
     const output = (await toPromise(this.root)) as RuntimeOutput;
     await this.cleanUp();
     throw (output.startFailure && this.failures.pool(output.startFailure.pool)) ?? new ShuttingDownError();
+  }
+
+  /** Each remote pool's endpoints now; a pool whose endpoints cannot be resolved fails start-up. */
+  private async resolveRemotePools(): Promise<Map<string, string[]>> {
+    const resolved = new Map<string, string[]>();
+    for (const pool of this.config.pools) {
+      if (pool.workerProfile !== 'remote') continue;
+      try {
+        resolved.set(pool.name, await resolveEndpoints(pool.endpoints!));
+      } catch (error) {
+        throw new StartupFailedError(`Pool "${pool.name}": its endpoints cannot be resolved (${(error as Error).message}).`, { pool: pool.name });
+      }
+      const tls = pool.tls;
+      const servername = tls ? (tls.servername ?? dnsName(pool.endpoints!)) : undefined;
+      this.security.set(pool.name, tls ? { ca: pem(tls.ca), cert: pem(tls.cert), key: pem(tls.key), servername } : undefined);
+    }
+    return resolved;
+  }
+
+  /** Remote pools follow their endpoints as they change (pods come and go). */
+  private followEndpoints(initial: Map<string, string[]>): void {
+    for (const [name, first] of initial) {
+      const pool = this.poolConfig(name);
+      let last = first;
+      const stop = watchEndpoints(
+        pool.endpoints!,
+        pool.resolveIntervalMs,
+        (endpoints) => {
+          if (endpoints.join() !== last.join()) this.events.emit('pool:endpoints', { pool: name, at: Date.now(), endpoints });
+          last = endpoints;
+          this.root?.system.get(`pool:${name}`)?.send({ type: 'ENDPOINTS', endpoints });
+        },
+        (error) => this.events.emit('pool:endpoints', { pool: name, at: Date.now(), endpoints: last, error: error.message }),
+      );
+      this.endpointWatches.push(stop);
+    }
   }
 
   /** The root xstate actor: `actor.system.get('pool:name')`, `getSnapshot()`, inspection. */
@@ -240,6 +284,7 @@ export class Snakepit {
               requests: slot?.requests ?? 0,
               restarts: context.restarts,
               gilEnabled: slot?.gilEnabled,
+              ...(context.endpoint === undefined ? {} : { endpoint: context.endpoint }),
             };
           }),
         };
@@ -345,6 +390,7 @@ export class Snakepit {
       return Promise.reject(new InvalidArgumentError('stop', `stop({ timeoutMs }) needs a number of ms from 0 to ${MAX_DURATION_MS}; got ${describeValue(timeoutMs)}.`));
     }
     this.releaseSignals?.();
+    for (const stop of this.endpointWatches.splice(0)) stop();
     this.stopping ??= this.shutDown(timeoutMs);
     return this.stopping;
   }
@@ -374,6 +420,7 @@ export class Snakepit {
 
   /** Makes sure no worker process survives, then removes the run's record and socket directory. */
   private async cleanUp(): Promise<void> {
+    for (const stop of this.endpointWatches.splice(0)) stop();
     await Promise.all([...this.processes].map((python) => python.terminate(0)));
     this.registry?.clear();
     for (const recycler of this.recyclers.values()) recycler.stopAll();
@@ -385,6 +432,18 @@ export class Snakepit {
     return {
       shutdownGraceMs: this.config.shutdownGraceMs,
       launchOptions: (poolName, workerId) => this.launchOptions(poolName, workerId),
+      remoteOptions: (poolName, workerId, endpoint) => {
+        const pool = this.poolConfig(poolName);
+        return {
+          pool: poolName,
+          workerId,
+          endpoint,
+          token: pool.token!,
+          security: this.security.get(poolName),
+          connectTimeoutMs: pool.startupTimeoutMs,
+          host: this.host.forPool({ maxDepth: pool.maxArgumentDepth, maxBytes: pool.maxMessageBytes }),
+        };
+      },
       retireError: (poolName, workerId, pid, reason) => this.failures.retire(poolName, workerId, pid, reason),
       heartbeatConfig: (poolName) => this.poolConfig(poolName).heartbeat,
       heartbeatMissed: (poolName, workerId, missed, error) => this.reporter.heartbeatMissed(poolName, workerId, missed, error),
@@ -407,7 +466,7 @@ export class Snakepit {
       workerId,
       pool: poolName,
       adapter: pool.adapter,
-      profile: pool.workerProfile,
+      profile: pool.workerProfile === 'thread' ? ('thread' as const) : ('process' as const),
       transport: pool.transport,
       threads: pool.threadsPerWorker,
       threadSafetyChecks: pool.threadSafetyChecks,
@@ -512,10 +571,15 @@ function leafState(value: unknown): WorkerStateName {
   return (typeof value === 'string' ? value : leafState(Object.values(value as Record<string, unknown>)[0])) as WorkerStateName;
 }
 
-function toPoolInput(pool: PoolConfig): PoolInput {
+function pem(value: string | Buffer | undefined): Buffer | undefined {
+  return value === undefined ? undefined : Buffer.isBuffer(value) ? value : Buffer.from(value);
+}
+
+function toPoolInput(pool: PoolConfig, endpoints: string[] | undefined): PoolInput {
   return {
     name: pool.name,
-    poolSize: pool.poolSize,
+    ...(endpoints ? { endpoints } : {}),
+    poolSize: endpoints ? endpoints.length : pool.poolSize,
     workerCapacity: pool.threadsPerWorker,
     startupBatchSize: pool.startupBatchSize,
     startupBatchDelayMs: pool.startupBatchDelayMs,

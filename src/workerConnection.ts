@@ -3,7 +3,7 @@
 // same tick leave in one frame, and the worker batches its replies the same way. The transports
 // (grpcConnection.ts, localConnection.ts) only open, write, read and close.
 import { decodeValue, type WireValue } from './codec.js';
-import { InvalidArgumentError, MessageTooLargeError, PythonError, SnakepitError, ToolNotFoundError } from './errors.js';
+import { ErrorCode, InvalidArgumentError, MessageTooLargeError, PythonError, SnakepitError, ToolNotFoundError } from './errors.js';
 import type { HostCallAnswerer } from './hostFunctions.js';
 import {
   type CallErrorMessage,
@@ -83,6 +83,10 @@ export abstract class WorkerConnection {
   private uploads: Promise<void> = Promise.resolve();
   protected readonly whenBroken: Promise<void>;
   private markBroken!: () => void;
+  private draining = false;
+  /** Settles once a bridge server says it drains (ServerFrame.draining): it takes no more calls. */
+  readonly serverDraining: Promise<void>;
+  private markDraining!: () => void;
 
   /**
    * `onBroken` runs once if the stream fails while calls may be in flight; with a
@@ -97,6 +101,7 @@ export abstract class WorkerConnection {
     private readonly host?: HostCallAnswerer,
   ) {
     this.whenBroken = new Promise((resolve) => (this.markBroken = resolve));
+    this.serverDraining = new Promise((resolve) => (this.markDraining = resolve));
   }
 
   /** Connects and opens the stream of frames. */
@@ -119,9 +124,9 @@ export abstract class WorkerConnection {
     return this.pending.size;
   }
 
-  /** False once the stream broke or the worker died: no call may be sent here any more. */
+  /** False once the stream broke, the worker died or its server drains: no call may be sent here any more. */
   get usable(): boolean {
-    return !this.broken && this.opened;
+    return !this.broken && this.opened && !this.draining;
   }
 
   /** Sends a call; the sink hears its outcome. Returns the call id for `cancel`. */
@@ -187,8 +192,15 @@ export abstract class WorkerConnection {
     if (!this.broken && this.opened) this.writeFrame(encodeClientFrame(frame));
   }
 
-  /** Replies (and calls into Node) that arrived in one frame. */
-  protected received(replies: ReplyMessage[], hostCalls?: HostCallMessage[]): void {
+  /**
+   * Replies (and calls into Node) that arrived in one frame. A draining server is marked
+   * first, so calls it hands back as DRAINING are not routed to it again.
+   */
+  protected received(replies: ReplyMessage[], hostCalls?: HostCallMessage[], draining = false): void {
+    if (draining && !this.draining) {
+      this.draining = true;
+      this.markDraining();
+    }
     inOneFrame(() => {
       for (const reply of replies) {
         if (this.broken) return; // a bad reply before this one ended the connection
@@ -234,7 +246,9 @@ export abstract class WorkerConnection {
         return;
       default:
         this.forget(reply.id);
-        call.sink.reject(toCallError(call.tool, reply.error!));
+        // A draining server had not started it: it runs elsewhere.
+        if (reply.error!.code === 'DRAINING') (call.sink.unstarted ?? call.sink.reject).call(call.sink, drainingError(reply.error!));
+        else call.sink.reject(toCallError(call.tool, reply.error!));
     }
   }
 
@@ -356,6 +370,10 @@ export function decodeFrameOrError<T>(decode: () => T): T | FrameDecodeError {
   } catch (error) {
     return error instanceof FrameDecodeError ? error : new FrameDecodeError(`bad frame from the worker: ${String(error)}`);
   }
+}
+
+function drainingError(error: CallErrorMessage): SnakepitError {
+  return new SnakepitError(ErrorCode.WORKER_CRASHED, `${error.message || 'The bridge server is draining'}: the call never started there; retry it.`);
 }
 
 function toCallError(tool: string, error: CallErrorMessage): SnakepitError {

@@ -5,11 +5,12 @@ import { type SnakepitError, WorkerCrashedError, type WorkerExit } from './error
 import { type LaunchOptions, PythonProcess, type ReadyInfo } from './pythonProcess.js';
 import { FrameDecodeError } from './sessionCodec.js';
 import { LocalConnection } from './localConnection.js';
+import type { LiveWorker } from './liveWorkers.js';
 import type { WorkerConnection } from './workerConnection.js';
 
 const NOT_EXITED_YET: WorkerExit = { exitCode: null, signal: null };
 
-export class WorkerHandle {
+export class WorkerHandle implements LiveWorker {
   private constructor(
     readonly process: PythonProcess,
     readonly connection: WorkerConnection,
@@ -18,6 +19,23 @@ export class WorkerHandle {
 
   get pid(): number {
     return this.ready.pid;
+  }
+
+  get gilEnabled(): boolean {
+    return this.ready.gil_enabled;
+  }
+
+  get exited(): Promise<WorkerExit> {
+    return this.process.exited;
+  }
+
+  get hasExited(): boolean {
+    return this.process.exit !== undefined;
+  }
+
+  /** SIGKILL to its whole process group; its exit follows. */
+  kill(): void {
+    this.process.signalGroup('SIGKILL');
   }
 
   static async start(options: LaunchOptions, signal?: AbortSignal): Promise<WorkerHandle> {

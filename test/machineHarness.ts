@@ -66,7 +66,9 @@ export class World {
   readonly poolLog: { pool: string; what: string; workerId?: string; at: number }[] = [];
   /** Root decisions (the runtime's `announce` action). */
   readonly rootLog: (RuntimeAnnouncement & { at: number })[] = [];
-  private readonly pendingBoots = new Map<string, { resolve: (out: { pid: number }) => void; reject: (e: Error) => void }>();
+  private readonly pendingBoots = new Map<string, { resolve: (out: { pid: number; capacity?: number }) => void; reject: (e: Error) => void }>();
+  /** Each boot's endpoint (remote pools), by worker id. */
+  readonly endpoints = new Map<string, string | undefined>();
   private readonly exitWatchers = new Map<string, (event: { type: 'EXITED' } & Exit) => void>();
   private readonly heartbeats = new Map<string, (event: { type: 'HEARTBEAT_LOST'; missed: number }) => void>();
   private nextPid = 1000;
@@ -77,8 +79,9 @@ export class World {
 
   readonly worker = workerMachine.provide({
     actors: {
-      boot: fromPromise<{ pid: number }, { id: string; pool: string; restarts: number }>(({ input, signal }) => {
+      boot: fromPromise<{ pid: number; capacity?: number }, { id: string; pool: string; restarts: number; endpoint?: string }>(({ input, signal }) => {
         this.boots.push({ id: input.id, restarts: input.restarts, at: this.now() });
+        this.endpoints.set(input.id, input.endpoint);
         return new Promise((resolve, reject) => {
           const boot = { resolve, reject };
           this.pendingBoots.set(input.id, boot);
@@ -148,6 +151,12 @@ export class World {
 
   async bootOk(...ids: string[]): Promise<void> {
     for (const id of ids) this.takeBoot(id).resolve({ pid: ++this.nextPid });
+    await this.settle();
+  }
+
+  /** A bridge server answers: the worker takes the capacity the server states. */
+  async connected(id: string, capacity: number): Promise<void> {
+    this.takeBoot(id).resolve({ pid: ++this.nextPid, capacity });
     await this.settle();
   }
 
