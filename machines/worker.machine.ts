@@ -91,7 +91,7 @@ export const workerMachine = setup({
       throw new Error('boot is provided by the runtime');
     }),
     /** Sends EXITED when the live process exits (or the bridge server's connection is lost), DRAIN when its server drains. */
-    watchExit: fromCallback<{ type: 'EXITED' } | { type: 'DRAIN'; reason: RetireReason }, { id: string }>(() => undefined),
+    watchExit: fromCallback<{ type: 'EXITED' } | { type: 'DRAIN'; reason: RetireReason }, { id: string; pool: string }>(() => undefined),
     /** Ends the process: SIGTERM, grace period, SIGKILL. */
     retire: fromPromise<void, { reason: RetireReason; id: string; pool: string }>(async () => undefined),
     /** Pings the live worker; sends HEARTBEAT_LOST when heartbeats stop (a frozen process). */
@@ -171,7 +171,7 @@ export const workerMachine = setup({
         { type: 'tellParent', params: ({ context }) => ({ type: 'WORKER_READY', id: context.id }) },
       ],
       invoke: [
-        { id: 'watchExit', src: 'watchExit', input: ({ context }) => ({ id: context.id }) },
+        { id: 'watchExit', src: 'watchExit', input: ({ context }) => ({ id: context.id, pool: context.pool }) },
         { id: 'heartbeat', src: 'heartbeat', input: ({ context }) => ({ id: context.id, pool: context.pool }) },
       ],
       initial: 'ready',

@@ -23,6 +23,8 @@ export interface RuntimeHooks {
   /** What calls still held by a worker ended with KILL fail with (by KILL reason). */
   retireError(pool: string, workerId: string, pid: number | undefined, reason: RetireReason): SnakepitError | undefined;
   heartbeatConfig(pool: string): PoolConfig['heartbeat'];
+  /** Brings the worker machine's load up to date (it hears it at most every few ms otherwise). */
+  flushLoad(pool: string, workerId: string): void;
   heartbeatMissed(pool: string, workerId: string, missed: number, error: Error): void;
   /** A boot failed: the runtime keeps the error (stderr lines and all); the machine keeps its text. */
   bootFailed(workerId: string, error: unknown): void;
@@ -53,7 +55,11 @@ export function createRuntimeLogic(hooks: RuntimeHooks, live: LiveWorkers) {
         const exited = handle ? handle.exited : Promise.resolve({ exitCode: null, signal: null });
         exited.then((exit) => watching && sendBack({ type: 'EXITED', exitCode: exit.exitCode, signal: exit.signal }));
         // Only a bridge server drains of its own accord (SIGTERM): its calls finish, new ones go elsewhere.
-        handle?.connection.serverDraining.then(() => watching && sendBack({ type: 'DRAIN', reason: 'server_draining' }));
+        handle?.connection.serverDraining.then(() => {
+          if (!watching) return;
+          hooks.flushLoad(input.pool, input.id); // the drain waits for the calls in flight, all of them
+          sendBack({ type: 'DRAIN', reason: 'server_draining' });
+        });
         return () => {
           watching = false;
         };

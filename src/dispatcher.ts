@@ -364,11 +364,16 @@ export class Dispatcher implements RequestOwner {
     slot.loadReportPending = true;
     setTimeout(() => {
       slot.loadReportPending = false;
-      if ((slot.inFlight === slot.reportedInFlight && slot.stuck === slot.reportedStuck) || !this.slots.includes(slot)) return;
-      slot.reportedInFlight = slot.inFlight;
-      slot.reportedStuck = slot.stuck;
-      slot.notify({ type: 'LOAD', inFlight: slot.inFlight, requests: slot.requests, stuck: slot.stuck });
+      this.flushLoad(slot);
     }, LOAD_REPORT_MS);
+  }
+
+  /** Tells the worker machine its load now, if it changed: before an event that acts on it (a drain). */
+  flushLoad(slot: WorkerSlot): void {
+    if ((slot.inFlight === slot.reportedInFlight && slot.stuck === slot.reportedStuck) || !this.slots.includes(slot)) return;
+    slot.reportedInFlight = slot.inFlight;
+    slot.reportedStuck = slot.stuck;
+    slot.notify({ type: 'LOAD', inFlight: slot.inFlight, requests: slot.requests, stuck: slot.stuck });
   }
 
   private settle(request: Request, error: SnakepitError | undefined, value?: unknown, slot?: WorkerSlot): void {

@@ -197,10 +197,7 @@ export abstract class WorkerConnection {
    * first, so calls it hands back as DRAINING are not routed to it again.
    */
   protected received(replies: ReplyMessage[], hostCalls?: HostCallMessage[], draining = false): void {
-    if (draining && !this.draining) {
-      this.draining = true;
-      this.markDraining();
-    }
+    if (draining) this.serverDrains();
     inOneFrame(() => {
       for (const reply of replies) {
         if (this.broken) return; // a bad reply before this one ended the connection
@@ -208,6 +205,12 @@ export abstract class WorkerConnection {
       }
     });
     if (hostCalls) for (const call of hostCalls) void this.answerHostCall(call);
+  }
+
+  private serverDrains(): void {
+    if (this.draining) return;
+    this.draining = true;
+    this.markDraining();
   }
 
   private async answerHostCall(call: HostCallMessage): Promise<void> {
@@ -246,9 +249,12 @@ export abstract class WorkerConnection {
         return;
       default:
         this.forget(reply.id);
-        // A draining server had not started it: it runs elsewhere.
-        if (reply.error!.code === 'DRAINING') (call.sink.unstarted ?? call.sink.reject).call(call.sink, drainingError(reply.error!));
-        else call.sink.reject(toCallError(call.tool, reply.error!));
+        if (reply.error!.code === 'DRAINING') {
+          // A draining server had not started it: it runs elsewhere, never here again (the
+          // server's own draining notice may come a frame later).
+          this.serverDrains();
+          (call.sink.unstarted ?? call.sink.reject).call(call.sink, drainingError(reply.error!));
+        } else call.sink.reject(toCallError(call.tool, reply.error!));
     }
   }
 

@@ -89,7 +89,7 @@ export class World {
           signal.addEventListener('abort', () => forget(this.pendingBoots, input.id, boot));
         });
       }),
-      watchExit: fromCallback<{ type: 'EXITED' }, { id: string }>(({ input, sendBack }) => {
+      watchExit: fromCallback<{ type: 'EXITED' } | { type: 'DRAIN'; reason: RetireReason }, { id: string; pool: string }>(({ input, sendBack }) => {
         this.exitWatchers.set(input.id, sendBack);
         return () => forget(this.exitWatchers, input.id, sendBack);
       }),

@@ -80,8 +80,16 @@ def progress(call_id: int, data: bytes) -> bytes:
     return b"\x08" + _varint(call_id) + _field(b"\x32", _field(b"\x0a", data))
 
 
-class HostCallField(bytes):
-    """ServerFrame.host_calls entry, field header included: `frame` writes it as it is."""
+class FrameField(bytes):
+    """A ServerFrame field other than a reply, its header included: `frame` writes it as it is."""
+
+
+class HostCallField(FrameField):
+    """ServerFrame.host_calls entry."""
+
+
+# ServerFrame{draining: true}: a bridge server takes no more calls (serve.py).
+DRAINING = FrameField(b"\x20\x01")
 
 
 def host_call(host_id: int, call_id: int, name: str, data: bytes, blobs: Iterable[bytes] = ()) -> HostCallField:
@@ -107,10 +115,10 @@ def end(call_id: int) -> bytes:
 
 
 def frame(replies: Iterable[bytes | Pieces]) -> bytes:
-    """ServerFrame{replies}; a HostCallField among them goes in as a host call."""
+    """ServerFrame{replies}; a FrameField among them (a host call, draining) goes in as it is."""
     out: list[bytes] = []
     for reply in replies:
-        if isinstance(reply, HostCallField):
+        if isinstance(reply, FrameField):
             out.append(reply)
             continue
         out.append(single_head(len(reply)))

@@ -40,6 +40,8 @@ HostReply = _message_class("HostReply")
 Credit = _message_class("Credit")
 HeartbeatRequest = _message_class("HeartbeatRequest")
 HeartbeatReply = _message_class("HeartbeatReply")
+HelloRequest = _message_class("HelloRequest")
+HelloReply = _message_class("HelloReply")
 
 
 def parse(cls: Any, data: bytes) -> Any:

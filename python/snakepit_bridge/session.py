@@ -152,6 +152,13 @@ class ThreadSession:
         self.partial = PartialCalls(dispatcher.max_message)  # touched by the reader thread only
         self.host = HostCalls(self._out.put)
         self.credits = Credits()
+        # A bridge server that drains answers new calls DRAINING instead of running them (serve.py).
+        self.refusing: Callable[[], bool] | None = None
+
+    def announce(self, field: bytes) -> None:
+        """Sends a frame field of the server's own (frames.DRAINING) on this session."""
+        if not self._closed:
+            self._out.put(field)
 
     def serve(self, request_iterator, context) -> Iterator[Any]:
         context.add_callback(self._on_rpc_done)
@@ -205,6 +212,9 @@ class ThreadSession:
         for reply in refused:
             self._out.put(reply)
         for call, args, deadline in ready:
+            if self.refusing is not None and self.refusing():
+                self._out.put(error_reply(call.id, "DRAINING", "Draining", "the bridge server is draining"))
+                continue
             if frame.cancels and call.id in frame.cancels:
                 self._out.put(cancelled_reply(call.id))  # given up in the frame that brought it
                 continue

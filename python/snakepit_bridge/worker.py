@@ -131,10 +131,11 @@ def make_servicer(session_factory, in_flight, token: bytes):
     return Servicer()
 
 
-def register(server, servicer) -> None:
+def register(server, servicer, with_hello: bool = False) -> None:
     """The Worker service, registered by hand: no protoc-generated gRPC code is shipped.
     Session replies pass through: they are protobuf bytes already (frames.py). A Session
-    request that does not decode ends the worker (session.py)."""
+    request that does not decode ends the worker (session.py). Hello is a bridge server's
+    (serve.py): local workers say what they are on fd 3."""
     import grpc
 
     from . import messages as pb
@@ -149,6 +150,10 @@ def register(server, servicer) -> None:
             response_serializer=pb.HeartbeatReply.SerializeToString,
         ),
     }
+    if with_hello:
+        handlers["Hello"] = grpc.unary_unary_rpc_method_handler(
+            servicer.Hello, request_deserializer=pb.HelloRequest.FromString, response_serializer=pb.HelloReply.SerializeToString,
+        )
     service = pb.WORKER_SERVICE.full_name
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, handlers),))
 

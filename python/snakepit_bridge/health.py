@@ -1,0 +1,102 @@
+"""The standard gRPC health service (grpc.health.v1.Health: Check and Watch) for bridge servers.
+
+Kubernetes probes and load balancers ask it; it needs no token and tells nothing but status.
+Its two messages are tiny, so they are written and read here by hand rather than adding the
+grpcio-health-checking package:
+    HealthCheckRequest { string service = 1; }
+    HealthCheckResponse { ServingStatus status = 1; }  UNKNOWN 0, SERVING 1, NOT_SERVING 2, SERVICE_UNKNOWN 3
+Services: "liveness" is SERVING until the process ends; "", "readiness" and snakepit.v1.Worker
+are SERVING while the server takes calls and NOT_SERVING once it drains.
+"""
+from __future__ import annotations
+
+import threading
+
+SERVING, NOT_SERVING, SERVICE_UNKNOWN = 1, 2, 3
+READY_SERVICES = ("", "readiness", "snakepit.v1.Worker")
+SERVICE = "grpc.health.v1.Health"
+
+
+class HealthStatus:
+    def __init__(self) -> None:
+        self._serving = False
+        self._changed = threading.Condition()
+
+    def set_serving(self, serving: bool) -> None:
+        with self._changed:
+            self._serving = serving
+            self._changed.notify_all()
+
+    def status(self, service: str) -> int:
+        if service == "liveness":
+            return SERVING
+        if service in READY_SERVICES:
+            return SERVING if self._serving else NOT_SERVING
+        return SERVICE_UNKNOWN
+
+    def wait_change(self, seen: int, service: str, timeout: float) -> int:
+        with self._changed:
+            self._changed.wait_for(lambda: self.status(service) != seen, timeout)
+            return self.status(service)
+
+
+def decode_request(data: bytes) -> str:
+    """The `service` of a HealthCheckRequest (other fields are skipped; none are defined)."""
+    pos, service = 0, ""
+    while pos < len(data):
+        key, pos = _varint(data, pos)
+        kind = key & 7
+        if kind == 0:
+            _, pos = _varint(data, pos)
+        elif kind == 2:
+            size, pos = _varint(data, pos)
+            if pos + size > len(data):
+                raise ValueError("truncated HealthCheckRequest")
+            if key >> 3 == 1:
+                service = data[pos:pos + size].decode("utf-8")
+            pos += size
+        else:
+            raise ValueError(f"unexpected wire type {kind} in HealthCheckRequest")
+    return service
+
+
+def encode_response(status: int) -> bytes:
+    return b"\x08" + bytes((status,))
+
+
+def _varint(data: bytes, pos: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        if pos >= len(data) or shift > 63:
+            raise ValueError("truncated varint in HealthCheckRequest")
+        byte = data[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return value, pos
+        shift += 7
+
+
+def register_health(server, health: HealthStatus) -> None:
+    import grpc
+
+    def check(service: str, context):
+        status = health.status(service)
+        if status == SERVICE_UNKNOWN:
+            context.abort(grpc.StatusCode.NOT_FOUND, f"unknown service {service!r}")
+        return status
+
+    def watch(service: str, context):
+        status = health.status(service)
+        yield status
+        while context.is_active():
+            changed = health.wait_change(status, service, 1.0)
+            if changed != status:
+                status = changed
+                yield status
+
+    handlers = {
+        "Check": grpc.unary_unary_rpc_method_handler(check, request_deserializer=decode_request, response_serializer=encode_response),
+        "Watch": grpc.unary_stream_rpc_method_handler(watch, request_deserializer=decode_request, response_serializer=encode_response),
+    }
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))

@@ -1,0 +1,263 @@
+"""The bridge as a standalone server (a pod), for Node's remote pools.
+
+    python -m snakepit_bridge serve --adapter pkg.mod.Class --listen HOST:PORT [--threads N]
+        [--tls-cert F --tls-key F [--tls-client-ca F]] [--token-file F] [--insecure]
+        [--health-listen HOST:PORT] [--drain-timeout S] [--max-message-bytes N]
+
+It serves the same Worker service as a local gRPC worker, to any number of clients at once,
+with their calls on one pool of N threads (so the adapter must be thread-safe), plus Hello
+(what it is: capacity, tools, protocol) and the standard grpc.health.v1 service (health.py).
+Every RPC but health needs the token (--token-file, else SNAKEPIT_TOKEN). On SIGTERM it drains,
+as Kubernetes expects of a pod: readiness turns NOT_SERVING, every open Session is told
+`draining`, calls not started yet are answered DRAINING (the client runs them elsewhere),
+calls running finish, then it exits 0 — or at --drain-timeout, whatever still runs.
+"""
+from __future__ import annotations
+
+import argparse
+import hmac
+import os
+import platform
+import signal
+import socket
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from . import frames
+from .frames import PROTOCOL_VERSION
+from .health import HealthStatus, register_health
+from .worker import DEFAULT_MAX_MESSAGE, FRAME_OVERHEAD, TOKEN_KEY, check_thread_safe, gil_enabled, load_adapter_class, register
+
+LOOPBACK = ("127.0.0.1", "localhost", "[::1]", "::1")
+# Session streams and health watches each hold a handler thread while open.
+HANDLER_THREADS = 64
+USAGE_ERROR = 2
+
+
+class ServeError(Exception):
+    """A command line the server refuses, with what to do instead."""
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m snakepit_bridge serve", description="Serve an adapter to Snakepit remote pools")
+    p.add_argument("--adapter", required=True, help="module.Class of the adapter to serve (thread-safe)")
+    p.add_argument("--listen", required=True, help="HOST:PORT to listen on (PORT 0: any free port)")
+    p.add_argument("--threads", type=int, default=4, help="calls run at once (the capacity clients see)")
+    p.add_argument("--tls-cert", help="PEM certificate chain of this server")
+    p.add_argument("--tls-key", help="PEM private key of --tls-cert")
+    p.add_argument("--tls-client-ca", help="PEM CA that client certificates must chain to (mutual TLS)")
+    p.add_argument("--token-file", help="file holding the token clients must send (else $SNAKEPIT_TOKEN)")
+    p.add_argument("--insecure", action="store_true", help="allow a non-loopback address without TLS")
+    p.add_argument("--health-listen", help="HOST:PORT of a plaintext port serving only grpc.health.v1 (kubelet probes)")
+    p.add_argument("--drain-timeout", type=float, default=25.0, help="seconds running calls get after SIGTERM")
+    p.add_argument("--max-message-bytes", type=int, default=DEFAULT_MAX_MESSAGE)
+    p.add_argument("--thread-safety-checks", action="store_true")
+    args = p.parse_args(argv)
+    if args.threads < 1:
+        raise ServeError("--threads must be at least 1")
+    if args.drain_timeout < 0:
+        raise ServeError("--drain-timeout must be 0 or more seconds")
+    if bool(args.tls_cert) != bool(args.tls_key):
+        raise ServeError("give --tls-cert and --tls-key together")
+    if args.tls_client_ca and not args.tls_cert:
+        raise ServeError("--tls-client-ca needs --tls-cert and --tls-key: mutual TLS is TLS first")
+    host = split_host(args.listen)
+    if not args.tls_cert and host not in LOOPBACK and not args.insecure:
+        raise ServeError(
+            f"--listen {args.listen}: a non-loopback address needs TLS (--tls-cert, --tls-key) so the token and "
+            "calls are not sent in clear; pass --insecure to serve plaintext anyway (e.g. inside a service mesh)"
+        )
+    return args
+
+
+def split_host(address: str) -> str:
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ServeError(f"--listen {address!r}: expected HOST:PORT")
+    return host
+
+
+def read_token(path: str | None) -> bytes:
+    token = os.environ.pop("SNAKEPIT_TOKEN", None)  # tools and their subprocesses never see it
+    if path:
+        try:
+            with open(path, "rb") as f:
+                token = f.read().decode().strip()
+        except OSError as e:
+            raise ServeError(f"--token-file {path}: {e.strerror}") from None
+    if not token:
+        raise ServeError("no token: give --token-file FILE or set SNAKEPIT_TOKEN; clients send it with every call")
+    return token.encode()
+
+
+def read_file(path: str, flag: str) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as e:
+        raise ServeError(f"{flag} {path}: {e.strerror}") from None
+
+
+class Drain:
+    """The server's open sessions, and whether it drains (then every session refuses new calls)."""
+
+    def __init__(self) -> None:
+        self.active = False
+        self._sessions: set = set()
+        self._lock = threading.Lock()
+
+    def open(self, session) -> None:
+        session.refusing = lambda: self.active
+        with self._lock:
+            self._sessions.add(session)
+            if self.active:
+                session.announce(frames.DRAINING)
+
+    def close(self, session) -> None:
+        with self._lock:
+            self._sessions.discard(session)
+
+    def start(self) -> None:
+        with self._lock:
+            self.active = True
+            sessions = list(self._sessions)
+        for session in sessions:
+            session.announce(frames.DRAINING)
+
+
+def make_servicer(dispatcher, pool, in_flight, token: bytes, drain: Drain, hello: dict):
+    import grpc
+
+    from . import messages as pb
+    from .session import ThreadSession
+
+    def authorized(context) -> bool:
+        for key, value in context.invocation_metadata():
+            if key == TOKEN_KEY:
+                v = value.encode() if isinstance(value, str) else value
+                return hmac.compare_digest(v, token)
+        return False
+
+    def check(context) -> None:
+        if not authorized(context):
+            context.abort(grpc.StatusCode.UNAUTHENTICATED, f"missing or wrong {TOKEN_KEY} metadata")
+
+    pid, gil, capacity = os.getpid(), gil_enabled(), hello["capacity"]
+
+    class Servicer:
+        def Session(self, request_iterator, context):
+            check(context)
+            session = ThreadSession(dispatcher, pool, in_flight)
+            drain.open(session)
+            context.add_callback(lambda: drain.close(session))
+            return session.serve(request_iterator, context)
+
+        def Heartbeat(self, request, context):
+            check(context)
+            return pb.HeartbeatReply(seq=request.seq, pid=pid, in_flight=max(in_flight.value, 0), gil_enabled=gil,
+                                     capacity=capacity, draining=drain.active)
+
+        def Hello(self, request, context):
+            check(context)
+            return pb.HelloReply(draining=drain.active, **hello)
+
+    return Servicer()
+
+
+def serve(args) -> int:
+    import grpc
+
+    from . import messages as pb
+    from .adapter import discover_tools
+    from .dispatch import Dispatcher
+    from .session import InFlight
+
+    token = read_token(args.token_file)
+    credentials = None
+    if args.tls_cert:
+        client_ca = read_file(args.tls_client_ca, "--tls-client-ca") if args.tls_client_ca else None
+        pair = (read_file(args.tls_key, "--tls-key"), read_file(args.tls_cert, "--tls-cert"))
+        credentials = grpc.ssl_server_credentials([pair], root_certificates=client_ca, require_client_auth=client_ca is not None)
+    cls = load_adapter_class(args.adapter)
+    check_thread_safe(cls)
+    tools = discover_tools(cls())
+    checker = None
+    if args.thread_safety_checks:
+        from .safety import SafetyChecker
+
+        checker = SafetyChecker(lambda message: print(f"snakepit-bridge: {message}", file=sys.stderr, flush=True))
+    dispatcher = Dispatcher(tools, checker, args.max_message_bytes)
+    in_flight = InFlight()
+    calls = ThreadPoolExecutor(max_workers=args.threads, thread_name_prefix="snakepit-tool")
+    drain = Drain()
+    health = HealthStatus()
+    hello = {
+        "protocol": PROTOCOL_VERSION, "pid": os.getpid(), "python": platform.python_version(), "gil_enabled": gil_enabled(),
+        "profile": "thread", "capacity": args.threads, "tools": list(tools), "server_id": f"{socket.gethostname()}:{os.getpid()}",
+    }
+    limit = args.max_message_bytes + FRAME_OVERHEAD
+    server = grpc.server(
+        ThreadPoolExecutor(max_workers=HANDLER_THREADS, thread_name_prefix="snakepit-grpc"),
+        options=[("grpc.max_send_message_length", limit), ("grpc.max_receive_message_length", limit), ("grpc.so_reuseport", 0)],
+    )
+    register(server, make_servicer(dispatcher, calls, in_flight, token, drain, hello), with_hello=True)
+    register_health(server, health)
+    try:
+        port = server.add_secure_port(args.listen, credentials) if credentials else server.add_insecure_port(args.listen)
+    except RuntimeError as e:
+        raise ServeError(f"cannot listen on {args.listen}: {e}") from None
+    if not port:
+        raise ServeError(f"cannot listen on {args.listen}")
+    probes = None
+    if args.health_listen:
+        probes = grpc.server(ThreadPoolExecutor(max_workers=8, thread_name_prefix="snakepit-health"))
+        register_health(probes, health)
+        if not probes.add_insecure_port(args.health_listen):
+            raise ServeError(f"cannot listen on --health-listen {args.health_listen}")
+        probes.start()
+    server.start()
+    health.set_serving(True)
+
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    host = args.listen.rpartition(":")[0]
+    print(
+        f"snakepit-bridge serving {args.adapter} on {host}:{port} (profile thread, capacity {args.threads}, "
+        f"tls {'on' if credentials else 'off'}, mtls {'on' if args.tls_client_ca else 'off'}, tools: {', '.join(tools)})",
+        flush=True,
+    )
+    while not stop.wait(0.5):
+        pass
+
+    # Drain: no new calls anywhere, the running ones get --drain-timeout to finish.
+    health.set_serving(False)
+    drain.start()
+    deadline_event = threading.Event()
+    waited = 0.0
+    while in_flight.value > 0 and waited < args.drain_timeout:
+        deadline_event.wait(0.05)
+        waited += 0.05
+    left = in_flight.value
+    print(f"snakepit-bridge drained ({left} call(s) still running were cut off)" if left else "snakepit-bridge drained", flush=True)
+    server.stop(grace=1.0).wait()
+    if probes is not None:
+        probes.stop(grace=None)
+    return 0
+
+
+def main(argv: list[str]) -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(line_buffering=True)
+        except Exception:
+            pass
+    try:
+        code = serve(parse_args(argv))
+    except ServeError as e:
+        print(f"snakepit-bridge: {e}", file=sys.stderr, flush=True)
+        code = USAGE_ERROR
+    sys.stdout.flush()
+    # Tool threads still running past the drain timeout must not hold the exit.
+    os._exit(code)
