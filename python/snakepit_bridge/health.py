@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import threading
 
+from .parts import read_varint
+
 SERVING, NOT_SERVING, SERVICE_UNKNOWN = 1, 2, 3
 READY_SERVICES = ("", "readiness", "snakepit.v1.Worker")
 SERVICE = "grpc.health.v1.Health"
@@ -44,12 +46,12 @@ def decode_request(data: bytes) -> str:
     """The `service` of a HealthCheckRequest (other fields are skipped; none are defined)."""
     pos, service = 0, ""
     while pos < len(data):
-        key, pos = _varint(data, pos)
+        key, pos = read_varint(data, pos)
         kind = key & 7
         if kind == 0:
-            _, pos = _varint(data, pos)
+            _, pos = read_varint(data, pos)
         elif kind == 2:
-            size, pos = _varint(data, pos)
+            size, pos = read_varint(data, pos)
             if pos + size > len(data):
                 raise ValueError("truncated HealthCheckRequest")
             if key >> 3 == 1:
@@ -62,19 +64,6 @@ def decode_request(data: bytes) -> str:
 
 def encode_response(status: int) -> bytes:
     return b"\x08" + bytes((status,))
-
-
-def _varint(data: bytes, pos: int) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        if pos >= len(data) or shift > 63:
-            raise ValueError("truncated varint in HealthCheckRequest")
-        byte = data[pos]
-        pos += 1
-        value |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return value, pos
-        shift += 7
 
 
 def register_health(server, health: HealthStatus) -> None:

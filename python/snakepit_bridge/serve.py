@@ -15,7 +15,6 @@ calls running finish, then it exits 0 — or at --drain-timeout, whatever still 
 from __future__ import annotations
 
 import argparse
-import hmac
 import os
 import platform
 import signal
@@ -27,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from . import frames
 from .frames import PROTOCOL_VERSION
 from .health import HealthStatus, register_health
-from .worker import DEFAULT_MAX_MESSAGE, FRAME_OVERHEAD, TOKEN_KEY, check_thread_safe, gil_enabled, load_adapter_class, register
+from .worker import DEFAULT_MAX_MESSAGE, FRAME_OVERHEAD, check_thread_safe, gil_enabled, load_adapter_class, register, require_token
 
 LOOPBACK = ("127.0.0.1", "localhost", "[::1]", "::1")
 # Session streams and health watches each hold a handler thread while open.
@@ -127,21 +126,11 @@ class Drain:
 
 
 def make_servicer(dispatcher, pool, in_flight, token: bytes, drain: Drain, hello: dict):
-    import grpc
-
     from . import messages as pb
     from .session import ThreadSession
 
-    def authorized(context) -> bool:
-        for key, value in context.invocation_metadata():
-            if key == TOKEN_KEY:
-                v = value.encode() if isinstance(value, str) else value
-                return hmac.compare_digest(v, token)
-        return False
-
     def check(context) -> None:
-        if not authorized(context):
-            context.abort(grpc.StatusCode.UNAUTHENTICATED, f"missing or wrong {TOKEN_KEY} metadata")
+        require_token(context, token)
 
     pid, gil, capacity = os.getpid(), gil_enabled(), hello["capacity"]
 

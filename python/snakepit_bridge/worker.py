@@ -99,33 +99,31 @@ def check_thread_safe(cls) -> None:
         )
 
 
-def make_servicer(session_factory, in_flight, token: bytes):
+def require_token(context, token: bytes) -> None:
+    """Ends the RPC as UNAUTHENTICATED unless its metadata carries `token` (compared in constant time)."""
     import grpc
 
+    for key, value in context.invocation_metadata():
+        if key == TOKEN_KEY:
+            if hmac.compare_digest(value.encode() if isinstance(value, str) else value, token):
+                return
+            break
+    context.abort(grpc.StatusCode.UNAUTHENTICATED, f"missing or wrong {TOKEN_KEY} metadata")
+
+
+def make_servicer(session_factory, in_flight, token: bytes):
     from . import messages as pb
-
-    def authorized(context) -> bool:
-        for key, value in context.invocation_metadata():
-            if key == TOKEN_KEY:
-                v = value.encode() if isinstance(value, str) else value
-                return hmac.compare_digest(v, token)
-        return False
-
-    def refuse(context):
-        context.abort(grpc.StatusCode.UNAUTHENTICATED, f"missing or wrong {TOKEN_KEY} metadata")
 
     pid = os.getpid()
     gil = gil_enabled()
 
     class Servicer:
         def Session(self, request_iterator, context):
-            if not authorized(context):
-                refuse(context)
+            require_token(context, token)
             return session_factory().serve(request_iterator, context)
 
         def Heartbeat(self, request, context):
-            if not authorized(context):
-                refuse(context)
+            require_token(context, token)
             return pb.HeartbeatReply(seq=request.seq, pid=pid, in_flight=max(in_flight.value, 0), gil_enabled=gil)
 
     return Servicer()
