@@ -60,12 +60,13 @@ export class RemoteWorker implements LiveWorker {
   static async connect(options: RemoteOptions, signal?: AbortSignal): Promise<RemoteWorker> {
     const { GrpcConnection } = await import('./grpcConnection.js');
     let worker: RemoteWorker | undefined;
-    // The Session failed or ended: the server is gone or cut off. Its calls fail, and the
-    // machine hears EXITED (a crash) through `exited`.
+    // The Session failed or ended: the server is gone or cut off. Its calls fail (after a drain,
+    // only those its --drain-timeout cut off), and the machine hears EXITED, a crash, through
+    // `exited` — unless the server drained: then the worker's own drain retires it.
     const onBroken = (error: Error) => {
       connection.failAll(new WorkerCrashedError(options.workerId, worker?.pid, GONE, error, `lost its bridge server at ${options.endpoint}`));
       connection.close();
-      worker?.markGone();
+      if (!connection.isDraining) worker?.markGone();
     };
     const connection = new GrpcConnection(options.endpoint, options.token, onBroken, false, options.host, options.security);
     try {

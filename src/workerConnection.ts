@@ -124,6 +124,11 @@ export abstract class WorkerConnection {
     return this.pending.size;
   }
 
+  /** A bridge server said it drains. */
+  get isDraining(): boolean {
+    return this.draining;
+  }
+
   /** False once the stream broke, the worker died or its server drains: no call may be sent here any more. */
   get usable(): boolean {
     return !this.broken && this.opened && !this.draining;

@@ -129,6 +129,8 @@ test('SIGTERM to a server: its calls finish there or, not yet started, elsewhere
   const slow = Array.from({ length: 8 }, () => pit.execute<{ pid: number }>('sleep', { seconds: 1.5 }, { pool: 'remote' }));
   await waitFor(() => workersOf(pit).every((w) => w.inFlight === 4), 10_000, 'four calls on each server');
   const drainingWorker = workerAt(pit, draining.endpoint)!.id;
+  const crashed: string[] = [];
+  pit.on('worker:crashed', (e) => crashed.push(e.workerId));
   draining.child.kill('SIGTERM');
   assert.deepEqual(await drained, { ...(await drained), workerId: drainingWorker, reason: 'server_draining' });
   const meanwhile = await spread(pit, 100, 8);
@@ -137,6 +139,7 @@ test('SIGTERM to a server: its calls finish there or, not yet started, elsewhere
   assert.equal(results.length, 8, 'every call sent before the SIGTERM succeeded');
   assert.equal(await draining.exited, 0, 'the server exits 0 once drained');
   assert.deepEqual(failures, []);
+  assert.ok(!crashed.includes(drainingWorker), 'a drained server is not a crash');
   await pit.stop();
 });
 

@@ -21,6 +21,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from . import frames
@@ -32,6 +33,11 @@ LOOPBACK = ("127.0.0.1", "localhost", "[::1]", "::1")
 # Session streams and health watches each hold a handler thread while open.
 HANDLER_THREADS = 64
 USAGE_ERROR = 2
+# The least a drain lasts: calls a client sent before it heard `draining` still arrive, and are
+# answered DRAINING rather than lost with the session.
+DRAIN_LINGER_S = 1.0
+# How long drained sessions get to send their last replies and close before the server stops.
+SESSION_END_S = 5.0
 
 
 class ServeError(Exception):
@@ -123,6 +129,21 @@ class Drain:
             sessions = list(self._sessions)
         for session in sessions:
             session.announce(frames.DRAINING)
+
+    def end_sessions(self, timeout: float) -> None:
+        """Ends every session after the replies it still has to send, and waits for them to close:
+        a client then sees each stream end normally, with every answer in it."""
+        with self._lock:
+            sessions = list(self._sessions)
+        for session in sessions:
+            session.end()
+        waited = 0.0
+        while waited < timeout:
+            with self._lock:
+                if not self._sessions:
+                    return
+            time.sleep(0.05)
+            waited += 0.05
 
 
 def make_servicer(dispatcher, pool, in_flight, token: bytes, drain: Drain, hello: dict):
@@ -223,12 +244,12 @@ def serve(args) -> int:
     # Drain: no new calls anywhere, the running ones get --drain-timeout to finish.
     health.set_serving(False)
     drain.start()
-    deadline_event = threading.Event()
     waited = 0.0
-    while in_flight.value > 0 and waited < args.drain_timeout:
-        deadline_event.wait(0.05)
+    while (in_flight.value > 0 or waited < DRAIN_LINGER_S) and waited < args.drain_timeout:
+        time.sleep(0.05)
         waited += 0.05
     left = in_flight.value
+    drain.end_sessions(timeout=SESSION_END_S)
     print(f"snakepit-bridge drained ({left} call(s) still running were cut off)" if left else "snakepit-bridge drained", flush=True)
     server.stop(grace=1.0).wait()
     if probes is not None:

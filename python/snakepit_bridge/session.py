@@ -160,6 +160,10 @@ class ThreadSession:
         if not self._closed:
             self._out.put(field)
 
+    def end(self) -> None:
+        """Ends the response stream once everything already queued is sent (a drained server)."""
+        self._out.put(_DONE)
+
     def serve(self, request_iterator, context) -> Iterator[Any]:
         context.add_callback(self._on_rpc_done)
         threading.Thread(target=self._read, args=(request_iterator,), name="snakepit-session-reader", daemon=True).start()
