@@ -111,6 +111,11 @@ export const workerMachine = setup({
       crashReason: undefined,
     }),
     setLoad: assign(({ event }) => (event.type === 'LOAD' ? { inFlight: event.inFlight, requests: event.requests, stuck: event.stuck ?? 0 } : {})),
+    /**
+     * Brings the load up to date before a drain decides whether anything is left to wait for:
+     * LOAD events may lag the runtime's count by a few ms. The runtime provides it.
+     */
+    readLoad: assign(() => ({})),
   },
   guards: {
     full: ({ context, event }) => event.type === 'LOAD' && event.inFlight >= context.capacity,
@@ -203,16 +208,16 @@ export const workerMachine = setup({
           entry: { type: 'enter', params: { state: 'ready' } },
           on: {
             LOAD: [{ guard: 'full', target: 'busy', actions: 'setLoad' }, { actions: 'setLoad' }],
-            DRAIN: { target: 'draining', actions: assign({ retireReason: ({ event }) => event.reason }) },
-            STOP: { target: 'draining', actions: assign({ retireReason: 'shutdown' }) },
+            DRAIN: { target: 'draining', actions: [assign({ retireReason: ({ event }) => event.reason }), 'readLoad'] },
+            STOP: { target: 'draining', actions: [assign({ retireReason: 'shutdown' }), 'readLoad'] },
           },
         },
         busy: {
           entry: { type: 'enter', params: { state: 'busy' } },
           on: {
             LOAD: [{ guard: 'full', actions: 'setLoad' }, { target: 'ready', actions: 'setLoad' }],
-            DRAIN: { target: 'draining', actions: assign({ retireReason: ({ event }) => event.reason }) },
-            STOP: { target: 'draining', actions: assign({ retireReason: 'shutdown' }) },
+            DRAIN: { target: 'draining', actions: [assign({ retireReason: ({ event }) => event.reason }), 'readLoad'] },
+            STOP: { target: 'draining', actions: [assign({ retireReason: 'shutdown' }), 'readLoad'] },
           },
         },
         draining: {

@@ -2,7 +2,7 @@
 // a remote pool, connects to its bridge server), its exit watcher listens for the end, retiring
 // it sends the signals, and every state entry and supervisor milestone is handed to the
 // runtime's hooks.
-import { type AnyActorRef, fromCallback, fromPromise } from 'xstate';
+import { type AnyActorRef, assign, fromCallback, fromPromise } from 'xstate';
 import type { PoolAnnouncement, PoolContext } from '../machines/pool.machine.js';
 import { poolMachine } from '../machines/pool.machine.js';
 import { type RuntimeAnnouncement, runtimeMachine } from '../machines/runtime.machine.js';
@@ -23,8 +23,8 @@ export interface RuntimeHooks {
   /** What calls still held by a worker ended with KILL fail with (by KILL reason). */
   retireError(pool: string, workerId: string, pid: number | undefined, reason: RetireReason): SnakepitError | undefined;
   heartbeatConfig(pool: string): PoolConfig['heartbeat'];
-  /** Brings the worker machine's load up to date (it hears it at most every few ms otherwise). */
-  flushLoad(pool: string, workerId: string): void;
+  /** The worker's load as the dispatcher counts it now (the machine hears it at most every few ms). */
+  loadOf(pool: string, workerId: string): { inFlight: number; stuck: number; requests: number } | undefined;
   heartbeatMissed(pool: string, workerId: string, missed: number, error: Error): void;
   /** A boot failed: the runtime keeps the error (stderr lines and all); the machine keeps its text. */
   bootFailed(workerId: string, error: unknown): void;
@@ -55,11 +55,7 @@ export function createRuntimeLogic(hooks: RuntimeHooks, live: LiveWorkers) {
         const exited = handle ? handle.exited : Promise.resolve({ exitCode: null, signal: null });
         exited.then((exit) => watching && sendBack({ type: 'EXITED', exitCode: exit.exitCode, signal: exit.signal }));
         // Only a bridge server drains of its own accord (SIGTERM): its calls finish, new ones go elsewhere.
-        handle?.connection.serverDraining.then(() => {
-          if (!watching) return;
-          hooks.flushLoad(input.pool, input.id); // the drain waits for the calls in flight, all of them
-          sendBack({ type: 'DRAIN', reason: 'server_draining' });
-        });
+        handle?.connection.serverDraining.then(() => watching && sendBack({ type: 'DRAIN', reason: 'server_draining' }));
         return () => {
           watching = false;
         };
@@ -81,6 +77,7 @@ export function createRuntimeLogic(hooks: RuntimeHooks, live: LiveWorkers) {
       }),
     },
     actions: {
+      readLoad: assign(({ context }) => hooks.loadOf(context.pool, context.id) ?? {}),
       kill: (_, { id }) => live.get(id)?.kill(),
       enter: ({ context, self }, params) =>
         afterCommit(self, () => hooks.workerEntered(context, params.state, (event) => self.send(event))),

@@ -364,16 +364,18 @@ export class Dispatcher implements RequestOwner {
     slot.loadReportPending = true;
     setTimeout(() => {
       slot.loadReportPending = false;
-      this.flushLoad(slot);
+      if ((slot.inFlight === slot.reportedInFlight && slot.stuck === slot.reportedStuck) || !this.slots.includes(slot)) return;
+      slot.notify({ type: 'LOAD', ...this.loadOf(slot.id)! });
     }, LOAD_REPORT_MS);
   }
 
-  /** Tells the worker machine its load now, if it changed: before an event that acts on it (a drain). */
-  flushLoad(slot: WorkerSlot): void {
-    if ((slot.inFlight === slot.reportedInFlight && slot.stuck === slot.reportedStuck) || !this.slots.includes(slot)) return;
+  /** A worker's load now, for its machine: what it is told becomes what it was last told. */
+  loadOf(workerId: string): { inFlight: number; stuck: number; requests: number } | undefined {
+    const slot = this.slot(workerId);
+    if (!slot) return undefined;
     slot.reportedInFlight = slot.inFlight;
     slot.reportedStuck = slot.stuck;
-    slot.notify({ type: 'LOAD', inFlight: slot.inFlight, requests: slot.requests, stuck: slot.stuck });
+    return { inFlight: slot.inFlight, stuck: slot.stuck, requests: slot.requests };
   }
 
   private settle(request: Request, error: SnakepitError | undefined, value?: unknown, slot?: WorkerSlot): void {

@@ -446,11 +446,7 @@ export class Snakepit {
       },
       retireError: (poolName, workerId, pid, reason) => this.failures.retire(poolName, workerId, pid, reason),
       heartbeatConfig: (poolName) => this.poolConfig(poolName).heartbeat,
-      flushLoad: (poolName, workerId) => {
-        const dispatcher = this.dispatchers.get(poolName)!;
-        const slot = dispatcher.slot(workerId);
-        if (slot) dispatcher.flushLoad(slot);
-      },
+      loadOf: (poolName, workerId) => this.dispatchers.get(poolName)!.loadOf(workerId),
       heartbeatMissed: (poolName, workerId, missed, error) => this.reporter.heartbeatMissed(poolName, workerId, missed, error),
       bootFailed: (workerId, error) => this.failures.bootFailed(workerId, error),
       workerEntered: (context, state, send) => this.reporter.workerEntered(context, state, send),

@@ -2,7 +2,7 @@
 // transition the lifecycle promises exists, with no process involved (the machine is pure).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createActor, fromCallback, fromPromise } from 'xstate';
+import { assign, createActor, fromCallback, fromPromise } from 'xstate';
 import { getAdjacencyMap } from 'xstate/graph';
 import { workerMachine } from '../machines/worker.machine.js';
 
@@ -111,5 +111,25 @@ test('a thread worker is busy only when every thread is in use', () => {
       actor.stop();
       resolve();
     }, 5);
+  });
+});
+
+test('a drain reads the load afresh: calls the machine has not heard of yet are waited for', () => {
+  // The runtime counts 2 calls in flight; no LOAD event has told the machine yet.
+  let counted = { inFlight: 2, stuck: 0, requests: 2 };
+  const machine = workerMachine.provide({
+    actions: { tellParent: () => undefined, readLoad: assign(() => counted) },
+    actors: { boot: fromPromise(async () => ({ pid: 7 })), watchExit: fromCallback(() => undefined), heartbeat: fromCallback(() => undefined) },
+  });
+  const actor = createActor(machine, { input: { id: 'w-1', pool: 'p', capacity: 4 } }).start();
+  return new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+    assert.equal(leaf(actor.getSnapshot().value), 'ready');
+    assert.equal(actor.getSnapshot().context.inFlight, 0, 'the machine has heard of no call');
+    actor.send({ type: 'DRAIN', reason: 'server_draining' });
+    assert.equal(leaf(actor.getSnapshot().value), 'draining', 'it waits for the 2 calls instead of retiring at once');
+    counted = { inFlight: 0, stuck: 0, requests: 2 };
+    actor.send({ type: 'LOAD', ...counted });
+    assert.equal(leaf(actor.getSnapshot().value), 'recycling');
+    actor.stop();
   });
 });
