@@ -115,7 +115,9 @@ export class LifecycleReporter {
     switch (what) {
       case 'starting':
         this.poolStartedAt.set(pool, performance.now());
-        this.events.emit('pool:starting', { pool, at, poolSize: context.poolSize, capacity: context.poolSize * context.workerCapacity });
+        // A remote pool's capacity is known once its servers say it (0 until then).
+        const capacity = context.endpoints ? 0 : context.poolSize * context.workerCapacity;
+        this.events.emit('pool:starting', { pool, at, poolSize: context.poolSize, capacity });
         break;
       case 'batch': {
         const first = (context.batches - 1) * context.startupBatchSize;
@@ -124,12 +126,15 @@ export class LifecycleReporter {
         this.events.emit('pool:batch', { pool, at, batch: context.batches, batches, workerIds });
         break;
       }
-      case 'ready':
-        this.events.emit('pool:ready', {
-          pool, at, workers: context.poolSize, capacity: context.poolSize * context.workerCapacity,
-          startupMs: performance.now() - (this.poolStartedAt.get(pool) ?? performance.now()),
-        });
+      case 'ready': {
+        const startupMs = performance.now() - (this.poolStartedAt.get(pool) ?? performance.now());
+        const emit = (capacity: number) => this.events.emit('pool:ready', { pool, at, workers: context.poolSize, capacity, startupMs });
+        // A remote pool's capacity is what its servers stated, counted once the last worker's
+        // own ready (which records it) has been committed, right after this.
+        if (context.endpoints) queueMicrotask(() => emit(this.dispatchers.get(pool)!.capacity));
+        else emit(context.poolSize * context.workerCapacity);
         break;
+      }
       case 'failed': {
         // Queued calls stay queued: the root supervisor may restart this pool.
         const error = this.failures.poolFailed(context);

@@ -36,6 +36,8 @@ export class RemoteWorker implements LiveWorker {
   private constructor(
     readonly connection: GrpcConnection,
     private readonly hello: HelloReply,
+    private readonly workerId: string,
+    private readonly endpoint: string,
   ) {
     this.exited = new Promise((resolve) => {
       this.markGone = () => {
@@ -79,7 +81,7 @@ export class RemoteWorker implements LiveWorker {
         );
       }
       if (hello.draining) throw new Error(`the bridge server at ${options.endpoint} is draining`);
-      worker = new RemoteWorker(connection, hello);
+      worker = new RemoteWorker(connection, hello, options.workerId, options.endpoint);
       await connection.open(options.connectTimeoutMs);
       if (signal?.aborted) throw signal.reason;
     } catch (error) {
@@ -89,7 +91,9 @@ export class RemoteWorker implements LiveWorker {
     return worker;
   }
 
+  /** Cuts the connection (a frozen server): the calls it held fail WORKER_CRASHED. */
   kill(): void {
+    this.connection.failAll(new WorkerCrashedError(this.workerId, this.pid, GONE, 'the connection was cut', `lost its bridge server at ${this.endpoint}`));
     this.connection.close();
     this.markGone();
   }

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Snakepit } from '../src/index.js';
 import { killServer, makePki, startServer } from './bridgeServers.js';
-import { asError, checkNoLeaks, errorOf, startPit, waitFor } from './helpers.js';
+import { asError, checkNoLeaks, createPit, errorOf, startPit, waitFor } from './helpers.js';
 
 checkNoLeaks();
 
@@ -47,9 +47,12 @@ async function spread(pit: Snakepit, count: number, inFlight: number): Promise<M
 test('1000 calls spread across three servers; a local pool beside them in the same instance', async () => {
   const servers = await Promise.all([startServer(pki), startServer(pki), startServer(pki)]);
   const endpoints = servers.map((s) => s.endpoint);
-  const pit = await startPit({
+  const pit = createPit({
     pools: [remotePool(() => endpoints), { name: 'local', poolSize: 1, adapter: 'sample_adapters.Calc' }],
   });
+  const ready = new Promise<number>((resolve) => pit.on('pool:ready', (e) => e.pool === 'remote' && resolve(e.capacity)));
+  await pit.start();
+  assert.equal(await ready, 12, 'pool:ready states the capacity the servers state');
   const pool = pit.inspect().pools.find((p) => p.name === 'remote')!;
   assert.equal(pool.profile, 'remote');
   assert.equal(pool.capacity, 12, 'three servers of 4 threads each');
@@ -94,6 +97,28 @@ test('a server killed with calls in flight: only its calls fail WORKER_CRASHED, 
   assert.equal(workerAt(pit, victim.endpoint)!.pid, back.pid);
   const after = await spread(pit, 200, 8);
   assert.ok((after.get(back.pid) ?? 0) > 0, 'the server that came back takes calls again');
+  await pit.stop();
+});
+
+test('a frozen server (SIGSTOP): its calls fail WORKER_CRASHED once heartbeats stop, the other server takes the rest, and after SIGCONT it is reconnected', async () => {
+  const servers = await Promise.all([startServer(pki), startServer(pki)]);
+  const endpoints = servers.map((s) => s.endpoint);
+  const pit = await startPit({ pools: [remotePool(() => endpoints, { startupTimeoutMs: 3000 })] });
+  const [frozen, other] = servers;
+  const onFrozen = Array.from({ length: 8 }, () => pit.execute('sleep', { seconds: 1 }, { pool: 'remote' }).then(() => 'ok', (e) => asError(e).code));
+  await waitFor(() => workersOf(pit).every((w) => w.inFlight === 4), 10_000, 'four calls on each server');
+  frozen.child.kill('SIGSTOP');
+  try {
+    const outcomes = (await Promise.all(onFrozen)).sort();
+    assert.deepEqual(outcomes, ['WORKER_CRASHED', 'WORKER_CRASHED', 'WORKER_CRASHED', 'WORKER_CRASHED', 'ok', 'ok', 'ok', 'ok']);
+    const during = await spread(pit, 50, 4);
+    assert.deepEqual([...during.keys()], [other.pid]);
+  } finally {
+    frozen.child.kill('SIGCONT');
+  }
+  await waitFor(() => workerAt(pit, frozen.endpoint)?.state === 'ready', 30_000, 'the thawed server reconnected');
+  const after = await spread(pit, 200, 8);
+  assert.ok((after.get(frozen.pid) ?? 0) > 0, 'the thawed server takes calls again');
   await pit.stop();
 });
 
