@@ -395,6 +395,8 @@ function toCallError(tool: string, error: CallErrorMessage): SnakepitError {
       return new InvalidArgumentError(tool, error.message);
     case 'MESSAGE_TOO_LARGE':
       return new MessageTooLargeError(tool, error.message);
+    case 'WORKER_CRASHED': // a process-profile bridge server's worker died under this call
+      return new SnakepitError(ErrorCode.WORKER_CRASHED, `Tool "${tool}": ${error.message}`);
     default:
       return new PythonError(tool, error.type || 'Exception', error.message, error.traceback);
   }

@@ -88,14 +88,17 @@ after(async () => {
 /** Starts `python -m snakepit_bridge serve` with TLS and the token; resolves once it listens. */
 export async function startServer(
   pki: Pki,
-  options: { port?: number; adapter?: string; threads?: number; extra?: string[]; mtls?: boolean } = {},
+  options: { port?: number; adapter?: string; threads?: number; processWorkers?: number; extra?: string[]; mtls?: boolean } = {},
 ): Promise<BridgeServer> {
   const port = options.port ?? (await freePort());
+  const capacity = options.processWorkers
+    ? ['--profile', 'process', '--workers', String(options.processWorkers)]
+    : ['--threads', String(options.threads ?? 4)];
   const args = [
     '-m', 'snakepit_bridge', 'serve',
     '--adapter', options.adapter ?? 'sample_adapters.Threaded',
     '--listen', `127.0.0.1:${port}`,
-    '--threads', String(options.threads ?? 4),
+    ...capacity,
     '--tls-cert', pki.serverCert, '--tls-key', pki.serverKey,
     '--token-file', pki.tokenFile,
     ...(options.mtls ? ['--tls-client-ca', pki.caFile] : []),

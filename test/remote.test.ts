@@ -3,10 +3,11 @@
 // killed and brought back, a server added to the resolver's answer, a server that drains on
 // SIGTERM, and clients refused for a wrong token or CA.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { test } from 'node:test';
 import type { Snakepit } from '../src/index.js';
 import { killServer, makePki, startServer } from './bridgeServers.js';
-import { asError, checkNoLeaks, createPit, errorOf, startPit, waitFor } from './helpers.js';
+import { asError, checkNoLeaks, createPit, errorOf, isAlive, sleep, startPit, waitFor } from './helpers.js';
 
 checkNoLeaks();
 
@@ -188,6 +189,48 @@ test('a wrong token, an untrusted CA, or no client certificate for an mTLS serve
   const pit = await startPit({ pools: [remotePool(() => [mtls.endpoint], { tls: { ca: pki.ca, cert: pki.clientCert, key: pki.clientKey } })] });
   assert.equal(typeof (await pit.execute('pid', {}, { pool: 'remote' })), 'number', 'with the client certificate it serves');
   await pit.stop();
+});
+
+test('a process-profile server: each call alone on one of its workers, with cancellation, progress, streams and calls into Node relayed; a killed worker fails only its call', async () => {
+  const server = await startServer(pki, { adapter: 'context_adapters.Contextual', processWorkers: 2 });
+  const workerPids = () => execFileSync('pgrep', ['-P', String(server.pid)]).toString().split(/\s+/).filter(Boolean).map(Number);
+  await waitFor(() => workerPids().length === 2, 10_000, "the server's two workers");
+  const pit = await startPit({ pools: [remotePool(() => [server.endpoint])] });
+  pit.expose('double', ({ x }) => (x as number) * 2);
+  const [worker] = workersOf(pit);
+  assert.deepEqual([worker.capacity, worker.pid], [2, server.pid], 'the capacity is the number of worker processes');
+
+  const pids = await Promise.all(Array.from({ length: 20 }, () => pit.execute<number>('pid', {}, { pool: 'remote' })));
+  assert.deepEqual([...new Set(pids)].sort(), workerPids().sort(), 'calls ran on both worker processes');
+  assert.equal(await pit.execute('ask_node', { name: 'double', x: 21 }, { pool: 'remote' }), 42, 'ctx.call reaches Node through the relay');
+  const steps: number[] = [];
+  assert.equal(await pit.execute('report', { n: 3 }, { pool: 'remote', onProgress: (p) => steps.push(p.done) }), 'done');
+  assert.deepEqual(steps, [1, 2, 3, 0.5]);
+  const chunks: unknown[] = [];
+  for await (const chunk of pit.stream('report_stream', { n: 3 }, { pool: 'remote' })) chunks.push(chunk);
+  assert.deepEqual(chunks, [0, 1, 2]);
+
+  const timedOut = await errorOf(pit.execute('cooperative', { seconds: 5, label: 'relay' }, { pool: 'remote', timeoutMs: 300 }));
+  assert.equal(asError(timedOut).code, 'TIMEOUT');
+  const freed = Date.now();
+  await Promise.all([0, 1].map(() => pit.execute('stubborn', { seconds: 0.2 }, { pool: 'remote' })));
+  assert.ok(Date.now() - freed < 4000, 'the cancelled call let its worker go: both workers serve again');
+
+  const [victim] = workerPids();
+  const calls = [0, 1].map(() => pit.execute<number>('stubborn', { seconds: 1.5 }, { pool: 'remote' }).catch(asError));
+  await waitFor(() => workersOf(pit)[0].inFlight === 2, 10_000, 'both workers busy');
+  await sleep(300);
+  process.kill(victim, 'SIGKILL');
+  const outcomes = (await Promise.all(calls)).map((r) => (typeof r === 'number' ? 'ok' : r.code)).sort();
+  assert.deepEqual(outcomes, ['WORKER_CRASHED', 'ok'], "only the killed worker's call failed");
+  assert.equal(workersOf(pit)[0].state, 'ready', 'the server itself stays connected');
+  await waitFor(() => workerPids().length === 2 && !workerPids().includes(victim), 20_000, 'the server starts the worker again');
+  const after = await Promise.all(Array.from({ length: 8 }, () => pit.execute<number>('pid', {}, { pool: 'remote' })));
+  assert.ok(after.every((pid) => workerPids().includes(pid)), 'calls after the restart run on the current workers');
+  await pit.stop();
+  const left = workerPids();
+  await killServer(server);
+  await waitFor(() => left.every((pid) => !isAlive(pid)), 10_000, "the server's workers end with it");
 });
 
 test('remote pool options: what is missing or does not apply is INVALID_CONFIG naming the key', async () => {

@@ -1,12 +1,15 @@
 """The bridge as a standalone server (a pod), for Node's remote pools.
 
-    python -m snakepit_bridge serve --adapter pkg.mod.Class --listen HOST:PORT [--threads N]
+    python -m snakepit_bridge serve --adapter pkg.mod.Class --listen HOST:PORT
+        [--threads N | --profile process --workers N]
         [--tls-cert F --tls-key F [--tls-client-ca F]] [--token-file F] [--insecure]
         [--health-listen HOST:PORT] [--drain-timeout S] [--max-message-bytes N]
 
 It serves the same Worker service as a local gRPC worker, to any number of clients at once,
-with their calls on one pool of N threads (so the adapter must be thread-safe), plus Hello
-(what it is: capacity, tools, protocol) and the standard grpc.health.v1 service (health.py).
+plus Hello (what it is: capacity, tools, protocol) and the standard grpc.health.v1 service
+(health.py). The thread profile runs every client's calls on one pool of N threads (so the
+adapter must be thread-safe); the process profile runs each call alone in one of N worker
+processes behind the same port (relay.py), for adapters that are not thread-safe or hold the GIL.
 Every RPC but health needs the token (--token-file, else SNAKEPIT_TOKEN). On SIGTERM it drains,
 as Kubernetes expects of a pod: readiness turns NOT_SERVING, every open Session is told
 `draining`, calls not started yet are answered DRAINING (the client runs them elsewhere),
@@ -27,8 +30,11 @@ from concurrent.futures import ThreadPoolExecutor
 from . import frames
 from .frames import PROTOCOL_VERSION
 from .health import HealthStatus, register_health
+from .session import decode_client_frame
 from .worker import DEFAULT_MAX_MESSAGE, FRAME_OVERHEAD, check_thread_safe, gil_enabled, load_adapter_class, register, require_token
 
+DEFAULT_THREADS = 4
+DEFAULT_WORKERS = 2
 LOOPBACK = ("127.0.0.1", "localhost", "[::1]", "::1")
 # Session streams and health watches each hold a handler thread while open.
 HANDLER_THREADS = 64
@@ -48,7 +54,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m snakepit_bridge serve", description="Serve an adapter to Snakepit remote pools")
     p.add_argument("--adapter", required=True, help="module.Class of the adapter to serve (thread-safe)")
     p.add_argument("--listen", required=True, help="HOST:PORT to listen on (PORT 0: any free port)")
-    p.add_argument("--threads", type=int, default=4, help="calls run at once (the capacity clients see)")
+    p.add_argument("--profile", choices=("thread", "process"), default="thread",
+                   help="thread: calls on N threads of this process; process: each call alone in one of N worker processes")
+    p.add_argument("--threads", type=int, help=f"thread profile: calls run at once (default {DEFAULT_THREADS})")
+    p.add_argument("--workers", type=int, help=f"process profile: worker processes (default {DEFAULT_WORKERS})")
     p.add_argument("--tls-cert", help="PEM certificate chain of this server")
     p.add_argument("--tls-key", help="PEM private key of --tls-cert")
     p.add_argument("--tls-client-ca", help="PEM CA that client certificates must chain to (mutual TLS)")
@@ -59,8 +68,20 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--max-message-bytes", type=int, default=DEFAULT_MAX_MESSAGE)
     p.add_argument("--thread-safety-checks", action="store_true")
     args = p.parse_args(argv)
-    if args.threads < 1:
-        raise ServeError("--threads must be at least 1")
+    if args.profile == "thread":
+        if args.workers is not None:
+            raise ServeError("--workers is for --profile process; the thread profile takes --threads")
+        args.threads = DEFAULT_THREADS if args.threads is None else args.threads
+        if args.threads < 1:
+            raise ServeError("--threads must be at least 1")
+    else:
+        if args.threads is not None:
+            raise ServeError("--threads is for the thread profile; --profile process takes --workers")
+        if args.thread_safety_checks:
+            raise ServeError("--thread-safety-checks is for the thread profile: a process worker runs one call at a time")
+        args.workers = DEFAULT_WORKERS if args.workers is None else args.workers
+        if args.workers < 1:
+            raise ServeError("--workers must be at least 1")
     if args.drain_timeout < 0:
         raise ServeError("--drain-timeout must be 0 or more seconds")
     if bool(args.tls_cert) != bool(args.tls_key):
@@ -146,9 +167,58 @@ class Drain:
             waited += 0.05
 
 
-def make_servicer(dispatcher, pool, in_flight, token: bytes, drain: Drain, hello: dict):
+class ThreadCalls:
+    """The thread profile: every session's calls on one pool of threads in this process."""
+
+    profile = "thread"
+
+    def __init__(self, args) -> None:
+        from .adapter import discover_tools
+        from .dispatch import Dispatcher
+        from .session import InFlight
+
+        cls = load_adapter_class(args.adapter)
+        check_thread_safe(cls)
+        tools = discover_tools(cls())
+        checker = None
+        if args.thread_safety_checks:
+            from .safety import SafetyChecker
+
+            checker = SafetyChecker(lambda message: print(f"snakepit-bridge: {message}", file=sys.stderr, flush=True))
+        self.tools = list(tools)
+        self.capacity = args.threads
+        self._dispatcher = Dispatcher(tools, checker, args.max_message_bytes)
+        self._pool = ThreadPoolExecutor(max_workers=args.threads, thread_name_prefix="snakepit-tool")
+        self._in_flight = InFlight()
+
+    def session(self):
+        from .session import ThreadSession
+
+        return ThreadSession(self._dispatcher, self._pool, self._in_flight)
+
+    def in_flight(self) -> int:
+        return max(self._in_flight.value, 0)
+
+    def stop(self) -> None:
+        """Tool threads still running are left to the process's exit."""
+
+
+def start_calls(args):
+    """The profile's call runner, started; ServeError if the adapter cannot be served."""
+    if args.profile == "thread":
+        return ThreadCalls(args)
+    from .relay import Relay, WorkerStartError
+
+    relay = Relay(args.adapter, args.workers, args.max_message_bytes)
+    try:
+        relay.start()
+    except WorkerStartError as e:
+        raise ServeError(f"--adapter {args.adapter}: a worker process failed to start: {e}") from None
+    return relay
+
+
+def make_servicer(calls, token: bytes, drain: Drain, hello: dict):
     from . import messages as pb
-    from .session import ThreadSession
 
     def check(context) -> None:
         require_token(context, token)
@@ -158,14 +228,14 @@ def make_servicer(dispatcher, pool, in_flight, token: bytes, drain: Drain, hello
     class Servicer:
         def Session(self, request_iterator, context):
             check(context)
-            session = ThreadSession(dispatcher, pool, in_flight)
+            session = calls.session()
             drain.open(session)
             context.add_callback(lambda: drain.close(session))
             return session.serve(request_iterator, context)
 
         def Heartbeat(self, request, context):
             check(context)
-            return pb.HeartbeatReply(seq=request.seq, pid=pid, in_flight=max(in_flight.value, 0), gil_enabled=gil,
+            return pb.HeartbeatReply(seq=request.seq, pid=pid, in_flight=calls.in_flight(), gil_enabled=gil,
                                      capacity=capacity, draining=drain.active)
 
         def Hello(self, request, context):
@@ -178,40 +248,25 @@ def make_servicer(dispatcher, pool, in_flight, token: bytes, drain: Drain, hello
 def serve(args) -> int:
     import grpc
 
-    from . import messages as pb
-    from .adapter import discover_tools
-    from .dispatch import Dispatcher
-    from .session import InFlight
-
     token = read_token(args.token_file)
     credentials = None
     if args.tls_cert:
         client_ca = read_file(args.tls_client_ca, "--tls-client-ca") if args.tls_client_ca else None
         pair = (read_file(args.tls_key, "--tls-key"), read_file(args.tls_cert, "--tls-cert"))
         credentials = grpc.ssl_server_credentials([pair], root_certificates=client_ca, require_client_auth=client_ca is not None)
-    cls = load_adapter_class(args.adapter)
-    check_thread_safe(cls)
-    tools = discover_tools(cls())
-    checker = None
-    if args.thread_safety_checks:
-        from .safety import SafetyChecker
-
-        checker = SafetyChecker(lambda message: print(f"snakepit-bridge: {message}", file=sys.stderr, flush=True))
-    dispatcher = Dispatcher(tools, checker, args.max_message_bytes)
-    in_flight = InFlight()
-    calls = ThreadPoolExecutor(max_workers=args.threads, thread_name_prefix="snakepit-tool")
+    calls = start_calls(args)
     drain = Drain()
     health = HealthStatus()
     hello = {
         "protocol": PROTOCOL_VERSION, "pid": os.getpid(), "python": platform.python_version(), "gil_enabled": gil_enabled(),
-        "profile": "thread", "capacity": args.threads, "tools": list(tools), "server_id": f"{socket.gethostname()}:{os.getpid()}",
+        "profile": calls.profile, "capacity": calls.capacity, "tools": calls.tools, "server_id": f"{socket.gethostname()}:{os.getpid()}",
     }
     limit = args.max_message_bytes + FRAME_OVERHEAD
     server = grpc.server(
         ThreadPoolExecutor(max_workers=HANDLER_THREADS, thread_name_prefix="snakepit-grpc"),
         options=[("grpc.max_send_message_length", limit), ("grpc.max_receive_message_length", limit), ("grpc.so_reuseport", 0)],
     )
-    register(server, make_servicer(dispatcher, calls, in_flight, token, drain, hello), with_hello=True)
+    register(server, make_servicer(calls, token, drain, hello), with_hello=True, request_deserializer=decode_client_frame)
     register_health(server, health)
     try:
         port = server.add_secure_port(args.listen, credentials) if credentials else server.add_insecure_port(args.listen)
@@ -234,8 +289,8 @@ def serve(args) -> int:
         signal.signal(signum, lambda *_: stop.set())
     host = args.listen.rpartition(":")[0]
     print(
-        f"snakepit-bridge serving {args.adapter} on {host}:{port} (profile thread, capacity {args.threads}, "
-        f"tls {'on' if credentials else 'off'}, mtls {'on' if args.tls_client_ca else 'off'}, tools: {', '.join(tools)})",
+        f"snakepit-bridge serving {args.adapter} on {host}:{port} (profile {calls.profile}, capacity {calls.capacity}, "
+        f"tls {'on' if credentials else 'off'}, mtls {'on' if args.tls_client_ca else 'off'}, tools: {', '.join(calls.tools)})",
         flush=True,
     )
     while not stop.wait(0.5):
@@ -245,13 +300,14 @@ def serve(args) -> int:
     health.set_serving(False)
     drain.start()
     waited = 0.0
-    while (in_flight.value > 0 or waited < DRAIN_LINGER_S) and waited < args.drain_timeout:
+    while (calls.in_flight() > 0 or waited < DRAIN_LINGER_S) and waited < args.drain_timeout:
         time.sleep(0.05)
         waited += 0.05
-    left = in_flight.value
+    left = calls.in_flight()
     drain.end_sessions(timeout=SESSION_END_S)
     print(f"snakepit-bridge drained ({left} call(s) still running were cut off)" if left else "snakepit-bridge drained", flush=True)
     server.stop(grace=1.0).wait()
+    calls.stop()
     if probes is not None:
         probes.stop(grace=None)
     return 0

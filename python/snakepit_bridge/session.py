@@ -31,7 +31,7 @@ from .parts import PartialCalls
 if TYPE_CHECKING:
     from concurrent.futures import ThreadPoolExecutor
 
-_DONE = object()
+DONE = object()  # ends a response stream once what is queued before it is sent
 
 # Exit status of a worker whose own session code failed (EX_SOFTWARE).
 BRIDGE_FAILURE_EXIT = 70
@@ -122,6 +122,26 @@ def with_context(kwargs: dict, tool, call, deadline: float | None, is_cancelled:
     return kwargs
 
 
+def outgoing_frames(out: queue.SimpleQueue) -> Iterator[bytes]:
+    """The response stream: whatever replies have piled up on `out`, as one frame each time,
+    until DONE."""
+    while True:
+        item = out.get()
+        if item is DONE:
+            return
+        batch = [item]
+        try:
+            while True:
+                item = out.get_nowait()
+                if item is DONE:
+                    yield frames.frame(batch)
+                    return
+                batch.append(item)
+        except queue.Empty:
+            pass
+        yield frames.frame(batch)
+
+
 class InFlight:
     """Calls running in this worker, for heartbeats."""
 
@@ -162,32 +182,17 @@ class ThreadSession:
 
     def end(self) -> None:
         """Ends the response stream once everything already queued is sent (a drained server)."""
-        self._out.put(_DONE)
+        self._out.put(DONE)
 
     def serve(self, request_iterator, context) -> Iterator[Any]:
         context.add_callback(self._on_rpc_done)
         threading.Thread(target=self._read, args=(request_iterator,), name="snakepit-session-reader", daemon=True).start()
-        out = self._out
-        while True:
-            item = out.get()
-            if item is _DONE:
-                return
-            batch = [item]
-            try:
-                while True:
-                    item = out.get_nowait()
-                    if item is _DONE:
-                        yield frames.frame(batch)
-                        return
-                    batch.append(item)
-            except queue.Empty:
-                pass
-            yield frames.frame(batch)
+        return outgoing_frames(self._out)
 
     def _on_rpc_done(self) -> None:
         self._closed = True
         self.host.close()
-        self._out.put(_DONE)
+        self._out.put(DONE)
 
     def _read(self, request_iterator) -> None:
         try:
@@ -199,7 +204,7 @@ class ThreadSession:
                 self._reading = False
                 idle = not self._calls
             if idle:
-                self._out.put(_DONE)
+                self._out.put(DONE)
 
     def _take(self, frame) -> None:
         d = self.dispatcher
@@ -249,7 +254,7 @@ class ThreadSession:
             done = not self._reading and not self._calls
         self._out.put(cancelled_reply(cid))  # queued: answer now so Node frees the slot
         if done:
-            self._out.put(_DONE)
+            self._out.put(DONE)
 
     def _run(self, cid: int, tool, kwargs: dict, stream: bool, window: int) -> None:
         try:
@@ -283,4 +288,4 @@ class ThreadSession:
             self._calls.pop(cid, None)
             done = not self._reading and not self._calls
         if done:
-            self._out.put(_DONE)
+            self._out.put(DONE)

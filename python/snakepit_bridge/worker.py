@@ -129,11 +129,12 @@ def make_servicer(session_factory, in_flight, token: bytes):
     return Servicer()
 
 
-def register(server, servicer, with_hello: bool = False) -> None:
+def register(server, servicer, with_hello: bool = False, request_deserializer=None) -> None:
     """The Worker service, registered by hand: no protoc-generated gRPC code is shipped.
     Session replies pass through: they are protobuf bytes already (frames.py). A Session
-    request that does not decode ends the worker (session.py). Hello is a bridge server's
-    (serve.py): local workers say what they are on fd 3."""
+    request that does not decode ends a local worker (session.py); a bridge server, serving
+    many clients, passes a deserializer that raises, so gRPC ends only that client's RPC.
+    Hello is a bridge server's (serve.py): local workers say what they are on fd 3."""
     import grpc
 
     from . import messages as pb
@@ -141,7 +142,7 @@ def register(server, servicer, with_hello: bool = False) -> None:
 
     handlers = {
         "Session": grpc.stream_stream_rpc_method_handler(
-            servicer.Session, request_deserializer=client_frame_or_exit, response_serializer=lambda b: b,
+            servicer.Session, request_deserializer=request_deserializer or client_frame_or_exit, response_serializer=lambda b: b,
         ),
         "Heartbeat": grpc.unary_unary_rpc_method_handler(
             servicer.Heartbeat, request_deserializer=pb.HeartbeatRequest.FromString,

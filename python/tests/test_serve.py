@@ -3,11 +3,14 @@ with, Hello and the token, the health service, and draining on SIGTERM. Real ser
 on loopback; Node's remote pools are tested against the same servers in test/remote.test.ts."""
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
 import sys
 import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 
 import grpc
 import pytest
@@ -41,6 +44,10 @@ class Server:
     def channel(self) -> grpc.Channel:
         return grpc.insecure_channel(f"127.0.0.1:{self.port}")
 
+    def children(self) -> list[int]:
+        out = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True).stdout
+        return sorted(int(pid) for pid in out.split())
+
     def kill(self) -> None:
         if self.proc.poll() is None:
             self.proc.kill()
@@ -59,6 +66,35 @@ def servers():
     yield start
     for server in started:
         server.kill()
+
+
+PROCESS_PROFILE = ("--profile", "process", "--workers", "2")
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def gone(pids: list[int], within: float = 15.0) -> bool:
+    deadline = time.monotonic() + within
+    while any(alive(pid) for pid in pids):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def replies_of(stub, frames_out, seconds: float = 30) -> dict[int, list]:
+    """Every reply of one Session, by call id, in order."""
+    seen: dict[int, list] = {}
+    for frame in stub.Session(frames_out, metadata=meta(), timeout=seconds):
+        for reply in frame.replies:
+            seen.setdefault(reply.id, []).append(reply)
+    return seen
 
 
 def meta(token: str = TOKEN):
@@ -103,9 +139,11 @@ def test_hello_states_capacity_and_tools_and_needs_the_token(servers):
     assert (beat.seq, beat.capacity, beat.draining) == (7, 3, False)
 
 
-def test_health_needs_no_token_and_readiness_turns_off_on_sigterm_while_a_call_runs(servers):
+@pytest.mark.parametrize("profile", [(), PROCESS_PROFILE], ids=["thread", "process"])
+def test_health_needs_no_token_and_readiness_turns_off_on_sigterm_while_a_call_runs(servers, profile):
     probe_port = free_port()
-    server = servers("--health-listen", f"127.0.0.1:{probe_port}")
+    server = servers("--health-listen", f"127.0.0.1:{probe_port}", *profile)
+    workers = server.children()
     probes = grpc.insecure_channel(f"127.0.0.1:{probe_port}")
     for channel in (server.channel(), probes):
         assert health_check(channel, "") == SERVING
@@ -144,6 +182,7 @@ def test_health_needs_no_token_and_readiness_turns_off_on_sigterm_while_a_call_r
     assert draining_seen, "the session was told the server drains"
     assert seen == {1: "result", 2: "DRAINING"}, "the running call finished; the late one was handed back"
     assert server.proc.wait(30) == 0
+    assert gone(workers), "the process profile's workers end with the server"
 
 
 def test_drain_timeout_cuts_off_a_call_that_runs_too_long(servers):
@@ -170,3 +209,90 @@ def test_health_messages_by_hand():
     with pytest.raises(ValueError):
         decode_request(b"\x0a\x09read")
     assert encode_response(SERVING) == b"\x08\x01"
+
+
+def test_process_profile_runs_each_call_alone_on_one_of_its_workers(servers):
+    server = servers("--profile", "process", "--workers", "3")
+    assert "profile process, capacity 3" in server.first_line
+    workers = server.children()
+    assert len(workers) == 3
+    stub = WorkerStub(server.channel())
+    hello = stub.Hello(pb.HelloRequest(), metadata=meta(), timeout=10)
+    assert (hello.profile, hello.capacity, hello.pid) == ("process", 3, server.proc.pid)
+    assert "sleep" in hello.tools
+
+    def client(first_id: int):
+        def requests():
+            for i in range(3):
+                yield call_frame(first_id + i, "sleep", b'{"seconds": 0.5}')
+            yield pb.ClientFrame(calls=[pb.Call(id=first_id + 3, tool="sleep", args=pb.Value(json=b'{"seconds": 5}'))])
+            yield pb.ClientFrame(cancels=[first_id + 3])  # still queued: answered at once
+        return requests()
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(2) as both:
+        a, b = both.map(lambda first: replies_of(stub, client(first)), (1, 11))
+    took = time.monotonic() - started
+    results = [json.loads(r[0].result.json) for seen in (a, b) for cid, r in seen.items() if cid % 10 != 4]
+    assert {r["pid"] for r in results} == set(workers), "the calls ran on the server's worker processes"
+    assert sorted(Counter(r["pid"] for r in results).values()) == [2, 2, 2], "one call at a time on each"
+    assert 0.9 < took < 4.5, f"6 calls of 0.5 s on 3 workers take two rounds, not one or six ({took:.2f} s)"
+    assert a[4][0].error.code == b[14][0].error.code == "CANCELLED"
+
+
+
+def test_process_profile_relays_a_stream_chunk_by_chunk_under_the_clients_call_id(servers):
+    server = servers("--profile", "process", "--workers", "1", "--adapter", "sample_adapters.Calc")
+    stub = WorkerStub(server.channel())
+    call = pb.Call(id=41, tool="count", stream=True, window=64, args=pb.Value(json=b'{"n": 5}'))
+    seen = replies_of(stub, iter([pb.ClientFrame(calls=[call])]))
+    assert [r.WhichOneof("outcome") for r in seen[41]] == ["chunk"] * 5 + ["end"]
+    assert [json.loads(r.chunk.json) for r in seen[41][:5]] == [0, 1, 2, 3, 4]
+
+
+def test_process_profile_a_killed_worker_fails_only_its_call_and_is_replaced(servers):
+    server = servers("--profile", "process", "--workers", "2")
+    victim, survivor = server.children()
+    stub = WorkerStub(server.channel())
+
+    def requests():
+        yield call_frame(1, "sleep", b'{"seconds": 1.5}')
+        yield call_frame(2, "sleep", b'{"seconds": 1.5}')
+        time.sleep(0.6)
+        os.kill(victim, 9)
+
+    seen = replies_of(stub, requests())
+    outcomes = {cid: (r[0].error.code or json.loads(r[0].result.json)["pid"]) for cid, r in seen.items()}
+    assert sorted(outcomes.values(), key=str) == sorted(["WORKER_CRASHED", survivor], key=str)
+    deadline = time.monotonic() + 20
+    while len(server.children()) < 2 or victim in server.children():
+        assert time.monotonic() < deadline, "the killed worker is started again"
+        time.sleep(0.1)
+    pids = {json.loads(replies_of(stub, iter([call_frame(i, "pid", b"{}") for i in (1, 2)]))[1][0].result.json)}
+    assert victim not in pids
+    workers = server.children()
+    server.kill()  # kill -9 of the server itself: its workers follow it
+    assert gone(workers)
+
+
+def test_a_frame_that_does_not_decode_ends_only_that_clients_session(servers):
+    server = servers(*PROCESS_PROFILE)
+    raw = server.channel().stream_stream(f"/{pb.WORKER_SERVICE.full_name}/Session", request_serializer=lambda b: b)
+    with pytest.raises(grpc.RpcError):
+        list(raw(iter([b"\x0a\xff\xff\xff"]), metadata=meta(), timeout=10))
+    stub = WorkerStub(server.channel())
+    seen = replies_of(stub, iter([call_frame(1, "pid", b"{}")]))
+    assert seen[1][0].WhichOneof("outcome") == "result"
+    assert server.proc.poll() is None
+
+
+def test_process_profile_command_line_errors(servers):
+    for extra, says in [
+        (("--workers", "2"), "--workers is for --profile process"),
+        (("--profile", "process", "--threads", "2"), "--threads is for the thread profile"),
+        (("--profile", "process", "--workers", "0"), "--workers must be at least 1"),
+        (("--profile", "process", "--adapter", "sample_adapters.BrokenInit"), "a worker process failed to start"),
+    ]:
+        bad = servers(*extra, wait=False)
+        assert bad.proc.wait(60) == 2, extra
+        assert says in bad.proc.stderr.read(), extra

@@ -1,0 +1,428 @@
+"""The process profile of a bridge server: N one-call worker processes behind one port.
+
+`serve --profile process --workers N` starts N ordinary local-lane workers (`python -m
+snakepit_bridge --transport local --profile process`, as Node starts them on one machine) and
+relays: every call from any client's Session waits in one FIFO queue until a worker is free,
+runs there alone, and its replies, progress, chunks and calls into Node go back to the Session
+that sent it, under that Session's own call id. Cancels, stream credits and Node's answers to
+host calls follow the call to its worker. A worker that dies fails the call it ran
+(WORKER_CRASHED) and is started again; the workers end with the server (they watch its control
+socket, as they watch Node's).
+"""
+from __future__ import annotations
+
+import json
+import os
+import queue
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import deque
+from typing import Any, Callable, Iterator
+
+from . import frames
+from . import messages as pb
+from .dispatch import cancelled_reply, error_reply
+from .framesocket import FrameSocket
+from .parts import PartialCalls
+from .session import DONE, outgoing_frames, read_frames, runnable_calls
+
+RESTART_DELAY_S = 0.5
+READY_TIMEOUT_S = 60.0
+FINAL = ("result", "error", "end")
+# A worker frame may carry a reply as large as a call's arguments, plus its envelope.
+FRAME_ROOM = 4 << 20
+
+
+class WorkerStartError(Exception):
+    """A relay worker that could not start (the adapter's error, from its startup_error line)."""
+
+
+class Job:
+    """One call from a Session: waiting in the queue, then running on a worker."""
+
+    __slots__ = ("session", "node_id", "call", "args", "deadline", "worker", "worker_id")
+
+    def __init__(self, session: "RelaySession", call, args, deadline: float | None):
+        self.session = session
+        self.node_id = call.id
+        self.call = call
+        self.args = args
+        self.deadline = deadline
+        self.worker: Worker | None = None
+        self.worker_id = 0
+
+
+class Worker:
+    """One local-lane worker process and the relay's connection to it."""
+
+    def __init__(self, relay: "Relay", index: int):
+        self.relay = relay
+        self.index = index
+        self.proc: subprocess.Popen | None = None
+        self.link: socket.socket | None = None  # its control socket: open while the server lives
+        self.fs: FrameSocket | None = None
+        self.next_id = 1
+        self.job: Job | None = None
+        self.tools: list[str] = []
+        self._token = ""
+
+    @property
+    def address(self) -> str:
+        return f"{self.relay.socket_dir}/w{self.index}.sock"
+
+    def spawn(self) -> None:
+        relay = self.relay
+        if self.link is not None:
+            self.link.close()
+        self._token = secrets.token_hex(16)
+        ours, theirs = socket.socketpair()
+        env = {**os.environ, "SNAKEPIT_TOKEN": self._token, "SNAKEPIT_CONTROL_FD": str(theirs.fileno())}
+        argv = [sys.executable, "-m", "snakepit_bridge", "--adapter", relay.adapter, "--address", f"unix:{self.address}",
+                "--transport", "local", "--profile", "process", "--worker-id", f"relay-{self.index}",
+                "--max-message-bytes", str(relay.max_message)]
+        # No preexec_fn: Python code between fork and exec can deadlock while grpc threads run.
+        self.proc = subprocess.Popen(argv, env=env, pass_fds=(theirs.fileno(),), start_new_session=True)
+        theirs.close()
+        self.link = ours
+
+    def connect(self) -> None:
+        """Waits for the worker's `ready` line, then connects and starts reading its frames."""
+        ready = _await_ready(self.link, self.proc)
+        self.tools = list(ready.get("tools", []))
+        conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        conn.connect(self.address)
+        fs = FrameSocket(conn, self.relay.max_message + FRAME_ROOM)
+        fs.write(pb.ClientFrame(token=self._token.encode()).SerializeToString())
+        self.fs = fs
+        threading.Thread(target=self._read, args=(fs,), name=f"snakepit-relay-{self.index}", daemon=True).start()
+
+    def send(self, frame) -> None:
+        fs = self.fs
+        if fs is None:
+            return
+        try:
+            fs.write(frame.SerializeToString())
+        except Exception:  # noqa: BLE001 - a dead worker: its reader reports it
+            pass
+
+    def _read(self, fs: FrameSocket) -> None:
+        while True:
+            try:
+                raw = fs.read()
+                frame = None if raw is None else pb.parse(pb.ServerFrame, raw)
+            except Exception:  # noqa: BLE001 - a worker that sends garbage is ended
+                frame = None
+            if frame is None:
+                break
+            self.relay.from_worker(self, frame)
+        fs.sock.close()
+        self.relay.worker_gone(self)
+
+
+def _await_ready(link: socket.socket, proc: subprocess.Popen) -> dict:
+    """The worker's `ready` line on its control socket; WorkerStartError if it failed to start."""
+    link.settimeout(READY_TIMEOUT_S)
+    buf = b""
+    try:
+        while True:
+            try:
+                data = link.recv(65536)
+            except socket.timeout:
+                proc.kill()
+                raise WorkerStartError(f"a worker did not start within {READY_TIMEOUT_S:.0f} s") from None
+            if not data:
+                raise WorkerStartError(f"a worker exited during start-up (status {proc.wait()})")
+            buf += data
+            while b"\n" in buf:
+                line, buf = buf.split(b"\n", 1)
+                message = json.loads(line)
+                if message.get("type") == "ready":
+                    return message
+                if message.get("type") == "startup_error":
+                    raise WorkerStartError(f"{message.get('error_type')}: {message.get('message')}")
+    finally:
+        link.settimeout(None)
+
+
+class Relay:
+    """The workers, the queue of calls waiting for one, and the calls running on them."""
+
+    profile = "process"
+
+    def __init__(self, adapter: str, workers: int, max_message: int):
+        self.adapter = adapter
+        self.max_message = max_message
+        self.socket_dir = tempfile.mkdtemp(prefix="snakepit-relay-")
+        self.lock = threading.Lock()
+        self.queue: deque[Job] = deque()
+        self.workers = [Worker(self, i + 1) for i in range(workers)]
+        self.idle: deque[Worker] = deque()
+        self.running: dict[tuple[int, int], Job] = {}  # (worker index, worker's call id) → job
+        self.stopping = False
+        self.tools: list[str] = []
+        # Restarts happen on this one long-lived thread: Linux sends a worker its parent-death
+        # signal when the *thread* that spawned it ends, so a short-lived thread would kill it.
+        self._restarts: queue.SimpleQueue = queue.SimpleQueue()
+
+    @property
+    def capacity(self) -> int:
+        return len(self.workers)
+
+    def start(self) -> None:
+        """Starts every worker at once and waits for all; WorkerStartError if one fails."""
+        try:
+            for worker in self.workers:
+                worker.spawn()
+            for worker in self.workers:
+                worker.connect()
+                self.idle.append(worker)
+        except BaseException:
+            self.stop()
+            raise
+        self.tools = self.workers[0].tools
+        threading.Thread(target=self._restarter, name="snakepit-relay-restarts", daemon=True).start()
+
+    def session(self) -> "RelaySession":
+        return RelaySession(self)
+
+    def in_flight(self) -> int:
+        """Calls held: waiting for a worker or running on one."""
+        with self.lock:
+            return len(self.queue) + len(self.running)
+
+    def submit(self, job: Job) -> None:
+        with self.lock:
+            self.queue.append(job)
+        self._pump()
+
+    def _find_running(self, session: "RelaySession", node_id: int) -> Job | None:
+        return next((j for j in self.running.values() if j.session is session and j.node_id == node_id), None)
+
+    def cancel(self, session: "RelaySession", node_id: int) -> None:
+        with self.lock:
+            queued = next((j for j in self.queue if j.session is session and j.node_id == node_id), None)
+            if queued is not None:
+                self.queue.remove(queued)
+            running = self._find_running(session, node_id)
+        if queued is not None:
+            session.finish(cancelled_reply(node_id))
+        elif running is not None:
+            running.worker.send(pb.ClientFrame(cancels=[running.worker_id]))
+
+    def to_running(self, session: "RelaySession", node_id: int, frame_of: Callable[[int], Any]) -> None:
+        """Sends `frame_of(worker's call id)` to the worker running this Session's call, if one does."""
+        with self.lock:
+            job = self._find_running(session, node_id)
+        if job is not None:
+            job.worker.send(frame_of(job.worker_id))
+
+    def session_ended(self, session: "RelaySession") -> None:
+        """Drops the Session's waiting calls and cancels its running ones: nobody hears them now."""
+        with self.lock:
+            self.queue = deque(j for j in self.queue if j.session is not session)
+            running = [j for j in self.running.values() if j.session is session]
+        for job in running:
+            job.worker.send(pb.ClientFrame(cancels=[job.worker_id]))
+
+    def _pump(self) -> None:
+        while True:
+            with self.lock:
+                if not self.queue or not self.idle:
+                    return
+                job = self.queue.popleft()
+                worker = self.idle.popleft()
+                job.worker, job.worker_id = worker, worker.next_id
+                worker.next_id += 1
+                worker.job = job
+                self.running[(worker.index, job.worker_id)] = job
+            worker.send(pb.ClientFrame(calls=[_forwarded(job)]))
+
+    def from_worker(self, worker: Worker, frame) -> None:
+        for reply in frame.replies:
+            key = (worker.index, reply.id)
+            with self.lock:
+                job = self.running.get(key)
+                final = job is not None and reply.WhichOneof("outcome") in FINAL
+                if final:
+                    del self.running[key]
+                    worker.job = None
+                    self.idle.append(worker)
+            if job is None:
+                continue
+            reply.id = job.node_id
+            if final:
+                job.session.finish(reply.SerializeToString())
+                self._pump()
+            else:
+                job.session.put(reply.SerializeToString())
+        for host_call in frame.host_calls:
+            with self.lock:
+                job = self.running.get((worker.index, host_call.call_id))
+            if job is not None:
+                job.session.forward_host_call(worker, host_call, job.node_id)
+
+    def worker_gone(self, worker: Worker) -> None:
+        with self.lock:
+            job, worker.job, worker.fs = worker.job, None, None
+            if worker in self.idle:
+                self.idle.remove(worker)
+            if job is not None:
+                self.running.pop((worker.index, job.worker_id), None)
+            stopping = self.stopping
+        if worker.proc.poll() is None:
+            worker.proc.kill()
+        status = worker.proc.wait()
+        if job is not None:
+            job.session.finish(error_reply(
+                job.node_id, "WORKER_CRASHED", "WorkerCrashed",
+                f"the worker process running this call on the bridge server died (status {status}); "
+                "retry the call if it is safe to repeat"))
+        if not stopping:
+            self._restarts.put(worker)
+
+    def _restarter(self) -> None:
+        while True:
+            worker = self._restarts.get()
+            while not self.stopping:
+                time.sleep(RESTART_DELAY_S)
+                try:
+                    worker.spawn()
+                    worker.connect()
+                except Exception as e:  # noqa: BLE001 - try again after the delay
+                    print(f"snakepit-bridge: restarting worker {worker.index} failed: {e}", file=sys.stderr, flush=True)
+                    if worker.proc.poll() is None:
+                        worker.proc.kill()
+                    worker.proc.wait()
+                    continue
+                with self.lock:
+                    self.idle.append(worker)
+                self._pump()
+                break
+
+    def stop(self) -> None:
+        """Ends every worker (each takes its process group with it when its control socket closes)."""
+        self.stopping = True
+        for worker in self.workers:
+            if worker.link is not None:
+                worker.link.close()
+        for worker in self.workers:
+            if worker.proc is not None:
+                try:
+                    worker.proc.wait(5)
+                except subprocess.TimeoutExpired:
+                    worker.proc.kill()
+                    worker.proc.wait()
+        shutil.rmtree(self.socket_dir, ignore_errors=True)
+
+
+def _forwarded(job: Job):
+    """The call as its worker gets it: its own id, inline arguments, and the time its caller has left."""
+    call = pb.Call()
+    call.CopyFrom(job.call)
+    call.id = job.worker_id
+    call.args_size = 0
+    if job.args is not None:
+        call.args.json = bytes(job.args.json)
+        call.args.blobs.extend(bytes(blob) for blob in job.args.blobs)
+    if job.deadline is not None:
+        call.timeout_ms = max(1, int((job.deadline - time.monotonic()) * 1000))
+    return call
+
+
+class RelaySession:
+    """One client's Session on a process-profile server: frames in, replies out, as session.py's
+    ThreadSession, but its calls run on the relay's workers."""
+
+    def __init__(self, relay: Relay):
+        self.relay = relay
+        self._out: queue.SimpleQueue = queue.SimpleQueue()
+        self.partial = PartialCalls(relay.max_message)  # touched by the reader thread only
+        self.refusing: Callable[[], bool] | None = None  # set by a draining server (serve.py)
+        self._host_ids: dict[int, tuple[Worker, int]] = {}  # our host call id → (worker, its id)
+        self._next_host_id = 1
+        self._host_lock = threading.Lock()
+        self._closed = False
+        self._lock = threading.Lock()
+        self._reading = True
+        self._unanswered = 0  # calls given to the relay without a final reply yet
+
+    def put(self, item) -> None:
+        if not self._closed:
+            self._out.put(item)
+
+    announce = put
+
+    def finish(self, reply) -> None:
+        """Sends a call's final reply; the stream ends after the last one once the client is done."""
+        self.put(reply)
+        with self._lock:
+            self._unanswered -= 1
+            done = not self._reading and not self._unanswered
+        if done:
+            self._out.put(DONE)
+
+    def end(self) -> None:
+        self._out.put(DONE)
+
+    def forward_host_call(self, worker: Worker, host_call, node_call_id: int) -> None:
+        with self._host_lock:
+            ours = self._next_host_id
+            self._next_host_id += 1
+            self._host_ids[ours] = (worker, host_call.id)
+        self.put(frames.host_call(ours, node_call_id, host_call.name, host_call.args.json, host_call.args.blobs))
+
+    def serve(self, request_iterator, context) -> Iterator[Any]:
+        context.add_callback(self._on_rpc_done)
+        threading.Thread(target=self._read, args=(request_iterator,), name="snakepit-relay-session", daemon=True).start()
+        return outgoing_frames(self._out)
+
+    def _on_rpc_done(self) -> None:
+        self._closed = True
+        self.relay.session_ended(self)
+        self._out.put(DONE)
+
+    def _read(self, request_iterator) -> None:
+        try:
+            read_frames(request_iterator, self._take, "the relay session reader")
+        finally:
+            with self._lock:
+                self._reading = False
+                done = not self._unanswered
+            if done:
+                self._out.put(DONE)
+
+    def _take(self, frame) -> None:
+        relay = self.relay
+        for reply in frame.host_replies:
+            with self._host_lock:
+                target = self._host_ids.pop(reply.id, None)
+            if target is not None:
+                worker, their_id = target
+                reply.id = their_id
+                worker.send(pb.ClientFrame(host_replies=[reply]))
+        for credit in frame.credits:
+            relay.to_running(self, credit.id, lambda wid, c=credit: pb.ClientFrame(credits=[pb.Credit(id=wid, chunks=c.chunks)]))
+        for cid in frame.cancels:
+            if self.partial.drop(cid):
+                self.put(cancelled_reply(cid))  # its arguments were still arriving
+            else:
+                relay.cancel(self, cid)
+        ready, refused = runnable_calls(frame, self.partial)
+        for reply in refused:
+            self.put(reply)
+        for call, args, deadline in ready:
+            if self.refusing is not None and self.refusing():
+                self.put(error_reply(call.id, "DRAINING", "Draining", "the bridge server is draining"))
+                continue
+            if call.id in frame.cancels:
+                self.put(cancelled_reply(call.id))  # given up in the frame that brought it
+                continue
+            with self._lock:
+                self._unanswered += 1
+            relay.submit(Job(self, call, args, deadline))
