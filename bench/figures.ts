@@ -8,6 +8,7 @@ import type { CpuResult } from './cpu.js';
 import type { LifecycleResult } from './lifecycle.js';
 import type { PayloadResult } from './payloads.js';
 import type { PeersResult } from './peers.js';
+import type { RemoteResult } from './remote.js';
 import { repoRoot } from './floors.js';
 import { fmt } from './report.js';
 
@@ -27,6 +28,7 @@ export interface SectionResults {
   capacity?: CapacityResult;
   payloads?: PayloadResult;
   lifecycle?: LifecycleResult;
+  remote?: RemoteResult;
   /** Sequential tiny call, 1 process worker: time over gRPC ÷ time over the local lane (latency section). */
   grpcOverLocal?: number;
 }
@@ -96,6 +98,13 @@ export function computeFigures(r: SectionResults): Figure[] {
     r.cpu
       ? { name: 'rssPerCapacityUnitMb', value: r.cpu.rssPerCapacityUnitMb, goal: 'reported', met: null, note: 'after NumPy work: process 2 × 1, thread 1 × 2' }
       : { name: 'rssPerCapacityUnitMb', value: null, goal: 'reported', met: null, note: 'not measured (its section failed or did not run)' },
+    r.remote
+      ? {
+          name: 'remoteVsLocal', value: r.remote.remoteVsLocal, goal: 'reported', met: null,
+          note: `sequential tiny call: bridge server on loopback with TLS ${fmt(r.remote.medianUs.remoteThread, 0)} µs ÷ local lane ` +
+            `${fmt(r.remote.medianUs.localLane, 0)} µs; local gRPC ${fmt(r.remote.medianUs.localGrpc, 0)} µs, process-profile server ${fmt(r.remote.medianUs.remoteProcess, 0)} µs`,
+        }
+      : { name: 'remoteVsLocal', value: null, goal: 'reported', met: null, note: 'not measured (its section failed or did not run)' },
   ];
 }
 
