@@ -63,6 +63,9 @@ class FrameSocket:
         self.part_sink: PartialCalls | None = None
         self._buf = bytearray()
         self._write_lock = threading.Lock()
+        # Reads land here first: a fresh recv(READ_BYTES) would map and unmap 256 KiB per frame.
+        self._landing = bytearray(READ_BYTES)
+        self._landing_view = memoryview(self._landing)
 
     def _length(self) -> int:
         (size,) = HEADER.unpack_from(self._buf)
@@ -91,13 +94,8 @@ class FrameSocket:
                 return frame
             if len(buf) >= 4 and 4 + self._length() - len(buf) > READ_BYTES:
                 return self._read_large(self._length())
-            try:
-                data = self.sock.recv(READ_BYTES)
-            except OSError:
+            if not self._fill():
                 return None
-            if not data:
-                return None
-            buf += data
 
     def next_frame(self) -> Any:
         """The next ClientFrame, decoded (a LandedFrame for a part read in place); None once
@@ -120,11 +118,11 @@ class FrameSocket:
     def _fill(self) -> bool:
         """Reads what the socket has; False once Node closed it."""
         try:
-            data = self.sock.recv(READ_BYTES)
+            n = self.sock.recv_into(self._landing)
         except OSError:
             return False
-        self._buf += data
-        return bool(data)
+        self._buf += self._landing_view[:n]
+        return n > 0
 
     def _land_part(self, size: int) -> LandedFrame | None:
         """Reads a frame that is ClientFrame{parts: [ArgsPart{id, data}]} into its call's buffer.
