@@ -5,11 +5,10 @@
 import type { EventEmitter } from 'eventemitter3';
 import type { WorkerStateName } from '../machines/worker.machine.js';
 import type { PoolConfig } from './config.js';
-import { ArgumentProblem, encodeArguments, type WireValue } from './codec.js';
+import { encodeCallArguments } from './callArguments.js';
+import { CallReports, endSpan, toProgress } from './callReports.js';
 import {
   AbortedError,
-  InvalidArgumentError,
-  MessageTooLargeError,
   PoolSaturatedError,
   QueueTimeoutError,
   ShuttingDownError,
@@ -23,7 +22,6 @@ import {
   type CallOptions,
   type DispatchObserver,
   type LoadEvent,
-  type Progress,
   Request,
   type RequestOwner,
   type StreamSink,
@@ -32,7 +30,7 @@ import {
 import { Fifo } from './fifo.js';
 import { nestedCalls } from './hostFunctions.js';
 import { SessionTable } from './sessions.js';
-import { type CallSpan, type CallTracer, SPAN_ERROR } from './tracing.js';
+import type { CallTracer } from './tracing.js';
 import { type PoolStats, StatsRecorder } from './stats.js';
 import { inOneFrame } from './workerConnection.js';
 
@@ -56,12 +54,15 @@ export class Dispatcher implements RequestOwner {
   /** Set once the runtime found @opentelemetry/api: each call then gets a span. */
   tracer: CallTracer | undefined;
 
+  private readonly reports: CallReports;
+
   constructor(
     readonly config: PoolConfig,
-    private readonly events: EventEmitter<SnakepitEvents>,
+    events: EventEmitter<SnakepitEvents>,
     private readonly observer: DispatchObserver,
   ) {
     this.sessions = new SessionTable(config.maxSessions, config.sessionTtlMs);
+    this.reports = new CallReports(config.name, events);
   }
 
   slot(workerId: string): WorkerSlot | undefined {
@@ -123,7 +124,7 @@ export class Dispatcher implements RequestOwner {
       this.stats.requests++;
       if (this.closedWith) return this.refuse(tool, reject, this.closedWith);
       if (options.signal?.aborted) return this.refuse(tool, reject, new AbortedError(tool, options.signal.reason));
-      const wire = this.encode(tool, args);
+      const wire = encodeCallArguments(tool, args, this.config);
       if (wire instanceof SnakepitError) return this.refuse(tool, reject, wire);
       const nested = nestedCalls.getStore() === true;
       const request = new Request(this, tool, wire, resolve, reject, stream, performance.now(), options, nested);
@@ -146,24 +147,9 @@ export class Dispatcher implements RequestOwner {
     });
   }
 
-  private encode(tool: string, args: object): WireValue | SnakepitError {
-    const { maxArgumentDepth, maxMessageBytes } = this.config;
-    try {
-      return encodeArguments(args, { maxDepth: maxArgumentDepth, maxBytes: maxMessageBytes });
-    } catch (thrown) {
-      // A getter, toJSON or Proxy trap of the caller's may throw anything.
-      const error = thrown instanceof ArgumentProblem ? thrown : new ArgumentProblem('', `could not be read: ${String(thrown)}`);
-      if (error.tooLarge) return MessageTooLargeError.forArguments(tool, error.tooLarge.size, error.tooLarge.limit);
-      const path = error.path.replace(/^\./, '');
-      const shown = path.length > 120 ? `${path.slice(0, 60)}…${path.slice(-40)}` : path;
-      const where = path ? `Argument "${shown}"` : 'The arguments object';
-      return new InvalidArgumentError(tool, `${where} of tool "${tool}" ${error.problem}.`);
-    }
-  }
-
   private refuse(tool: string, reject: (e: SnakepitError) => void, error: SnakepitError): void {
     this.stats.failures++;
-    this.emitFailure(tool, error, undefined);
+    this.reports.failed(tool, error, undefined);
     reject(error);
   }
 
@@ -234,9 +220,7 @@ export class Dispatcher implements RequestOwner {
       this.stats.queueTimeouts++;
       this.giveUp(request, new QueueTimeoutError(this.config.name, this.config.queueTimeoutMs));
     }, this.config.queueTimeoutMs);
-    if (this.events.listenerCount('request:queued')) {
-      this.events.emit('request:queued', { pool: this.config.name, tool: request.tool, queueLength: this.queued, at: Date.now() });
-    }
+    this.reports.queued(request.tool, this.queued);
   }
 
   /** Takes a waiting call out of whichever queue holds it. */
@@ -262,9 +246,7 @@ export class Dispatcher implements RequestOwner {
     if (!previous || (previous.workerId === slot.id && previous.pid === slot.pid)) return;
     const old = this.slot(previous.workerId);
     if (old && old.pid === previous.pid && isRoutable(old)) return; // still there: a hint that went elsewhere
-    if (this.events.listenerCount('session:moved')) {
-      this.events.emit('session:moved', { pool: this.config.name, sessionId, fromWorkerId: previous.workerId, toWorkerId: slot.id, at: Date.now() });
-    }
+    this.reports.sessionMoved(sessionId, previous.workerId, slot.id);
   }
 
   /**
@@ -299,12 +281,7 @@ export class Dispatcher implements RequestOwner {
     slot.startedCalls++;
     this.reportLoad(slot);
     this.observer.callStarted(slot);
-    if (this.events.listenerCount('request:started')) {
-      this.events.emit('request:started', {
-        pool: slot.pool, workerId: slot.id, pid: slot.pid, tool: request.tool,
-        waitedMs: request.startedAt - request.submittedAt, at: Date.now(),
-      });
-    }
+    this.reports.started(slot, request.tool, request.startedAt - request.submittedAt);
     const { deadlineAt } = request;
     const extras = {
       stream: request.stream !== undefined,
@@ -387,17 +364,12 @@ export class Dispatcher implements RequestOwner {
     this.noteIfDrained();
     if (error) {
       this.stats.failures++;
-      this.emitFailure(request.tool, error, slot);
+      this.reports.failed(request.tool, error, slot);
       request.rejectCaller(error);
       return;
     }
     this.stats.completed++;
-    if (slot && this.events.listenerCount('request:completed')) {
-      this.events.emit('request:completed', {
-        pool: slot.pool, workerId: slot.id, pid: slot.pid, tool: request.tool,
-        durationMs: performance.now() - request.submittedAt, runMs: performance.now() - request.startedAt, at: Date.now(),
-      });
-    }
+    if (slot) this.reports.completed(slot, request.tool, performance.now() - request.submittedAt, performance.now() - request.startedAt);
     request.resolveCaller(value);
   }
 
@@ -409,15 +381,7 @@ export class Dispatcher implements RequestOwner {
     } catch {
       // The caller's callback failing must not cost the call or the worker's connection.
     }
-    if (this.events.listenerCount('request:progress')) {
-      const slot = request.slot;
-      this.events.emit('request:progress', { pool: this.config.name, workerId: slot?.id, tool: request.tool, ...progress, at: Date.now() });
-    }
-  }
-
-  private emitFailure(tool: string, error: SnakepitError, slot: WorkerSlot | undefined): void {
-    if (!this.events.listenerCount('request:failed')) return;
-    this.events.emit('request:failed', { pool: this.config.name, tool, code: error.code, error, workerId: slot?.id, at: Date.now() });
+    this.reports.progressed(request.slot, request.tool, progress);
   }
 
   /** Runs queued calls on free workers; batched to once per tick. */
@@ -509,20 +473,4 @@ export class Dispatcher implements RequestOwner {
       ...this.stats.summaries(),
     };
   }
-}
-
-function endSpan(span: CallSpan, error: SnakepitError | undefined): void {
-  span.setAttribute('snakepit.outcome', error ? error.code : 'ok');
-  if (error) span.setStatus({ code: SPAN_ERROR, message: error.message });
-  span.end();
-}
-
-/** A progress report's value as Python sent it ({done, total, message}), typed. */
-function toProgress(value: unknown): Progress {
-  const { done, total, message } = (value ?? {}) as Record<string, unknown>;
-  return {
-    done: typeof done === 'number' ? done : Number(done),
-    total: typeof total === 'number' ? total : null,
-    message: typeof message === 'string' ? message : null,
-  };
 }

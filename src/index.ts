@@ -25,7 +25,8 @@ export type { CallOptions, Progress, StreamOptions, WorkerInfo } from './calls.j
 export type { ExposedFunction } from './hostFunctions.js';
 export type { ArrayDtype, NdArray } from './codec.js';
 export type { SnakepitEvents, SnakepitEventName } from './events.js';
-export type { HealthReport, InspectSnapshot, StopOptions, SupervisorInfo } from './snakepit.js';
+export type { HealthReport, InspectSnapshot, SupervisorInfo } from './inspectView.js';
+export type { StopOptions } from './snakepit.js';
 export type { WorkerLogEntry, WorkerLogger } from './workerLog.js';
 export type { PoolStats } from './stats.js';
 export type { WorkerStateName } from '../machines/worker.machine.js';

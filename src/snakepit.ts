@@ -3,15 +3,15 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'eventemitter3';
 import { type Actor, type AnyActorRef, createActor, toPromise, waitFor } from 'xstate';
-import type { PoolContext, PoolInput } from '../machines/pool.machine.js';
+import type { PoolInput } from '../machines/pool.machine.js';
 import type { RuntimeOutput } from '../machines/runtime.machine.js';
-import type { RecycleReason, WorkerContext, WorkerStateName } from '../machines/worker.machine.js';
+import type { RecycleReason, WorkerContext } from '../machines/worker.machine.js';
 import { createRuntimeLogic, type RuntimeHooks } from './actors.js';
 import { dnsName, resolveEndpoints, watchEndpoints } from './endpoints.js';
 import type { ChannelSecurity } from './grpcConnection.js';
 import { checkCall, describeValue, isDuration } from './callChecks.js';
 import { MAX_DURATION_MS, type PoolConfig, type ResolvedConfig, resolveConfig, type SnakepitConfig } from './config.js';
-import type { CallOptions, StreamOptions, WorkerInfo, WorkerSlot } from './calls.js';
+import type { CallOptions, StreamOptions, WorkerSlot } from './calls.js';
 import { Dispatcher } from './dispatcher.js';
 import { InvalidArgumentError, InvalidStateError, PoolNotFoundError, ShuttingDownError, SnakepitError, StartupFailedError } from './errors.js';
 import type { SnakepitEventName, SnakepitEvents } from './events.js';
@@ -24,52 +24,15 @@ import { Metrics } from './metrics.js';
 import type { PythonProcess } from './pythonProcess.js';
 import { explainPythonExecutable, type PythonChoice } from './pythonExecutable.js';
 import { Recycler } from './recycler.js';
+import { healthReport, type HealthReport, type InspectSnapshot, inspectSnapshot, type ViewSource } from './inspectView.js';
 import { streamChunks } from './streamChunks.js';
 import { loadTracer } from './tracing.js';
 import { RunRegistry } from './runRegistry.js';
 import type { PoolStats } from './stats.js';
 
-export interface SupervisorInfo {
-  strategy: string;
-  intensity: number;
-  periodMs: number;
-  restartsInWindow: number;
-  /** Children in start order: worker ids for a pool, pool names for the root. */
-  children: string[];
-}
-
-export interface InspectSnapshot {
-  /** The root supervisor over pools. */
-  supervisor: SupervisorInfo;
-  pools: {
-    name: string;
-    profile: 'process' | 'thread' | 'remote';
-    capacity: number;
-    state: string;
-    /** The pool as the supervisor of its workers. */
-    supervisor: SupervisorInfo;
-    workers: WorkerInfo[];
-  }[];
-}
-
 export interface StopOptions {
   /** How long in-flight and queued calls may take to finish before workers are killed. */
   timeoutMs?: number;
-}
-
-/** For liveness and readiness probes. */
-export interface HealthReport {
-  /** Started or starting, and the root supervisor has not given up. */
-  live: boolean;
-  /** Running, and every pool is ready. */
-  ready: boolean;
-  pools: Record<string, {
-    /** The pool actor is ready and at least one of its workers takes calls. */
-    ready: boolean;
-    capacity: number;
-    /** Call places free right now. */
-    available: number;
-  }>;
 }
 
 type Lifecycle = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
@@ -260,65 +223,18 @@ export class Snakepit {
   }
 
   inspect(): InspectSnapshot {
-    const root = this.root?.getSnapshot().context;
-    return {
-      supervisor: supervisorInfo(this.config.supervisor, root?.restartWindow.length, root?.pools.map((p) => p.name)),
-      pools: this.config.pools.map((pool) => {
-        const dispatcher = this.dispatchers.get(pool.name)!;
-        return {
-          name: pool.name,
-          profile: pool.workerProfile,
-          capacity: dispatcher.capacity,
-          state: this.poolState(pool.name),
-          supervisor: this.supervisorState(pool),
-          workers: this.workerActors(pool.name).map((worker) => {
-            const { context, value } = worker.getSnapshot() as { context: WorkerContext; value: unknown };
-            const slot = dispatcher.slot(context.id);
-            return {
-              id: context.id,
-              pid: context.pid,
-              state: leafState(value),
-              // Load is the dispatcher's: it counts calls synchronously; the machine hears it once per turn.
-              inFlight: slot?.inFlight ?? 0,
-              capacity: context.capacity,
-              requests: slot?.requests ?? 0,
-              restarts: context.restarts,
-              gilEnabled: slot?.gilEnabled,
-              ...(context.endpoint === undefined ? {} : { endpoint: context.endpoint }),
-            };
-          }),
-        };
-      }),
-    };
-  }
-
-  /** The pool actor's worker actors, in start order. */
-  private workerActors(pool: string): AnyActorRef[] {
-    const context = this.root?.system.get(`pool:${pool}`)?.getSnapshot().context as PoolContext | undefined;
-    return context?.workers.map((w) => w.ref) ?? [];
-  }
-
-  /** The pool actor's own state (`starting`, `ready`, `failed`, `restarting`, `stopping`, …). */
-  private poolState(name: string): string {
-    const value = this.root?.system.get(`pool:${name}`)?.getSnapshot().value as string | Record<string, unknown> | undefined;
-    if (value === undefined) return this.lifecycle === 'new' ? 'new' : 'stopped';
-    return typeof value === 'string' ? value : Object.keys(value)[0];
-  }
-
-  private supervisorState(pool: PoolConfig): SupervisorInfo {
-    const context = this.root?.system.get(`pool:${pool.name}`)?.getSnapshot().context as PoolContext | undefined;
-    return supervisorInfo(pool.restart, context?.restartWindow.length, context?.workers.map((w) => w.id));
+    return inspectSnapshot(this.viewSource());
   }
 
   health(): HealthReport {
-    const live = (this.lifecycle === 'starting' || this.lifecycle === 'running') && !this.failures.root;
-    const pools: HealthReport['pools'] = {};
-    for (const [name, dispatcher] of this.dispatchers) {
-      const ready = live && this.poolState(name) === 'ready' && dispatcher.routable > 0;
-      pools[name] = { ready, capacity: dispatcher.capacity, available: ready ? dispatcher.available : 0 };
-    }
-    const ready = live && this.lifecycle === 'running' && Object.values(pools).every((pool) => pool.ready);
-    return { live, ready, pools };
+    return healthReport(this.viewSource());
+  }
+
+  private viewSource(): ViewSource {
+    return {
+      system: this.root?.system, rootContext: this.root?.getSnapshot().context, config: this.config,
+      dispatchers: this.dispatchers, lifecycle: this.lifecycle, rootFailed: this.failures.root !== undefined,
+    };
   }
 
   /**
@@ -556,20 +472,6 @@ export class Snakepit {
     return this.dispatchers.get(name)!.config;
   }
 
-}
-
-function supervisorInfo(
-  rules: { strategy: string; intensity: number; periodMs: number },
-  restartsInWindow = 0,
-  children: string[] = [],
-): SupervisorInfo {
-  const { strategy, intensity, periodMs } = rules;
-  return { strategy, intensity, periodMs, restartsInWindow, children };
-}
-
-/** A worker's state name: the innermost of `{ alive: 'busy' }`. */
-function leafState(value: unknown): WorkerStateName {
-  return (typeof value === 'string' ? value : leafState(Object.values(value as Record<string, unknown>)[0])) as WorkerStateName;
 }
 
 function pem(value: string | Buffer | undefined): Buffer | undefined {

@@ -67,6 +67,9 @@ test('1000 calls spread across three servers; a local pool beside them in the sa
   assert.equal([...byPid.values()].reduce((a, b) => a + b, 0), 1000);
   for (const server of servers) assert.ok((byPid.get(server.pid) ?? 0) >= 50, `server ${server.pid} took ${byPid.get(server.pid)} of 1000`);
   assert.match(await pit.metrics(), /snakepit_calls_total\{pool="remote",tool="pid",outcome="ok"\} 1000/);
+  const sticky = new Set<number>();
+  for (let i = 0; i < 12; i++) sticky.add(await pit.execute<number>('pid', {}, { pool: 'remote', sessionId: 'user-7' }));
+  assert.equal(sticky.size, 1, "a session's calls stay on one server");
   await pit.stop();
 });
 
