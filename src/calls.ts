@@ -2,7 +2,7 @@
 // dispatcher counts it) and the request (one call from submit until it is settled).
 import type { WorkerStateName } from '../machines/worker.machine.js';
 import type { WireValue } from './codec.js';
-import type { SnakepitError } from './errors.js';
+import { type SnakepitError, TimeoutError } from './errors.js';
 import type { Fifo, FifoEntry } from './fifo.js';
 import type { CallSpan } from './tracing.js';
 import type { CallSink, WorkerConnection } from './workerConnection.js';
@@ -105,6 +105,8 @@ export interface RequestOwner {
   callEnded(request: Request, error: SnakepitError | undefined, value: unknown): void;
   requeue(request: Request, error: SnakepitError): void;
   progressed(request: Request, value: unknown): void;
+  /** The caller's deadline has passed while the call still runs: cancel it, settle TIMEOUT. */
+  deadlinePassed(request: Request): void;
 }
 
 /** One call, from submit until settled; it is also the sink the worker connection reports to. */
@@ -146,12 +148,26 @@ export class Request implements CallSink {
     return this.options.sessionId;
   }
 
+  /**
+   * Anything the worker says of a call after its deadline makes it TIMEOUT: on a busy event
+   * loop the deadline's timer can run after a reply that came later, and the outcome must not
+   * depend on that order.
+   */
+  private get late(): boolean {
+    return this.deadlineAt !== undefined && !this.settled && performance.now() >= this.deadlineAt;
+  }
+
+  timeoutError(): TimeoutError {
+    return new TimeoutError(this.tool, Math.round(this.deadlineAt! - this.submittedAt));
+  }
+
   resolve(value: unknown): void {
+    if (this.late) return this.dispatcher.callEnded(this, this.timeoutError(), undefined);
     this.dispatcher.callEnded(this, undefined, value);
   }
 
   reject(error: SnakepitError): void {
-    this.dispatcher.callEnded(this, error, undefined);
+    this.dispatcher.callEnded(this, this.late ? this.timeoutError() : error, undefined);
   }
 
   unstarted(error: SnakepitError): void {
@@ -159,6 +175,7 @@ export class Request implements CallSink {
   }
 
   chunk(value: unknown): void {
+    if (this.late) this.dispatcher.deadlinePassed(this);
     if (!this.settled) this.stream?.chunk(value);
   }
 

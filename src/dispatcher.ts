@@ -13,7 +13,6 @@ import {
   QueueTimeoutError,
   ShuttingDownError,
   SnakepitError,
-  TimeoutError,
   WorkerCrashedError,
 } from './errors.js';
 import type { SnakepitEvents } from './events.js';
@@ -160,7 +159,7 @@ export class Dispatcher implements RequestOwner {
     let deadline: NodeJS.Timeout | undefined;
     if (timeoutMs !== undefined) {
       request.deadlineAt = request.submittedAt + timeoutMs;
-      deadline = setTimeout(() => this.giveUp(request, new TimeoutError(request.tool, timeoutMs)), timeoutMs);
+      deadline = setTimeout(() => this.deadlinePassed(request), timeoutMs);
     }
     const onAbort = () => this.giveUp(request, new AbortedError(request.tool, signal?.reason));
     signal?.addEventListener('abort', onAbort, { once: true });
@@ -170,6 +169,10 @@ export class Dispatcher implements RequestOwner {
         signal?.removeEventListener('abort', onAbort);
       };
     }
+  }
+
+  deadlinePassed(request: Request): void {
+    this.giveUp(request, request.timeoutError());
   }
 
   /**

@@ -78,6 +78,18 @@ test('a deadline gives TIMEOUT and the worker serves again once Python returns',
   assert.deepEqual(results, [2, 3, 4]);
 });
 
+test('a reply that comes after the deadline is TIMEOUT, even when a busy event loop runs the deadline late', async () => {
+  // The loop is held from 250 to 750 ms: Python's answer (≈350 ms) is read before the 300 ms
+  // deadline's timer gets to run, and must not count as a result.
+  setTimeout(() => {
+    const until = performance.now() + 500;
+    while (performance.now() < until);
+  }, 250);
+  const error = await rejection(pit.execute('sleep', { seconds: 0.35 }, { pool: 'calc', timeoutMs: 300 }));
+  assert.equal(error.code, 'TIMEOUT');
+  assert.match(error.message, /within 300 ms/);
+});
+
 test('an AbortSignal gives ABORTED, before or during the call', async () => {
   const early = await rejection(pit.execute('ping', {}, { pool: 'calc', signal: AbortSignal.abort() }));
   assert.equal(early.code, 'ABORTED');
