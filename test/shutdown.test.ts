@@ -3,6 +3,7 @@
 // of the same instance are killed at start.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { test } from 'node:test';
@@ -69,7 +70,11 @@ test('survivors of an earlier run of the same instance are killed at start, afte
   orphanRunIds.push(runId);
   // A frozen worker cannot notice that its parent died.
   process.kill(pids[0], 'SIGSTOP');
+  const fixtureGone = once(child, 'exit');
   child.kill('SIGKILL');
+  // Its workers see their socket close while the kernel is still tearing it down; only once it
+  // is reaped is the run dead for certain.
+  await fixtureGone;
   await waitFor(() => pids.slice(1).every((pid) => !isAlive(pid)), 5000, 'the other workers to exit');
   assert.ok(isAlive(pids[0]), 'the frozen worker survived its parent');
   const pit = createPit({ instanceId, pools: [{ name: 'a', poolSize: 1, adapter: 'sample_adapters.Calc' }] });
