@@ -6,8 +6,9 @@ relays: every call from any client's Session waits in one FIFO queue until a wor
 runs there alone, and its replies, progress, chunks and calls into Node go back to the Session
 that sent it, under that Session's own call id. Cancels, stream credits and Node's answers to
 host calls follow the call to its worker. A worker that dies fails the call it ran
-(WORKER_CRASHED) and is started again; the workers end with the server (they watch its control
-socket, as they watch Node's).
+(WORKER_CRASHED) and is started again; so does one that stops answering pings (frozen, or
+stuck in native code without releasing the GIL) for longer than the heartbeat timeout. The
+workers end with the server (they watch its control socket, as they watch Node's).
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import os
 import queue
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -33,6 +35,8 @@ from .parts import PartialCalls
 from .session import DONE, outgoing_frames, read_frames, runnable_calls
 
 RESTART_DELAY_S = 0.5
+PING_INTERVAL_S = 1.0
+DEFAULT_HEARTBEAT_TIMEOUT_S = 10.0
 READY_TIMEOUT_S = 60.0
 FINAL = ("result", "error", "end")
 # A worker frame may carry a reply as large as a call's arguments, plus its envelope.
@@ -71,6 +75,7 @@ class Worker:
         self.job: Job | None = None
         self.tools: list[str] = []
         self._token = ""
+        self.last_pong = 0.0  # monotonic; pings are answered by a thread a running call never holds
 
     @property
     def address(self) -> str:
@@ -99,6 +104,7 @@ class Worker:
         conn.connect(self.address)
         fs = FrameSocket(conn, self.relay.max_message + FRAME_ROOM)
         fs.write(pb.ClientFrame(token=self._token.encode()).SerializeToString())
+        self.last_pong = time.monotonic()
         self.fs = fs
         threading.Thread(target=self._read, args=(fs,), name=f"snakepit-relay-{self.index}", daemon=True).start()
 
@@ -120,6 +126,8 @@ class Worker:
                 frame = None
             if frame is None:
                 break
+            if frame.pongs:
+                self.last_pong = time.monotonic()
             self.relay.from_worker(self, frame)
         fs.sock.close()
         self.relay.worker_gone(self)
@@ -155,9 +163,10 @@ class Relay:
 
     profile = "process"
 
-    def __init__(self, adapter: str, workers: int, max_message: int):
+    def __init__(self, adapter: str, workers: int, max_message: int, heartbeat_timeout: float = DEFAULT_HEARTBEAT_TIMEOUT_S):
         self.adapter = adapter
         self.max_message = max_message
+        self.heartbeat_timeout = heartbeat_timeout
         self.socket_dir = tempfile.mkdtemp(prefix="snakepit-relay-")
         self.lock = threading.Lock()
         self.queue: deque[Job] = deque()
@@ -187,6 +196,7 @@ class Relay:
             raise
         self.tools = self.workers[0].tools
         threading.Thread(target=self._restarter, name="snakepit-relay-restarts", daemon=True).start()
+        threading.Thread(target=self._heartbeats, name="snakepit-relay-heartbeats", daemon=True).start()
 
     def session(self) -> "RelaySession":
         return RelaySession(self)
@@ -305,6 +315,24 @@ class Relay:
                 self._pump()
                 break
 
+    def _heartbeats(self) -> None:
+        """Pings every connected worker; one silent past the timeout is killed (its reader then
+        fails its call and the restarter starts it again)."""
+        seq = 0
+        while not self.stopping:
+            time.sleep(PING_INTERVAL_S)
+            seq += 1
+            for worker in self.workers:
+                if worker.fs is None:
+                    continue
+                silent = time.monotonic() - worker.last_pong
+                if silent > self.heartbeat_timeout:
+                    print(f"snakepit-bridge: worker {worker.index} (pid {worker.proc.pid}) answered no ping for {silent:.1f} s; "
+                          "killing it", file=sys.stderr, flush=True)
+                    _kill_group(worker.proc)
+                else:
+                    worker.send(pb.ClientFrame(pings=[seq]))
+
     def stop(self) -> None:
         """Ends every worker (each takes its process group with it when its control socket closes)."""
         self.stopping = True
@@ -319,6 +347,14 @@ class Relay:
                     worker.proc.kill()
                     worker.proc.wait()
         shutil.rmtree(self.socket_dir, ignore_errors=True)
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    """SIGKILL to the worker's process group (it leads one), so what its tools started goes too."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except OSError:
+        pass
 
 
 def _forwarded(job: Job):

@@ -58,6 +58,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="thread: calls on N threads of this process; process: each call alone in one of N worker processes")
     p.add_argument("--threads", type=int, help=f"thread profile: calls run at once (default {DEFAULT_THREADS})")
     p.add_argument("--workers", type=int, help=f"process profile: worker processes (default {DEFAULT_WORKERS})")
+    p.add_argument("--worker-heartbeat-timeout", type=float,
+                   help="process profile: seconds a worker may leave pings unanswered before it is killed and "
+                        "replaced (default 10)")
     p.add_argument("--tls-cert", help="PEM certificate chain of this server")
     p.add_argument("--tls-key", help="PEM private key of --tls-cert")
     p.add_argument("--tls-client-ca", help="PEM CA that client certificates must chain to (mutual TLS)")
@@ -69,8 +72,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--thread-safety-checks", action="store_true")
     args = p.parse_args(argv)
     if args.profile == "thread":
-        if args.workers is not None:
-            raise ServeError("--workers is for --profile process; the thread profile takes --threads")
+        if args.workers is not None or args.worker_heartbeat_timeout is not None:
+            raise ServeError("--workers and --worker-heartbeat-timeout are for --profile process; the thread profile takes --threads")
         args.threads = DEFAULT_THREADS if args.threads is None else args.threads
         if args.threads < 1:
             raise ServeError("--threads must be at least 1")
@@ -79,6 +82,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
             raise ServeError("--threads is for the thread profile; --profile process takes --workers")
         if args.thread_safety_checks:
             raise ServeError("--thread-safety-checks is for the thread profile: a process worker runs one call at a time")
+        if args.worker_heartbeat_timeout is not None and args.worker_heartbeat_timeout <= 0:
+            raise ServeError("--worker-heartbeat-timeout must be more than 0 seconds")
         args.workers = DEFAULT_WORKERS if args.workers is None else args.workers
         if args.workers < 1:
             raise ServeError("--workers must be at least 1")
@@ -207,9 +212,10 @@ def start_calls(args):
     """The profile's call runner, started; ServeError if the adapter cannot be served."""
     if args.profile == "thread":
         return ThreadCalls(args)
-    from .relay import Relay, WorkerStartError
+    from .relay import DEFAULT_HEARTBEAT_TIMEOUT_S, Relay, WorkerStartError
 
-    relay = Relay(args.adapter, args.workers, args.max_message_bytes)
+    timeout = args.worker_heartbeat_timeout or DEFAULT_HEARTBEAT_TIMEOUT_S
+    relay = Relay(args.adapter, args.workers, args.max_message_bytes, timeout)
     try:
         relay.start()
     except WorkerStartError as e:

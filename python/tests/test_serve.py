@@ -275,6 +275,38 @@ def test_process_profile_a_killed_worker_fails_only_its_call_and_is_replaced(ser
     assert gone(workers)
 
 
+def test_process_profile_a_frozen_worker_is_killed_when_its_pings_go_unanswered(servers):
+    server = servers("--profile", "process", "--workers", "2", "--worker-heartbeat-timeout", "2")
+    frozen, other = server.children()
+    stub = WorkerStub(server.channel())
+
+    def requests():
+        yield call_frame(1, "sleep", b'{"seconds": 1}')
+        yield call_frame(2, "sleep", b'{"seconds": 1}')
+        time.sleep(0.3)
+        os.kill(frozen, 19)  # SIGSTOP, mid-call
+
+    started = time.monotonic()
+    seen = replies_of(stub, requests(), seconds=60)
+    outcomes = sorted(r[0].error.code or "ok" for r in seen.values())
+    assert outcomes == ["WORKER_CRASHED", "ok"], "the frozen worker's call fails; the other completes"
+    assert time.monotonic() - started < 30, "within about the heartbeat timeout, not never"
+    assert gone([frozen])
+    deadline = time.monotonic() + 20
+    while len(server.children()) < 2:
+        assert time.monotonic() < deadline, "the frozen worker is replaced"
+        time.sleep(0.1)
+    assert other in server.children()
+
+
+def test_process_profile_a_busy_worker_answers_pings_and_is_left_alone(servers):
+    server = servers("--profile", "process", "--workers", "1", "--worker-heartbeat-timeout", "1.5", "--adapter", "sample_adapters.Calc")
+    [worker] = server.children()
+    seen = replies_of(WorkerStub(server.channel()), iter([call_frame(1, "spin", b'{"seconds": 4}')]))
+    assert seen[1][0].WhichOneof("outcome") == "result", "a 4 s CPU-bound call outlives a 1.5 s heartbeat timeout"
+    assert server.children() == [worker]
+
+
 def test_a_frame_that_does_not_decode_ends_only_that_clients_session(servers):
     server = servers(*PROCESS_PROFILE)
     raw = server.channel().stream_stream(f"/{pb.WORKER_SERVICE.full_name}/Session", request_serializer=lambda b: b)
@@ -288,7 +320,8 @@ def test_a_frame_that_does_not_decode_ends_only_that_clients_session(servers):
 
 def test_process_profile_command_line_errors(servers):
     for extra, says in [
-        (("--workers", "2"), "--workers is for --profile process"),
+        (("--workers", "2"), "--workers and --worker-heartbeat-timeout are for --profile process"),
+        (("--profile", "process", "--worker-heartbeat-timeout", "0"), "must be more than 0 seconds"),
         (("--profile", "process", "--threads", "2"), "--threads is for the thread profile"),
         (("--profile", "process", "--workers", "0"), "--workers must be at least 1"),
         (("--profile", "process", "--adapter", "sample_adapters.BrokenInit"), "a worker process failed to start"),
