@@ -6,11 +6,14 @@ grpcio-health-checking package:
     HealthCheckRequest { string service = 1; }
     HealthCheckResponse { ServingStatus status = 1; }  UNKNOWN 0, SERVING 1, NOT_SERVING 2, SERVICE_UNKNOWN 3
 Services: "liveness" is SERVING until the process ends; "", "readiness" and snakepit.v1.Worker
-are SERVING while the server takes calls and NOT_SERVING once it drains.
+are SERVING while the server takes calls and NOT_SERVING once it drains — or, for the process
+profile, while none of its worker processes is up.
 """
 from __future__ import annotations
 
 import threading
+
+from typing import Callable
 
 from .parts import read_varint
 
@@ -20,9 +23,15 @@ SERVICE = "grpc.health.v1.Health"
 
 
 class HealthStatus:
-    def __init__(self) -> None:
+    def __init__(self, can_serve: Callable[[], bool] = lambda: True) -> None:
         self._serving = False
+        self._can_serve = can_serve  # the server's own view: e.g. a worker process is up
         self._changed = threading.Condition()
+
+    def changed(self) -> None:
+        """What `can_serve` reads changed: watchers hear the new status."""
+        with self._changed:
+            self._changed.notify_all()
 
     def set_serving(self, serving: bool) -> None:
         with self._changed:
@@ -33,7 +42,7 @@ class HealthStatus:
         if service == "liveness":
             return SERVING
         if service in READY_SERVICES:
-            return SERVING if self._serving else NOT_SERVING
+            return SERVING if self._serving and self._can_serve() else NOT_SERVING
         return SERVICE_UNKNOWN
 
     def wait_change(self, seen: int, service: str, timeout: float) -> int:

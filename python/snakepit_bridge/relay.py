@@ -178,6 +178,7 @@ class Relay:
         # Restarts happen on this one long-lived thread: Linux sends a worker its parent-death
         # signal when the *thread* that spawned it ends, so a short-lived thread would kill it.
         self._restarts: queue.SimpleQueue = queue.SimpleQueue()
+        self.on_change: Callable[[], None] = lambda: None  # a worker went or came (readiness)
 
     @property
     def capacity(self) -> int:
@@ -200,6 +201,10 @@ class Relay:
 
     def session(self) -> "RelaySession":
         return RelaySession(self)
+
+    def can_serve(self) -> bool:
+        """A worker process is up: calls can run now or once one frees."""
+        return any(worker.fs is not None for worker in self.workers)
 
     def in_flight(self) -> int:
         """Calls held: waiting for a worker or running on one."""
@@ -293,6 +298,7 @@ class Relay:
                 job.node_id, "WORKER_CRASHED", "WorkerCrashed",
                 f"the worker process running this call on the bridge server died (status {status}); "
                 "retry the call if it is safe to repeat"))
+        self.on_change()
         if not stopping:
             self._restarts.put(worker)
 
@@ -312,6 +318,7 @@ class Relay:
                     continue
                 with self.lock:
                     self.idle.append(worker)
+                self.on_change()
                 self._pump()
                 break
 

@@ -204,6 +204,9 @@ class ThreadCalls:
     def in_flight(self) -> int:
         return max(self._in_flight.value, 0)
 
+    def can_serve(self) -> bool:
+        return True
+
     def stop(self) -> None:
         """Tool threads still running are left to the process's exit."""
 
@@ -262,7 +265,9 @@ def serve(args) -> int:
         credentials = grpc.ssl_server_credentials([pair], root_certificates=client_ca, require_client_auth=client_ca is not None)
     calls = start_calls(args)
     drain = Drain()
-    health = HealthStatus()
+    health = HealthStatus(calls.can_serve)
+    if calls.profile == "process":
+        calls.on_change = health.changed  # worker processes go and come back
     hello = {
         "protocol": PROTOCOL_VERSION, "pid": os.getpid(), "python": platform.python_version(), "gil_enabled": gil_enabled(),
         "profile": calls.profile, "capacity": calls.capacity, "tools": calls.tools, "server_id": f"{socket.gethostname()}:{os.getpid()}",

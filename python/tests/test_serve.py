@@ -30,9 +30,9 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, *extra: str, token: str | None = TOKEN, wait: bool = True):
+    def __init__(self, *extra: str, token: str | None = TOKEN, wait: bool = True, env: dict | None = None):
         self.port = free_port()
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(PYTHON_DIR), str(ADAPTERS)])}
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(PYTHON_DIR), str(ADAPTERS)]), **(env or {})}
         env.pop("SNAKEPIT_TOKEN", None)
         if token is not None:
             env["SNAKEPIT_TOKEN"] = token
@@ -305,6 +305,31 @@ def test_process_profile_a_busy_worker_answers_pings_and_is_left_alone(servers):
     seen = replies_of(WorkerStub(server.channel()), iter([call_frame(1, "spin", b'{"seconds": 4}')]))
     assert seen[1][0].WhichOneof("outcome") == "result", "a 4 s CPU-bound call outlives a 1.5 s heartbeat timeout"
     assert server.children() == [worker]
+
+
+def test_process_profile_readiness_is_off_while_no_worker_process_is_up(servers, tmp_path):
+    flag = tmp_path / "fail"
+    probe_port = free_port()
+    server = servers("--profile", "process", "--workers", "1", "--adapter", "sample_adapters.FailsWhileFlagged",
+                     "--health-listen", f"127.0.0.1:{probe_port}", env={"SNAKEPIT_TEST_FAIL_FLAG": str(flag)})
+    probes = grpc.insecure_channel(f"127.0.0.1:{probe_port}")
+    assert health_check(probes, "readiness") == SERVING
+    flag.touch()  # restarts fail from now on
+    [worker] = server.children()
+    os.kill(worker, 9)
+
+    def readiness_becomes(status: int) -> None:
+        deadline = time.monotonic() + 20
+        while health_check(probes, "readiness") != status:
+            assert time.monotonic() < deadline, f"readiness did not turn {status}"
+            time.sleep(0.1)
+
+    readiness_becomes(NOT_SERVING)
+    assert health_check(probes, "liveness") == SERVING, "the server itself lives: Kubernetes must not restart it"
+    flag.unlink()
+    readiness_becomes(SERVING)
+    seen = replies_of(WorkerStub(server.channel()), iter([call_frame(1, "pid", b"{}")]))
+    assert json.loads(seen[1][0].result.json) in server.children()
 
 
 def test_a_frame_that_does_not_decode_ends_only_that_clients_session(servers):

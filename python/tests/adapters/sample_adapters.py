@@ -157,6 +157,18 @@ class BrokenInit(BaseAdapter):
         return "pong"
 
 
+class FailsWhileFlagged(BaseAdapter):
+    """Fails to start while the file named by $SNAKEPIT_TEST_FAIL_FLAG exists."""
+
+    def __init__(self):
+        if os.path.exists(os.environ["SNAKEPIT_TEST_FAIL_FLAG"]):
+            raise RuntimeError("flagged to fail")
+
+    @tool
+    def pid(self):
+        return os.getpid()
+
+
 class PrintsOnInit(BaseAdapter):
     def __init__(self):
         print('{"type":"ready"}')
