@@ -120,7 +120,7 @@ class Dispatcher:
     def _encoded(self, call_id: int, what: str, out: Any):
         """(json, blobs); raises _TooLarge with the reply when they exceed the limit."""
         data, blobs = codec.encode(out)
-        size = len(data) + sum(len(b) for b in blobs)
+        size = len(data) + sum(map(len, blobs)) if blobs else len(data)
         if size > self.max_message:
             raise _TooLarge(too_large_reply(call_id, what, size, self.max_message))
         return data, blobs

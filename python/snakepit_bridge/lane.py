@@ -37,6 +37,7 @@ UNAUTHENTICATED_FRAME_BYTES = 4096
 TOKEN_WAIT_S = 10.0
 # How long a call runs before the watcher takes over reading (heartbeats, cancels).
 WATCH_INTERVAL_S = 0.02
+CALLS_FIELD = 1  # ClientFrame.calls
 
 
 class LaneServer:
@@ -158,6 +159,17 @@ class LaneProcessSession:
     def _take(self, frame) -> None:
         """Applies one frame: pings, cancels, then calls and parts. Called holding the baton."""
         write = self.fs.write_reply
+        fields = frame.ListFields()
+        if len(fields) != 1 or fields[0][0].number != CALLS_FIELD:  # most frames hold calls alone
+            self._take_control(frame)
+        ready, refused = runnable_calls(frame, self.partial)
+        for reply in refused:
+            write(reply)
+        self.queue.extend(ready)
+
+    def _take_control(self, frame) -> None:
+        """A frame's pings, answers from Node, credits and cancels."""
+        write = self.fs.write_reply
         for seq in frame.pings:
             self.fs.write(self.pong(seq))
         for reply in frame.host_replies:
@@ -174,10 +186,6 @@ class LaneProcessSession:
                 write(cancelled_reply(cid))
             else:
                 self.cancelled.add(cid)
-        ready, refused = runnable_calls(frame, self.partial)
-        for reply in refused:
-            write(reply)
-        self.queue.extend(ready)
 
     def _run_queued(self) -> None:
         d, cancelled, write = self.dispatcher, self.cancelled, self.fs.write_reply
