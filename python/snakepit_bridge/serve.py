@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import signal
 import socket
 import sys
@@ -31,7 +30,8 @@ from . import frames
 from .frames import PROTOCOL_VERSION
 from .health import HealthStatus, register_health
 from .session import decode_client_frame
-from .worker import DEFAULT_MAX_MESSAGE, FRAME_OVERHEAD, check_thread_safe, gil_enabled, load_adapter_class, register, require_token
+from .worker import (DEFAULT_MAX_MESSAGE, FRAME_OVERHEAD, check_thread_safe, gil_enabled, load_adapter_class, python_version,
+                     register, require_token)
 
 DEFAULT_THREADS = 4
 DEFAULT_WORKERS = 2
@@ -269,7 +269,7 @@ def serve(args) -> int:
     if calls.profile == "process":
         calls.on_change = health.changed  # worker processes go and come back
     hello = {
-        "protocol": PROTOCOL_VERSION, "pid": os.getpid(), "python": platform.python_version(), "gil_enabled": gil_enabled(),
+        "protocol": PROTOCOL_VERSION, "pid": os.getpid(), "python": python_version(), "gil_enabled": gil_enabled(),
         "profile": calls.profile, "capacity": calls.capacity, "tools": calls.tools, "server_id": f"{socket.gethostname()}:{os.getpid()}",
     }
     limit = args.max_message_bytes + FRAME_OVERHEAD

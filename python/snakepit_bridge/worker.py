@@ -16,7 +16,6 @@ import argparse
 import hmac
 import importlib
 import os
-import platform
 import sys
 import traceback
 
@@ -34,6 +33,11 @@ class StartupError(Exception):
     """A failure before ready that needs no traceback of ours (bad arguments, config)."""
 
 
+def python_version() -> str:
+    """As platform.python_version(), without importing platform (≈ 2 ms of every worker's start)."""
+    return sys.version.split()[0]
+
+
 def gil_enabled() -> bool:
     check = getattr(sys, "_is_gil_enabled", None)
     return bool(check()) if check is not None else True
@@ -44,8 +48,15 @@ class _ArgParser(argparse.ArgumentParser):
         raise StartupError(f"bad worker arguments: {message}")
 
 
+class _Formatter(argparse.HelpFormatter):
+    """A fixed width: the default asks shutil for the terminal's, an import every start pays."""
+
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, width=100)
+
+
 def parse_args(argv):
-    p = _ArgParser(prog="python -m snakepit_bridge", description="Snakepit Python worker")
+    p = _ArgParser(prog="python -m snakepit_bridge", description="Snakepit Python worker", formatter_class=_Formatter)
     p.add_argument("--adapter", required=True, help="module.Class of the adapter to serve")
     p.add_argument("--address", required=True, help="unix:/abs/path.sock or 127.0.0.1:PORT (0 = any free port)")
     p.add_argument("--transport", choices=("grpc", "local"), default="grpc")
@@ -194,7 +205,7 @@ def serve(args, control: Control, token: bytes):
         "protocol": PROTOCOL_VERSION,
         "pid": os.getpid(),
         "address": address,
-        "python": platform.python_version(),
+        "python": python_version(),
         "gil_enabled": gil_enabled(),
         "profile": args.profile,
         "threads": args.threads if args.profile == "thread" else 1,
