@@ -12,13 +12,8 @@ workers end with the server (they watch its control socket, as they watch Node's
 """
 from __future__ import annotations
 
-import json
-import os
 import queue
-import secrets
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,21 +25,14 @@ from typing import Any, Callable, Iterator
 from . import frames
 from . import messages as pb
 from .dispatch import cancelled_reply, error_reply
-from .framesocket import FrameSocket
 from .parts import PartialCalls
+from .relay_worker import Worker, kill_group
 from .session import DONE, outgoing_frames, read_frames, runnable_calls
 
 RESTART_DELAY_S = 0.5
 PING_INTERVAL_S = 1.0
 DEFAULT_HEARTBEAT_TIMEOUT_S = 10.0
-READY_TIMEOUT_S = 60.0
 FINAL = ("result", "error", "end")
-# A worker frame may carry a reply as large as a call's arguments, plus its envelope.
-FRAME_ROOM = 4 << 20
-
-
-class WorkerStartError(Exception):
-    """A relay worker that could not start (the adapter's error, from its startup_error line)."""
 
 
 class Job:
@@ -60,102 +48,6 @@ class Job:
         self.deadline = deadline
         self.worker: Worker | None = None
         self.worker_id = 0
-
-
-class Worker:
-    """One local-lane worker process and the relay's connection to it."""
-
-    def __init__(self, relay: "Relay", index: int):
-        self.relay = relay
-        self.index = index
-        self.proc: subprocess.Popen | None = None
-        self.link: socket.socket | None = None  # its control socket: open while the server lives
-        self.fs: FrameSocket | None = None
-        self.next_id = 1
-        self.job: Job | None = None
-        self.tools: list[str] = []
-        self._token = ""
-        self.last_pong = 0.0  # monotonic; pings are answered by a thread a running call never holds
-
-    @property
-    def address(self) -> str:
-        return f"{self.relay.socket_dir}/w{self.index}.sock"
-
-    def spawn(self) -> None:
-        relay = self.relay
-        if self.link is not None:
-            self.link.close()
-        self._token = secrets.token_hex(16)
-        ours, theirs = socket.socketpair()
-        env = {**os.environ, "SNAKEPIT_TOKEN": self._token, "SNAKEPIT_CONTROL_FD": str(theirs.fileno())}
-        argv = [sys.executable, "-m", "snakepit_bridge", "--adapter", relay.adapter, "--address", f"unix:{self.address}",
-                "--transport", "local", "--profile", "process", "--worker-id", f"relay-{self.index}",
-                "--max-message-bytes", str(relay.max_message)]
-        # No preexec_fn: Python code between fork and exec can deadlock while grpc threads run.
-        self.proc = subprocess.Popen(argv, env=env, pass_fds=(theirs.fileno(),), start_new_session=True)
-        theirs.close()
-        self.link = ours
-
-    def connect(self) -> None:
-        """Waits for the worker's `ready` line, then connects and starts reading its frames."""
-        ready = _await_ready(self.link, self.proc)
-        self.tools = list(ready.get("tools", []))
-        conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        conn.connect(self.address)
-        fs = FrameSocket(conn, self.relay.max_message + FRAME_ROOM)
-        fs.write(pb.ClientFrame(token=self._token.encode()).SerializeToString())
-        self.last_pong = time.monotonic()
-        self.fs = fs
-        threading.Thread(target=self._read, args=(fs,), name=f"snakepit-relay-{self.index}", daemon=True).start()
-
-    def send(self, frame) -> None:
-        fs = self.fs
-        if fs is None:
-            return
-        try:
-            fs.write(frame.SerializeToString())
-        except Exception:  # noqa: BLE001 - a dead worker: its reader reports it
-            pass
-
-    def _read(self, fs: FrameSocket) -> None:
-        while True:
-            try:
-                raw = fs.read()
-                frame = None if raw is None else pb.parse(pb.ServerFrame, raw)
-            except Exception:  # noqa: BLE001 - a worker that sends garbage is ended
-                frame = None
-            if frame is None:
-                break
-            if frame.pongs:
-                self.last_pong = time.monotonic()
-            self.relay.from_worker(self, frame)
-        fs.sock.close()
-        self.relay.worker_gone(self)
-
-
-def _await_ready(link: socket.socket, proc: subprocess.Popen) -> dict:
-    """The worker's `ready` line on its control socket; WorkerStartError if it failed to start."""
-    link.settimeout(READY_TIMEOUT_S)
-    buf = b""
-    try:
-        while True:
-            try:
-                data = link.recv(65536)
-            except socket.timeout:
-                proc.kill()
-                raise WorkerStartError(f"a worker did not start within {READY_TIMEOUT_S:.0f} s") from None
-            if not data:
-                raise WorkerStartError(f"a worker exited during start-up (status {proc.wait()})")
-            buf += data
-            while b"\n" in buf:
-                line, buf = buf.split(b"\n", 1)
-                message = json.loads(line)
-                if message.get("type") == "ready":
-                    return message
-                if message.get("type") == "startup_error":
-                    raise WorkerStartError(f"{message.get('error_type')}: {message.get('message')}")
-    finally:
-        link.settimeout(None)
 
 
 class Relay:
@@ -336,7 +228,7 @@ class Relay:
                 if silent > self.heartbeat_timeout:
                     print(f"snakepit-bridge: worker {worker.index} (pid {worker.proc.pid}) answered no ping for {silent:.1f} s; "
                           "killing it", file=sys.stderr, flush=True)
-                    _kill_group(worker.proc)
+                    kill_group(worker.proc)
                 else:
                     worker.send(pb.ClientFrame(pings=[seq]))
 
@@ -354,14 +246,6 @@ class Relay:
                     worker.proc.kill()
                     worker.proc.wait()
         shutil.rmtree(self.socket_dir, ignore_errors=True)
-
-
-def _kill_group(proc: subprocess.Popen) -> None:
-    """SIGKILL to the worker's process group (it leads one), so what its tools started goes too."""
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except OSError:
-        pass
 
 
 def _forwarded(job: Job):

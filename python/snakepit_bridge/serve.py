@@ -215,7 +215,8 @@ def start_calls(args):
     """The profile's call runner, started; ServeError if the adapter cannot be served."""
     if args.profile == "thread":
         return ThreadCalls(args)
-    from .relay import DEFAULT_HEARTBEAT_TIMEOUT_S, Relay, WorkerStartError
+    from .relay import DEFAULT_HEARTBEAT_TIMEOUT_S, Relay
+    from .relay_worker import WorkerStartError
 
     timeout = args.worker_heartbeat_timeout or DEFAULT_HEARTBEAT_TIMEOUT_S
     relay = Relay(args.adapter, args.workers, args.max_message_bytes, timeout)
