@@ -24,6 +24,12 @@ export const MAX_POOL_SIZE = 1024;
  */
 export const DEFAULT_PREFETCH = 2;
 export const MAX_PREFETCH = 64;
+/**
+ * An idle process worker on the local lane polls its socket this long for the next call before
+ * it sleeps, while calls come closer together than that (see "Idle polling" in the README).
+ */
+export const DEFAULT_IDLE_POLL_MICROS = 100;
+export const MAX_IDLE_POLL_MICROS = 10_000;
 export const MAX_SESSIONS = 10_000_000;
 /**
  * A crashed worker waits this long before it is started again: half a cold start here, so a
@@ -126,6 +132,7 @@ function buildSchemas() {
       poolSize: positiveInt.max(MAX_POOL_SIZE, `at most ${MAX_POOL_SIZE} workers per pool`).optional(),
       threadsPerWorker: positiveInt.max(MAX_THREADS_PER_WORKER, `at most ${MAX_THREADS_PER_WORKER} threads per worker`).optional(),
       prefetch: nonNegativeInt.max(MAX_PREFETCH, `at most ${MAX_PREFETCH} calls sent ahead`).optional(),
+      idlePollMicros: nonNegativeInt.max(MAX_IDLE_POLL_MICROS, `at most ${MAX_IDLE_POLL_MICROS} µs`).optional(),
       affinity: z.enum(['hint', 'strict']).default('hint'),
       sessionTtlMs: duration.default(30 * 60 * 1000),
       maxSessions: positiveInt.max(MAX_SESSIONS, `at most ${MAX_SESSIONS} sessions per pool`).default(10_000),
@@ -189,7 +196,7 @@ export type PoolConfigInput = z.input<Schemas['pool']>;
 type ParsedPool = z.output<Schemas['pool']>;
 
 /** A pool's configuration after defaults and profile rules are applied. */
-export interface PoolConfig extends Omit<ParsedPool, 'adapter' | 'adapterArgs' | 'poolSize' | 'threadsPerWorker' | 'adapterEnv' | 'prefetch' | 'endpoints'> {
+export interface PoolConfig extends Omit<ParsedPool, 'adapter' | 'adapterArgs' | 'poolSize' | 'threadsPerWorker' | 'adapterEnv' | 'prefetch' | 'idlePollMicros' | 'endpoints'> {
   /** Remote pools only. */
   endpoints?: EndpointSource;
   adapter: string;
@@ -197,6 +204,8 @@ export interface PoolConfig extends Omit<ParsedPool, 'adapter' | 'adapterArgs' |
   threadsPerWorker: number;
   /** Calls a process worker holds beyond the running one; 0 for thread workers. */
   prefetch: number;
+  /** µs an idle process worker on the local lane polls for its next call; 0 otherwise. */
+  idlePollMicros: number;
   /** adapterEnv over the profile's thread-variable defaults. */
   env: Record<string, string>;
 }
@@ -251,13 +260,17 @@ function resolvePool(pool: ParsedPool, at: (key: string) => string, issues: { pa
     issues.push({ path: at('prefetch'), message: 'applies to workerProfile "process" only; a thread worker takes calls while others run' });
   }
   const prefetch = thread ? 0 : (pool.prefetch ?? DEFAULT_PREFETCH);
+  if ((thread || pool.transport === 'grpc') && pool.idlePollMicros) {
+    issues.push({ path: at('idlePollMicros'), message: 'applies to workerProfile "process" on transport "local" only' });
+  }
+  const idlePollMicros = thread || pool.transport === 'grpc' ? 0 : (pool.idlePollMicros ?? DEFAULT_IDLE_POLL_MICROS);
   const threadsPerWorker = thread ? (pool.threadsPerWorker ?? 4) : 1;
   const poolSize = pool.poolSize ?? (thread ? 1 : os.availableParallelism());
   const profileThreads = String(threadsPerWorker);
   const env: Record<string, string> = {};
   for (const name of THREAD_ENV_VARS) env[name] = profileThreads;
   Object.assign(env, adapterEnv);
-  return { ...rest, adapter: adapter ?? '', poolSize, threadsPerWorker, prefetch, env };
+  return { ...rest, adapter: adapter ?? '', poolSize, threadsPerWorker, prefetch, idlePollMicros, env };
 }
 
 /**
@@ -266,7 +279,7 @@ function resolvePool(pool: ParsedPool, at: (key: string) => string, issues: { pa
  */
 function resolveRemotePool(pool: ParsedPool, at: (key: string) => string, issues: { path: string; message: string }[]): PoolConfig {
   const { adapterArgs: _args, adapterEnv: _env, ...rest } = pool;
-  const local = ['adapter', 'adapterArgs', 'poolSize', 'threadsPerWorker', 'prefetch', 'workerMaxMemoryMb'] as const;
+  const local = ['adapter', 'adapterArgs', 'poolSize', 'threadsPerWorker', 'prefetch', 'idlePollMicros', 'workerMaxMemoryMb'] as const;
   for (const key of local) {
     if (pool[key] !== undefined) issues.push({ path: at(key), message: 'does not apply to workerProfile "remote": each endpoint is one worker, and its server sets the rest' });
   }
@@ -275,7 +288,7 @@ function resolveRemotePool(pool: ParsedPool, at: (key: string) => string, issues
   if (pool.tls === undefined) {
     issues.push({ path: at('tls'), message: 'required for workerProfile "remote": { ca } to trust the servers (and cert, key for mutual TLS), or false for servers started with --insecure' });
   }
-  return { ...rest, adapter: '', poolSize: 0, threadsPerWorker: 1, prefetch: 0, env: {} };
+  return { ...rest, adapter: '', poolSize: 0, threadsPerWorker: 1, prefetch: 0, idlePollMicros: 0, env: {} };
 }
 
 function adapterFromArgs(args: string[] | undefined, at: (key: string) => string, issues: { path: string; message: string }[]) {

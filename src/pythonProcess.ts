@@ -30,6 +30,8 @@ export interface LaunchOptions {
   transport: 'local' | 'grpc';
   threads: number;
   threadSafetyChecks: boolean;
+  /** µs the worker polls for its next call before sleeping (local lane, process profile). */
+  idlePollMicros: number;
   /** Extra environment: user's python.env, then the pool's profile env. */
   env: Record<string, string>;
   pythonPath: string[];
@@ -92,6 +94,7 @@ export class PythonProcess {
       '--max-message-bytes', String(options.maxMessageBytes),
     ];
     if (options.threadSafetyChecks) args.push('--thread-safety-checks');
+    if (options.idlePollMicros) args.push('--idle-poll-us', String(options.idlePollMicros));
     this.child = spawn(options.executable, args, {
       stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
       detached: true,

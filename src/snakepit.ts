@@ -387,6 +387,7 @@ export class Snakepit {
       transport: pool.transport,
       threads: pool.threadsPerWorker,
       threadSafetyChecks: pool.threadSafetyChecks,
+      idlePollMicros: pool.idlePollMicros,
       env: { ...this.config.python.env, ...pool.env },
       pythonPath: this.config.python.pythonPath,
       socketDir: this.registry!.socketDir,

@@ -106,7 +106,7 @@ class LaneServer:
 class LaneProcessSession:
     """Process profile: calls run inline on the main thread; see the module's note."""
 
-    def __init__(self, fs: FrameSocket, dispatcher: Dispatcher, in_flight: InFlight, pong: Callable[[int], bytes]):
+    def __init__(self, fs: FrameSocket, dispatcher: Dispatcher, in_flight: InFlight, pong: Callable[[int], bytes], idle_poll_s: float = 0.0):
         self.fs = fs
         self.dispatcher = dispatcher
         self.in_flight = in_flight
@@ -115,6 +115,7 @@ class LaneProcessSession:
         self.queue: deque = deque()  # (call, args, deadline) ready to run, in order; touched under the baton
         self.partial = PartialCalls(dispatcher.max_message)
         fs.part_sink = self.partial
+        fs.idle_poll_s = idle_poll_s
         self.baton = threading.Lock()  # whoever holds it reads the socket
         self.running = False
         self.watching = False

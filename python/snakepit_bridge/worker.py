@@ -63,6 +63,8 @@ def parse_args(argv):
     p.add_argument("--profile", choices=("process", "thread"), default="process")
     p.add_argument("--threads", type=int, default=1, help="concurrent calls in the thread profile")
     p.add_argument("--thread-safety-checks", action="store_true")
+    p.add_argument("--idle-poll-us", type=int, default=0,
+                   help="process profile, local lane: poll this long for the next call before sleeping (idlePollMicros)")
     p.add_argument("--worker-id", default="")
     p.add_argument("--run-id", default="")
     p.add_argument("--max-message-bytes", type=int, default=DEFAULT_MAX_MESSAGE,
@@ -70,6 +72,8 @@ def parse_args(argv):
     args = p.parse_args(argv)
     if args.threads < 1:
         raise StartupError("--threads must be at least 1")
+    if not 0 <= args.idle_poll_us <= 10_000:
+        raise StartupError("--idle-poll-us must be between 0 and 10000")
     if args.max_message_bytes < 1:
         raise StartupError("--max-message-bytes must be at least 1")
     return args
@@ -226,7 +230,7 @@ def serve_lane(args, token: bytes, dispatcher, pool, in_flight):
     if pool is not None:
         make_session = lambda fs: LaneThreadSession(fs, ThreadSession(dispatcher, pool, in_flight), pong)  # noqa: E731
     else:
-        make_session = lambda fs: LaneProcessSession(fs, dispatcher, in_flight, pong)  # noqa: E731
+        make_session = lambda fs: LaneProcessSession(fs, dispatcher, in_flight, pong, args.idle_poll_us / 1e6)  # noqa: E731
     path = args.address[len("unix:"):]
     if path.startswith("//"):
         path = path[2:]
