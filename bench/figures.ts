@@ -52,7 +52,7 @@ function payloadFigure(name: string, payloads: PayloadResult | undefined, dir: '
 }
 
 /** The configurations of at most 2 Python processes that `throughputVsPythonShell` takes the best of. */
-const THROUGHPUT_CANDIDATES = ['snakepit-process-2', 'snakepit-process-2-prefetch-8', 'snakepit-thread-1x16'] as const;
+const THROUGHPUT_CANDIDATES = ['snakepit-process-1', 'snakepit-process-1-prefetch-8', 'snakepit-process-2', 'snakepit-process-2-prefetch-8', 'snakepit-thread-1x16'] as const;
 
 export function computeFigures(r: SectionResults): Figure[] {
   const p = r.peers?.paths;
