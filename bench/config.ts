@@ -17,7 +17,12 @@ const envInt = (name: string, full: number, quick = full): number => {
 
 export const N = envInt('BENCH_N', 50);
 export const ROUNDS = envInt('BENCH_ROUNDS', 40, 8);
-export const WARMUP = envInt('BENCH_WARMUP', 300, 200);
+/**
+ * Calls each path makes before it is measured. V8 needs ≈ 3,000 of Snakepit's calls to optimise
+ * its call path on this machine (a sequential call takes 2–3 × longer until then), so every
+ * path — peers included — is measured warm, as in a long-running service.
+ */
+export const WARMUP = envInt('BENCH_WARMUP', 5000);
 export const MATMUL_CALLS = envInt('BENCH_MATMUL_CALLS', 200);
 // Unset means "the adapter's default size", so no n is sent at all.
 export const MATMUL_N = process.env.BENCH_MATMUL_N ? envInt('BENCH_MATMUL_N', 610) : undefined;

@@ -7,7 +7,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { PEER_BURST_MS, PEER_ROUNDS, PEER_SEQ_CALLS, PEER_SEQ_ROUNDS } from './config.js';
+import { PEER_BURST_MS, PEER_ROUNDS, PEER_SEQ_CALLS, PEER_SEQ_ROUNDS, WARMUP } from './config.js';
 import { median, repoRoot } from './floors.js';
 import { BRIDGES, type BridgeKey } from './peers/bridges.js';
 import { Cell } from './peers/cells.js';
@@ -79,7 +79,7 @@ export async function peersSection(results: Record<string, unknown>): Promise<Pe
     }
     // One unmeasured round warms every path the same way.
     for (const c of cells) {
-      await c.request({ type: 'seq', calls: PEER_SEQ_CALLS, warmup: 100 }, 'seq');
+      await c.request({ type: 'seq', calls: PEER_SEQ_CALLS, warmup: WARMUP }, 'seq');
       await c.request({ type: 'burst', inFlight: IN_FLIGHT, ms: PEER_BURST_MS / 2 }, 'burst');
     }
     for (let round = 0; round < PEER_SEQ_ROUNDS; round++) {

@@ -18,7 +18,7 @@
  *
  * Tunables (environment, read in config.ts; --quick lowers the defaults): BENCH_SECTIONS
  * (all of the above), BENCH_N (calls per latency round, 50), BENCH_ROUNDS (40; quick 8),
- * BENCH_WARMUP (300), BENCH_PEER_SEQ_ROUNDS (30; 12), BENCH_PEER_SEQ_CALLS (100),
+ * BENCH_WARMUP (5000: calls before a path is measured), BENCH_PEER_SEQ_ROUNDS (30; 12), BENCH_PEER_SEQ_CALLS (100),
  * BENCH_PEER_ROUNDS (burst rounds, 5; 3), BENCH_PEER_BURST_MS (500; 300), BENCH_MATMUL_CALLS (200), BENCH_MATMUL_N (adapter default),
  * BENCH_CPU_ROUNDS (3; 1), BENCH_PAYLOAD_MIB (50), BENCH_PAYLOAD_ROUNDS (5; 3),
  * BENCH_LIFECYCLE_ROUNDS (5; 3), BENCH_BLAS_DEFAULTS=1 (leave the profiles' BLAS thread
