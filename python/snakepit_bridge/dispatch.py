@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import sys
-import traceback
 from typing import Any, Callable, Iterator
 
 from . import codec, frames
@@ -41,6 +40,8 @@ def _text(exc: BaseException) -> str:
 
 
 def _traceback(exc: BaseException) -> str:
+    import traceback  # here: only failing calls need it, and it costs every worker's start ≈ 3 ms
+
     try:
         return "".join(traceback.format_exception(exc))
     except BaseException:  # noqa: BLE001

@@ -23,10 +23,15 @@ from __future__ import annotations
 import os
 import select
 import signal
-import subprocess
 import sys
 import time
-from typing import Callable, Iterable, NamedTuple
+
+# The watchdog starts next to every worker, so it imports nothing it does not use: not typing
+# (annotations stay strings) and not subprocess (only the worker starts the watchdog).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import subprocess
+    from typing import Callable, Iterable
 
 MARK_ENV = "SNAKEPIT_WORKER_MARK"
 # A worker's environment block carries its per-worker token, which makes the block unique:
@@ -37,10 +42,13 @@ SWEEP_TIMEOUT_S = 10.0
 PR_SET_CHILD_SUBREAPER = 36
 
 
-class Proc(NamedTuple):
-    ppid: int
-    state: str
-    start: int  # start time in clock ticks since boot: tells a reused pid apart
+class Proc:
+    __slots__ = ("ppid", "state", "start")
+
+    def __init__(self, ppid: int, state: str, start: int):
+        self.ppid = ppid
+        self.state = state
+        self.start = start  # start time in clock ticks since boot: tells a reused pid apart
 
 
 def read_proc(pid: int) -> Proc | None:
@@ -265,6 +273,8 @@ def start_watchdog(mark: str) -> tuple[subprocess.Popen, int] | None:
     """
     if not sys.platform.startswith("linux"):
         return None
+    import subprocess
+
     read_end, write_end = os.pipe()  # both non-inheritable; pass_fds hands read_end over
     try:
         watchdog = subprocess.Popen(

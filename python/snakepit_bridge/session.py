@@ -17,7 +17,6 @@ import queue
 import sys
 import threading
 import time
-import traceback
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from . import frames
@@ -39,6 +38,8 @@ BRIDGE_FAILURE_EXIT = 70
 
 def fatal(where: str) -> None:
     """Our own code failed: say where on stderr and end the process, to be replaced."""
+    import traceback
+
     try:
         print(f"snakepit worker: internal failure in {where}; exiting to be replaced", file=sys.stderr)
         traceback.print_exc(file=sys.stderr)

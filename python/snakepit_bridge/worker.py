@@ -17,7 +17,6 @@ import hmac
 import importlib
 import os
 import sys
-import traceback
 
 from .control import Control, exit_now, guard_descendants
 from .frames import PROTOCOL_VERSION
@@ -298,6 +297,8 @@ def main(argv=None) -> None:
     except BaseException as e:  # noqa: BLE001 - anything before ready is a startup_error
         if isinstance(e, SystemExit) and e.code in (0, None) and {"-h", "--help"} & set(sys.argv):
             raise  # --help printed usage
+        import traceback
+
         tb = "" if isinstance(e, StartupError) else traceback.format_exc()
         error_type = "StartupError" if isinstance(e, StartupError) else type(e).__name__
         message = str(e) if not isinstance(e, SystemExit) else f"the adapter called sys.exit({e.code!r}) during startup"
