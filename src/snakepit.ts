@@ -7,13 +7,11 @@ import type { PoolInput } from '../machines/pool.machine.js';
 import type { RuntimeOutput } from '../machines/runtime.machine.js';
 import type { RecycleReason, WorkerContext } from '../machines/worker.machine.js';
 import { createRuntimeLogic, type RuntimeHooks } from './actors.js';
-import { dnsName, resolveEndpoints, watchEndpoints } from './endpoints.js';
-import type { ChannelSecurity } from './grpcConnection.js';
 import { checkCall, describeValue, isDuration } from './callChecks.js';
 import { MAX_DURATION_MS, type PoolConfig, type ResolvedConfig, resolveConfig, type SnakepitConfig } from './config.js';
 import type { CallOptions, StreamOptions, WorkerSlot } from './calls.js';
 import { Dispatcher } from './dispatcher.js';
-import { InvalidArgumentError, InvalidStateError, PoolNotFoundError, ShuttingDownError, SnakepitError, StartupFailedError } from './errors.js';
+import { InvalidArgumentError, InvalidStateError, PoolNotFoundError, ShuttingDownError, SnakepitError } from './errors.js';
 import type { SnakepitEventName, SnakepitEvents } from './events.js';
 import { Failures } from './failures.js';
 import { type ExposedFunction, HostFunctions } from './hostFunctions.js';
@@ -24,6 +22,7 @@ import { Metrics } from './metrics.js';
 import type { PythonProcess } from './pythonProcess.js';
 import { explainPythonExecutable, type PythonChoice } from './pythonExecutable.js';
 import { Recycler } from './recycler.js';
+import { RemotePools } from './remotePools.js';
 import { healthReport, type HealthReport, type InspectSnapshot, inspectSnapshot, type ViewSource } from './inspectView.js';
 import { streamChunks } from './streamChunks.js';
 import { loadTracer } from './tracing.js';
@@ -64,13 +63,13 @@ export class Snakepit {
   private readonly inspection: Inspection | undefined;
   private metricsSource: Promise<Metrics> | undefined;
   /** Remote pools: each one's TLS towards its servers, and how to stop asking for its endpoints. */
-  private readonly security = new Map<string, ChannelSecurity | undefined>();
-  private readonly endpointWatches: (() => void)[] = [];
+  private readonly remote: RemotePools;
 
   constructor(config: SnakepitConfig) {
     this.config = resolveConfig(config);
     this.inspection = resolveInspection(this.config.inspect);
     this.python = explainPythonExecutable(this.config.python.executable);
+    this.remote = new RemotePools(this.config.pools);
     for (const pool of this.config.pools) {
       const recycler = new Recycler(pool, (workerId, reason) => this.requestRecycle(pool.name, workerId, reason));
       this.recyclers.set(pool.name, recycler);
@@ -98,7 +97,7 @@ export class Snakepit {
     this.lifecycle = 'starting';
     let endpoints: Map<string, string[]>;
     try {
-      endpoints = await this.resolveRemotePools();
+      endpoints = await this.remote.resolve();
       this.registry = RunRegistry.open(this.config.instanceId ?? RunRegistry.defaultInstanceId(this.config.pools), this.runId);
     } catch (error) {
       // Nothing was started: the instance is simply stopped.
@@ -119,48 +118,18 @@ export class Snakepit {
     const [settled] = await Promise.all([waitFor(this.root, (snapshot) => snapshot.matches('serving') || snapshot.status !== 'active'), tracing]);
     if (settled.status === 'active' && this.lifecycle === 'starting') {
       this.lifecycle = 'running';
-      this.followEndpoints(endpoints);
+      this.remote.follow(endpoints, {
+        endpoints: (pool, list, changed) => {
+          if (changed) this.events.emit('pool:endpoints', { pool, at: Date.now(), endpoints: list });
+          this.root?.system.get(`pool:${pool}`)?.send({ type: 'ENDPOINTS', endpoints: list });
+        },
+        failed: (pool, last, error) => this.events.emit('pool:endpoints', { pool, at: Date.now(), endpoints: last, error: error.message }),
+      });
       return;
     }
     const output = (await toPromise(this.root)) as RuntimeOutput;
     await this.cleanUp();
     throw (output.startFailure && this.failures.pool(output.startFailure.pool)) ?? new ShuttingDownError();
-  }
-
-  /** Each remote pool's endpoints now; a pool whose endpoints cannot be resolved fails start-up. */
-  private async resolveRemotePools(): Promise<Map<string, string[]>> {
-    const resolved = new Map<string, string[]>();
-    for (const pool of this.config.pools) {
-      if (pool.workerProfile !== 'remote') continue;
-      try {
-        resolved.set(pool.name, await resolveEndpoints(pool.endpoints!));
-      } catch (error) {
-        throw new StartupFailedError(`Pool "${pool.name}": its endpoints cannot be resolved (${(error as Error).message}).`, { pool: pool.name });
-      }
-      const tls = pool.tls;
-      const servername = tls ? (tls.servername ?? dnsName(pool.endpoints!)) : undefined;
-      this.security.set(pool.name, tls ? { ca: pem(tls.ca), cert: pem(tls.cert), key: pem(tls.key), servername } : undefined);
-    }
-    return resolved;
-  }
-
-  /** Remote pools follow their endpoints as they change (pods come and go). */
-  private followEndpoints(initial: Map<string, string[]>): void {
-    for (const [name, first] of initial) {
-      const pool = this.poolConfig(name);
-      let last = first;
-      const stop = watchEndpoints(
-        pool.endpoints!,
-        pool.resolveIntervalMs,
-        (endpoints) => {
-          if (endpoints.join() !== last.join()) this.events.emit('pool:endpoints', { pool: name, at: Date.now(), endpoints });
-          last = endpoints;
-          this.root?.system.get(`pool:${name}`)?.send({ type: 'ENDPOINTS', endpoints });
-        },
-        (error) => this.events.emit('pool:endpoints', { pool: name, at: Date.now(), endpoints: last, error: error.message }),
-      );
-      this.endpointWatches.push(stop);
-    }
   }
 
   /** The root xstate actor: `actor.system.get('pool:name')`, `getSnapshot()`, inspection. */
@@ -306,7 +275,7 @@ export class Snakepit {
       return Promise.reject(new InvalidArgumentError('stop', `stop({ timeoutMs }) needs a number of ms from 0 to ${MAX_DURATION_MS}; got ${describeValue(timeoutMs)}.`));
     }
     this.releaseSignals?.();
-    for (const stop of this.endpointWatches.splice(0)) stop();
+    this.remote.stop();
     this.stopping ??= this.shutDown(timeoutMs);
     return this.stopping;
   }
@@ -336,7 +305,7 @@ export class Snakepit {
 
   /** Makes sure no worker process survives, then removes the run's record and socket directory. */
   private async cleanUp(): Promise<void> {
-    for (const stop of this.endpointWatches.splice(0)) stop();
+    this.remote.stop();
     await Promise.all([...this.processes].map((python) => python.terminate(0)));
     this.registry?.clear();
     for (const recycler of this.recyclers.values()) recycler.stopAll();
@@ -355,7 +324,7 @@ export class Snakepit {
           workerId,
           endpoint,
           token: pool.token!,
-          security: this.security.get(poolName),
+          security: this.remote.securityOf(poolName),
           connectTimeoutMs: pool.startupTimeoutMs,
           host: this.host.forPool({ maxDepth: pool.maxArgumentDepth, maxBytes: pool.maxMessageBytes }),
         };
@@ -473,10 +442,6 @@ export class Snakepit {
     return this.dispatchers.get(name)!.config;
   }
 
-}
-
-function pem(value: string | Buffer | undefined): Buffer | undefined {
-  return value === undefined ? undefined : Buffer.isBuffer(value) ? value : Buffer.from(value);
 }
 
 function toPoolInput(pool: PoolConfig, endpoints: string[] | undefined): PoolInput {
