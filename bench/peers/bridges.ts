@@ -102,6 +102,7 @@ export const BRIDGES = {
   pythonia: { label: 'pythonia 1.2, 1 process', open: pythonia },
   'node-calls-python': { label: 'node-calls-python (CPython inside Node)', open: nodeCallsPython },
   'snakepit-process-1': { label: 'Snakepit process profile, 1 worker', open: snakepit({ workerProfile: 'process', poolSize: 1 }) },
+  'snakepit-process-1-no-poll': { label: 'Snakepit process profile, 1 worker, idlePollMicros 0', open: snakepit({ workerProfile: 'process', poolSize: 1, idlePollMicros: 0 }) },
   'snakepit-process-1-prefetch-8': { label: 'Snakepit process profile, 1 worker, prefetch 8', open: snakepit({ workerProfile: 'process', poolSize: 1, prefetch: 8 }) },
   'snakepit-process-2': { label: 'Snakepit process profile, 2 workers', open: snakepit({ workerProfile: 'process', poolSize: 2 }) },
   'snakepit-process-2-prefetch-8': { label: 'Snakepit process profile, 2 workers, prefetch 8', open: snakepit({ workerProfile: 'process', poolSize: 2, prefetch: 8 }) },
