@@ -17,6 +17,7 @@ from typing import Any
 
 from . import frames
 from .control import exit_now
+from .idlewait import IdleWait
 from .parts import Landed, PartialCalls, read_varint
 from .session import BRIDGE_FAILURE_EXIT, BadFrame, decode_client_frame
 
@@ -73,9 +74,8 @@ class FrameSocket:
         # Reads land here first: a fresh recv(READ_BYTES) would map and unmap 256 KiB per frame.
         self._landing = bytearray(READ_BYTES)
         self._landing_view = memoryview(self._landing)
-        # Seconds to poll for the next frame before sleeping in recv (0: never poll); see _fill.
-        self.idle_poll_s = 0.0
-        self._poll_pays = False
+        # How to wait for the next frame (idlewait.py); None: always sleep in recv.
+        self.idle: IdleWait | None = None
 
     def _length(self) -> int:
         (size,) = HEADER.unpack_from(self._buf)
@@ -126,29 +126,27 @@ class FrameSocket:
                 return None
 
     def _fill(self) -> bool:
-        """Reads what the socket has; False once Node closed it.
-
-        With `idle_poll_s` set, a read first polls the socket for up to that long: a frame that comes
-        within it is read without the sleep and wake-up of a blocking recv, which on a virtual
-        machine costs more than the poll. Polling only goes on while the gaps between frames
-        are shorter than the window; after a longer one the worker sleeps at once until a
-        short gap shows polling would pay again.
-        """
+        """Reads what the socket has, waiting as `idle` says; False once Node closed it."""
+        idle = self.idle
         try:
-            n = self._poll() if self._poll_pays else None
-            if n is None:
-                started = time.perf_counter()
+            if idle is None:
                 n = self.sock.recv_into(self._landing)
-                self._poll_pays = time.perf_counter() - started < self.idle_poll_s
+            else:
+                polled = idle.should_poll()
+                started = time.perf_counter()
+                n = self._poll(idle.window_s) if polled else None
+                if n is None:
+                    n = self.sock.recv_into(self._landing)
+                idle.waited(polled, time.perf_counter() - started)
         except OSError:
             return False
         self._buf += self._landing_view[:n]
         return n > 0
 
-    def _poll(self) -> int | None:
-        """Bytes read by polling for up to `idle_poll_s`; None if nothing came in that time."""
+    def _poll(self, window_s: float) -> int | None:
+        """Bytes read by polling for up to `window_s`; None if nothing came in that time."""
         recv, landing, clock = self.sock.recv_into, self._landing, time.perf_counter
-        end = clock() + self.idle_poll_s
+        end = clock() + window_s
         while True:
             try:
                 return recv(landing, READ_BYTES, socket.MSG_DONTWAIT)

@@ -28,6 +28,7 @@ from .context import HostCalls
 from .credit import Credits
 from .dispatch import Dispatcher, cancelled_reply
 from .framesocket import FrameError, FrameSocket, Gone, decode_or_exit, frame_error_exit
+from .idlewait import IdleWait
 from .parts import PartialCalls
 from .session import BadFrame, InFlight, ThreadSession, decode_client_frame, fatal, runnable_calls, with_context
 
@@ -115,7 +116,7 @@ class LaneProcessSession:
         self.queue: deque = deque()  # (call, args, deadline) ready to run, in order; touched under the baton
         self.partial = PartialCalls(dispatcher.max_message)
         fs.part_sink = self.partial
-        fs.idle_poll_s = idle_poll_s
+        fs.idle = IdleWait(idle_poll_s) if idle_poll_s > 0 else None
         self.baton = threading.Lock()  # whoever holds it reads the socket
         self.running = False
         self.watching = False
