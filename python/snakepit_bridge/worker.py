@@ -63,7 +63,8 @@ def parse_args(argv):
     p.add_argument("--threads", type=int, default=1, help="concurrent calls in the thread profile")
     p.add_argument("--thread-safety-checks", action="store_true")
     p.add_argument("--idle-poll-us", type=int, default=0,
-                   help="process profile, local lane: poll this long for the next call before sleeping (idlePollMicros)")
+                   help="process profile, local lane: the longest to poll for the next call before sleeping, "
+                        "when polling has been the quicker way to wait (idlePollMicros; 0: never)")
     p.add_argument("--worker-id", default="")
     p.add_argument("--run-id", default="")
     p.add_argument("--max-message-bytes", type=int, default=DEFAULT_MAX_MESSAGE,
