@@ -230,6 +230,14 @@ class FrameSocket:
         except OSError as e:
             raise Gone() from e
 
+    def reply_or_drop(self, reply: bytes | frames.Pieces) -> None:
+        """write_reply from a tool's thread: once Node is gone the reply has nowhere to go, and
+        the session's reader sees the end and stops the session."""
+        try:
+            self.write_reply(reply)
+        except Gone:
+            pass
+
     def write_reply(self, reply: bytes | frames.Pieces) -> None:
         """Writes ServerFrame{replies: [reply]}; a large reply's pieces go as they are, unjoined."""
         head = frames.single_head(len(reply))

@@ -281,7 +281,8 @@ class _LaneContext:
 
 
 class LaneThreadSession:
-    """Thread profile: a reader thread feeds session.py's ThreadSession; this thread writes."""
+    """Thread profile: a reader thread feeds session.py's ThreadSession; tool threads write
+    their calls' replies themselves, and this thread writes the rest (calls into Node, refusals)."""
 
     def __init__(self, fs: FrameSocket, session: ThreadSession, pong: Callable[[int], bytes]):
         self.fs = fs

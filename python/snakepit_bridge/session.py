@@ -161,11 +161,15 @@ class ThreadSession:
     # Per-call states, guarded by self._lock.
     QUEUED, RUNNING, CANCELLED = 0, 1, 2
 
-    def __init__(self, dispatcher: Dispatcher, pool: ThreadPoolExecutor, in_flight: InFlight):
+    def __init__(self, dispatcher: Dispatcher, pool: ThreadPoolExecutor, in_flight: InFlight,
+                 send_reply: Callable[[Any], None] | None = None):
         self.dispatcher = dispatcher
         self.pool = pool
         self.in_flight = in_flight
         self._out: queue.SimpleQueue = queue.SimpleQueue()
+        # Where a running call's replies go (progress, chunks, its outcome): the response stream's
+        # queue, or, on the local lane, straight to the socket from the tool's own thread.
+        self._reply = send_reply or self._out.put
         self._lock = threading.Lock()
         self._calls: dict[int, int] = {}  # id -> state, for calls without a final reply yet
         self._reading = True
@@ -237,7 +241,7 @@ class ThreadSession:
                 self._calls[cid] = self.QUEUED
             self.in_flight.add(1)
             if tool.wants_ctx:
-                with_context(kwargs, tool, call, deadline, lambda cid=cid: self._cancelled(cid), self._out.put, self.host)
+                with_context(kwargs, tool, call, deadline, lambda cid=cid: self._cancelled(cid), self._reply, self.host)
             self.pool.submit(self._run, cid, tool, kwargs, call.stream, call.window)
 
     def _cancelled(self, cid: int) -> bool:
@@ -267,19 +271,18 @@ class ThreadSession:
                 self._finish(cid)
                 return
             if stream:
-                out = self._out
                 room = self.credits.open(cid, window)
                 try:
                     for reply in self.dispatcher.run_stream(cid, tool, kwargs, lambda: self._cancelled(cid), room):
-                        out.put(reply)
+                        self._reply(reply)
                 finally:
                     self.credits.close(cid)
             else:
-                self._out.put(self.dispatcher.run_unary(cid, tool, kwargs))
+                self._reply(self.dispatcher.run_unary(cid, tool, kwargs))
             self._finish(cid)
         except BaseException as e:  # noqa: BLE001 - the tool's own failures are replies already
             # Our own code failed around this call: answer it anyway, and serve on.
-            self._out.put(error_reply(cid, "PYTHON_ERROR", type(e).__name__, f"the bridge failed while handling this call ({type(e).__name__})"))
+            self._reply(error_reply(cid, "PYTHON_ERROR", type(e).__name__, f"the bridge failed while handling this call ({type(e).__name__})"))
             self._finish(cid)
         finally:
             self.in_flight.add(-1)

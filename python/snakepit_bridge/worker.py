@@ -228,7 +228,7 @@ def serve_lane(args, token: bytes, dispatcher, pool, in_flight):
     pid, gil = os.getpid(), gil_enabled()
     pong = lambda seq: frames.pong(seq, pid, in_flight.value, gil)  # noqa: E731
     if pool is not None:
-        make_session = lambda fs: LaneThreadSession(fs, ThreadSession(dispatcher, pool, in_flight), pong)  # noqa: E731
+        make_session = lambda fs: LaneThreadSession(fs, ThreadSession(dispatcher, pool, in_flight, fs.reply_or_drop), pong)  # noqa: E731
     else:
         make_session = lambda fs: LaneProcessSession(fs, dispatcher, in_flight, pong, args.idle_poll_us / 1e6)  # noqa: E731
     path = args.address[len("unix:"):]
