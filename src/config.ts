@@ -27,8 +27,9 @@ export const MAX_POOL_SIZE = 1024;
 export const DEFAULT_PREFETCH = 2;
 export const MAX_PREFETCH = 64;
 /**
- * An idle process worker on the local lane polls its socket this long for the next call before
- * it sleeps, while calls come closer together than that (see "Idle polling" in the README).
+ * An idle process worker on the local lane polls its socket at most this long for the next call
+ * before it sleeps, while calls come closer together than that and polling has been the quicker
+ * way to wait (see "Idle polling" in the README).
  */
 export const DEFAULT_IDLE_POLL_MICROS = 100;
 export const MAX_IDLE_POLL_MICROS = 10_000;

@@ -30,7 +30,7 @@ export interface LaunchOptions {
   transport: 'local' | 'grpc';
   threads: number;
   threadSafetyChecks: boolean;
-  /** µs the worker polls for its next call before sleeping (local lane, process profile). */
+  /** The longest the worker polls for its next call before sleeping, in µs (local lane, process profile). */
   idlePollMicros: number;
   /** Extra environment: user's python.env, then the pool's profile env. */
   env: Record<string, string>;
