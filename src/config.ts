@@ -263,10 +263,11 @@ function resolvePool(pool: ParsedPool, at: (key: string) => string, issues: { pa
     issues.push({ path: at('prefetch'), message: 'applies to workerProfile "process" only; a thread worker takes calls while others run' });
   }
   const prefetch = thread ? 0 : (pool.prefetch ?? DEFAULT_PREFETCH);
-  if ((thread || pool.transport === 'grpc') && pool.idlePollMicros) {
+  const polls = !thread && pool.transport === 'local';
+  if (!polls && pool.idlePollMicros) {
     issues.push({ path: at('idlePollMicros'), message: 'applies to workerProfile "process" on transport "local" only' });
   }
-  const idlePollMicros = thread || pool.transport === 'grpc' ? 0 : (pool.idlePollMicros ?? DEFAULT_IDLE_POLL_MICROS);
+  const idlePollMicros = polls ? (pool.idlePollMicros ?? DEFAULT_IDLE_POLL_MICROS) : 0;
   const threadsPerWorker = thread ? (pool.threadsPerWorker ?? 4) : 1;
   const poolSize = pool.poolSize ?? (thread ? 1 : os.availableParallelism());
   const profileThreads = String(threadsPerWorker);
