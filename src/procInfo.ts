@@ -1,6 +1,6 @@
 // What /proc says about a process. Every reader answers undefined when the process is gone or
 // not ours to read, so callers treat "unknown" as "leave it alone".
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 export interface ProcStat {
   state: string;
@@ -21,6 +21,20 @@ export function procStat(pid: number): ProcStat | undefined {
 export function isRunning(pid: number): boolean {
   const stat = procStat(pid);
   return stat !== undefined && stat.state !== 'Z';
+}
+
+/** Whether a process of the group still runs; zombies do not (they are dead, just not reaped). */
+export function groupRunning(processGroup: number): boolean {
+  try {
+    process.kill(-processGroup, 0);
+  } catch {
+    return false; // none there, or none of ours
+  }
+  return readdirSync('/proc').some((entry) => {
+    if (!/^\d+$/.test(entry)) return false;
+    const stat = procStat(Number(entry));
+    return stat?.processGroup === processGroup && stat.state !== 'Z';
+  });
 }
 
 /** The real, effective, saved and filesystem uids. */

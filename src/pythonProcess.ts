@@ -8,10 +8,12 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { StartupFailedError, type WorkerExit } from './errors.js';
 import type { HostCallAnswerer } from './hostFunctions.js';
 import { onProcessExit } from './exitHook.js';
 import { clipLine, readCappedLines } from './lineReader.js';
+import { groupRunning } from './procInfo.js';
 import { BRIDGE_DIR } from './pythonExecutable.js';
 import { OWNER_PID_ENV } from './runRegistry.js';
 import { PROTOCOL_VERSION } from './sessionCodec.js';
@@ -72,10 +74,16 @@ const LOG_LINE_BYTES = 64 * 1024;
 const STDERR_TAIL_LINES = 20;
 const STDERR_TAIL_LINE_BYTES = 4 * 1024;
 const CONTROL_LINE_BYTES = 1024 * 1024;
+// A killed process can outlive its group's leader while the kernel frees its memory (≈ 0.1 s per
+// GiB); past this, one stuck in the kernel is left to finish on its own.
+const GROUP_END_TIMEOUT_MS = 5000;
 
 export class PythonProcess {
   readonly token: string;
+  /** The worker itself has exited (the group leader). */
   readonly exited: Promise<WorkerExit>;
+  /** The worker has exited and no process of its group runs any more. */
+  readonly ended: Promise<WorkerExit>;
   exit: WorkerExit | undefined;
   private readonly child: ChildProcess;
   private readonly stderrTail: string[] = [];
@@ -127,6 +135,12 @@ export class PythonProcess {
         }
       });
     });
+    this.ended = this.exited.then(async (exit) => {
+      const group = this.child.pid;
+      const deadline = Date.now() + GROUP_END_TIMEOUT_MS;
+      while (group !== undefined && groupRunning(group) && Date.now() < deadline) await sleep(10);
+      return exit;
+    });
     options.onSpawn?.(this);
     readCappedLines(this.child.stdout!, LOG_LINE_BYTES, (line) => options.onLog('stdout', line));
     readCappedLines(this.child.stderr!, LOG_LINE_BYTES, (line) => {
@@ -147,6 +161,7 @@ export class PythonProcess {
 
   /** Starts a worker and resolves once it listens on its socket. */
   static async launch(options: LaunchOptions, signal?: AbortSignal): Promise<{ process: PythonProcess; ready: ReadyInfo }> {
+    if (signal?.aborted) throw startCancelled(options); // nothing is spawned for a start already given up
     const address = `unix:${freeSocketPath(options.socketDir)}`;
     const worker = new PythonProcess(options, address);
     try {
@@ -171,7 +186,7 @@ export class PythonProcess {
         )),
         startupTimeoutMs,
       );
-      const onAbort = () => reject(new StartupFailedError(`Start of worker ${workerId} was cancelled.`, { pool, workerId }));
+      const onAbort = () => reject(startCancelled(this.options));
       signal?.addEventListener('abort', onAbort, { once: true });
       const done = () => {
         clearTimeout(timer);
@@ -245,24 +260,25 @@ export class PythonProcess {
     }
   }
 
-  /** SIGTERM, then SIGKILL after `graceMs` if the worker is still there. */
+  /** SIGTERM, then SIGKILL after `graceMs` if the worker is still there; resolves once its group has ended. */
   async terminate(graceMs: number): Promise<WorkerExit> {
-    if (this.exit) return this.exit;
-    if (graceMs <= 0) {
-      this.signalGroup('SIGKILL');
-      return this.exited;
+    if (!this.exit) {
+      this.signalGroup(graceMs > 0 ? 'SIGTERM' : 'SIGKILL');
+      const timer = graceMs > 0 ? setTimeout(() => this.signalGroup('SIGKILL'), graceMs) : undefined;
+      await this.exited;
+      clearTimeout(timer);
     }
-    this.signalGroup('SIGTERM');
-    const timer = setTimeout(() => this.signalGroup('SIGKILL'), graceMs);
-    const exit = await this.exited;
-    clearTimeout(timer);
-    return exit;
+    return this.ended;
   }
 
   /** Synchronous last resort for process exit: no promise will run after this. */
   killNow(): void {
     if (!this.exit) this.signalGroup('SIGKILL');
   }
+}
+
+function startCancelled({ workerId, pool }: LaunchOptions): StartupFailedError {
+  return new StartupFailedError(`Start of worker ${workerId} was cancelled.`, { pool, workerId });
 }
 
 function parseControl(line: string): ControlMessage | undefined {

@@ -306,7 +306,8 @@ export class Snakepit {
   /** Makes sure no worker process survives, then removes the run's record and socket directory. */
   private async cleanUp(): Promise<void> {
     this.remote.stop();
-    await Promise.all([...this.processes].map((python) => python.terminate(0)));
+    // A launch under way as the actors stopped may still add one: end them until none is left.
+    while (this.processes.size > 0) await Promise.all([...this.processes].map((python) => python.terminate(0)));
     this.registry?.clear();
     for (const recycler of this.recyclers.values()) recycler.stopAll();
     this.inspection?.stop?.();
@@ -367,7 +368,7 @@ export class Snakepit {
       onSpawn: (python: PythonProcess) => {
         this.processes.add(python);
         if (python.pid !== undefined) this.registry?.add(python.pid);
-        python.exited.then(() => {
+        python.ended.then(() => {
           this.processes.delete(python);
           if (python.pid !== undefined) this.registry?.remove(python.pid);
         });

@@ -85,3 +85,13 @@ test('a worker killed with SIGKILL: its descendants still go, also those outside
   assert.deepEqual(await pit.execute('descendants', {}, { pool: 'd' }).then((d) => (d as number[]).filter((pid) => pids.includes(pid))), []);
   await pit.stop();
 });
+
+test('stop() resolves once the processes in its workers\' groups have died, not only the workers', async () => {
+  // Killed, a child holding 2 GiB takes a while to die (the kernel frees every page) after its
+  // worker is already gone; a caller that checks its processes right after stop() must not see it.
+  const pit = await startPit({ shutdownGraceMs: 0, pools: [POOL] });
+  const child = (await pit.execute('fork_heavy_sleeper', { mib: 2048 }, { pool: 'd' })) as number;
+  assert.ok(isAlive(child));
+  await pit.stop();
+  assert.equal(isAlive(child), false, `the worker's child ${child} still runs after stop() resolved`);
+});

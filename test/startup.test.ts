@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { Snakepit, SnakepitError } from '../src/index.js';
+import { PythonProcess } from '../src/pythonProcess.js';
 import { ADAPTER_DIRS, checkNoLeaks, createPit, isAlive, workerProcesses } from './helpers.js';
 
 checkNoLeaks();
@@ -72,6 +73,21 @@ test('an import error, a missing module and a missing class reject start, each w
   assert.match(missing, new RegExp(`Python path: ${ADAPTER_DIRS.join(':')}`));
   assert.match(missing, /To fix: Python cannot find the adapter's module "no_such_module": add the directory that holds no_such_module to python.pythonPath \(relative entries are resolved against the working directory/);
   assert.match((await startFailure('sample_adapters.NoSuchClass')).message, /NoSuchClass[\s\S]*To fix: check the class name/);
+});
+
+test('a worker start given up before its process exists spawns nothing', async () => {
+  // The actors stop a failed pool's boots; one that had not reached spawn() yet must not start a process.
+  const spawned: PythonProcess[] = [];
+  const given = new AbortController();
+  given.abort();
+  const options = {
+    executable: 'python3', workerId: 'w-1', pool: 'w', adapter: 'sample_adapters.Calc', profile: 'process', transport: 'local',
+    threads: 1, threadSafetyChecks: false, idlePollMicros: 0, env: {}, pythonPath: ADAPTER_DIRS, socketDir: tmpdir(),
+    runId: 'given-up', startupTimeoutMs: 10_000, maxMessageBytes: 1 << 20, onLog: () => undefined, onControl: () => undefined,
+    onSpawn: (python: PythonProcess) => spawned.push(python),
+  } as const;
+  await assert.rejects(PythonProcess.launch(options, given.signal), (e: SnakepitError) => e.code === 'STARTUP_FAILED' && /cancelled/.test(e.message));
+  assert.deepEqual(spawned, []);
 });
 
 test("an interpreter without the bridge's dependencies, or no interpreter at all, fails start with the fix", async () => {

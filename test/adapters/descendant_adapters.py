@@ -48,6 +48,25 @@ class Spawner(BaseAdapter):
         return pid
 
     @tool
+    def fork_heavy_sleeper(self, mib):
+        """os.fork(): a copy of the worker holding `mib` MiB of written memory, in the worker's
+        process group. Killed, it takes a while to die: the kernel frees every page first."""
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                held = b"\x01" * (int(mib) << 20)
+                os.write(write_end, b"1")
+                time.sleep(300)
+                del held
+            finally:
+                os._exit(0)
+        os.close(write_end)
+        os.read(read_end, 1)
+        os.close(read_end)
+        return pid
+
+    @tool
     def process_sleepers(self):
         """multiprocessing Processes that sleep: one forked, one spawned (a fresh interpreter)."""
         pids = []
