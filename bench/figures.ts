@@ -58,6 +58,7 @@ export function computeFigures(r: SectionResults): Figure[] {
   const p = r.peers?.paths;
   const shell = p?.['python-shell'];
   const one = p?.['snakepit-process-1'];
+  const floor = p?.['bare-floor-2'];
   const throughputCandidates = THROUGHPUT_CANDIDATES
     .map((k) => ({ key: k, calls: p?.[k]?.callsPerSec }))
     .filter((c): c is { key: (typeof THROUGHPUT_CANDIDATES)[number]; calls: number } => c.calls !== undefined);
@@ -67,7 +68,10 @@ export function computeFigures(r: SectionResults): Figure[] {
     fig('seqVsPythonShell', one && shell ? one.seqUs / shell.seqUs : undefined, '≤ 1.0', (v) => v <= 1.0,
       one && shell ? `sequential tiny call: Snakepit 1 process worker ${fmt(one.seqUs, 0)} µs ÷ python-shell ${fmt(shell.seqUs, 0)} µs` : ''),
     fig('throughputVsPythonShell', best && shell ? best.calls / shell.callsPerSec : undefined, '≥ 1.5', (v) => v >= 1.5,
-      best && shell ? `16 in flight: best of ≤ 2 Python processes (${best.key}) ${fmt(best.calls, 0)}/s ÷ python-shell ${fmt(shell.callsPerSec, 0)}/s` : ''),
+      best && shell
+        ? `16 in flight: best of ≤ 2 Python processes (${best.key}) ${fmt(best.calls, 0)}/s ÷ python-shell ${fmt(shell.callsPerSec, 0)}/s` +
+            (floor ? `; no bridge at all (bare-floor-2) reaches ${fmt(floor.callsPerSec / shell.callsPerSec, 2)} × python-shell` : '')
+        : ''),
     r.grpcOverLocal === undefined
       ? { name: 'grpcTransportVsFastLane', value: null, goal: 'reported', met: null, note: 'not measured (the latency section failed or did not run)' }
       : { name: 'grpcTransportVsFastLane', value: r.grpcOverLocal, goal: 'reported', met: null, note: 'sequential tiny call, 1 process worker: gRPC ÷ local lane (the peers above run over the local lane, the default)' },

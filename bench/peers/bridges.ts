@@ -39,6 +39,22 @@ async function jsonLines(): Promise<Bridge> {
   };
 }
 
+/**
+ * No bridge at all, as cheap as a tiny call over pipes gets here: 2 bare echo processes taking
+ * calls in turn, the calls of one tick written together, the replies of one read answered in
+ * one write. What no bridge with at most 2 Python processes can be expected to beat.
+ */
+async function bareFloor(): Promise<Bridge> {
+  const children = [0, 1].map(() => spawn(PYTHON, [echoScript, '--batched'], { stdio: ['pipe', 'pipe', 'inherit'] }));
+  const lines = children.map((child) => new JsonLines(child, true));
+  let next = 0;
+  return {
+    call: () => lines[next++ % lines.length].request(TINY),
+    pythonPids: () => children.map((child) => child.pid!),
+    close: async () => void (await Promise.all(lines.map((l) => l.close()))),
+  };
+}
+
 async function pythonShell(): Promise<Bridge> {
   const { PythonShell } = (await import('python-shell')) as typeof import('python-shell');
   const shell = new PythonShell(echoScript, { mode: 'json', pythonPath: PYTHON, stderrParser: () => undefined });
@@ -98,6 +114,7 @@ function snakepit(pool: Omit<PoolConfig, 'name'>): () => Promise<Bridge> {
 
 export const BRIDGES = {
   'json-lines': { label: 'hand-written JSON lines over stdio, 1 process', open: jsonLines },
+  'bare-floor-2': { label: 'no bridge: 2 bare echo processes, calls and replies written together', open: bareFloor },
   'python-shell': { label: 'python-shell 5, 1 process', open: pythonShell },
   pythonia: { label: 'pythonia 1.2, 1 process', open: pythonia },
   'node-calls-python': { label: 'node-calls-python (CPython inside Node)', open: nodeCallsPython },

@@ -1,10 +1,12 @@
 """The Python side of the peer bridges in `npm run bench`.
 
 As a script it is a JSON-lines echo over stdio (one request per line, the same line back):
-the Python side of python-shell and of the hand-written JSON-lines baseline. As a module
-(pythonia, node-calls-python) it offers `echo(value)`.
+the Python side of python-shell and of the hand-written JSON-lines baseline. With `--batched`
+it answers every line one read brought in a single write: the bare floor's Python side. As a
+module (pythonia, node-calls-python) it offers `echo(value)`.
 """
 
+import os
 import sys
 
 
@@ -27,5 +29,18 @@ def main():
         out.flush()
 
 
+def main_batched():
+    # No bridge could answer cheaper: one read takes every waiting line, one write answers them all.
+    import json
+
+    pending = b""
+    while True:
+        data = os.read(0, 65536)
+        if not data:
+            return 0
+        *lines, pending = (pending + data).split(b"\n")
+        os.write(1, b"".join(json.dumps(json.loads(line)).encode() + b"\n" for line in lines))
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main_batched() if "--batched" in sys.argv else main())

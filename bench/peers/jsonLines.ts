@@ -8,9 +8,11 @@ import type { ChildProcess } from 'node:child_process';
 export class JsonLines {
   private readonly waiting: Array<{ res: (v: unknown) => void; rej: (e: Error) => void }> = [];
   private pending = '';
+  private readonly unsent: string[] = [];
   private readonly exited: Promise<void>;
 
-  constructor(private readonly child: ChildProcess) {
+  /** With `batched`, the lines of one tick go out in one write (the bare floor's Node side). */
+  constructor(private readonly child: ChildProcess, private readonly batched = false) {
     this.exited = new Promise((res) => child.once('exit', () => res()));
     child.stdout!.setEncoding('utf8');
     child.stdout!.on('data', (chunk: string) => this.onData(chunk));
@@ -23,7 +25,9 @@ export class JsonLines {
   request(value: unknown): Promise<unknown> {
     return new Promise((res, rej) => {
       this.waiting.push({ res, rej });
-      this.child.stdin!.write(JSON.stringify(value) + '\n');
+      const line = JSON.stringify(value) + '\n';
+      if (!this.batched) return void this.child.stdin!.write(line);
+      if (this.unsent.push(line) === 1) queueMicrotask(() => this.child.stdin!.write(this.unsent.splice(0).join('')));
     });
   }
 
