@@ -64,9 +64,14 @@ if (existsSync(staleGenerated)) {
   log('removed python/snakepit_bridge/_proto (generated code the bridge no longer uses)');
 }
 
+// The bridge's bytecode, brought up to date at every run: where Python may not write it
+// (PYTHONDONTWRITEBYTECODE), each worker of the tests and the bench would compile the bridge.
+const compileBridge = () => run(venvPython, ['-m', 'compileall', '-q', join(repo, 'python', 'snakepit_bridge')], 'bytecode');
+
 const stamp = stampOf();
 const upToDate = existsSync(venvPython) && existsSync(stampFile) && readFileSync(stampFile, 'utf8').trim() === stamp;
 if (upToDate) {
+  compileBridge();
   log('Python environment is up to date (.venv)');
   process.exit(0);
 }
@@ -91,5 +96,6 @@ run(venvPython, ['-m', 'pip', 'install', '--retries', '0', '-q', '--config-setti
 // 3. Check the result imports, so a broken environment is caught here and not in a worker.
 run(venvPython, ['-c', 'import snakepit_bridge.worker, snakepit_bridge.session'], 'import check');
 
+compileBridge();
 writeFileSync(stampFile, stamp + '\n');
 log(`Python environment ready in ${((Date.now() - t0) / 1000).toFixed(1)} s (${venvPython})`);

@@ -97,6 +97,13 @@ describe('an ESM TypeScript consumer', () => {
     assert.match(setup.stdout, /Python environment ready: .*\.snakepit\/venv/);
     const again = await ok('npx', ['snakepit', 'setup', '--requirements', 'requirements.txt'], dir);
     assert.match(again.stdout, /up to date/, 'a second setup with nothing changed does nothing');
+    // Setup wrote the bridge's bytecode: a worker reads it even where Python may not write any.
+    const bridgeDir = path.join(dir, 'node_modules', 'snakepit', 'python');
+    const imports = await ok(path.join(dir, '.snakepit', 'venv', 'bin', 'python'), ['-v', '-c', 'import snakepit_bridge.worker, snakepit_bridge.lane'], dir,
+      { ...cleanEnv, PYTHONDONTWRITEBYTECODE: '1', PYTHONPATH: bridgeDir });
+    const bridgeLoads = imports.stderr.split('\n').filter((line) => line.startsWith('# code object from') && line.includes(path.join(bridgeDir, 'snakepit_bridge')));
+    assert.ok(bridgeLoads.length >= 10, imports.stderr);
+    assert.deepEqual(bridgeLoads.filter((line) => !line.endsWith(".pyc'")), [], 'bridge modules compiled from source at import');
 
     await ok('node', [tsc, '-p', '.'], dir); // strict, nodenext; an error fails it (noEmitOnError)
     const reply = await callFrom(dir, ['out/main.mjs']);

@@ -52,3 +52,12 @@ export function pythonVersion(python: string): string | undefined {
   const result = runPython(python, ['-c', 'import sys; print("%d.%d.%d" % sys.version_info[:3])']);
   return result.ok ? result.stdout.trim() : undefined;
 }
+
+/**
+ * Writes the bridge's bytecode for this interpreter, next to the bridge. Without it a worker
+ * compiles the bridge at every start (≈ 30 ms of CPU each) wherever Python may not write it
+ * itself: PYTHONDONTWRITEBYTECODE, common in container images, or a read-only install.
+ */
+export function compileBridge(python: string): RunResult {
+  return runPython(python, ['-m', 'compileall', '-q', path.join(BRIDGE_DIR, 'snakepit_bridge')]);
+}

@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import path from 'node:path';
 import { explainPythonExecutable, findProjectRoot, SETUP_VENV, venvPython } from '../pythonExecutable.js';
 import { pipArgument, readBridgeRequirements, satisfies } from './bridgeRequirements.js';
-import { pythonVersion, runPython } from './python.js';
+import { compileBridge, pythonVersion, runPython } from './python.js';
 
 export interface SetupOptions {
   requirements?: string;
@@ -38,6 +38,7 @@ export function setup({ requirements, cwd, log }: SetupOptions): number {
     .digest('hex');
   if (existsSync(python) && existsSync(stampFile) && readFileSync(stampFile, 'utf8').trim() === stamp) {
     log(`Python environment is up to date: ${venv}`);
+    compileFor(python, log); // this package may have been upgraded since
     return reportChoice(python, cwd, log);
   }
 
@@ -73,7 +74,13 @@ export function setup({ requirements, cwd, log }: SetupOptions): number {
 
   writeFileSync(stampFile, stamp + '\n');
   log(`Python environment ready: ${venv}`);
+  compileFor(python, log);
   return reportChoice(python, cwd, log);
+}
+
+function compileFor(python: string, log: (line: string) => void): void {
+  const compiled = compileBridge(python);
+  if (!compiled.ok) log(`note: the bridge's bytecode could not be written (${compiled.failure}); workers will compile the bridge at every start.`);
 }
 
 /** Says whether Snakepit will pick the new environment, or which rule comes before it. */
