@@ -139,6 +139,11 @@ class PartialCalls:
         self.max_message = max_message
         self._calls: dict[int, _Collecting] = {}
 
+    @property
+    def collecting(self) -> bool:
+        """Whether a large call's parts are still to come."""
+        return bool(self._calls)
+
     def start(self, call) -> Any:
         """Begins collecting a large call's arguments; returns an error reply if it is refused."""
         if call.args_size > self.max_message:

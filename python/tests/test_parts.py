@@ -1,10 +1,14 @@
 """parts.py assembles a large call's Value as its bytes arrive, however they are cut: the result
 is what protobuf itself reads from the same bytes, and every blob is a plain `bytes`."""
 import os
+import socket
+import struct
+import threading
 
 import pytest
 
 from snakepit_bridge import messages as pb
+from snakepit_bridge.framesocket import FrameSocket
 from snakepit_bridge.parts import Landed, PartialCalls
 
 MAX = 1 << 30
@@ -79,3 +83,52 @@ def test_arguments_that_end_inside_a_field_header_fail_their_call():
     partial.start(pb.Call(id=1, tool="t", args_size=2))
     with pytest.raises(ValueError, match="end inside a field"):
         partial.add(pb.ArgsPart(id=1, data=b"\x12\x85"))  # a length whose varint goes on
+
+
+class _CountedReads:
+    """A socket that notes where each read went and how many bytes it brought."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.reads = []
+
+    def recv_into(self, buffer, nbytes=0, flags=0):
+        n = self.sock.recv_into(buffer, nbytes, flags)
+        self.reads.append((buffer, n))
+        return n
+
+
+def test_while_parts_arrive_their_data_skips_the_read_buffer_and_other_frames_still_read_whole():
+    blob = os.urandom(1 << 20)
+    data = pb.Value(json=b'{"d":{"$bytes":0}}', blobs=[blob]).SerializeToString()
+    head = len(data) - len(blob)
+    framed = lambda frame: struct.pack(">I", frame.ByteSize()) + frame.SerializeToString()  # noqa: E731
+    part = lambda chunk: framed(pb.ClientFrame(parts=[pb.ArgsPart(id=1, data=chunk)]))  # noqa: E731
+    other_call = framed(pb.ClientFrame(calls=[pb.Call(id=2, tool="t", args=pb.Value(json=b'"' + b"x" * 200_000 + b'"'))]))
+    ping = framed(pb.ClientFrame(pings=[7]))
+    stream = [part(data[:head]), part(blob[:1 << 19]), other_call, part(blob[1 << 19:]), ping]
+
+    ours, node = socket.socketpair()
+    counted = _CountedReads(ours)
+    fs = FrameSocket(counted, MAX)
+    fs.part_sink = partial = PartialCalls(MAX)
+    assert partial.start(pb.Call(id=1, tool="t", args_size=len(data))) is None
+    sender = threading.Thread(target=lambda: [node.sendall(f) for f in stream])
+    sender.start()
+    try:
+        assert partial.add(fs.next_frame().parts[0]) is None  # as the session does, frame by frame
+        landed = fs.next_frame().parts[0]
+        assert landed == Landed(1, 1 << 19) and partial.add(landed) is None
+        assert len(fs.next_frame().calls[0].args.json) == 200_002
+        call, value = partial.add(fs.next_frame().parts[0])
+        assert call.id == 1 and value.blobs == [blob]
+        assert list(fs.next_frame().pings) == [7]
+    finally:
+        sender.join()
+        ours.close()
+        node.close()
+    through_buffer = [n for buffer, n in counted.reads if buffer is fs._landing]
+    # The blob's megabyte went straight to its call: only the other frames (and the parts' heads)
+    # passed through the read buffer, and the 200 KB frame in a few reads, not thousands.
+    assert sum(through_buffer) < len(stream[0]) + len(other_call) + len(ping) + 2 * 64
+    assert len(through_buffer) < 20
