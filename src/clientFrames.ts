@@ -86,6 +86,9 @@ export function encodeClientFrame(frame: ClientFrame): Buffer {
   for (const reply of hostReplies) total += fieldSize(reply.length);
   const creditSizes = (frame.credits ?? []).map((credit) => 2 + varintSize(credit.id) + varintSize(credit.chunks));
   for (const size of creditSizes) total += fieldSize(size);
+  let reclaimSize = 0;
+  for (const id of frame.reclaims ?? []) reclaimSize += varintSize(id);
+  if (reclaimSize) total += fieldSize(reclaimSize);
 
   const w = new Writer(total);
   frame.calls.forEach((call, i) => {
@@ -151,6 +154,11 @@ export function encodeClientFrame(frame: ClientFrame): Buffer {
     w.buffer[w.pos++] = 0x10; // Credit.chunks
     w.varint(credit.chunks);
   });
+  if (reclaimSize) {
+    w.buffer[w.pos++] = 0x42; // ClientFrame.reclaims, packed
+    w.varint(reclaimSize);
+    for (const id of frame.reclaims!) w.varint(id);
+  }
   return w.buffer;
 }
 

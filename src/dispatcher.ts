@@ -197,7 +197,7 @@ export class Dispatcher implements RequestOwner {
     request.stuck = true;
     slot.stuck++; // no call is routed here any more (isRoutable)
     this.reportLoad(slot);
-    request.connection?.reclaimBehind(request.callId, new ShuttingDownError());
+    request.connection?.reclaimBehind(request.callId);
     this.observer.callStuck(slot);
   }
 

@@ -19,6 +19,7 @@ import { OWNER_PID_ENV } from './runRegistry.js';
 import { PROTOCOL_VERSION } from './sessionCodec.js';
 import { startupHint } from './startupHints.js';
 import { freeSocketPath } from './socketPath.js';
+import { StartedCallsFile } from './startedCalls.js';
 
 export interface LaunchOptions {
   executable: string;
@@ -80,6 +81,8 @@ const GROUP_END_TIMEOUT_MS = 5000;
 
 export class PythonProcess {
   readonly token: string;
+  /** A process worker's record of the calls it started (its calls run one at a time, in order). */
+  private readonly startedCalls: StartedCallsFile | undefined;
   /** The worker itself has exited (the group leader). */
   readonly exited: Promise<WorkerExit>;
   /** The worker has exited and no process of its group runs any more. */
@@ -101,6 +104,10 @@ export class PythonProcess {
       '--run-id', options.runId,
       '--max-message-bytes', String(options.maxMessageBytes),
     ];
+    if (options.profile === 'process') {
+      this.startedCalls = new StartedCallsFile(`${address.slice('unix:'.length)}.started`);
+      args.push('--started-file', this.startedCalls.path);
+    }
     if (options.threadSafetyChecks) args.push('--thread-safety-checks');
     if (options.idlePollMicros) args.push('--idle-poll-us', String(options.idlePollMicros));
     this.child = spawn(options.executable, args, {
@@ -139,6 +146,7 @@ export class PythonProcess {
       const group = this.child.pid;
       const deadline = Date.now() + GROUP_END_TIMEOUT_MS;
       while (group !== undefined && groupRunning(group) && Date.now() < deadline) await sleep(10);
+      this.startedCalls?.remove();
       return exit;
     });
     options.onSpawn?.(this);
@@ -246,6 +254,15 @@ export class PythonProcess {
 
   private stderrText(): string {
     return this.stderrTail.length ? `\nLast stderr lines:\n${this.stderrTail.join('\n')}` : '';
+  }
+
+  /**
+   * Of the calls sent to a process worker, the highest id it started: once it has exited, those
+   * above it never started; while it runs, those up to it have. Undefined for a thread worker
+   * (it holds only calls it runs), or when nothing is known.
+   */
+  highestStartedCall(): number | undefined {
+    return this.startedCalls?.highestStarted();
   }
 
   /** Sends a signal to the worker's whole process group; false if nothing was there. */

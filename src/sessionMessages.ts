@@ -13,7 +13,7 @@ import type { WireValue } from './codec.js';
  * python/snakepit_bridge/frames.py); a worker whose version differs does not start. Raise both
  * together with any change one side cannot read.
  */
-export const PROTOCOL_VERSION = 4;
+export const PROTOCOL_VERSION = 5;
 
 export interface OutgoingCall {
   id: number;
@@ -66,6 +66,8 @@ export interface ClientFrame {
   token?: Buffer;
   hostReplies?: HostReplyMessage[];
   credits?: CreditMessage[];
+  /** Sent-ahead calls taken back: the worker drops each it has not started (answering UNSTARTED). */
+  reclaims?: number[];
 }
 
 /** A worker's answer to a heartbeat (HeartbeatReply, also ServerFrame.pongs on the local lane). */

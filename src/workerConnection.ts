@@ -3,7 +3,7 @@
 // same tick leave in one frame, and the worker batches its replies the same way. The transports
 // (grpcConnection.ts, localConnection.ts) only open, write, read and close.
 import { decodeValue, type WireValue } from './codec.js';
-import { ErrorCode, InvalidArgumentError, MessageTooLargeError, PythonError, SnakepitError, ToolNotFoundError } from './errors.js';
+import { ErrorCode, InvalidArgumentError, MessageTooLargeError, PythonError, ShuttingDownError, SnakepitError, ToolNotFoundError } from './errors.js';
 import type { HostCallAnswerer } from './hostFunctions.js';
 import {
   type CallErrorMessage,
@@ -57,7 +57,7 @@ export function inOneFrame(start: () => void): void {
   }
 }
 
-const emptyFrame = (): ClientFrame => ({ calls: [], cancels: [], parts: [], hostReplies: [], credits: [] });
+const emptyFrame = (): ClientFrame => ({ calls: [], cancels: [], parts: [], hostReplies: [], credits: [], reclaims: [] });
 
 /** What a call tells the worker beyond its tool and arguments (its Context in Python). */
 export interface CallExtras {
@@ -81,7 +81,8 @@ export abstract class WorkerConnection {
   protected broken = false;
   /** Large calls' arguments still being sent, one call after another. */
   private uploads: Promise<void> = Promise.resolve();
-  protected readonly whenBroken: Promise<void>;
+  /** Settles once the stream has ended (or failed, or was closed): nothing more will be read. */
+  readonly whenBroken: Promise<void>;
   private markBroken!: () => void;
   private draining = false;
   /** Settles once a bridge server says it drains (ServerFrame.draining): it takes no more calls. */
@@ -91,8 +92,8 @@ export abstract class WorkerConnection {
   /**
    * `onBroken` runs once if the stream fails while calls may be in flight; with a
    * FrameDecodeError when the worker sent bytes that are not a frame. `runsInOrder`: the worker
-   * runs one call at a time in the order sent (the process profile), so of the calls it holds
-   * when it dies, those behind the one it may have been running never started.
+   * runs one call at a time in the order sent (the process profile), so calls sent ahead behind
+   * a stuck one can be reclaimed (reclaimBehind).
    */
   constructor(
     private readonly onBroken: (error: Error) => void,
@@ -192,7 +193,7 @@ export abstract class WorkerConnection {
 
   private flush(): void {
     const frame = this.outbox;
-    if (!frame.calls.length && !frame.cancels.length && !frame.pings?.length && !frame.hostReplies?.length && !frame.credits?.length) return;
+    if (!frame.calls.length && !frame.cancels.length && !frame.pings?.length && !frame.hostReplies?.length && !frame.credits?.length && !frame.reclaims?.length) return;
     this.outbox = emptyFrame();
     if (!this.broken && this.opened) this.writeFrame(encodeClientFrame(frame));
   }
@@ -254,7 +255,10 @@ export abstract class WorkerConnection {
         return;
       default:
         this.forget(reply.id);
-        if (reply.error!.code === 'DRAINING') {
+        if (reply.error!.code === 'UNSTARTED') {
+          // A reclaimed call the worker dropped without starting it: it runs elsewhere.
+          (call.sink.unstarted ?? call.sink.reject).call(call.sink, new ShuttingDownError());
+        } else if (reply.error!.code === 'DRAINING') {
           // A draining server had not started it: it runs elsewhere, never here again (the
           // server's own draining notice may come a frame later).
           this.serverDrains();
@@ -290,48 +294,51 @@ export abstract class WorkerConnection {
   }
 
   /**
-   * Rejects every call still waiting for the worker, e.g. because it died. With `retryUnstarted`
-   * (the worker died), a worker that runs calls in order hands back the calls behind the first
-   * one it may have been running (cancelled ones before it may have been dropped unstarted, so
-   * that one is the first not cancelled): they go to `unstarted`, last first, so that each put
-   * at the head of a queue keeps them in their order. A call sending its arguments in parts
-   * runs once they are all in, perhaps after calls sent behind it: with one pending, nothing
-   * is known not to have started.
+   * Rejects every call still waiting for the worker, because it died or is being ended. A
+   * process worker records the highest call id it started (started.py): read after its death,
+   * it tells the calls that never started, which go to `unstarted` (last first, so that each
+   * put at the head of a queue keeps them in their order) to run elsewhere. Without it, every
+   * call may have run, and none runs again.
    */
-  failAll(error: SnakepitError, retryUnstarted = false): void {
+  failAll(error: SnakepitError, highestStarted?: number): void {
     this.setBroken(); // no call freed below may be routed back here
     const calls = [...this.pending];
     this.pending.clear();
-    let mayHaveRun = calls.length;
-    if (retryUnstarted && this.runsInOrder && !calls.some(([, call]) => call.inParts)) {
-      const running = calls.findIndex(([id]) => !this.cancelled.has(id));
-      if (running >= 0) mayHaveRun = running + 1;
-    }
     this.cancelled.clear();
+    const neverStarted = highestStarted === undefined ? [] : calls.filter(([id]) => id > highestStarted);
     // Handed back first, so that the places the rejections free go to them before newer calls.
-    for (const [, call] of calls.slice(mayHaveRun).reverse()) (call.sink.unstarted ?? call.sink.reject).call(call.sink, error);
-    for (const [, call] of calls.slice(0, mayHaveRun)) call.sink.reject(error);
+    for (const [, call] of neverStarted.reverse()) (call.sink.unstarted ?? call.sink.reject).call(call.sink, error);
+    for (const [id, call] of calls) if (highestStarted === undefined || id <= highestStarted) call.sink.reject(error);
+  }
+
+  /**
+   * Rejects the calls a live worker is known to have started (up to `highestStarted`; all of
+   * them when that is unknown), as it is being ended: they cannot run elsewhere, so their callers
+   * need not wait for its exit. The others stay until failAll.
+   */
+  failStarted(error: SnakepitError, highestStarted: number | undefined): void {
+    for (const [id, call] of [...this.pending]) {
+      if (highestStarted !== undefined && id > highestStarted) continue;
+      this.forget(id);
+      call.sink.reject(error);
+    }
   }
 
   /**
    * Call `id` is stuck on a worker that runs calls in order: the calls sent ahead behind it
-   * cannot start before it ends, which may be never. They are cancelled on the worker and
-   * handed back (`unstarted`, as in failAll), to run elsewhere. Not when a call behind it sends
-   * its arguments in parts: such a call may have started.
+   * cannot start before it ends, which may be never. The worker is asked to hand them back:
+   * each it has not started comes back UNSTARTED (and goes to `unstarted`, to run elsewhere);
+   * one it has started (the stuck call just ended) runs on and answers as usual. Nothing is
+   * taken back on Node's word alone, so no call runs twice.
    */
-  reclaimBehind(id: number, error: SnakepitError): void {
+  reclaimBehind(id: number): void {
     if (!this.runsInOrder || this.broken) return;
-    const calls = [...this.pending];
-    const at = calls.findIndex(([callId]) => callId === id);
-    if (at < 0) return;
-    const behind = calls.slice(at + 1).filter(([callId]) => !this.cancelled.has(callId));
-    if (behind.some(([, call]) => call.inParts)) return;
-    for (const [callId] of behind) {
-      this.pending.delete(callId);
-      this.outbox.cancels.push(callId);
+    let behind = false;
+    for (const callId of this.pending.keys()) {
+      if (behind && !this.cancelled.has(callId)) this.outbox.reclaims!.push(callId);
+      else if (callId === id) behind = true;
     }
     this.scheduleFlush();
-    for (const [, call] of behind.reverse()) (call.sink.unstarted ?? call.sink.reject).call(call.sink, error);
   }
 
   close(): void {

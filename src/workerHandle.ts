@@ -8,9 +8,13 @@ import { LocalConnection } from './localConnection.js';
 import type { LiveWorker } from './liveWorkers.js';
 import type { WorkerConnection } from './workerConnection.js';
 
-const NOT_EXITED_YET: WorkerExit = { exitCode: null, signal: null };
+// After the worker's exit, how long its last replies may take to be read before its calls fail.
+const LAST_REPLIES_MS = 1000;
 
 export class WorkerHandle implements LiveWorker {
+  /** Why Node ends the worker (retire): its calls fail with this rather than as a crash. */
+  private endReason: SnakepitError | undefined;
+
   private constructor(
     readonly process: PythonProcess,
     readonly connection: WorkerConnection,
@@ -43,23 +47,29 @@ export class WorkerHandle implements LiveWorker {
     // application that never uses them about a third of the package's import time.
     const Grpc = options.transport === 'grpc' ? (await import('./grpcConnection.js')).GrpcConnection : undefined;
     const { process: python, ready } = await PythonProcess.launch(options, signal);
-    // A broken session with a live process means the worker is unusable: end it, and let the
-    // exit below fail its calls with the exit status. A frame that does not decode says more
-    // than the exit will, so its calls fail at once, naming it.
+    // A broken session with a live process means the worker is unusable: it is killed, and its
+    // calls fail once it has exited. A frame that does not decode says more than the exit will.
+    let badFrame: FrameDecodeError | undefined;
     const onBroken = (error: Error) => {
-      if (error instanceof FrameDecodeError) {
-        connection.failAll(new WorkerCrashedError(options.workerId, ready.pid, NOT_EXITED_YET, error, 'sent a frame that does not decode'), true);
-      }
+      if (error instanceof FrameDecodeError) badFrame ??= error;
       python.signalGroup('SIGKILL');
     };
-    // A process worker runs its calls one by one in the order sent: when it dies, the ones it
-    // had not started (sent ahead with `prefetch`) can run elsewhere.
+    // A process worker runs its calls one by one in the order sent: calls sent ahead behind a
+    // stuck one can be taken back.
     const runsInOrder = options.profile === 'process';
     const connection: WorkerConnection = Grpc
       ? new Grpc(ready.address, python.token, onBroken, runsInOrder, options.host)
       : new LocalConnection(ready.address, python.token, options.maxMessageBytes, onBroken, runsInOrder, options.host);
-    python.exited.then((exit) => {
-      connection.failAll(new WorkerCrashedError(options.workerId, ready.pid, exit), true);
+    let handle: WorkerHandle | undefined;
+    // Calls are failed only once the worker is dead and its last replies are read: only then is
+    // it known which of them it started (the others run elsewhere), and none can start later.
+    python.exited.then(async (exit) => {
+      const highestStarted = python.highestStartedCall();
+      await within(connection.whenBroken, LAST_REPLIES_MS);
+      const crash = badFrame
+        ? new WorkerCrashedError(options.workerId, ready.pid, exit, badFrame, 'sent a frame that does not decode')
+        : new WorkerCrashedError(options.workerId, ready.pid, exit);
+      connection.failAll(handle?.endReason ?? crash, highestStarted);
       connection.close();
     });
     try {
@@ -70,16 +80,29 @@ export class WorkerHandle implements LiveWorker {
       await python.terminate(0);
       throw error;
     }
-    return new WorkerHandle(python, connection, ready);
+    handle = new WorkerHandle(python, connection, ready);
+    return handle;
   }
 
   /**
-   * Ends the worker: calls still held fail with `reason` (those it had not started go back to
-   * their queue), then SIGTERM → grace → SIGKILL.
+   * Ends the worker: SIGTERM → grace → SIGKILL. Calls it has started fail with `reason` at once;
+   * any others once it has exited (those it never started go back to their queue).
    */
   async retire(graceMs: number, reason?: SnakepitError): Promise<WorkerExit> {
-    if (reason) this.connection.failAll(reason, true);
+    this.endReason ??= reason; // the first reason given is why its calls fail
+    if (reason) this.connection.failStarted(reason, this.process.highestStartedCall());
     this.connection.close();
     return this.process.terminate(graceMs);
   }
+}
+
+/** Waits for `promise`, or `ms` at most (and leaves no timer behind). */
+function within(promise: Promise<void>, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    void promise.then(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
 }

@@ -2,7 +2,7 @@
 // in flight, a kill during a restart, and a group restart whose workers cannot boot. Every call
 // is accounted for: it succeeded or failed with a documented code.
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -155,8 +155,9 @@ test('a one_for_all group restart whose new workers cannot boot escalates coded;
   const escalations: { level: string; reason: string }[] = [];
   pit.on('supervisor:escalation', (e) => escalations.push(e));
   const codeOf = (call: Promise<unknown>) => call.then(() => 'ok', (e) => (e instanceof SnakepitError ? e.code : `raw ${e}`));
-  const running = Array.from({ length: 3 }, () => codeOf(pit.execute('sleep', { seconds: 30 }, { pool: 'g' })));
-  await waitFor(() => pit.inspect().pools[0].workers.every((w) => w.inFlight === 1), 5000, 'three calls running');
+  const started = [0, 1, 2].map((i) => `${blocker}-started-${i}`);
+  const running = started.map((file) => codeOf(pit.execute('sleep', { seconds: 30, started: file }, { pool: 'g' })));
+  await waitFor(() => started.every((file) => existsSync(file)), 10_000, 'three calls running');
   const queued = Array.from({ length: 4 }, () => codeOf(pit.execute('ping', {}, { pool: 'g' })));
   const pids = pit.inspect().pools[0].workers.map((w) => w.pid!);
   writeFileSync(blocker, '');

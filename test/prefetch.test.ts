@@ -58,16 +58,51 @@ test('when a worker is killed, the calls it held unstarted run on its replacemen
   assert.deepEqual(journal.tags(), ['a', 'b', 'c', 'd'], 'every call started once, in order');
 });
 
-test('with arguments still arriving in parts, nothing the dead worker held is known unstarted: all of it fails', async () => {
+test('with arguments still arriving in parts, the calls the dead worker never started run on its replacement', async () => {
   const pit = await startPit({ pools: [{ name: 'p', poolSize: 1, prefetch: 2, adapter: 'prefetch_adapters.Journal' }] });
   const journal = newJournal();
   const running = pit.execute('run', { journal: journal.file, tag: 'a', seconds: 60 }, { pool: 'p' });
   await waitFor(() => journal.tags().includes('a'), 10_000, 'call a to start');
   const large = pit.execute('run', { journal: journal.file, tag: 'large', data: Buffer.alloc(3 << 20) }, { pool: 'p' });
   const small = pit.execute('run', { journal: journal.file, tag: 'small' }, { pool: 'p' });
-  process.kill(workersOf(pit)[0].pid!, 'SIGKILL');
-  for (const call of [running, large, small]) assert.equal((await errorOf(call)).code, 'WORKER_CRASHED');
-  assert.deepEqual(journal.tags(), ['a']);
+  const victim = workersOf(pit)[0].pid!;
+  process.kill(victim, 'SIGKILL');
+  assert.equal((await errorOf(running)).code, 'WORKER_CRASHED');
+  for (const call of [large, small]) assert.notEqual(((await call) as RunResult).pid, victim);
+  assert.deepEqual([...journal.tags()].sort(), ['a', 'large', 'small'], 'each started once');
+});
+
+test('a stuck call whose reply races its grace timer: the calls sent ahead behind it each run once', async () => {
+  const pit = await startPit({ pools: [{ name: 'p', poolSize: 1, prefetch: 4, cancelGraceMs: 300, adapter: 'prefetch_adapters.Journal' }] });
+  const journal = newJournal();
+  for (let round = 0; round < 16; round++) {
+    // The head overruns its 100 ms deadline by about the grace period, so its reply and the
+    // grace timer arrive together.
+    const head = pit.execute('run', { journal: journal.file, tag: `head-${round}`, seconds: 0.37 + (round % 8) * 0.01 }, { pool: 'p', timeoutMs: 100 });
+    const behind = [0, 1, 2, 3].map((i) => pit.execute('run', { journal: journal.file, tag: `${round}-${i}` }, { pool: 'p' }));
+    assert.equal((await errorOf(head)).code, 'TIMEOUT');
+    assert.deepEqual((await Promise.all(behind) as RunResult[]).map((r) => r.tag), [0, 1, 2, 3].map((i) => `${round}-${i}`));
+  }
+  const tags = journal.tags();
+  assert.deepEqual(tags.filter((tag, i) => tags.indexOf(tag) !== i), [], 'no call started twice');
+});
+
+test('a call whose predecessor\'s reply is lost with the dying worker does not run again', async () => {
+  const pit = await startPit({ pools: [{ name: 'p', poolSize: 1, prefetch: 2, adapter: 'prefetch_adapters.Journal' }] });
+  const journal = newJournal();
+  for (let round = 0; round < 6; round++) {
+    const marker = path.join(dir, `marker-${journals}-${round}`);
+    // Sent in one frame: the worker finishes a, starts b, and b kills it at once, while a's
+    // large reply may still be leaving the process.
+    const a = pit.execute('run', { journal: journal.file, tag: `a${round}`, reply_bytes: 4 << 20 }, { pool: 'p' });
+    const b = pit.execute('die_once', { journal: journal.file, tag: `b${round}`, marker }, { pool: 'p' });
+    const c = pit.execute('run', { journal: journal.file, tag: `c${round}` }, { pool: 'p' });
+    await a.catch((error) => assert.equal(error.code, 'WORKER_CRASHED'));
+    assert.equal((await errorOf(b)).code, 'WORKER_CRASHED');
+    assert.equal(((await c) as RunResult).tag, `c${round}`);
+  }
+  const tags = journal.tags();
+  assert.deepEqual(tags.filter((tag, i) => tags.indexOf(tag) !== i), [], 'no call started twice');
 });
 
 test('a call sent ahead and then aborted is settled at once and never runs', async () => {

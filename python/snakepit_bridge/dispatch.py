@@ -59,6 +59,11 @@ def cancelled_reply(call_id: int) -> Any:
     return error_reply(call_id, "CANCELLED", "Cancelled", "the call was cancelled before it finished")
 
 
+def unstarted_reply(call_id: int) -> Any:
+    """A reclaimed call dropped before it started: Node may run it elsewhere."""
+    return error_reply(call_id, "UNSTARTED", "Unstarted", "the worker handed the call back without starting it")
+
+
 def exit_now(exc: SystemExit) -> None:
     """A tool raised SystemExit: leave the process with its code, without replying."""
     code = exc.code

@@ -13,7 +13,7 @@ from typing import Iterable
 # lines. Sent in the `ready` line; Node refuses a worker whose version differs from its own
 # (PROTOCOL_VERSION in src/sessionMessages.ts). Raise both together with any change one side
 # cannot read.
-PROTOCOL_VERSION = 4
+PROTOCOL_VERSION = 5
 
 
 def _varint(n: int) -> bytes:

@@ -46,7 +46,7 @@ def frame_error_exit(message: str) -> None:
 class LandedFrame:
     """A ClientFrame whose one ArgsPart the socket read straight into its call's buffer."""
 
-    calls = cancels = pings = host_replies = credits = ()
+    calls = cancels = pings = host_replies = credits = reclaims = ()
     token = b""
 
     def __init__(self, call_id: int, size: int):

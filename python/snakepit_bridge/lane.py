@@ -26,10 +26,11 @@ from typing import Any, Callable, Iterator
 
 from .context import HostCalls
 from .credit import Credits
-from .dispatch import Dispatcher, cancelled_reply
+from .dispatch import Dispatcher, cancelled_reply, unstarted_reply
 from .framesocket import FrameError, FrameSocket, Gone, decode_or_exit, frame_error_exit
 from .idlewait import IdleWait
 from .parts import PartialCalls
+from .started import StartedCalls, Unrecorded
 from .session import BadFrame, InFlight, ThreadSession, decode_client_frame, fatal, runnable_calls, with_context
 
 # Until a connection has shown the token it may send only this much, and a frame error from it
@@ -107,8 +108,10 @@ class LaneServer:
 class LaneProcessSession:
     """Process profile: calls run inline on the main thread; see the module's note."""
 
-    def __init__(self, fs: FrameSocket, dispatcher: Dispatcher, in_flight: InFlight, pong: Callable[[int], bytes], idle_poll_s: float = 0.0):
+    def __init__(self, fs: FrameSocket, dispatcher: Dispatcher, in_flight: InFlight, pong: Callable[[int], bytes], idle_poll_s: float = 0.0,
+                 started: StartedCalls | Unrecorded = Unrecorded()):
         self.fs = fs
+        self.started = started
         self.dispatcher = dispatcher
         self.in_flight = in_flight
         self.pong = pong
@@ -188,6 +191,12 @@ class LaneProcessSession:
                 write(cancelled_reply(cid))
             else:
                 self.cancelled.add(cid)
+        for cid in frame.reclaims:
+            queued = next((entry for entry in self.queue if entry[0].id == cid), None)
+            if queued is not None:
+                self.queue.remove(queued)
+            if queued is not None or self.partial.drop(cid):
+                write(unstarted_reply(cid))
 
     def _run_queued(self) -> None:
         d, cancelled, write = self.dispatcher, self.cancelled, self.fs.write_reply
@@ -204,6 +213,7 @@ class LaneProcessSession:
                 continue
             if tool.wants_ctx:
                 with_context(kwargs, tool, call, deadline, lambda cid=cid: cid in cancelled, write, self.host)
+            self.started.started(cid)
             self.in_flight.value += 1
             self.running = True
             self.baton.release()

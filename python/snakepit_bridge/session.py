@@ -24,7 +24,8 @@ from . import messages as pb
 from .context import Context, HostCalls, deadline_of
 from .control import exit_now
 from .credit import Credits
-from .dispatch import Dispatcher, cancelled_reply, error_reply
+from .dispatch import Dispatcher, cancelled_reply, error_reply, unstarted_reply
+from .started import StartedCalls, Unrecorded
 from .parts import PartialCalls
 
 if TYPE_CHECKING:
@@ -162,8 +163,9 @@ class ThreadSession:
     QUEUED, RUNNING, CANCELLED = 0, 1, 2
 
     def __init__(self, dispatcher: Dispatcher, pool: ThreadPoolExecutor, in_flight: InFlight,
-                 send_reply: Callable[[Any], None] | None = None):
+                 send_reply: Callable[[Any], None] | None = None, started: StartedCalls | Unrecorded = Unrecorded()):
         self.dispatcher = dispatcher
+        self.started = started  # kept only when calls run one at a time (the process profile)
         self.pool = pool
         self.in_flight = in_flight
         self._out: queue.SimpleQueue = queue.SimpleQueue()
@@ -222,6 +224,9 @@ class ThreadSession:
                 self._out.put(cancelled_reply(cid))  # its arguments were still arriving
             else:
                 self._cancel(cid)
+        for cid in frame.reclaims:
+            if self.partial.drop(cid) or self._reclaim(cid):
+                self._out.put(unstarted_reply(cid))
         ready, refused = runnable_calls(frame, self.partial)
         for reply in refused:
             self._out.put(reply)
@@ -261,12 +266,21 @@ class ThreadSession:
         if done:
             self._out.put(DONE)
 
+    def _reclaim(self, cid: int) -> bool:
+        """Drops a call not started yet; one running or done stays as it is."""
+        with self._lock:
+            if self._calls.get(cid) != self.QUEUED:
+                return False
+            del self._calls[cid]
+        return True
+
     def _run(self, cid: int, tool, kwargs: dict, stream: bool, window: int) -> None:
         try:
             with self._lock:
                 if self._calls.get(cid) != self.QUEUED:
                     return  # cancelled while queued; already answered
                 self._calls[cid] = self.RUNNING
+                self.started.started(cid)
             if self._closed:
                 self._finish(cid)
                 return

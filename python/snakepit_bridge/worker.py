@@ -65,6 +65,8 @@ def parse_args(argv):
     p.add_argument("--idle-poll-us", type=int, default=0,
                    help="process profile, local lane: the longest to poll for the next call before sleeping, "
                         "when polling has been the quicker way to wait (idlePollMicros; 0: never)")
+    p.add_argument("--started-file", default=None,
+                   help="process profile: an 8-byte file Node reads after the worker's death (started.py)")
     p.add_argument("--worker-id", default="")
     p.add_argument("--run-id", default="")
     p.add_argument("--max-message-bytes", type=int, default=DEFAULT_MAX_MESSAGE,
@@ -223,6 +225,7 @@ def serve(args, control: Control, token: bytes):
 def serve_lane(args, token: bytes, dispatcher, pool, in_flight):
     from . import frames
     from .lane import LaneProcessSession, LaneServer, LaneThreadSession
+    from .started import started_calls
     from .session import ThreadSession
 
     pid, gil = os.getpid(), gil_enabled()
@@ -230,7 +233,8 @@ def serve_lane(args, token: bytes, dispatcher, pool, in_flight):
     if pool is not None:
         make_session = lambda fs: LaneThreadSession(fs, ThreadSession(dispatcher, pool, in_flight, fs.reply_or_drop), pong)  # noqa: E731
     else:
-        make_session = lambda fs: LaneProcessSession(fs, dispatcher, in_flight, pong, args.idle_poll_us / 1e6)  # noqa: E731
+        started = started_calls(args.started_file)
+        make_session = lambda fs: LaneProcessSession(fs, dispatcher, in_flight, pong, args.idle_poll_us / 1e6, started)  # noqa: E731
     path = args.address[len("unix:"):]
     if path.startswith("//"):
         path = path[2:]
@@ -247,10 +251,12 @@ def serve_grpc(args, token: bytes, dispatcher, pool, in_flight):
     import grpc  # imported here so a missing grpcio is reported as a startup_error
 
     from .session import ThreadSession
+    from .started import Unrecorded, started_calls
 
     # The process profile runs its calls on one thread, one at a time in the order sent.
     calls = pool or ThreadPoolExecutor(max_workers=1, thread_name_prefix="snakepit-tool")
-    session_factory = lambda: ThreadSession(dispatcher, calls, in_flight)  # noqa: E731
+    started = started_calls(args.started_file) if pool is None else Unrecorded()
+    session_factory = lambda: ThreadSession(dispatcher, calls, in_flight, started=started)  # noqa: E731
 
     server = grpc.server(
         ThreadPoolExecutor(max_workers=HANDLER_THREADS, thread_name_prefix="snakepit-grpc"),

@@ -20,6 +20,8 @@ class Blockable(BaseAdapter):
         return "pong"
 
     @tool
-    def sleep(self, seconds):
+    def sleep(self, seconds, started=None):
+        if started:  # tells the test the call has begun
+            open(started, "w").close()
         time.sleep(seconds)
         return os.getpid()
