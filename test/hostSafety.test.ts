@@ -47,6 +47,14 @@ test('exposed functions throwing values whose String() throws, and callbacks tha
   assert.equal(stderr.match(/listener of "request:completed" threw/g)!.length, 1, 'reported once per source');
 });
 
+test('arguments whose Proxy trap throws a value with no text are INVALID_ARGUMENT, not a raw TypeError', async () => {
+  const pit = await startPit({ pools: [{ name: 'p', poolSize: 1, adapter: 'context_adapters.Contextual' }] });
+  const args = new Proxy({}, { ownKeys: () => { throw Object.create(null); } });
+  const error = await errorOf(pit.execute('pid', args));
+  assert.equal(error.code, 'INVALID_ARGUMENT');
+  assert.match(error.message, /The arguments object of tool "pid" could not be read: Error: a thrown value that is not an Error/);
+});
+
 test('a throwing request:completed or request:failed listener never leaves a call half-settled; the failure is a process warning', async () => {
   const pit = await startPit({ pools: [{ name: 'p', poolSize: 1, adapter: 'context_adapters.Contextual' }] });
   const warnings: Error[] = [];

@@ -14,8 +14,8 @@ const BUDGET = MiB; // TEXT_BUDGET_BYTES
 const MARKER = /…\[cut by snakepit: \d+ bytes, over the 1048576-byte budget\]$/;
 
 const PROFILES = [
-  { profile: 'process', pool: { adapter: 'hostile_adapters.Hostile', workerProfile: 'process' as const } },
-  { profile: 'thread', pool: { adapter: 'hostile_adapters.ThreadedHostile', workerProfile: 'thread' as const, threadsPerWorker: 2 } },
+  { profile: 'process', pool: { adapter: 'misbehaving_adapters.Misbehaving', workerProfile: 'process' as const } },
+  { profile: 'thread', pool: { adapter: 'misbehaving_adapters.ThreadedMisbehaving', workerProfile: 'thread' as const, threadsPerWorker: 2 } },
 ];
 
 for (const { profile, pool } of PROFILES) {

@@ -8,8 +8,8 @@ import { checkNoLeaks, errorOf, startPit } from './helpers.js';
 checkNoLeaks();
 
 const PROFILES = [
-  { profile: 'process', pool: { adapter: 'hostile_adapters.Hostile', workerProfile: 'process' as const } },
-  { profile: 'thread', pool: { adapter: 'hostile_adapters.ThreadedHostile', workerProfile: 'thread' as const, threadsPerWorker: 2 } },
+  { profile: 'process', pool: { adapter: 'misbehaving_adapters.Misbehaving', workerProfile: 'process' as const } },
+  { profile: 'thread', pool: { adapter: 'misbehaving_adapters.ThreadedMisbehaving', workerProfile: 'thread' as const, threadsPerWorker: 2 } },
 ];
 
 for (const { profile, pool } of PROFILES) {

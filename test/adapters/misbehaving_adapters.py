@@ -59,9 +59,9 @@ class _Tools:
         os._exit(9)
 
 
-class Hostile(_Tools, BaseAdapter):
+class Misbehaving(_Tools, BaseAdapter):
     pass
 
 
-class ThreadedHostile(_Tools, ThreadSafeAdapter):
+class ThreadedMisbehaving(_Tools, ThreadSafeAdapter):
     __thread_safe__ = True
