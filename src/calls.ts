@@ -1,6 +1,7 @@
 // What the dispatcher keeps per worker and per call: the slot (a worker's load, as the
 // dispatcher counts it) and the request (one call from submit until it is settled).
 import type { WorkerStateName } from '../machines/worker.machine.js';
+import type { CallChain } from './callChains.js';
 import type { WireValue } from './codec.js';
 import { type SnakepitError, TimeoutError } from './errors.js';
 import type { Fifo, FifoEntry } from './fifo.js';
@@ -140,9 +141,14 @@ export class Request implements CallSink {
     readonly stream: StreamSink | undefined,
     readonly submittedAt: number,
     readonly options: CallOptions,
-    /** Made by a function Python called (ctx.call): never sent ahead behind a running call. */
-    readonly nested: boolean,
+    /** The calls it is nested in, when made by a function Python called (ctx.call). */
+    readonly chain: CallChain | undefined,
   ) {}
+
+  /** Made by a function Python called: never sent ahead behind a running call. */
+  get nested(): boolean {
+    return this.chain !== undefined;
+  }
 
   get sessionId(): string | undefined {
     return this.options.sessionId;

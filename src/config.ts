@@ -45,6 +45,8 @@ export const DEFAULT_HIGH_WATER_MARK = 64;
 export const MAX_HIGH_WATER_MARK = 1_000_000;
 /** A call its caller gave up on may run this long before its worker is replaced (`stuck_call`). */
 export const DEFAULT_CANCEL_GRACE_MS = 5000;
+/** How long a call made inside an exposed function may wait in a queue (see callChains.ts). */
+export const DEFAULT_NESTED_QUEUE_TIMEOUT_MS = 10_000;
 export const MAX_THREADS_PER_WORKER = 1024;
 export const DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
 /** A remote pool asks for its endpoints again this often (a DNS name, a function). */
@@ -154,6 +156,7 @@ function buildSchemas() {
       workerRecycleJitter: z.number().min(0).max(1).default(0),
       maxQueue: nonNegativeInt.default(10_000),
       queueTimeoutMs: duration.default(60_000),
+      nestedQueueTimeoutMs: duration.default(DEFAULT_NESTED_QUEUE_TIMEOUT_MS),
       requestTimeoutMs: duration.optional(),
       maxArgumentDepth: positiveInt.max(1000, 'at most 1000: Python cannot decode deeper values').default(128),
       maxMessageBytes: positiveInt.max(MAX_MESSAGE_BYTES_LIMIT, `at most ${MAX_MESSAGE_BYTES_LIMIT} (1 GiB)`).default(DEFAULT_MAX_MESSAGE_BYTES),

@@ -6,6 +6,7 @@ import type { EventEmitter } from 'eventemitter3';
 import type { WorkerStateName } from '../machines/worker.machine.js';
 import type { PoolConfig } from './config.js';
 import { encodeCallArguments } from './callArguments.js';
+import { chainDeadlock, chainWaited, currentChain } from './callChains.js';
 import { CallReports, endSpan, toProgress } from './callReports.js';
 import {
   AbortedError,
@@ -27,7 +28,6 @@ import {
   type WorkerSlot,
 } from './calls.js';
 import { Fifo } from './fifo.js';
-import { nestedCalls } from './hostFunctions.js';
 import { SessionTable } from './sessions.js';
 import type { CallTracer } from './tracing.js';
 import { type PoolStats, StatsRecorder } from './stats.js';
@@ -125,8 +125,9 @@ export class Dispatcher implements RequestOwner {
       if (options.signal?.aborted) return this.refuse(tool, reject, new AbortedError(tool, options.signal.reason));
       const wire = encodeCallArguments(tool, args, this.config);
       if (wire instanceof SnakepitError) return this.refuse(tool, reject, wire);
-      const nested = nestedCalls.getStore() === true;
-      const request = new Request(this, tool, wire, resolve, reject, stream, performance.now(), options, nested);
+      const chain = currentChain();
+      const nested = chain !== undefined;
+      const request = new Request(this, tool, wire, resolve, reject, stream, performance.now(), options, chain);
       if (stream) stream.grant = (chunks) => request.grant(chunks);
       if (this.tracer) request.span = this.tracer.startSpan(`snakepit.call ${tool}`, { attributes: { 'snakepit.pool': this.config.name, 'snakepit.tool': tool } });
       this.watchDeadline(request, options);
@@ -139,6 +140,8 @@ export class Dispatcher implements RequestOwner {
         slot = bound && isFree(bound) ? bound : pickWorker(this.slots, !nested);
       }
       if (slot) return this.run(request, slot);
+      const deadlock = chain && chainDeadlock(tool, this.config.name, chain, this.slots, this.capacity);
+      if (deadlock) return this.settle(request, deadlock);
       if (this.queued >= this.config.maxQueue) {
         return this.settle(request, new PoolSaturatedError(this.config.name, this.config.maxQueue));
       }
@@ -217,12 +220,14 @@ export class Dispatcher implements RequestOwner {
     request.entry = atHead ? fifo.unshift(request) : fifo.push(request);
     request.waitsIn = fifo;
     if (fifo !== this.queue) this.pinnedCount++;
+    const { chain } = request;
+    const waitMs = chain ? Math.min(this.config.queueTimeoutMs, this.config.nestedQueueTimeoutMs) : this.config.queueTimeoutMs;
     request.queueTimer = setTimeout(() => {
       request.queueTimer = undefined;
       if (request.settled || !request.entry) return;
       this.stats.queueTimeouts++;
-      this.giveUp(request, new QueueTimeoutError(this.config.name, this.config.queueTimeoutMs));
-    }, this.config.queueTimeoutMs);
+      this.giveUp(request, chain ? chainWaited(request.tool, this.config.name, chain, waitMs) : new QueueTimeoutError(this.config.name, waitMs));
+    }, waitMs);
     this.reports.queued(request.tool, this.queued);
   }
 
@@ -379,11 +384,7 @@ export class Dispatcher implements RequestOwner {
   /** A ctx.progress() report of a call its caller still waits for. */
   progressed(request: Request, value: unknown): void {
     const progress = toProgress(value);
-    try {
-      request.options.onProgress?.(progress);
-    } catch {
-      // The caller's callback failing must not cost the call or the worker's connection.
-    }
+    request.options.onProgress?.(progress); // guarded where the call was made (Snakepit.guarded)
     this.reports.progressed(request.slot, request.tool, progress);
   }
 

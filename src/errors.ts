@@ -85,6 +85,18 @@ export class QueueTimeoutError extends SnakepitError {
   }
 }
 
+/**
+ * A call made inside an exposed function (ctx.call → execute) that cannot get a worker because
+ * the calls it is nested in hold the places it needs. Its code is QUEUE_TIMEOUT, so it is also
+ * `instanceof QueueTimeoutError`; `chain` names the tools, outermost first, this call's last.
+ */
+export class CallChainError extends SnakepitError {
+  static override readonly code = ErrorCode.QUEUE_TIMEOUT;
+  constructor(readonly pool: string, readonly chain: string[], message: string) {
+    super(ErrorCode.QUEUE_TIMEOUT, message);
+  }
+}
+
 export class TimeoutError extends SnakepitError {
   static override readonly code = ErrorCode.TIMEOUT;
   constructor(readonly tool: string, timeoutMs: number) {

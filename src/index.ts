@@ -6,6 +6,7 @@ export {
   PoolNotFoundError,
   PoolSaturatedError,
   QueueTimeoutError,
+  CallChainError,
   TimeoutError,
   AbortedError,
   WorkerCrashedError,

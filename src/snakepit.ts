@@ -7,6 +7,7 @@ import type { PoolInput } from '../machines/pool.machine.js';
 import type { RuntimeOutput } from '../machines/runtime.machine.js';
 import type { RecycleReason, WorkerContext } from '../machines/worker.machine.js';
 import { createRuntimeLogic, type RuntimeHooks } from './actors.js';
+import { CallbackGuard } from './callbackGuard.js';
 import { checkCall, describeValue, isDuration } from './callChecks.js';
 import { MAX_DURATION_MS, type PoolConfig, type ResolvedConfig, resolveConfig, type SnakepitConfig } from './config.js';
 import type { CallOptions, StreamOptions, WorkerSlot } from './calls.js';
@@ -39,6 +40,8 @@ type Lifecycle = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
 export class Snakepit {
   readonly config: ResolvedConfig;
   private readonly events = new EventEmitter<SnakepitEvents>();
+  /** Runs the application's listeners and onProgress callbacks isolated (callbackGuard.ts). */
+  private readonly callbacks = new CallbackGuard();
   private readonly dispatchers = new Map<string, Dispatcher>();
   private readonly processes = new Set<PythonProcess>();
   private readonly recyclers = new Map<string, Recycler>();
@@ -151,7 +154,7 @@ export class Snakepit {
   execute<T = unknown>(tool: string, args: Record<string, unknown> = {}, options: CallOptions = {}): Promise<T> {
     const target = this.route(tool, args, options);
     if (target instanceof SnakepitError) return Promise.reject(target);
-    return target.submit(tool, args, options) as Promise<T>;
+    return target.submit(tool, args, this.guarded(options)) as Promise<T>;
   }
 
   /**
@@ -162,7 +165,13 @@ export class Snakepit {
   async *stream<T = unknown>(tool: string, args: Record<string, unknown> = {}, options: StreamOptions = {}): AsyncGenerator<T> {
     const target = this.route(tool, args, options);
     if (target instanceof SnakepitError) throw target;
-    yield* streamChunks<T>(target, tool, args, options);
+    yield* streamChunks<T>(target, tool, args, this.guarded(options));
+  }
+
+  /** The options with their onProgress (checked to be a function by route) run guarded. */
+  private guarded<O extends CallOptions>(options: O): O {
+    const { onProgress } = options;
+    return onProgress ? { ...options, onProgress: this.callbacks.wrap('an onProgress callback', onProgress) } : options;
   }
 
   private route(tool: string, args: unknown, options: CallOptions): Dispatcher | SnakepitError {
@@ -176,18 +185,24 @@ export class Snakepit {
     return dispatcher;
   }
 
+  /**
+   * Listens to a lifecycle event. A listener that throws, or an async one that rejects, is
+   * isolated: the other listeners still run, the call or worker the event is about is not
+   * affected, and the failure becomes a process warning (see callbackGuard.ts).
+   */
   on<E extends SnakepitEventName>(event: E, listener: SnakepitEvents[E]): this {
-    this.events.on(event, listener as any);
+    this.events.on(event, this.callbacks.listener(event, listener) as any);
     return this;
   }
 
   once<E extends SnakepitEventName>(event: E, listener: SnakepitEvents[E]): this {
-    this.events.once(event, listener as any);
+    this.events.once(event, this.callbacks.listener(event, listener) as any);
     return this;
   }
 
   off<E extends SnakepitEventName>(event: E, listener?: SnakepitEvents[E]): this {
-    this.events.off(event, listener as any);
+    if (!listener) this.events.off(event);
+    else this.events.off(event, (this.callbacks.registered(event, listener) ?? listener) as any);
     return this;
   }
 

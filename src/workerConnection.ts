@@ -221,7 +221,7 @@ export abstract class WorkerConnection {
 
   private async answerHostCall(call: HostCallMessage): Promise<void> {
     const reply = this.host
-      ? await this.host.answer(call)
+      ? await this.host.answer(call, this.pending.get(call.callId)?.sink)
       : { id: call.id, error: { code: 'NOT_EXPOSED', type: 'NotExposed', message: `no function named "${call.name}" is exposed to Python`, traceback: '' } };
     if (this.broken) return;
     this.outbox.hostReplies!.push(reply);

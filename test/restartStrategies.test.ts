@@ -81,7 +81,7 @@ test('a worker that crashes at boot is restarted after the backoff, not in a spi
   await pit.stop();
 });
 
-test('transient: a normal exit (sys.exit(0)) is not restarted, an abnormal one is', async () => {
+test('transient: a normal exit (os._exit(0)) is not restarted, an abnormal one is', async () => {
   const pit = await startPit({
     pools: [{ name: 't', poolSize: 2, adapter: 'sample_adapters.Calc', restart: { type: 'transient', backoffMs: 0 } }],
   });

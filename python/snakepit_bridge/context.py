@@ -13,13 +13,15 @@ import time
 from typing import Any, Callable
 
 from . import codec, frames
+from .textbudget import cut_text
 
 
 class NodeError(Exception):
     """A function called with `ctx.call` failed in Node (it threw, or no function has that name).
 
-    `code` is NODE_ERROR for a function that threw, NOT_EXPOSED for an unknown name, and
-    DISCONNECTED when the connection to Node ended while waiting.
+    `code` is NODE_ERROR for a function that threw, NOT_EXPOSED for an unknown name,
+    DISCONNECTED when the connection to Node ended while waiting, and MESSAGE_TOO_LARGE when the
+    arguments (never sent) or the function's result exceed the pool's maxMessageBytes.
     """
 
     def __init__(self, message: str, code: str = "NODE_ERROR", type_: str = "Error"):
@@ -32,11 +34,13 @@ class HostCalls:
     """Calls from tools into Node on one session: each is sent, and its caller waits for the reply.
 
     `send` writes a host call's bytes (frames.host_call) to Node; `wake`, if given, is called
-    after each send so that whoever reads the session's frames reads now.
+    after each send so that whoever reads the session's frames reads now. Arguments over
+    `max_message` bytes are refused here: a frame that large would end the worker.
     """
 
-    def __init__(self, send: Callable[[Any], None], wake: Callable[[], None] | None = None):
+    def __init__(self, send: Callable[[Any], None], max_message: int, wake: Callable[[], None] | None = None):
         self._send = send
+        self._max_message = max_message
         self._wake = wake
         self._lock = threading.Lock()
         self._next = 1
@@ -47,6 +51,12 @@ class HostCalls:
         if not isinstance(name, str) or not name:
             raise TypeError(f"ctx.call needs the exposed function's name as a non-empty string, got {name!r}")
         data, blobs = codec.encode(kwargs)
+        size = len(data) + sum(map(len, blobs))
+        if size > self._max_message:
+            raise NodeError(
+                f"cannot call {name!r}: its arguments take {size} bytes, over the pool's maxMessageBytes ({self._max_message}); "
+                "send less per call", "MESSAGE_TOO_LARGE", "MessageTooLarge",
+            )
         waiter: list = [threading.Event(), None]
         with self._lock:
             if self._closed:
@@ -112,13 +122,16 @@ class Context:
         return max(0.0, self._deadline - time.monotonic())
 
     def progress(self, done: float, total: float | None = None, message: str | None = None) -> None:
-        """Reports progress to the caller (`onProgress`, `request:progress`), in order, before the result."""
+        """Reports progress to the caller (`onProgress`, `request:progress`), in order, before the
+        result; a message over its budget (textbudget.py) arrives cut, with a marker."""
         for name, value, optional in (("done", done, False), ("total", total, True)):
             if (value is None and optional) or (isinstance(value, (int, float)) and not isinstance(value, bool)):
                 continue
             raise TypeError(f"ctx.progress: {name} must be a number, got {type(value).__name__}")
         if message is not None and not isinstance(message, str):
             raise TypeError(f"ctx.progress: message must be a string or None, got {type(message).__name__}")
+        if message is not None:
+            message = cut_text(message)
         data, _ = codec.encode({"done": done, "total": total, "message": message})
         self._emit(frames.progress(self.call_id, data))
 

@@ -4,25 +4,33 @@ Shared by both session variants. Error codes: TOOL_NOT_FOUND, INVALID_ARGUMENT (
 cannot be decoded or do not fit the tool's signature; checked before calling so a TypeError
 raised inside the tool stays a PYTHON_ERROR), PYTHON_ERROR (the tool raised), MESSAGE_TOO_LARGE
 (a result over the worker's limit), CANCELLED. No call can take the worker down: whatever fails
-while handling it, even an exception that cannot be printed, becomes that call's reply.
+while handling it, even an exception that cannot be printed, or SystemExit and KeyboardInterrupt
+raised by the tool (a library calling sys.exit()), becomes that call's reply; the message and
+traceback are cut to their budget (textbudget.py). Only os._exit ends the worker.
 """
 from __future__ import annotations
 
-import os
-import sys
 from typing import Any, Callable, Iterator
 
 from . import codec, frames
+from .textbudget import cut_text
 
 
 def error_reply(call_id: int, code: str, type_: str, message: str, tb: str = "") -> bytes:
-    return frames.error(call_id, code, type_, message, tb)
+    return frames.error(call_id, code, type_, cut_text(message), cut_text(tb))
 
 
 def exception_reply(call_id: int, exc: BaseException) -> Any:
+    return error_reply(call_id, "PYTHON_ERROR", _type_name(exc), _message(exc), _traceback(exc))
+
+
+def _message(exc: BaseException) -> str:
+    """The exception's text; for the two that would end a process, also that this one did not."""
     if isinstance(exc, SystemExit):
-        exit_now(exc)
-    return error_reply(call_id, "PYTHON_ERROR", _type_name(exc), _text(exc), _traceback(exc))
+        return f"the tool called sys.exit({_repr(exc.code)}); a tool cannot end its worker, so this call fails and the worker serves on"
+    if isinstance(exc, KeyboardInterrupt):
+        return f"KeyboardInterrupt raised in the tool{': ' + _text(exc) if exc.args else ''}; this call fails and the worker serves on"
+    return _text(exc)
 
 
 def _type_name(exc: BaseException) -> str:
@@ -37,6 +45,13 @@ def _text(exc: BaseException) -> str:
         return str(exc)
     except BaseException as e:  # noqa: BLE001 - a __str__ that raises must not cost the reply
         return f"<the exception's message could not be made: its __str__ raised {_type_name(e)}>"
+
+
+def _repr(value: Any) -> str:
+    try:
+        return repr(value)
+    except BaseException:  # noqa: BLE001
+        return "…"
 
 
 def _traceback(exc: BaseException) -> str:
@@ -62,21 +77,6 @@ def cancelled_reply(call_id: int) -> Any:
 def unstarted_reply(call_id: int) -> Any:
     """A reclaimed call dropped before it started: Node may run it elsewhere."""
     return error_reply(call_id, "UNSTARTED", "Unstarted", "the worker handed the call back without starting it")
-
-
-def exit_now(exc: SystemExit) -> None:
-    """A tool raised SystemExit: leave the process with its code, without replying."""
-    code = exc.code
-    if code is None:
-        code = 0
-    elif not isinstance(code, int):
-        print(code, file=sys.stderr)
-        code = 1
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    finally:
-        os._exit(code & 0xFF)
 
 
 class _TooLarge(Exception):

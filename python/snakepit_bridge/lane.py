@@ -127,7 +127,7 @@ class LaneProcessSession:
         self.eof = False
         self.wake_r, self.wake_w = os.pipe()
         self.poke = threading.Event()  # the watcher should read now, not at its next interval
-        self.host = HostCalls(fs.write, self.poke.set)
+        self.host = HostCalls(fs.write, dispatcher.max_message, self.poke.set)
         self.credits = Credits(self.poke.set)
 
     def serve(self, first) -> None:

@@ -177,7 +177,7 @@ class ThreadSession:
         self._reading = True
         self._closed = False  # the RPC itself ended (client cancelled or went away)
         self.partial = PartialCalls(dispatcher.max_message)  # touched by the reader thread only
-        self.host = HostCalls(self._out.put)
+        self.host = HostCalls(self._out.put, dispatcher.max_message)
         self.credits = Credits()
         # A bridge server that drains answers new calls DRAINING instead of running them (serve.py).
         self.refusing: Callable[[], bool] | None = None

@@ -113,7 +113,7 @@ def test_a_tool_waiting_on_node_is_released_when_the_session_ends():
     from snakepit_bridge.context import HostCalls
 
     sent = []
-    host = HostCalls(sent.append)
+    host = HostCalls(sent.append, 1 << 20)
     outcome = []
 
     def tool():

@@ -152,7 +152,18 @@ def test_tool_output_reaches_stdout_and_stderr(spawn):
     assert b"chatty says hello on stderr" in w.proc.stderr.read()
 
 
-def test_system_exit_exits_with_code(spawn):
+def test_system_exit_in_a_tool_fails_its_call_and_the_worker_serves_on(spawn):
+    w = spawn("sample_adapters.Calc")
+    s = w.session()
+    for code in (0, 3, "bye"):
+        error = s.call("system_exit", {"code": code})
+        assert (error.code, error.type) == ("PYTHON_ERROR", "SystemExit")
+        assert f"sys.exit({code!r})" in error.message
+    assert s.call("add", {"a": 1, "b": 2}) == 3
+    assert w.proc.poll() is None
+
+
+def test_os_exit_ends_the_worker_with_its_code(spawn):
     w = spawn("sample_adapters.Calc")
     s = w.session()
     s.send("exit", {"code": 3})

@@ -58,6 +58,12 @@ class Calc(BaseAdapter):
 
     @tool
     def exit(self, code):
+        """Ends the process with `code` (a tool raising SystemExit only fails its call)."""
+        sys.stdout.flush()
+        os._exit(code)
+
+    @tool
+    def system_exit(self, code):
         sys.exit(code)
 
     @tool
