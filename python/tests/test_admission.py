@@ -193,3 +193,18 @@ def test_limits_must_be_positive(servers):
             assert f"{flag} must be at least 1" in bad.proc.stderr.read(), flag
         finally:
             bad.kill()
+
+
+def test_connections_over_the_cap_are_refused(servers):
+    server = servers("--max-connections", "2")
+    # Distinct options: gRPC would otherwise share one connection between these channels.
+    channels = [grpc.insecure_channel(f"127.0.0.1:{server.port}", options=[("grpc.primary_user_agent", f"c{i}")]) for i in range(3)]
+    try:
+        for channel in channels[:2]:
+            WorkerStub(channel).Hello(pb.HelloRequest(), metadata=meta(), timeout=10)
+        with pytest.raises(grpc.RpcError) as third:
+            WorkerStub(channels[2]).Hello(pb.HelloRequest(), metadata=meta(), timeout=5)
+        assert third.value.code() == grpc.StatusCode.UNAVAILABLE
+    finally:
+        for channel in channels:
+            channel.close()
