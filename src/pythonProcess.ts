@@ -4,10 +4,12 @@
 // us over an extra pipe on fd 3: its readiness and start-up errors arrive there as JSON lines,
 // where no user print() can forge them, and the pipe's end-of-file tells it we died. The ready
 // line states the bridge's protocol version; a bridge that speaks another one does not start.
+// Its token is the first line we write on that pipe: in the environment it would stay readable
+// in /proc/<pid>/environ for as long as the worker lives.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { StartupFailedError, type WorkerExit } from './errors.js';
 import type { HostCallAnswerer } from './hostFunctions.js';
@@ -118,11 +120,16 @@ export class PythonProcess {
         ...options.env,
         PYTHONPATH: [BRIDGE_DIR, ...options.pythonPath, process.env.PYTHONPATH].filter(Boolean).join(path.delimiter),
         PYTHONUNBUFFERED: '1',
-        SNAKEPIT_TOKEN: this.token,
         SNAKEPIT_CONTROL_FD: '3',
+        // Not a secret: it makes the worker's environment block unique, so its reaper can tell
+        // the worker's forks apart from other workers' (python/snakepit_bridge/reaper.py).
+        SNAKEPIT_WORKER_NONCE: randomBytes(8).toString('hex'),
         [OWNER_PID_ENV]: String(process.pid),
       },
     });
+    const control = this.child.stdio[3] as Duplex | null;
+    control?.on('error', () => {}); // a worker gone early: its exit says why
+    control?.write(`${this.token}\n`);
     // If Node exits without stop(), the worker goes with it.
     const releaseExitHook = onProcessExit(() => this.killNow());
     this.exited = new Promise((resolve) => {

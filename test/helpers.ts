@@ -6,6 +6,8 @@ import path from 'node:path';
 import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Snakepit, type SnakepitConfig, type SnakepitError } from '../src/index.js';
+import type { LiveWorkers } from '../src/liveWorkers.js';
+import type { WorkerHandle } from '../src/workerHandle.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const ADAPTER_DIRS = [path.join(here, 'adapters'), path.join(here, '..', 'python', 'tests', 'adapters')];
@@ -101,4 +103,10 @@ export function checkNoLeaks(extraRunIds: () => string[] = () => []): void {
     }
     assert.deepEqual(left, [], 'Python worker processes were left alive');
   });
+}
+
+/** The token Node holds for a local worker: it is nowhere else (the pit's live handles are internal). */
+export function workerToken(pit: Snakepit, workerId: string): string {
+  const live = (pit as unknown as { live: LiveWorkers }).live;
+  return (live.get(workerId) as WorkerHandle).process.token;
 }

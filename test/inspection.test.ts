@@ -2,21 +2,14 @@
 // secrets in the environment, no inspection event or persisted snapshot carries them or a
 // worker's token, everything is plain JSON, and a worker's snapshot stays small.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import type { AnyActorRef, InspectionEvent } from 'xstate';
 import type { Snakepit } from '../src/index.js';
-import { checkNoLeaks, createPit, errorOf, startPit, waitFor } from './helpers.js';
+import { checkNoLeaks, createPit, errorOf, startPit, waitFor, workerToken } from './helpers.js';
 
 checkNoLeaks();
 
 const SECRETS = ['hf_SECRET_python_env_7f3a', 'sk_SECRET_adapter_env_91b2'];
-
-/** The worker's token, as the kernel still shows its starting environment. */
-function tokenOf(pid: number): string {
-  const env = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
-  return env.find((entry) => entry.startsWith('SNAKEPIT_TOKEN='))!.slice('SNAKEPIT_TOKEN='.length);
-}
 
 /** An inspection event as an inspector would send it on: its own data, with actors by id. */
 function serialise(event: InspectionEvent): string {
@@ -32,12 +25,12 @@ test('inspection events and persisted snapshots carry no secrets, tokens or hand
     pools: [{ name: 'default', poolSize: 2, adapter: 'sample_adapters.Calc', adapterEnv: { API_KEY: SECRETS[1] }, restart: { backoffMs: 0 } }],
   });
   const [first, second] = pit.inspect().pools[0].workers;
-  const tokens = [tokenOf(first.pid!), tokenOf(second.pid!)];
+  const tokens = [workerToken(pit, first.id), workerToken(pit, second.id)];
   await pit.execute('ping', {});
   await pit.recycleWorker(first.id);
   process.kill(second.pid!, 'SIGKILL');
   await waitFor(() => pit.inspect().pools[0].workers.every((w) => w.state === 'ready' && w.pid !== second.pid), 10_000, 'restart');
-  tokens.push(...pit.inspect().pools[0].workers.map((w) => tokenOf(w.pid!)));
+  tokens.push(...pit.inspect().pools[0].workers.map((w) => workerToken(pit, w.id)));
   assert.equal((await errorOf(pit.execute('fail', { message: 'x' }))).code, 'PYTHON_ERROR');
 
   const persisted = JSON.stringify(pit.actor.getPersistedSnapshot());

@@ -3,6 +3,8 @@
 The worker reports JSON lines here (ready, startup_error, thread-safety warnings) instead of
 on stdout, so nothing a tool prints can be mistaken for the handshake. The same fd tells us
 when the parent is gone: reading it returns EOF the moment the parent dies, even by SIGKILL.
+The parent's first line on it is the worker's token: passed so, it is in no environment
+(`/proc/<pid>/environ` keeps the one a process started with, whatever os.environ says later).
 
 This module also holds how the worker ends: whichever way it goes (SIGTERM, its parent's
 death, an exit of ours, a normal return), every process it started goes first
@@ -23,6 +25,7 @@ from typing import Any
 from . import reaper
 
 ADOPTED_REAP_INTERVAL_S = 2.0
+TOKEN_LINE_BYTES = 4096
 
 _worker_pid: int | None = None  # set by guard_descendants(); a forked child is never the worker
 _watchdog = None  # the reaper's watchdog process (subprocess.Popen), spared by our own sweeps
@@ -49,6 +52,21 @@ class Control:
             print(f"snakepit: SNAKEPIT_CONTROL_FD={raw!r} is not an open fd ({e}); control lines go to stderr", file=sys.stderr)
             return cls(None)
         return cls(fd)
+
+    def read_token(self) -> str | None:
+        """The first line the parent writes on the channel; None if it closes it first."""
+        line = b""
+        while self.fd is not None and b"\n" not in line and len(line) < TOKEN_LINE_BYTES:
+            try:
+                chunk = os.read(self.fd, TOKEN_LINE_BYTES - len(line))
+            except InterruptedError:
+                continue
+            except OSError:
+                return None
+            if not chunk:
+                return None
+            line += chunk
+        return line.split(b"\n", 1)[0].decode(errors="replace").strip() or None
 
     def send(self, msg: dict[str, Any]) -> None:
         data = (json.dumps(msg, separators=(",", ":"), default=str) + "\n").encode()
@@ -147,6 +165,7 @@ def guard_descendants() -> None:
         return
     _worker_pid = os.getpid()
     adopts_orphans = reaper.become_subreaper()
+    os.environ.pop(reaper.NONCE_ENV, None)  # it makes our own environment block unique, not our children's
     os.environ[reaper.MARK_ENV] = os.urandom(16).hex()  # not `secrets`: it costs a worker's start ≈ 2 ms
     started = reaper.start_watchdog(os.environ[reaper.MARK_ENV])
     if started is not None:

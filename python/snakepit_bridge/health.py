@@ -1,6 +1,8 @@
 """The standard gRPC health service (grpc.health.v1.Health: Check and Watch) for bridge servers.
 
-Kubernetes probes and load balancers ask it; it needs no token and tells nothing but status.
+Kubernetes probes and load balancers ask it on the plaintext --health-listen port, which needs
+no token and tells nothing but status; on the serving port it needs the token like every call
+(admission.py). A Watch holds a handler thread while open, so Watches take slots of a cap.
 Its two messages are tiny, so they are written and read here by hand rather than adding the
 grpcio-health-checking package:
     HealthCheckRequest { string service = 1; }
@@ -75,7 +77,8 @@ def encode_response(status: int) -> bytes:
     return b"\x08" + bytes((status,))
 
 
-def register_health(server, health: HealthStatus) -> None:
+def register_health(server, health: HealthStatus, watches) -> None:
+    """`watches` (admission.Slots) caps the Watch streams open at once on this server."""
     import grpc
 
     def check(service: str, context):
@@ -85,6 +88,10 @@ def register_health(server, health: HealthStatus) -> None:
         return status
 
     def watch(service: str, context):
+        watches.take(context)
+        return watching(service, context)
+
+    def watching(service: str, context):
         status = health.status(service)
         yield status
         while context.is_active():

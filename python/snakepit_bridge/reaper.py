@@ -36,9 +36,10 @@ if TYPE_CHECKING:
     from typing import Callable, Iterable
 
 MARK_ENV = "SNAKEPIT_WORKER_MARK"
-# A worker's environment block carries its per-worker token, which makes the block unique:
-# a process with the same block is a fork of that worker.
-TOKEN_IN_ENV = b"SNAKEPIT_TOKEN="
+# Whoever starts a worker gives it a nonce (not a secret) in its environment, which makes its
+# environment block unique: a process with the same block is a fork of that worker.
+NONCE_ENV = "SNAKEPIT_WORKER_NONCE"
+NONCE_IN_ENV = f"{NONCE_ENV}=".encode()
 WATCH_POLL_S = 0.5  # how often the watchdog notes the worker's direct children
 SWEEP_TIMEOUT_S = 10.0
 PR_SET_CHILD_SUBREAPER = 36
@@ -305,8 +306,8 @@ def watch(worker_pid: int, mark: str, fd: int) -> int:
     me = os.getpid()
     marker = f"{MARK_ENV}={mark}".encode()
     block = read_environ(worker_pid)
-    if block is not None and TOKEN_IN_ENV not in block:
-        block = None  # without the token the block is not unique to this worker
+    if block is not None and NONCE_IN_ENV not in block:
+        block = None  # without the nonce the block is not unique to this worker
     known: dict[int, int] = {}  # the worker's direct children: pid -> start
     link_open = True
     while worker is not None and _worker_alive(worker_pid, worker.start):

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from . import messages as pb
 from .framesocket import FrameSocket
+from .reaper import NONCE_ENV
 
 if TYPE_CHECKING:
     from .relay import Job, Relay
@@ -54,7 +55,8 @@ class Worker:
             self.link.close()
         self._token = secrets.token_hex(16)
         ours, theirs = socket.socketpair()
-        env = {**os.environ, "SNAKEPIT_TOKEN": self._token, "SNAKEPIT_CONTROL_FD": str(theirs.fileno())}
+        # The token goes down the control socket, never into the worker's environment.
+        env = {**os.environ, "SNAKEPIT_CONTROL_FD": str(theirs.fileno()), NONCE_ENV: secrets.token_hex(8)}
         argv = [sys.executable, "-m", "snakepit_bridge", "--adapter", relay.adapter, "--address", f"unix:{self.address}",
                 "--transport", "local", "--profile", "process", "--worker-id", f"relay-{self.index}",
                 "--max-message-bytes", str(relay.max_message)]
@@ -62,6 +64,10 @@ class Worker:
         self.proc = subprocess.Popen(argv, env=env, pass_fds=(theirs.fileno(),), start_new_session=True)
         theirs.close()
         self.link = ours
+        try:
+            ours.sendall(self._token.encode() + b"\n")
+        except OSError:
+            pass  # it died at once: connect() reports how
 
     def connect(self) -> None:
         """Waits for the worker's `ready` line, then connects and starts reading its frames."""

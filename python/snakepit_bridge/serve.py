@@ -4,13 +4,16 @@
         [--threads N | --profile process --workers N]
         [--tls-cert F --tls-key F [--tls-client-ca F]] [--token-file F] [--insecure]
         [--health-listen HOST:PORT] [--drain-timeout S] [--max-message-bytes N]
+        [--max-sessions N] [--max-watches N] [--max-connections N] [--max-streams-per-connection N]
 
 It serves the same Worker service as a local gRPC worker, to any number of clients at once,
 plus Hello (what it is: capacity, tools, protocol) and the standard grpc.health.v1 service
 (health.py). The thread profile runs every client's calls on one pool of N threads (so the
 adapter must be thread-safe); the process profile runs each call alone in one of N worker
 processes behind the same port (relay.py), for adapters that are not thread-safe or hold the GIL.
-Every RPC but health needs the token (--token-file, else SNAKEPIT_TOKEN). On SIGTERM it drains,
+Every RPC on --listen needs the token (--token-file, else SNAKEPIT_TOKEN), checked before a
+request is read (admission.py); --health-listen serves only health, without one. Open Sessions,
+Watches, connections and streams per connection are capped (flags below). On SIGTERM it drains,
 as Kubernetes expects of a pod: readiness turns NOT_SERVING, every open Session is told
 `draining`, calls not started yet are answered DRAINING (the client runs them elsewhere),
 calls running finish, then it exits 0 — or at --drain-timeout, whatever still runs.
@@ -28,16 +31,21 @@ from concurrent.futures import ThreadPoolExecutor
 
 from . import frames
 from .frames import PROTOCOL_VERSION
+from .admission import UNARY_THREADS, Slots, TokenGate
 from .health import HealthStatus, register_health
 from .session import decode_client_frame
-from .worker import (DEFAULT_MAX_MESSAGE, FRAME_OVERHEAD, check_thread_safe, gil_enabled, load_adapter_class, python_version,
-                     register, require_token)
+from .worker import DEFAULT_MAX_MESSAGE, FRAME_OVERHEAD, check_thread_safe, gil_enabled, load_adapter_class, python_version, register
 
 DEFAULT_THREADS = 4
 DEFAULT_WORKERS = 2
 LOOPBACK = ("127.0.0.1", "localhost", "[::1]", "::1")
-# Session streams and health watches each hold a handler thread while open.
-HANDLER_THREADS = 64
+# Session streams and health Watches each hold a handler thread while open: each has its cap.
+DEFAULT_MAX_SESSIONS = 64
+DEFAULT_MAX_WATCHES = 8
+DEFAULT_MAX_CONNECTIONS = 1024
+DEFAULT_MAX_STREAMS_PER_CONNECTION = 100
+# The health port reads nothing larger: a HealthCheckRequest is a service name.
+HEALTH_MESSAGE_BYTES = 4096
 USAGE_ERROR = 2
 # The least a drain lasts: calls a client sent before it heard `draining` still arrive, and are
 # answered DRAINING rather than lost with the session.
@@ -70,7 +78,19 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--drain-timeout", type=float, default=25.0, help="seconds running calls get after SIGTERM")
     p.add_argument("--max-message-bytes", type=int, default=DEFAULT_MAX_MESSAGE)
     p.add_argument("--thread-safety-checks", action="store_true")
+    p.add_argument("--max-sessions", type=int, default=DEFAULT_MAX_SESSIONS,
+                   help=f"Session streams open at once, from all clients (default {DEFAULT_MAX_SESSIONS}); more are refused")
+    p.add_argument("--max-watches", type=int, default=DEFAULT_MAX_WATCHES,
+                   help=f"health Watch streams open at once, on each port (default {DEFAULT_MAX_WATCHES}); more are refused")
+    p.add_argument("--max-connections", type=int, default=DEFAULT_MAX_CONNECTIONS,
+                   help=f"client connections open at once, on each port (default {DEFAULT_MAX_CONNECTIONS})")
+    p.add_argument("--max-streams-per-connection", type=int, default=DEFAULT_MAX_STREAMS_PER_CONNECTION,
+                   help=f"RPCs one connection may have open at once (default {DEFAULT_MAX_STREAMS_PER_CONNECTION}); "
+                        "more wait in the client")
     args = p.parse_args(argv)
+    for flag in ("max_sessions", "max_watches", "max_connections", "max_streams_per_connection"):
+        if getattr(args, flag) < 1:
+            raise ServeError(f"--{flag.replace('_', '-')} must be at least 1")
     if args.profile == "thread":
         if args.workers is not None or args.worker_heartbeat_timeout is not None:
             raise ServeError("--workers and --worker-heartbeat-timeout are for --profile process; the thread profile takes --threads")
@@ -227,32 +247,33 @@ def start_calls(args):
     return relay
 
 
-def make_servicer(calls, token: bytes, drain: Drain, hello: dict):
+def make_servicer(calls, sessions: Slots, drain: Drain, hello: dict):
+    """The Worker service; the token was checked before any of it runs (TokenGate)."""
     from . import messages as pb
-
-    def check(context) -> None:
-        require_token(context, token)
 
     pid, gil, capacity = os.getpid(), gil_enabled(), hello["capacity"]
 
     class Servicer:
         def Session(self, request_iterator, context):
-            check(context)
+            sessions.take(context)
             session = calls.session()
             drain.open(session)
             context.add_callback(lambda: drain.close(session))
             return session.serve(request_iterator, context)
 
         def Heartbeat(self, request, context):
-            check(context)
             return pb.HeartbeatReply(seq=request.seq, pid=pid, in_flight=calls.in_flight(), gil_enabled=gil,
                                      capacity=capacity, draining=drain.active)
 
         def Hello(self, request, context):
-            check(context)
             return pb.HelloReply(draining=drain.active, **hello)
 
     return Servicer()
+
+
+def connection_limits(args) -> list[tuple[str, int]]:
+    return [("grpc.max_allowed_incoming_connections", args.max_connections),
+            ("grpc.max_concurrent_streams", args.max_streams_per_connection), ("grpc.so_reuseport", 0)]
 
 
 def serve(args) -> int:
@@ -274,12 +295,16 @@ def serve(args) -> int:
         "profile": calls.profile, "capacity": calls.capacity, "tools": calls.tools, "server_id": f"{socket.gethostname()}:{os.getpid()}",
     }
     limit = args.max_message_bytes + FRAME_OVERHEAD
+    sessions = Slots(args.max_sessions, "sessions", "--max-sessions")
+    watches = Slots(args.max_watches, "health watches", "--max-watches")
     server = grpc.server(
-        ThreadPoolExecutor(max_workers=HANDLER_THREADS, thread_name_prefix="snakepit-grpc"),
-        options=[("grpc.max_send_message_length", limit), ("grpc.max_receive_message_length", limit), ("grpc.so_reuseport", 0)],
+        ThreadPoolExecutor(max_workers=sessions.size + watches.size + UNARY_THREADS, thread_name_prefix="snakepit-grpc"),
+        interceptors=(TokenGate(token),),
+        options=[("grpc.max_send_message_length", limit), ("grpc.max_receive_message_length", limit),
+                 *connection_limits(args)],
     )
-    register(server, make_servicer(calls, token, drain, hello), with_hello=True, request_deserializer=decode_client_frame)
-    register_health(server, health)
+    register(server, make_servicer(calls, sessions, drain, hello), with_hello=True, request_deserializer=decode_client_frame)
+    register_health(server, health, watches)
     try:
         port = server.add_secure_port(args.listen, credentials) if credentials else server.add_insecure_port(args.listen)
     except RuntimeError as e:
@@ -288,8 +313,13 @@ def serve(args) -> int:
         raise ServeError(f"cannot listen on {args.listen}")
     probes = None
     if args.health_listen:
-        probes = grpc.server(ThreadPoolExecutor(max_workers=8, thread_name_prefix="snakepit-health"))
-        register_health(probes, health)
+        probe_watches = Slots(args.max_watches, "health watches", "--max-watches")
+        probes = grpc.server(
+            ThreadPoolExecutor(max_workers=probe_watches.size + UNARY_THREADS, thread_name_prefix="snakepit-health"),
+            options=[("grpc.max_send_message_length", HEALTH_MESSAGE_BYTES),
+                     ("grpc.max_receive_message_length", HEALTH_MESSAGE_BYTES), *connection_limits(args)],
+        )
+        register_health(probes, health, probe_watches)
         if not probes.add_insecure_port(args.health_listen):
             raise ServeError(f"cannot listen on --health-listen {args.health_listen}")
         probes.start()

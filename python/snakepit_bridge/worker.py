@@ -7,8 +7,9 @@
 `--transport local` serves the Session frames over the socket itself (lane.py) and never
 imports grpcio; `grpc` serves the Worker service of proto/snakepit.proto.
 
-Environment: SNAKEPIT_TOKEN (required; removed from os.environ once read),
-SNAKEPIT_CONTROL_FD (the inherited control fd, normally 3).
+Environment: SNAKEPIT_CONTROL_FD (the inherited control fd, normally 3), whose first line is
+the worker's token (control.py); SNAKEPIT_WORKER_NONCE (reaper.py). Run by hand without a
+control fd, the token comes from SNAKEPIT_TOKEN instead.
 """
 from __future__ import annotations
 
@@ -288,16 +289,18 @@ def main(argv=None) -> None:
         except Exception:
             pass
     control = Control.from_env()
-    token = os.environ.pop("SNAKEPIT_TOKEN", None)  # tools and their subprocesses never see it
+    by_hand = os.environ.pop("SNAKEPIT_TOKEN", None)  # tools and their subprocesses never see it
+    token = control.read_token() if control.fd is not None else by_hand
     try:
-        guard_descendants()  # once the token has left os.environ, which its watchdog inherits
+        guard_descendants()
         # Before gRPC loads: with its fork handlers on, a tool's forked child (os.fork,
         # multiprocessing "fork") can die of SIGSEGV while it runs.
         os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "0")
         control.watch_parent()
         args = parse_args(sys.argv[1:] if argv is None else argv)
         if not token:
-            raise StartupError("SNAKEPIT_TOKEN is not set: the worker refuses to serve without a token")
+            raise StartupError("no token: the parent sends it as the first line on the control fd "
+                               "(SNAKEPIT_TOKEN when run by hand); the worker refuses to serve without one")
         server = serve(args, control, token.encode())
     except KeyboardInterrupt:
         exit_now(130)

@@ -61,8 +61,8 @@ class Worker:
         self.control_fd = child_sock.fileno()
         full_env = dict(os.environ)
         full_env.update({
-            "SNAKEPIT_TOKEN": self.token,
             "SNAKEPIT_CONTROL_FD": str(self.control_fd),
+            "SNAKEPIT_WORKER_NONCE": secrets.token_hex(8),
             "PYTHONPATH": os.pathsep.join(pythonpath if pythonpath is not None else [str(PYTHON_DIR), str(ADAPTERS)]),
         })
         full_env.update(env or {})
@@ -72,6 +72,7 @@ class Worker:
         self.proc = subprocess.Popen(argv, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      pass_fds=(self.control_fd,), start_new_session=True)
         child_sock.close()
+        parent_sock.sendall(self.token.encode() + b"\n")  # as Node does: the token's only way in
         self.channel = None
         self.stub = None
         self.sessions: list[Session] = []

@@ -101,10 +101,10 @@ def meta(token: str = TOKEN):
     return (("x-snakepit-token", token),)
 
 
-def health_check(channel: grpc.Channel, service: str) -> int:
+def health_check(channel: grpc.Channel, service: str, metadata=None) -> int:
     check = channel.unary_unary("/grpc.health.v1.Health/Check", request_serializer=lambda s: (b"\x0a" + bytes((len(s),)) + s.encode()) if s else b"",
                                 response_deserializer=lambda b: b[1] if b else 0)
-    return check(service, timeout=10)
+    return check(service, metadata=metadata, timeout=10)
 
 
 def call_frame(call_id: int, tool: str, args_json: bytes) -> object:
@@ -140,18 +140,21 @@ def test_hello_states_capacity_and_tools_and_needs_the_token(servers):
 
 
 @pytest.mark.parametrize("profile", [(), PROCESS_PROFILE], ids=["thread", "process"])
-def test_health_needs_no_token_and_readiness_turns_off_on_sigterm_while_a_call_runs(servers, profile):
+def test_health_port_needs_no_token_and_readiness_turns_off_on_sigterm_while_a_call_runs(servers, profile):
     probe_port = free_port()
     server = servers("--health-listen", f"127.0.0.1:{probe_port}", *profile)
     workers = server.children()
     probes = grpc.insecure_channel(f"127.0.0.1:{probe_port}")
-    for channel in (server.channel(), probes):
-        assert health_check(channel, "") == SERVING
-        assert health_check(channel, "readiness") == SERVING
-        assert health_check(channel, "liveness") == SERVING
+    for channel, metadata in ((server.channel(), meta()), (probes, None)):
+        assert health_check(channel, "", metadata) == SERVING
+        assert health_check(channel, "readiness", metadata) == SERVING
+        assert health_check(channel, "liveness", metadata) == SERVING
     with pytest.raises(grpc.RpcError) as unknown:
-        health_check(server.channel(), "nope")
+        health_check(server.channel(), "nope", meta())
     assert unknown.value.code() == grpc.StatusCode.NOT_FOUND
+    with pytest.raises(grpc.RpcError) as tokenless:
+        health_check(server.channel(), "liveness")
+    assert tokenless.value.code() == grpc.StatusCode.UNAUTHENTICATED, "the serving port answers only with the token"
 
     # A session with a 2 s call running, then SIGTERM.
     stub = WorkerStub(server.channel())

@@ -19,6 +19,19 @@ class EnvProbe(BaseAdapter):
         return {name: os.environ.get(name) for name in wanted}
 
 
+class EnvironmentBlocks(BaseAdapter):
+    @tool(description="The environments the kernel shows: this worker's, a child's own, and this worker's read by a child")
+    def environ_blocks(self):
+        import subprocess
+
+        def run(*argv: str) -> str:
+            return subprocess.run(argv, capture_output=True, check=True).stdout.decode(errors="replace")
+
+        with open("/proc/self/environ", "rb") as f:
+            own = f.read().decode(errors="replace")
+        return {"own": own, "child": run("cat", "/proc/self/environ"), "worker_seen_by_child": run("cat", f"/proc/{os.getpid()}/environ")}
+
+
 class CrashesOnFirstCall(BaseAdapter):
     """Dies on every call: drives the restart-intensity tests."""
 
