@@ -27,6 +27,7 @@ import {
   type StreamSink,
   type WorkerSlot,
 } from './calls.js';
+import type { CallTotals } from './callTotals.js';
 import { Fifo } from './fifo.js';
 import { SessionTable } from './sessions.js';
 import type { CallTracer } from './tracing.js';
@@ -150,7 +151,7 @@ export class Dispatcher implements RequestOwner {
   }
 
   private refuse(tool: string, reject: (e: SnakepitError) => void, error: SnakepitError): void {
-    this.stats.failures++;
+    this.stats.settled(tool, error.code);
     this.reports.failed(tool, error, undefined);
     reject(error);
   }
@@ -284,7 +285,7 @@ export class Dispatcher implements RequestOwner {
     request.connection = slot.connection!;
     request.startedAt = performance.now();
     request.span?.setAttribute('snakepit.worker', slot.id);
-    this.stats.started(request.tool, request.startedAt - request.submittedAt);
+    this.stats.started(request.startedAt - request.submittedAt);
     slot.inFlight++;
     slot.startedCalls++;
     this.reportLoad(slot);
@@ -331,7 +332,7 @@ export class Dispatcher implements RequestOwner {
     slot.requests++;
     this.reportLoad(slot);
     this.observer.callEnded(slot);
-    this.stats.ended(request.tool, performance.now() - request.startedAt, !error);
+    this.stats.ended(request.tool, request.startedAt - request.submittedAt, performance.now() - request.startedAt, error?.code);
     this.settle(request, error, value, slot);
     // The freed place goes to the longest-waiting call at once, before any newer call can take it.
     this.pump();
@@ -371,12 +372,12 @@ export class Dispatcher implements RequestOwner {
     if (request.span) endSpan(request.span, error);
     this.noteIfDrained();
     if (error) {
-      this.stats.failures++;
+      this.stats.settled(request.tool, error.code);
       this.reports.failed(request.tool, error, slot);
       request.rejectCaller(error);
       return;
     }
-    this.stats.completed++;
+    this.stats.settled(request.tool, undefined, slot ? performance.now() - request.startedAt : undefined);
     if (slot) this.reports.completed(slot, request.tool, performance.now() - request.submittedAt, performance.now() - request.startedAt);
     request.resolveCaller(value);
   }
@@ -454,6 +455,11 @@ export class Dispatcher implements RequestOwner {
     const drained = this.whenDrained;
     this.whenDrained = undefined;
     drained();
+  }
+
+  /** What the pool's calls came to since it was made: metrics() reads it at each scrape. */
+  get callTotals(): CallTotals {
+    return this.stats.totals;
   }
 
   /** Starts the pool's wait and run distributions and per-tool counts afresh. */

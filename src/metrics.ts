@@ -1,44 +1,68 @@
-// Prometheus metrics (prom-client), made on the first `pit.metrics()` — the first scrape — so a
-// pit nobody scrapes pays nothing per call. Call counts and durations come from the request
-// events (emitted only while someone listens), restarts and recycles from the worker events;
-// queue depth, workers by state and resident memory are read at each scrape.
+// Prometheus metrics (prom-client, loaded on the first `pit.metrics()` — the first scrape).
+// Nothing here counts: calls are counted by each pool's stats (`CallTotals`), restarts and
+// recycles by `WorkerTotals` from the pit's start, so a scrape shows everything since then and
+// agrees with stats(). Queue depth, workers by state and resident memory are read at each scrape.
 import type { EventEmitter } from 'eventemitter3';
+import type { Registry as PromRegistry } from 'prom-client';
 import type { WorkerStateName } from '../machines/worker.machine.js';
+import { type Buckets, type CallTotals, SECONDS_BUCKETS } from './callTotals.js';
 import type { SnakepitEvents } from './events.js';
 import { residentMb } from './recycler.js';
 
-/** What a scrape reads live from the pools. */
+/** What a scrape reads from the pools. */
 export interface MetricsSource {
-  events: EventEmitter<SnakepitEvents>;
-  pools(): { name: string; queued: number; workers: { id: string; pid: number | undefined; state: WorkerStateName; endpoint?: string }[] }[];
+  pools(): { name: string; queued: number; calls: CallTotals; workers: { id: string; pid: number | undefined; state: WorkerStateName; endpoint?: string }[] }[];
+  workers: WorkerTotals;
 }
 
 const STATES: WorkerStateName[] = ['starting', 'ready', 'busy', 'draining', 'recycling', 'crashed', 'stopped'];
-const SECONDS_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
+
+/** Worker restarts per pool and recycles per pool and reason, counted from the pit's start (rare events). */
+export class WorkerTotals {
+  readonly restarts = new Map<string, number>();
+  /** `pool` → reason → count. */
+  readonly recycles = new Map<string, Map<string, number>>();
+
+  constructor(events: EventEmitter<SnakepitEvents>) {
+    events.on('worker:restarted', (e) => this.restarts.set(e.pool, (this.restarts.get(e.pool) ?? 0) + 1));
+    events.on('worker:recycling', (e) => {
+      const reasons = this.recycles.get(e.pool) ?? new Map<string, number>();
+      this.recycles.set(e.pool, reasons.set(e.reason, (reasons.get(e.reason) ?? 0) + 1));
+    });
+  }
+}
+
+/** Samples as prom-client renders them (`metricName` for a histogram's _bucket, _sum, _count). */
+type Values = { metricName?: string; labels: Record<string, string | number>; value: number }[];
 
 export class Metrics {
-  private constructor(
-    private readonly registry: { metrics(): Promise<string>; contentType: string },
-    private readonly stopListening: () => void,
-  ) {}
+  private constructor(private readonly registry: PromRegistry) {}
 
   get contentType(): string {
     return this.registry.contentType;
   }
 
   static async create(source: MetricsSource): Promise<Metrics> {
-    const { Counter, Gauge, Histogram, Registry } = await import('prom-client');
+    const { Gauge, Registry } = await import('prom-client');
     const registry = new Registry();
     const registers = [registry];
-    const calls = new Counter({ name: 'snakepit_calls_total', help: 'Calls settled, by outcome: ok or the error code.', labelNames: ['pool', 'tool', 'outcome'], registers });
-    const duration = new Histogram({
-      name: 'snakepit_call_duration_seconds', help: 'Time a successful call ran on its worker.', labelNames: ['pool', 'tool'], buckets: SECONDS_BUCKETS, registers,
-    });
-    const wait = new Histogram({
-      name: 'snakepit_queue_wait_seconds', help: 'Time a call waited for a worker.', labelNames: ['pool', 'tool'], buckets: SECONDS_BUCKETS, registers,
-    });
-    const restarts = new Counter({ name: 'snakepit_restarts_total', help: 'Worker restarts by the supervisor.', labelNames: ['pool'], registers });
-    const recycles = new Counter({ name: 'snakepit_recycles_total', help: 'Workers replaced while alive, by reason.', labelNames: ['pool', 'reason'], registers });
+    // Counters and histograms whose values are read from their owners at each scrape: prom-client
+    // renders any object with a name and get() (its own metrics are such objects).
+    const derived = (name: string, type: 'counter' | 'histogram', help: string, values: () => Values) =>
+      registry.registerMetric({ name, help, type, aggregator: 'sum', get: async () => ({ name, help, type, aggregator: 'sum', values: values() }) } as never);
+    const perTool = (read: (pool: string, tool: string, totals: CallTotals) => Values) => () =>
+      source.pools().flatMap((pool) => [...pool.calls.tools.keys()].flatMap((tool) => read(pool.name, tool, pool.calls)));
+
+    derived('snakepit_calls_total', 'counter', 'Calls settled, by outcome: ok or the error code.', perTool((pool, tool, calls) =>
+      [...calls.tools.get(tool)!.outcomes].map(([outcome, value]) => ({ labels: { pool, tool, outcome }, value }))));
+    derived('snakepit_call_duration_seconds', 'histogram', 'Time a successful call ran on its worker.', perTool((pool, tool, calls) =>
+      histogram('snakepit_call_duration_seconds', { pool, tool }, calls.tools.get(tool)!.duration)));
+    derived('snakepit_queue_wait_seconds', 'histogram', 'Time a call waited for a worker.', perTool((pool, tool, calls) =>
+      histogram('snakepit_queue_wait_seconds', { pool, tool }, calls.tools.get(tool)!.wait)));
+    derived('snakepit_restarts_total', 'counter', 'Worker restarts by the supervisor.', () =>
+      [...source.workers.restarts].map(([pool, value]) => ({ labels: { pool }, value })));
+    derived('snakepit_recycles_total', 'counter', 'Workers replaced while alive, by reason.', () =>
+      [...source.workers.recycles].flatMap(([pool, reasons]) => [...reasons].map(([reason, value]) => ({ labels: { pool, reason }, value }))));
     new Gauge({
       name: 'snakepit_queue_depth', help: 'Calls waiting for a worker.', labelNames: ['pool'], registers,
       collect() {
@@ -62,30 +86,21 @@ export class Metrics {
         }
       },
     });
-
-    const listeners: { [E in keyof SnakepitEvents]?: SnakepitEvents[E] } = {
-      'request:started': (e) => wait.observe({ pool: e.pool, tool: e.tool }, e.waitedMs / 1000),
-      'request:completed': (e) => {
-        calls.inc({ pool: e.pool, tool: e.tool, outcome: 'ok' });
-        duration.observe({ pool: e.pool, tool: e.tool }, e.runMs / 1000);
-      },
-      'request:failed': (e) => calls.inc({ pool: e.pool, tool: e.tool, outcome: e.code }),
-      'worker:restarted': (e) => restarts.inc({ pool: e.pool }),
-      'worker:recycling': (e) => recycles.inc({ pool: e.pool, reason: e.reason }),
-    };
-    for (const [event, listener] of Object.entries(listeners)) source.events.on(event as keyof SnakepitEvents, listener as never);
-    const stopListening = () => {
-      for (const [event, listener] of Object.entries(listeners)) source.events.off(event as keyof SnakepitEvents, listener as never);
-    };
-    return new Metrics(registry, stopListening);
+    return new Metrics(registry);
   }
 
   /** The Prometheus text exposition of every metric. */
   text(): Promise<string> {
     return this.registry.metrics();
   }
+}
 
-  close(): void {
-    this.stopListening();
-  }
+/** A histogram's samples as Prometheus wants them: cumulative buckets up to +Inf, sum, count. */
+function histogram(name: string, labels: Record<string, string>, buckets: Buckets): Values {
+  let below = 0;
+  const values: Values = SECONDS_BUCKETS.map((le, i) => ({ metricName: `${name}_bucket`, labels: { ...labels, le }, value: (below += buckets.counts[i]) }));
+  values.push({ metricName: `${name}_bucket`, labels: { ...labels, le: '+Inf' }, value: buckets.count });
+  values.push({ metricName: `${name}_sum`, labels, value: buckets.sum });
+  values.push({ metricName: `${name}_count`, labels, value: buckets.count });
+  return values;
 }

@@ -19,7 +19,7 @@ import { type ExposedFunction, HostFunctions } from './hostFunctions.js';
 import { LifecycleReporter } from './lifecycle.js';
 import { type Inspection, resolveInspection } from './inspection.js';
 import { LiveWorkers } from './liveWorkers.js';
-import { Metrics } from './metrics.js';
+import { Metrics, WorkerTotals } from './metrics.js';
 import type { PythonProcess } from './pythonProcess.js';
 import { explainPythonExecutable, type PythonChoice } from './pythonExecutable.js';
 import { Recycler } from './recycler.js';
@@ -65,6 +65,8 @@ export class Snakepit {
   private readonly host = new HostFunctions();
   private readonly inspection: Inspection | undefined;
   private metricsSource: Promise<Metrics> | undefined;
+  /** Restarts and recycles since start, for metrics(): counted before the first scrape too. */
+  private readonly workerTotals = new WorkerTotals(this.events);
   /** Remote pools: each one's TLS towards its servers, and how to stop asking for its endpoints. */
   private readonly remote: RemotePools;
 
@@ -253,13 +255,16 @@ export class Snakepit {
   }
 
   /**
-   * Prometheus text of the pit's metrics (see the README). Counting starts at the first call of
-   * this method (the first scrape): until then no call pays for metrics.
+   * Prometheus text of the pit's metrics (see the README). prom-client loads on the first call;
+   * the counts it shows are kept from the start by the pools' stats.
    */
   async metrics(): Promise<string> {
     this.metricsSource ??= Metrics.create({
-      events: this.events,
-      pools: () => this.inspect().pools.map((pool) => ({ name: pool.name, queued: this.dispatchers.get(pool.name)!.queued, workers: pool.workers })),
+      workers: this.workerTotals,
+      pools: () => this.inspect().pools.map((pool) => {
+        const dispatcher = this.dispatchers.get(pool.name)!;
+        return { name: pool.name, queued: dispatcher.queued, calls: dispatcher.callTotals, workers: pool.workers };
+      }),
     });
     return (await this.metricsSource).text();
   }

@@ -1,6 +1,9 @@
 // Per-pool counters, and how long calls wait and run: percentiles from node:perf_hooks
-// histograms (microsecond resolution), per pool and per tool, until reset.
+// histograms (microsecond resolution), per pool and per tool, until reset. The same calls feed
+// the cumulative totals metrics() reads, so the two always agree.
 import { createHistogram, type RecordableHistogram } from 'node:perf_hooks';
+import { CallTotals } from './callTotals.js';
+import { ToolLabels } from './toolLabels.js';
 
 /** A distribution of durations in ms. */
 export interface DurationSummary {
@@ -36,6 +39,7 @@ export interface PoolStats {
   utilisation: number;
   waitMs: DurationSummary;
   runMs: DurationSummary;
+  /** Per tool: at most MAX_TOOL_LABELS names, then `(other)`; TOOL_NOT_FOUND calls under `(unknown)`. */
   tools: Record<string, ToolStats>;
 }
 
@@ -74,29 +78,52 @@ export class StatsRecorder {
   completed = 0;
   failures = 0;
   queueTimeouts = 0;
+  /** Since the pool was made, by the same tool labels: what metrics() reports. */
+  readonly totals = new CallTotals();
   private readonly wait = new Durations();
   private readonly run = new Durations();
   private readonly tools = new Map<string, ToolRecorder>();
+  private readonly labels = new ToolLabels();
 
-  private tool(name: string): ToolRecorder {
-    let tool = this.tools.get(name);
-    if (!tool) this.tools.set(name, (tool = new ToolRecorder()));
+  private tool(label: string): ToolRecorder {
+    let tool = this.tools.get(label);
+    if (!tool) this.tools.set(label, (tool = new ToolRecorder()));
     return tool;
   }
 
-  /** A worker took the call after `ms` in the queue. */
-  started(tool: string, ms: number): void {
+  /** A worker took a call after `ms` in the queue (again, if a dead worker handed it back). */
+  started(ms: number): void {
     this.wait.record(ms);
-    this.tool(tool).wait.record(ms);
   }
 
-  /** A call that ran on a worker for `ms` ended, successfully or not. */
-  ended(tool: string, ms: number, ok: boolean): void {
-    this.run.record(ms);
-    const recorder = this.tool(tool);
-    recorder.run.record(ms);
-    if (ok) recorder.completed++;
-    else recorder.failures++;
+  /**
+   * A call's run on a worker ended after `runMs`, `waitMs` after it was submitted; `code` is
+   * its error's, if any. Per tool, the wait is recorded here rather than at the start: only
+   * now is it known whether the tool exists (TOOL_NOT_FOUND calls share one label).
+   */
+  ended(tool: string, waitMs: number, runMs: number, code: string | undefined): void {
+    this.run.record(runMs);
+    const label = this.labels.label(tool, code);
+    const recorder = this.tool(label);
+    recorder.wait.record(waitMs);
+    recorder.run.record(runMs);
+    this.totals.of(label).wait.observe(waitMs / 1000);
+  }
+
+  /** A call's caller got its outcome: ok (`code` undefined; `runMs` if it ran) or the error's code. */
+  settled(tool: string, code: string | undefined, runMs?: number): void {
+    const label = this.labels.label(tool, code);
+    const totals = this.totals.of(label);
+    const outcome = code ?? 'ok';
+    totals.outcomes.set(outcome, (totals.outcomes.get(outcome) ?? 0) + 1);
+    if (code === undefined) {
+      this.completed++;
+      this.tool(label).completed++;
+      if (runMs !== undefined) totals.duration.observe(runMs / 1000);
+    } else {
+      this.failures++;
+      this.tool(label).failures++;
+    }
   }
 
   summaries(): Pick<PoolStats, 'waitMs' | 'runMs' | 'tools'> {

@@ -1,9 +1,12 @@
 // The dashboard over HTTP with real workers: the page, /api/state, /events (server-sent events
 // of a worker going busy → ready and crashed → ready), /healthz (503 while a pool is failed,
-// 200 after it recovers), /metrics, and close() releasing everything.
+// 200 after it recovers), /metrics, and close() releasing everything; foreign Host headers and
+// requests without the token refused; SSE clients that stop reading disconnected.
 import assert from 'node:assert/strict';
-import { get, type IncomingMessage } from 'node:http';
+import { get, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import { test } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { serveDashboard } from '../src/dashboard/index.js';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
@@ -124,5 +127,185 @@ test('npm run dashboard (examples/dashboard.ts) serves the demo with traffic unt
     await waitFor(() => pids.every((pid) => !isAlive(pid)), 10_000, 'every worker of the example to be gone');
   } finally {
     child.kill('SIGKILL');
+  }
+});
+
+/** A GET with the headers given (fetch cannot set Host); an event stream is cut after its headers and first chunk. */
+function request(url: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: IncomingHttpHeaders; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = get(url, { headers }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      const done = () => resolve({ status: res.statusCode!, headers: res.headers, body });
+      if (/event-stream/.test(res.headers['content-type'] ?? '')) {
+        res.once('data', (chunk: string) => ((body = chunk), done(), res.destroy()));
+        return;
+      }
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', done);
+    });
+    req.on('error', reject);
+  });
+}
+
+const PATHS = ['', 'api/state', 'events', 'metrics'];
+
+test('the dashboard refuses foreign Host headers: a DNS-rebinding page cannot read /api/state, /events or /metrics', async () => {
+  const pit = await startPit({ pools: [{ name: 'p', poolSize: 1, adapter: 'sample_adapters.Calc' }] });
+  const dashboard = await serveDashboard(pit, { allowedHosts: ['dash.internal'] });
+  const { port } = new URL(dashboard.url);
+  try {
+    for (const path of PATHS) {
+      for (const host of [`attacker.example:${port}`, 'attacker.example', `127.0.0.1.attacker.example:${port}`, `localhost.attacker.example:${port}`]) {
+        const res = await request(`${dashboard.url}${path}`, { host });
+        assert.equal(res.status, 403, `/${path} with Host ${host}`);
+        assert.doesNotMatch(res.body, /"pools"|snakepit_/, 'nothing of the pit in the refusal');
+      }
+      for (const host of [`localhost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`, 'LOCALHOST', `dash.internal:${port}`, `10.1.2.3:${port}`]) {
+        assert.equal((await request(`${dashboard.url}${path}`, { host })).status, 200, `/${path} with Host ${host}`);
+      }
+    }
+  } finally {
+    await dashboard.close();
+  }
+});
+
+test('with a token, the dashboard refuses requests without it; Bearer, ?token= and the cookie the page sets are accepted; /healthz stays open', async () => {
+  const pit = await startPit({ pools: [{ name: 'p', poolSize: 1, adapter: 'sample_adapters.Calc' }] });
+  await assert.rejects(serveDashboard(pit, { token: '' }), { code: 'INVALID_CONFIG' });
+  const token = 'dashboard-token-8f3a';
+  const dashboard = await serveDashboard(pit, { token });
+  try {
+    for (const path of PATHS) {
+      const none = await request(`${dashboard.url}${path}`);
+      assert.equal(none.status, 401, `/${path} without the token`);
+      assert.match(none.headers['www-authenticate'] ?? '', /^Bearer/);
+      assert.doesNotMatch(none.body, /"pools"|snakepit_/);
+      assert.equal((await request(`${dashboard.url}${path}`, { authorization: 'Bearer wrong-token' })).status, 401);
+      assert.equal((await request(`${dashboard.url}${path}?token=wrong`)).status, 401);
+      assert.equal((await request(`${dashboard.url}${path}`, { authorization: `Bearer ${token}` })).status, 200, `/${path} with Bearer`);
+    }
+    const events = await request(`${dashboard.url}events?token=${token}`);
+    assert.equal(events.status, 200);
+    assert.match(events.body, /^event: state/);
+
+    // The browser's way: the printed /?token=… sets a cookie and drops the token from the address bar.
+    const visit = await request(`${dashboard.url}?token=${token}`);
+    assert.equal(visit.status, 303);
+    assert.equal(visit.headers.location, './');
+    const cookie = visit.headers['set-cookie']![0];
+    assert.match(cookie, /HttpOnly/);
+    assert.match(cookie, /SameSite=Lax/);
+    const jar = cookie.split(';')[0];
+    assert.equal((await request(dashboard.url, { cookie: jar })).status, 200);
+    assert.equal((await request(`${dashboard.url}events`, { cookie: jar })).status, 200);
+    assert.equal((await request(`${dashboard.url}api/state`, { cookie: 'snakepit_dashboard=nope' })).status, 401);
+
+    assert.equal((await request(`${dashboard.url}healthz`)).status, 200, 'probes need no token');
+  } finally {
+    await dashboard.close();
+  }
+});
+
+test('nothing the dashboard serves holds an environment value', async () => {
+  const secrets = { pool: 'pool-env-secret-51c2', python: 'python-env-secret-77d0', node: 'node-env-secret-0b9e' };
+  process.env.SNAKEPIT_DASHBOARD_TEST_SECRET = secrets.node;
+  try {
+    const pit = await startPit({
+      python: { env: { PYTHON_SIDE_SECRET: secrets.python } },
+      pools: [{ name: 'p', poolSize: 1, adapter: 'sample_adapters.Calc', adapterEnv: { POOL_SECRET: secrets.pool } }],
+    });
+    const dashboard = await serveDashboard(pit);
+    const stream = listen(`${dashboard.url}events`);
+    try {
+      await pit.execute('fail', { message: 'boom' }).catch(() => undefined);
+      process.kill(pit.inspect().pools[0].workers[0].pid!, 'SIGKILL');
+      await waitFor(() => stream.events.some((e) => e.data.name === 'worker:restarted'), 20_000, 'the restart on the event stream');
+      await waitFor(() => stream.events.filter((e) => e.event === 'state').length >= 2, 5000, 'a second state');
+      const served = [JSON.stringify(stream.events)];
+      for (const path of [...PATHS.filter((p) => p !== 'events'), 'healthz']) served.push((await request(`${dashboard.url}${path}`)).body);
+      const all = served.join('\n');
+      assert.match(all, /worker:crashed/, 'the events are in what was read');
+      for (const secret of Object.values(secrets)) assert.ok(!all.includes(secret), `${secret} is served`);
+      assert.ok(!all.includes(process.env.PATH!), 'the PATH is served');
+    } finally {
+      stream.stop();
+      await dashboard.close();
+    }
+  } finally {
+    delete process.env.SNAKEPIT_DASHBOARD_TEST_SECRET;
+  }
+});
+
+/** A client that reads /events and counts request:failed events (keeping only the first): it holds no more as the load grows. */
+function countFailures(url: string) {
+  const seen = { states: 0, failures: 0, first: undefined as any };
+  let tail = '';
+  const request = get(url, (res) => {
+    res.setEncoding('utf8');
+    res.on('data', (chunk: string) => {
+      const blocks = (tail + chunk).split('\n\n');
+      tail = blocks.pop()!;
+      for (const block of blocks) {
+        if (block.startsWith('event: state')) seen.states++;
+        if (!block.includes('"name":"request:failed"')) continue;
+        seen.failures++;
+        seen.first ??= JSON.parse(block.slice(block.indexOf('data: ') + 6));
+      }
+    });
+  });
+  return { seen, stop: () => request.destroy() };
+}
+
+const venvPython = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '.venv', 'bin', 'python');
+const idleClients = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'idleEventClients.py');
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+const heapMb = () => {
+  gc();
+  return process.memoryUsage().heapUsed / 2 ** 20;
+};
+
+// SNAKEPIT_SSE_CLIENTS / _CALLS set the load (the full figure: 500 clients, 20000 calls).
+test('SSE clients that stop reading are disconnected and released: the heap stays bounded under many failing calls', async () => {
+  const clients = Number(process.env.SNAKEPIT_SSE_CLIENTS ?? 60);
+  const calls = Number(process.env.SNAKEPIT_SSE_CALLS ?? 3000);
+  const pit = await startPit({ pools: [{ name: 'f', poolSize: 2, adapter: 'sample_adapters.Calc' }] });
+  const dashboard = await serveDashboard(pit);
+  const idle = spawn(venvPython, [idleClients, '127.0.0.1', new URL(dashboard.url).port, String(clients), '30'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  let output = '';
+  idle.stdout.on('data', (chunk) => (output += chunk));
+  const live = countFailures(`${dashboard.url}events`);
+  try {
+    await waitFor(() => output.includes('connected'), 60_000, 'the idle clients to connect');
+    await waitFor(() => live.seen.states > 0, 5000, 'the live client to get the state');
+    const before = heapMb();
+    let peak = 0;
+    const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().heapUsed / 2 ** 20)), 20);
+    const message = `failed on purpose ${'x'.repeat(2000)}`;
+    const started = Date.now();
+    for (let done = 0; done < calls; done += 100) {
+      await Promise.all(Array.from({ length: Math.min(100, calls - done) }, () => pit.execute('fail', { message }, { pool: 'f' }).catch(() => undefined)));
+    }
+    const callsS = (Date.now() - started) / 1000;
+    await sleep(1500); // the last events and a state go out
+    clearInterval(sampler);
+    const after = heapMb();
+    assert.equal(live.seen.failures, calls, 'a client that reads gets every failure');
+
+    idle.stdin.write('read\n');
+    const exited = new Promise((resolve) => idle.once('exit', resolve));
+    await waitFor(() => output.includes('"closed"'), 60_000, 'the idle clients to read what they were sent');
+    await exited;
+    const result = JSON.parse(output.slice(output.indexOf('{')));
+    console.log(`# ${clients} idle SSE clients, ${calls} failing calls in ${callsS.toFixed(1)} s: heap ${before.toFixed(1)} MB before, peak ${peak.toFixed(1)} MB, ${after.toFixed(1)} MB after (rss ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MB); idle clients closed by the server ${result.closed}/${clients}, ${(result.bytes / clients / 1024).toFixed(0)} KiB each on average`);
+    assert.equal(result.closed, clients, 'every client that stopped reading was disconnected');
+    assert.ok(peak < 100, `the heap reached ${peak.toFixed(1)} MB`);
+    assert.ok(after - before < 20, `heap ${(after - before).toFixed(1)} MB above the start once the clients are gone`);
+    assert.ok(live.seen.first.error.message.length < 1200, 'an event carries the start of an error message only');
+  } finally {
+    idle.kill('SIGKILL');
+    live.stop();
+    await dashboard.close();
   }
 });

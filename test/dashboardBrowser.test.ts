@@ -48,3 +48,25 @@ test('the page shows a worker go busy → ready and crashed → ready, live', as
     await dashboard.close();
   }
 });
+
+test('with a token, the page opened at ?token= keeps it in a cookie and stays live', async () => {
+  const pit = await startPit({ pools: [{ name: 'web', poolSize: 1, prefetch: 0, adapter: 'sample_adapters.Calc' }] });
+  const token = 'browser-token-3c1d';
+  const dashboard = await serveDashboard(pit, { token });
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  try {
+    const page = await browser.newPage();
+    const refused = await page.goto(dashboard.url);
+    assert.equal(refused?.status(), 401, 'without the token');
+    await page.goto(`${dashboard.url}?token=${token}`);
+    assert.equal(page.url(), dashboard.url, 'the token left the address bar');
+    const worker = pit.inspect().pools[0].workers[0];
+    await page.locator(`[data-worker="${worker.id}"]`).waitFor({ timeout: 10_000 });
+    await pit.execute('sleep', { seconds: 0.5 }, { pool: 'web' });
+    await page.waitForFunction((id) => /busy ready$/.test(document.querySelector(`[data-worker="${id}"]`)?.getAttribute('data-history') ?? ''), worker.id, { timeout: 10_000 });
+    assert.match((await page.locator('#health').textContent())!, /^ready/);
+  } finally {
+    await browser.close();
+    await dashboard.close();
+  }
+});

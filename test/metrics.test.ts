@@ -91,3 +91,70 @@ test('metrics(): Prometheus text with calls, durations, queue, workers, restarts
   assert.equal(value(end, 'snakepit_restarts_total', { pool: 'm' }), 1);
   assert.equal(value(end, 'snakepit_recycles_total', { pool: 'm', reason: 'manual' }), 1);
 });
+
+/** Every calls_total sample of `pool`, summed by ok and failed. */
+function callTotals(samples: Samples, pool: string): { ok: number; failed: number } {
+  const calls = (samples.snakepit_calls_total ?? []).filter((s) => s.labels.pool === pool);
+  const sum = (list: typeof calls) => list.reduce((total, s) => total + s.value, 0);
+  return { ok: sum(calls.filter((s) => s.labels.outcome === 'ok')), failed: sum(calls.filter((s) => s.labels.outcome !== 'ok')) };
+}
+
+test('counters count from the start: 101 calls before the first scrape are in snakepit_calls_total, and metrics agree with stats() after', async () => {
+  const pit = await startPit({ pools: [{ name: 'early', poolSize: 2, adapter: 'sample_adapters.Calc' }] });
+  for (let i = 0; i < 90; i++) await pit.execute('add', { a: i, b: 1 }, { pool: 'early' });
+  for (let i = 0; i < 11; i++) await pit.execute('fail', { message: 'x' }, { pool: 'early' }).catch(() => undefined);
+  const victim = pit.inspect().pools[0].workers[0];
+  process.kill(victim.pid!, 'SIGKILL');
+  await waitFor(() => pit.inspect().pools[0].workers.every((w) => w.state === 'ready' && w.pid !== victim.pid), 20_000, 'the restart');
+
+  const first = await scrape(pit);
+  const stats = pit.stats('early');
+  assert.deepEqual(callTotals(first, 'early'), { ok: 90, failed: 11 }, 'every call before the first scrape counts');
+  assert.deepEqual(callTotals(first, 'early'), { ok: stats.completed, failed: stats.failures });
+  assert.equal(value(first, 'snakepit_call_duration_seconds_count', { pool: 'early', tool: 'add' }), 90);
+  assert.equal(value(first, 'snakepit_queue_wait_seconds_count', { pool: 'early', tool: 'add' }), 90);
+  assert.equal(value(first, 'snakepit_restarts_total', { pool: 'early' }), 1, 'a restart before the first scrape counts');
+
+  // Afterwards, whenever both are read (a reset of stats() starts its distributions afresh, not its totals).
+  pit.stats('early', { reset: true });
+  await Promise.all([
+    ...Array.from({ length: 30 }, (_, i) => pit.execute('add', { a: i, b: 2 }, { pool: 'early' })),
+    ...Array.from({ length: 7 }, () => pit.execute('fail', { message: 'y' }, { pool: 'early' }).catch(() => undefined)),
+  ]);
+  const later = await scrape(pit);
+  const after = pit.stats('early');
+  assert.deepEqual(callTotals(later, 'early'), { ok: after.completed, failed: after.failures });
+  assert.deepEqual(callTotals(later, 'early'), { ok: 120, failed: 18 });
+  assert.equal(after.tools.add.completed, 30, 'per-tool stats since the reset');
+});
+
+test('calls to thousands of distinct unknown tool names share one label: stats().tools and /metrics stay small', async () => {
+  const { MAX_TOOL_LABELS } = await import('../src/toolLabels.js');
+  const pit = await startPit({ pools: [{ name: 'names', poolSize: 2, adapter: 'sample_adapters.Calc' }] });
+  const unknown = 3000;
+  for (let batch = 0; batch < unknown; batch += 200) {
+    const calls = Array.from({ length: 200 }, (_, i) => pit.execute(`no_such_tool_${batch + i}`, {}, { pool: 'names' }).catch((e) => e.code));
+    assert.deepEqual(new Set(await Promise.all(calls)), new Set(['TOOL_NOT_FOUND']));
+  }
+  // Distinct names refused before they reach a worker (an aborted signal) fill the cap; the rest share `(other)`.
+  const extra = 50;
+  for (let i = 0; i < MAX_TOOL_LABELS + extra; i++) {
+    await pit.execute(`refused_${i}`, {}, { pool: 'names', signal: AbortSignal.abort() }).catch(() => undefined);
+  }
+  await pit.execute('add', { a: 1, b: 2 }, { pool: 'names' }); // a real tool past the cap shares it too
+
+  const stats = pit.stats('names');
+  assert.equal(stats.tools['(unknown)'].failures, unknown);
+  assert.equal(stats.tools['(other)'].failures, extra);
+  assert.equal(stats.tools['(other)'].completed, 1);
+  assert.equal(Object.keys(stats.tools).length, MAX_TOOL_LABELS + 2, 'at most the cap, (unknown) and (other)');
+
+  const text = await pit.metrics();
+  const lines = text.split('\n').length;
+  assert.ok(lines < 12_000, `${lines} lines in /metrics`);
+  const samples = await scrape(pit);
+  assert.equal(value(samples, 'snakepit_calls_total', { pool: 'names', tool: '(unknown)', outcome: 'TOOL_NOT_FOUND' }), unknown);
+  assert.equal(value(samples, 'snakepit_calls_total', { pool: 'names', tool: '(other)', outcome: 'ABORTED' }), extra);
+  assert.equal(value(samples, 'snakepit_calls_total', { pool: 'names', tool: '(other)', outcome: 'ok' }), 1);
+  assert.deepEqual(callTotals(samples, 'names'), { ok: stats.completed, failed: stats.failures });
+});
