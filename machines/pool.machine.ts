@@ -233,13 +233,16 @@ export const poolMachine = setup({
         lastWorkerNumber: context.lastWorkerNumber + fresh.length,
       };
     }),
-    forget: assign(({ context, event }) => {
-      if (event.type !== 'WORKER_STOPPED') return {};
-      return {
+    /** A worker has ended: it leaves the context and the actor tree, which hold only live workers. */
+    forget: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'WORKER_STOPPED') return;
+      const child = context.workers.find((w) => w.id === event.id);
+      enqueue.assign({
         workers: context.workers.filter((w) => w.id !== event.id),
         retiring: context.retiring.filter((id) => id !== event.id),
         deferredRecycles: context.deferredRecycles.filter((r) => r.id !== event.id),
-      };
+      });
+      if (child) enqueue.stopChild(child.ref);
     }),
     /** Children are signalled in reverse start order, as OTP shuts a supervisor down. */
     signalAll: enqueueActions(({ context, enqueue }, params: { type: 'STOP' | 'KILL'; reason?: RetireReason }) => {

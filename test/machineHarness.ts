@@ -263,6 +263,8 @@ export async function startPool(input: PoolInput, world = new World()) {
     /** The top-level state (`starting` rather than `{ starting: 'spawning' }`). */
     state: () => topState(ref().getSnapshot().value),
     ids: () => pool.context().workers.map((w) => w.id),
+    /** The ids of the pool actor's children in the actor tree. */
+    children: () => Object.keys(ref().getSnapshot().children),
     worker: (id: string) => {
       const child = pool.context().workers.find((w) => w.id === id);
       if (!child) throw new Error(`${id} is not in the pool`);

@@ -3,6 +3,8 @@
 // starting, and a replaced worker on its way out is never restarted or counted.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import type { PoolInput } from '../machines/pool.machine.js';
 import { SIGKILLED, poolInput, readyPool, startPool } from './machineHarness.js';
 import { checkNoLeaks } from './helpers.js';
@@ -104,5 +106,31 @@ test('a replacement that boots while the worker it replaces is restarting still 
   await pool.world.bootOk('p-3');
   assert.equal(pool.workerState('p-1'), 'gone', 'DRAIN ends a worker that is still starting');
   assert.deepEqual(pool.ids(), ['p-2', 'p-3']);
+  pool.stop();
+});
+
+/** A full collection, so heap figures compare live objects only. */
+function collectGarbage(): void {
+  setFlagsFromString('--expose-gc');
+  (runInNewContext('gc') as () => void)();
+}
+
+test('retired workers leave the actor tree: after 1,000 recycles the pool holds only its live workers and the heap stays flat', async () => {
+  const pool = await readyPool(twoWorkers());
+  const recycle = async () => {
+    pool.send({ type: 'RECYCLE', id: pool.ids()[0], reason: 'manual' });
+    await pool.world.settle();
+    await pool.world.bootOk(...pool.world.pending());
+  };
+  for (let i = 0; i < 100; i++) await recycle();
+  collectGarbage();
+  const before = process.memoryUsage().heapUsed;
+  for (let i = 0; i < 1000; i++) await recycle();
+  collectGarbage();
+  const grownMb = (process.memoryUsage().heapUsed - before) / 2 ** 20;
+  assert.equal(pool.ids().length, 2);
+  assert.deepEqual(pool.children().sort(), pool.ids().map((id) => `worker:${id}`).sort(), 'only live workers are children');
+  console.log(`1,000 recycles: heap grew ${grownMb.toFixed(2)} MB`);
+  assert.ok(grownMb < 2, `heap grew ${grownMb.toFixed(2)} MB over 1,000 recycles`);
   pool.stop();
 });

@@ -37,6 +37,8 @@ test('workerMaxRequests 5 under 200 concurrent calls on 3 workers: no failures, 
   assert.deepEqual(crashes, [], 'recycling is not crashing');
   assert.equal(pit.inspect().pools[0].supervisor.restartsInWindow, 0, 'recycling never counts toward intensity');
   await waitFor(() => pit.inspect().pools[0].workers.filter((w) => w.state === 'ready').length === 3, 5000, 'back to 3 workers');
+  const children = Object.keys(pit.actor.system.get('pool:r')!.getSnapshot().children);
+  assert.deepEqual(children.sort(), pit.inspect().pools[0].workers.map((w) => `worker:${w.id}`).sort(), 'retired worker actors are released');
   assert.equal(await pit.execute('ping', {}, { pool: 'r' }), 'pong');
   await pit.stop();
 });
