@@ -2,7 +2,7 @@
 // by default, so a frozen worker's call fails within a known bound with no option given.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { asError, checkNoLeaks, isAlive, sleep, startPit, waitFor } from './helpers.js';
+import { asError, checkNoLeaks, isAlive, sleep, startMarker, startPit, waitFor } from './helpers.js';
 
 checkNoLeaks();
 
@@ -70,8 +70,10 @@ test('default configuration: a SIGSTOPped busy worker\'s call fails WORKER_CRASH
   pit.on('worker:heartbeat-missed', (e) => missed.push(e.workerId));
   // Both run at once: the spinning call on the first worker, the call to be frozen on the second.
   const spinning = pit.execute('spin', { seconds: 12 }, { pool: 'd' });
-  const frozenCall = pit.execute('sleep', { seconds: 120 }, { pool: 'd' }).then(() => assert.fail('the frozen call resolved'), asError);
-  await waitFor(() => pit.inspect().pools[0].workers.every((w) => w.inFlight === 1), 5000, 'both calls to start');
+  const marker = startMarker();
+  const frozenCall = pit.execute('sleep', { seconds: 120, started: marker.file }, { pool: 'd' }).then(() => assert.fail('the frozen call resolved'), asError);
+  await waitFor(() => pit.inspect().pools[0].workers.every((w) => w.inFlight === 1), 5000, 'both calls to be sent');
+  await marker.started();
   const [spinner, frozen] = pit.inspect().pools[0].workers;
   const stoppedAt = performance.now();
   process.kill(frozen.pid!, 'SIGSTOP');

@@ -1,7 +1,8 @@
 // Shared test set-up: real Snakepit instances over real Python workers, and the leak check
 // every test file runs at its end — no Python process tagged by one of its instances may live.
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -109,4 +110,14 @@ export function checkNoLeaks(extraRunIds: () => string[] = () => []): void {
 export function workerToken(pit: Snakepit, workerId: string): string {
   const live = (pit as unknown as { live: LiveWorkers }).live;
   return (live.get(workerId) as WorkerHandle).process.token;
+}
+
+/**
+ * A file a tool creates once it runs in Python (`sleep`'s `started` argument). A call a worker
+ * holds but has not started goes back to the queue when the worker dies, so a test that kills a
+ * worker to fail its call first waits for this.
+ */
+export function startMarker(): { file: string; started: (what?: string) => Promise<boolean> } {
+  const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'snakepit-started-')), 'started');
+  return { file, started: (what = 'the call to start in Python') => waitFor(() => existsSync(file), 10_000, what) };
 }

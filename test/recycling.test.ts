@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import type { Snakepit } from '../src/index.js';
-import { checkNoLeaks, createPit, errorOf, isAlive, sleep, startPit, waitFor } from './helpers.js';
+import { checkNoLeaks, createPit, errorOf, isAlive, sleep, startMarker, startPit, waitFor } from './helpers.js';
 
 checkNoLeaks();
 
@@ -212,8 +212,9 @@ test('recycling a replacement that is still starting waits for it to be ready, t
 test('a worker killed while it drains after being replaced is not restarted; its recycle completes', async () => {
   const pit = await startPit({ pools: [{ name: 'r', poolSize: 1, adapter: 'sample_adapters.Calc', restart: { backoffMs: 0 } }] });
   const [old] = pit.inspect().pools[0].workers;
-  const held = pit.execute('sleep', { seconds: 10 }, { pool: 'r' });
-  await waitFor(() => pit.inspect().pools[0].workers[0].inFlight === 1, 2000, 'the call to start');
+  const marker = startMarker();
+  const held = pit.execute('sleep', { seconds: 10, started: marker.file }, { pool: 'r' });
+  await marker.started();
   const recycled = pit.recycleWorker(old.id);
   await waitFor(() => pit.inspect().pools[0].workers.find((w) => w.id === old.id)?.state === 'draining', 5000, 'draining');
   process.kill(old.pid!, 'SIGKILL');

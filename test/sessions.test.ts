@@ -4,14 +4,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Snakepit } from '../src/index.js';
-import { checkNoLeaks, errorOf, sleep, startPit, waitFor } from './helpers.js';
+import { checkNoLeaks, errorOf, sleep, startMarker, startPit, waitFor } from './helpers.js';
 
 checkNoLeaks();
 
 type Where = { pid: number };
 const pidsOf = (pit: Snakepit) => pit.inspect().pools[0].workers.map((w) => w.pid!);
-const where = (pit: Snakepit, seconds: number, sessionId?: string) =>
-  pit.execute('sleep', { seconds }, sessionId === undefined ? {} : { sessionId }) as Promise<Where>;
+const where = (pit: Snakepit, seconds: number, sessionId?: string, started?: string) =>
+  pit.execute('sleep', { seconds, started }, sessionId === undefined ? {} : { sessionId }) as Promise<Where>;
 
 /** Binds `sessionId` to the second worker: the first is kept busy while the session's first call runs. */
 async function bindToSecondWorker(pit: Snakepit, sessionId: string): Promise<number> {
@@ -67,8 +67,9 @@ test('strict: when the session\'s worker is killed, the calls waiting for it run
   pit.on('session:moved', ({ pool, sessionId, fromWorkerId, toWorkerId }) => moved.push({ pool, sessionId, fromWorkerId, toWorkerId }));
   const [firstId, secondId] = pit.inspect().pools[0].workers.map((w) => w.id);
   const own = await bindToSecondWorker(pit, 'chat-1');
-  const doomed = where(pit, 30, 'chat-1');
-  await waitFor(() => pit.inspect().pools[0].workers.find((w) => w.pid === own)?.inFlight === 1, 5000, 'its worker busy');
+  const marker = startMarker();
+  const doomed = where(pit, 30, 'chat-1', marker.file);
+  await marker.started();
   const waiting = where(pit, 0, 'chat-1');
   await sleep(100);
   assert.equal(pit.stats('p').queued, 1, 'waiting for its worker');

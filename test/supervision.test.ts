@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { SnakepitError } from '../src/index.js';
-import { asError, checkNoLeaks, errorOf, isAlive, sleep, startPit, waitFor } from './helpers.js';
+import { asError, checkNoLeaks, errorOf, isAlive, sleep, startMarker, startPit, waitFor } from './helpers.js';
 
 checkNoLeaks();
 
@@ -11,9 +11,10 @@ test('kill -9 mid-call: that call is WORKER_CRASHED, others succeed, a new worke
   const pit = await startPit({ pools: [{ name: 'p', poolSize: 3, adapter: 'sample_adapters.Calc' }] });
   const crashes: unknown[] = [];
   pit.on('worker:crashed', (e) => crashes.push(e));
-  const victimCall = pit.execute('sleep', { seconds: 3 }, { pool: 'p' });
+  const marker = startMarker();
+  const victimCall = pit.execute('sleep', { seconds: 3, started: marker.file }, { pool: 'p' });
   const others = [pit.execute('sleep', { seconds: 0.4 }, { pool: 'p' }), pit.execute('sleep', { seconds: 0.4 }, { pool: 'p' })];
-  await sleep(100);
+  await marker.started();
   const victim = pit.inspect().pools[0].workers.find((w) => w.inFlight === 1 && w.id === 'p-1')!;
   assert.ok(victim, 'the first call went to the first worker');
   const killedAt = performance.now();
@@ -86,9 +87,10 @@ test('the root supervisor restarts a pool that gave up, and queued calls are ser
 
 test('queued calls wait through a crash and run on the restarted worker', async () => {
   const pit = await startPit({ pools: [{ name: 'one', poolSize: 1, adapter: 'sample_adapters.Calc' }] });
-  const held = pit.execute('sleep', { seconds: 2 }, { pool: 'one' });
+  const marker = startMarker();
+  const held = pit.execute('sleep', { seconds: 2, started: marker.file }, { pool: 'one' });
   const queued = Array.from({ length: 5 }, (_, i) => pit.execute('add', { a: i, b: 1 }, { pool: 'one' }));
-  await sleep(100);
+  await marker.started();
   process.kill(pit.inspect().pools[0].workers[0].pid!, 'SIGKILL');
   assert.equal((await errorOf(held)).code, 'WORKER_CRASHED');
   assert.deepEqual(await Promise.all(queued), [1, 2, 3, 4, 5]);

@@ -31,7 +31,9 @@ class Calc(BaseAdapter):
         return "pong"
 
     @tool(description="Sleep, then say where the call ran")
-    def sleep(self, seconds):
+    def sleep(self, seconds, started=None):
+        if started:  # a file that tells a test the call has begun in Python
+            open(started, "w").close()
         time.sleep(seconds)
         return _where()
 
@@ -99,7 +101,9 @@ class Threaded(ThreadSafeAdapter):
 
     @thread_safe_method
     @tool
-    def sleep(self, seconds):
+    def sleep(self, seconds, started=None):
+        if started:  # a file that tells a test the call has begun in Python
+            open(started, "w").close()
         time.sleep(seconds)
         return _where()
 
