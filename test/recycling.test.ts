@@ -129,8 +129,9 @@ test('recycling a draining worker 4 rounds over never starts an extra worker', a
   const stopWatching = watchPoolSize(pit, 3); // 2 workers plus the one replacement in progress
   for (let round = 0; round < 4; round++) {
     const target = pit.inspect().pools[0].workers.find((w) => w.state === 'ready')!;
-    // A call keeps the worker draining for a while after its replacement is ready.
-    const held = pit.execute('sleep', { seconds: 0.6 }, { pool: 'r' });
+    // A call keeps the worker draining for a while after its replacement is ready (which on a
+    // loaded machine can take over a second).
+    const held = pit.execute('sleep', { seconds: 2 }, { pool: 'r' });
     await waitFor(() => pit.inspect().pools[0].workers.some((w) => w.inFlight === 1), 2000, 'the call to start');
     const busy = pit.inspect().pools[0].workers.find((w) => w.inFlight === 1)!;
     const recycled = pit.recycleWorker(busy.id);
