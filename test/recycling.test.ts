@@ -51,7 +51,7 @@ test('a TTL recycle starts the replacement first: capacity never dips, and a que
   const watch = setInterval(() => {
     const serving = pit.inspect().pools[0].workers.filter((w) => w.state === 'ready' || w.state === 'busy').length;
     minServing = Math.min(minServing, serving);
-  }, 5);
+  }, 5).unref();
   const results = await Promise.all(Array.from({ length: 60 }, (_, i) => pit.execute('sleep', { seconds: 0.05 }, { pool: 'r' }).then(() => i)));
   clearInterval(watch);
   assert.deepEqual(results, Array.from({ length: 60 }, (_, i) => i));
@@ -97,7 +97,7 @@ function watchPoolSize(pit: Snakepit, limit: number): () => number {
   let most = 0;
   const check = () => (most = Math.max(most, pit.inspect().pools[0].supervisor.children.length));
   pit.on('worker:starting', check);
-  const timer = setInterval(check, 5);
+  const timer = setInterval(check, 5).unref(); // a failing test must not keep its file alive
   return () => {
     clearInterval(timer);
     pit.off('worker:starting', check);
