@@ -101,7 +101,7 @@ for (const [index, config] of CONFIGS.entries()) {
       actorChildrenAtRest: atRest.actorChildren, mostActorChildren: driven.mostActorChildren,
       heapGrowthMb: Math.round((process.memoryUsage().heapUsed - heapBefore) / 2 ** 20),
     };
-    report(config.label, seed, figures, driven, leaks, violations);
+    report(config, seed, figures, driven, leaks, violations);
 
     const replay = `(seed ${seed}; replay with ${REPLAY})`;
     assert.deepEqual(violations, [], `the call invariants hold ${replay}`);
@@ -157,11 +157,11 @@ function openFds(): number {
   return readdirSync('/proc/self/fd').length;
 }
 
-function report(label: string, seed: number, figures: CallFigures, driven: DriveResult, leaks: Leaks, violations: string[]): void {
+function report({ label, poolSize }: { label: string; poolSize: number }, seed: number, figures: CallFigures, driven: DriveResult, leaks: Leaks, violations: string[]): void {
   const faults: Record<string, number> = {};
   for (const fault of driven.faults) faults[fault.kind] = (faults[fault.kind] ?? 0) + 1;
   for (const kind of ['deadline', 'abort', 'stuck', 'chain', 'stream'] as const) faults[kind] = figures.byKind[kind] ?? 0;
-  const line = { label, transport: TRANSPORT, seed, durationMs: DURATION_MS, ...figures, faults, leaks, violations: violations.length };
+  const line = { label, poolSize, transport: TRANSPORT, seed, durationMs: DURATION_MS, ...figures, faults, leaks, violations: violations.length };
   console.log(
     `chaos [${TRANSPORT}, ${label}, seed ${seed}]: ${figures.calls} calls ${JSON.stringify(figures.outcomes)}; ` +
     `faults ${JSON.stringify(faults)}; started twice ${figures.startedTwice} (within the crash rule ${figures.startedTwiceAfterCrash}); ` +
