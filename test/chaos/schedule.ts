@@ -32,7 +32,7 @@ export type CallPlan =
   /** A deadline that the work may or may not overrun (the tool stops when cancelled). */
   | { kind: 'deadline'; seconds: number; timeoutMs: number }
   | { kind: 'abort'; seconds: number; abortAfterMs: number }
-  /** Overruns its deadline and ignores cancellation past cancelGraceMs: its worker is replaced. */
+  /** Overruns its deadline, ignoring cancellation, until about cancelGraceMs later: its worker may be replaced. */
   | { kind: 'stuck'; seconds: number; timeoutMs: number }
   /** A tool that calls Node, which runs a nested call on the same pool. */
   | { kind: 'chain'; seconds: number }
@@ -40,7 +40,7 @@ export type CallPlan =
   | { kind: 'stream'; n: number; seconds: number; leaveAfter: number | undefined };
 
 export function nextCall(random: Random, cancelGraceMs: number): CallPlan {
-  const kind = pick(random, { plain: 70, deadline: 8, abort: 6, stuck: 1, chain: 6, stream: 8 });
+  const kind = pick(random, { plain: 70, deadline: 8, abort: 6, stuck: 2, chain: 6, stream: 8 });
   switch (kind) {
     case 'plain':
       return { kind, seconds: random() < 0.95 ? between(random, 0, 0.005) : between(random, 0.02, 0.2) };
@@ -48,8 +48,12 @@ export function nextCall(random: Random, cancelGraceMs: number): CallPlan {
       return { kind, seconds: between(random, 0, 0.3), timeoutMs: intBetween(random, 20, 300) };
     case 'abort':
       return { kind, seconds: between(random, 0, 0.3), abortAfterMs: intBetween(random, 0, 300) };
-    case 'stuck':
-      return { kind, seconds: (cancelGraceMs + intBetween(random, 300, 800)) / 1000, timeoutMs: intBetween(random, 20, 100) };
+    case 'stuck': {
+      // Ends around when its grace runs out, so its reply and the stuck-call kill often race.
+      const timeoutMs = intBetween(random, 20, 100);
+      const overrunMs = random() < 0.7 ? intBetween(random, -30, 60) : intBetween(random, 60, 500);
+      return { kind, seconds: (timeoutMs + cancelGraceMs + overrunMs) / 1000, timeoutMs };
+    }
     case 'chain':
       return { kind, seconds: between(random, 0, 0.05) };
     case 'stream': {
