@@ -33,9 +33,13 @@ for (let run = 0; run < runs; run++) {
       env: { ...process.env, SNAKEPIT_TEST_TRANSPORT: transport, SNAKEPIT_CHAOS_SEED: String(seed), SNAKEPIT_CHAOS_MINUTES: String(minutes / runs), SNAKEPIT_CHAOS_REPORT: reportFile },
     },
   );
-  // The figures and any violation; the test runner's own lines only when the run failed.
-  const lines = child.stdout.split('\n');
-  for (const line of lines) if (/chaos|^\s+(call|the journal|stats|recycleWorker)/.test(line) || child.status !== 0) console.log(line);
+  // The figures, any violation, and why each failed test failed (once: the reporter repeats them).
+  const shown = new Set();
+  for (const line of child.stdout.split('\n')) {
+    if (!/chaos|^\s+(call|the journal|stats|recycleWorker)|Error/.test(line) || /^\s+at /.test(line) || shown.has(line)) continue;
+    shown.add(line);
+    console.log(line);
+  }
   if (child.status !== 0) {
     failed++;
     console.log(`run ${run + 1} FAILED: replay with SNAKEPIT_CHAOS_SEED=${seed} SNAKEPIT_TEST_TRANSPORT=${transport} SNAKEPIT_CHAOS_MINUTES=${minutes / runs}`);
