@@ -34,8 +34,6 @@ export interface CallSink {
 interface PendingCall {
   tool: string;
   sink: CallSink;
-  /** Its arguments go in parts: it becomes runnable when the last part lands, maybe after later calls. */
-  inParts: boolean;
 }
 
 /**
@@ -140,7 +138,7 @@ export abstract class WorkerConnection {
     const id = this.nextId++;
     const size = valueSize(args);
     const { stream = false, timeoutMs, sessionId, window } = extras;
-    this.pending.set(id, { tool, sink, inParts: size > PART_BYTES });
+    this.pending.set(id, { tool, sink });
     if (size <= PART_BYTES) {
       this.outbox.calls.push({ id, tool, args, argsSize: 0, stream, timeoutMs, sessionId, window });
       this.scheduleFlush();
@@ -302,13 +300,11 @@ export abstract class WorkerConnection {
    */
   failAll(error: SnakepitError, highestStarted?: number): void {
     this.setBroken(); // no call freed below may be routed back here
-    const calls = [...this.pending];
-    this.pending.clear();
-    this.cancelled.clear();
-    const neverStarted = highestStarted === undefined ? [] : calls.filter(([id]) => id > highestStarted);
+    const neverStarted = highestStarted === undefined ? [] : [...this.pending].filter(([id]) => id > highestStarted);
+    for (const [id] of neverStarted) this.forget(id);
     // Handed back first, so that the places the rejections free go to them before newer calls.
     for (const [, call] of neverStarted.reverse()) (call.sink.unstarted ?? call.sink.reject).call(call.sink, error);
-    for (const [id, call] of calls) if (highestStarted === undefined || id <= highestStarted) call.sink.reject(error);
+    this.failStarted(error, undefined); // the rest may have run
   }
 
   /**
