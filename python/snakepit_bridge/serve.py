@@ -271,8 +271,22 @@ def make_servicer(calls, sessions: Slots, drain: Drain, hello: dict):
     return Servicer()
 
 
+CONNECTION_CAP_OPTION = "grpc.max_allowed_incoming_connections"
+
+
+def grpc_caps_connections() -> bool:
+    """Whether this grpcio enforces CONNECTION_CAP_OPTION. gRPC core ignores server options it
+    does not know, and it learned this one only in 2024 (Debian 12's grpcio 1.51 predates it);
+    the option's name is in the core's binary exactly when the core reads it."""
+    import mmap
+    from grpc._cython import cygrpc
+
+    with open(cygrpc.__file__, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as core:
+        return core.find(CONNECTION_CAP_OPTION.encode()) >= 0
+
+
 def connection_limits(args) -> list[tuple[str, int]]:
-    return [("grpc.max_allowed_incoming_connections", args.max_connections),
+    return [(CONNECTION_CAP_OPTION, args.max_connections),
             ("grpc.max_concurrent_streams", args.max_streams_per_connection), ("grpc.so_reuseport", 0)]
 
 
@@ -325,6 +339,9 @@ def serve(args) -> int:
         probes.start()
     server.start()
     health.set_serving(True)
+    if not grpc_caps_connections():
+        print(f"snakepit-bridge: warning: --max-connections is not enforced: grpcio {grpc.__version__} predates gRPC's "
+              "connection cap; install a newer grpcio (pip install -U grpcio) to cap connections", file=sys.stderr, flush=True)
 
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
