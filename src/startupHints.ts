@@ -23,7 +23,7 @@ const DEPENDENCIES = new Set(['grpc', 'google', 'google.protobuf']);
 
 function likelyFix(pythonSaid: string, { executable, adapter }: StartupSetting): string {
   if (/ENOENT|No such file or directory/.test(pythonSaid) && !/No module named/.test(pythonSaid)) {
-    return `there is no interpreter at ${executable}: run \`npx snakepit setup\`, or set python.executable (or SNAKEPIT_PYTHON) to a Python 3.11+ that has grpcio and protobuf.`;
+    return `there is no interpreter at ${executable}: run \`npx snakepit setup\`, or set python.executable (or SNAKEPIT_PYTHON) to a Python 3.8+ that has grpcio and protobuf.`;
   }
   const missing = /No module named '([^']+)'/.exec(pythonSaid)?.[1];
   if (missing && DEPENDENCIES.has(missing)) {

@@ -58,7 +58,8 @@ def _traceback(exc: BaseException) -> str:
     import traceback  # here: only failing calls need it, and it costs every worker's start ≈ 3 ms
 
     try:
-        return "".join(traceback.format_exception(exc))
+        # The three-argument form: the one-argument form is Python 3.10+.
+        return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     except BaseException:  # noqa: BLE001
         return ""
 

@@ -3,6 +3,8 @@
 The worker alone is signalled here (never its process group), so what these tests see is the
 worker's own doing: its sweep on the way out, or its watchdog after a SIGKILL.
 """
+from __future__ import annotations
+
 import contextlib
 import os
 import signal

@@ -100,14 +100,14 @@ def test_the_installed_bridge_runs_from_the_users_interpreter(user_env, tmp_path
     assert script.returncode == 0 and "--adapter" in script.stdout, script.stderr
     imported = run([user_env, "-c", "import snakepit_bridge.worker, snakepit_bridge.session as s; print(s.__file__)"], tmp_path)
     assert imported.returncode == 0, imported.stderr
-    assert Path(imported.stdout.strip()).is_relative_to(user_env.parent.parent / "lib")
+    assert user_env.parent.parent / "lib" in Path(imported.stdout.strip()).parents
 
 
 def test_the_installed_bridge_serves_a_users_adapter(user_env, tmp_path, spawn):
     (tmp_path / "where.py").write_text(ADAPTER)
     w = spawn("where.Where", python=str(user_env), pythonpath=[str(tmp_path)])
     served_by = Path(w.session().call("bridge_file"))
-    assert served_by.is_relative_to(user_env.parent.parent / "lib"), served_by
+    assert user_env.parent.parent / "lib" in served_by.parents, served_by
 
 
 def test_tool_keeps_the_decorated_functions_type(user_env, tmp_path):

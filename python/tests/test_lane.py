@@ -1,4 +1,6 @@
 """The local lane end to end: a real worker with --transport local, spoken to over its socket."""
+from __future__ import annotations
+
 import json
 import socket
 import struct

@@ -61,15 +61,19 @@ def _json(rng: random.Random) -> bytes:
     if choice == 3:
         return b"[1,2]"
     if choice == 4:
-        return rng.randbytes(rng.randrange(12))
+        return _random_bytes(rng, rng.randrange(12))
     return b"{}"
+
+
+def _random_bytes(rng: random.Random, n: int) -> bytes:
+    return bytes(rng.getrandbits(8) for _ in range(n))  # Random.randbytes is Python 3.9+
 
 
 def _valid_frame(rng: random.Random) -> bytes:
     calls, parts = [], []
     for _ in range(rng.randrange(4)):
         cid = rng.choice([rng.randrange(1, 50), rng.randrange(1, 2**64)])
-        value = pb.Value(json=_json(rng), blobs=[rng.randbytes(rng.randrange(6)) for _ in range(rng.randrange(3))])
+        value = pb.Value(json=_json(rng), blobs=[_random_bytes(rng, rng.randrange(6)) for _ in range(rng.randrange(3))])
         if rng.random() < 0.2:
             data = value.SerializeToString()
             size = len(data) if rng.random() < 0.7 else rng.choice([len(data) + 1, MAX_MESSAGE + 1, 2**63])
@@ -89,7 +93,7 @@ def _inputs(rng: random.Random, count: int) -> list[tuple[str, bytes]]:
     for i in range(count):
         kind = kinds[i % len(kinds)]
         if kind == "random":
-            out.append((kind, rng.randbytes(rng.randrange(48))))
+            out.append((kind, _random_bytes(rng, rng.randrange(48))))
             continue
         data = _valid_frame(rng)
         if kind == "truncated" and data:

@@ -27,8 +27,8 @@ class _Tools:
 
     @tool
     def every_dtype(self):
-        return {name: np.array([0, 1, 2], dtype=name) for name in DTYPES} | {"half": np.array([1.5], dtype=np.float16),
-                                                                             "words": np.array(["a", "b"])}
+        return {**{name: np.array([0, 1, 2], dtype=name) for name in DTYPES},
+                "half": np.array([1.5], dtype=np.float16), "words": np.array(["a", "b"])}
 
     @tool
     def echo(self, **value):
