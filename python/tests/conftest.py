@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import select
 import signal
@@ -15,18 +16,66 @@ import time
 from pathlib import Path
 
 import faulthandler
+import importlib.util
 
-import grpc
 import pytest
 
 HERE = Path(__file__).resolve().parent
 PYTHON_DIR = HERE.parent
 ADAPTERS = HERE / "adapters"
 # The bridge under test is this source tree, whichever interpreter runs the tests (the dev
-# venv's editable install, or an environment of scripts/test-python-range.mjs with none).
+# venv's editable install, or an environment of scripts/test-python-range.mjs or
+# scripts/test-pythons.mjs with none).
 sys.path[:0] = [str(PYTHON_DIR), str(ADAPTERS)]
 
-from snakepit_bridge import messages as pb  # noqa: E402
+# The test files that need a package not every supported Python can install, and why; this is
+# the one place that says so. With SNAKEPIT_PYTEST_PARTIAL=1 (set by scripts/test-pythons.mjs
+# for the interpreters other than the main .venv's) a file whose package does not import is left
+# out, and the run's summary names it; without it every file runs, as on the main .venv, which
+# has them all. The worker itself needs none of them on the local lane: the Node smoke suite
+# (test/pythons/smoke.test.ts) runs it on every interpreter.
+NEEDS = {
+    "grpc": ("grpcio (wheels here: 3.11 only)", "the test talks to the worker over gRPC", [
+        "test_admission.py", "test_context.py", "test_descendants.py", "test_hostile.py", "test_install.py",
+        "test_parent_death.py", "test_serve.py", "test_thread_profile.py", "test_worker_e2e.py"]),
+    "google.protobuf": ("protobuf (wheels here: 3.9+, none free-threaded)", "the test builds or reads frames with protobuf's classes", [
+        "test_frames.py", "test_idle_poll.py", "test_lane.py", "test_parts.py", "test_wire_fuzz.py"]),
+    "grpc_tools": ("grpcio-tools (wheels here: 3.11 only)", "the test compiles proto/ to check the shipped descriptor", [
+        "test_descriptor.py"]),
+    "numpy": ("NumPy (wheels here: 3.11 only)", "the test checks NumPy arrays", ["test_codec.py"]),
+}
+PARTIAL = os.environ.get("SNAKEPIT_PYTEST_PARTIAL") == "1"
+
+
+def _importable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ImportError:  # a parent package is missing
+        return False
+
+
+for _package, _why, _files in NEEDS.values():
+    assert all((HERE / name).is_file() for name in _files), f"NEEDS names a file that is not in {HERE}: {_files}"
+MISSING = {module for module in NEEDS if PARTIAL and not _importable(module)}
+LEFT_OUT = {name: module for module in sorted(MISSING) for name in NEEDS[module][2]}
+
+if "grpc" not in MISSING:
+    import grpc
+if "google.protobuf" not in MISSING:
+    from snakepit_bridge import messages as pb
+
+
+def pytest_ignore_collect(collection_path, config):
+    return collection_path.name in LEFT_OUT
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    for module in sorted(MISSING):
+        package, why, files = NEEDS[module]
+        tests = sum(len(re.findall(r"^\s*def test_", (HERE / name).read_text(), re.M)) for name in files)
+        terminalreporter.write_line(
+            f"left out on Python {sys.version.split()[0]}, which has no {package}: {len(files)} files, "
+            f"{tests} test functions ({why}); they run on the main .venv: {', '.join(files)}")
 
 
 class WorkerStub:
@@ -51,6 +100,7 @@ class Worker:
                  python: str | None = None, pythonpath: list[str] | None = None):
         self.tmp = tempfile.TemporaryDirectory(prefix="snakepit-test-")
         self.address = address or f"unix:{self.tmp.name}/w.sock"
+        self.local = any(a == "--transport" and b == "local" for a, b in zip(extra, extra[1:]))
         self.token = secrets.token_hex(16)
         parent_sock, child_sock = socket.socketpair()
         self.control = parent_sock
@@ -101,6 +151,8 @@ class Worker:
         msg = self.read_line()
         assert msg is not None and msg["type"] == "ready", (msg, self.stderr_text())
         self.ready = msg
+        if self.local:
+            return msg  # the test speaks the local lane itself (test_lane.py); no grpc client
         self.channel = grpc.insecure_channel(msg["address"], options=[
             ("grpc.max_send_message_length", 512 * 1024 * 1024),
             ("grpc.max_receive_message_length", 512 * 1024 * 1024),

@@ -1,14 +1,14 @@
 // The smoke suite of every supported Python: real workers on one interpreter, both profiles —
 // a stream, a ctx.call, a cancel, a Buffer of several MiB sent in parts, typed arrays (NumPy
-// where it imports) and a kill -9 with its restart. `npm run test:node` runs it on the default
-// interpreter; scripts/test-pythons.mjs runs it again on each Python with SNAKEPIT_PYTHON set,
-// and SNAKEPIT_SMOKE_NUMPY=1 or 0 saying whether that interpreter has NumPy.
+// where it imports) and a kill -9 with its restart. Not in test/*.test.ts: scripts/test-pythons.mjs
+// (`npm run test:pythons`) runs it once per interpreter, with SNAKEPIT_PYTHON set to it and
+// SNAKEPIT_SMOKE_NUMPY=1 or 0 saying whether it has NumPy.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readlinkSync, realpathSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import type { NdArray, Snakepit } from '../src/index.js';
-import { asError, checkNoLeaks, errorOf, sleep, startMarker, startPit, waitFor } from './helpers.js';
+import type { NdArray, Snakepit } from '../../src/index.js';
+import { asError, checkNoLeaks, errorOf, sleep, startMarker, startPit, waitFor } from '../helpers.js';
 
 checkNoLeaks();
 
