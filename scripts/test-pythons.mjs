@@ -199,7 +199,7 @@ function runCaptured(cmd, args, env) {
 function pytestCounts(output) {
   const line = output.trim().split('\n').reverse().find((l) => /\d+ (passed|failed|error)/.test(l)) ?? '';
   const count = (word) => Number(new RegExp(`(\\d+) ${word}`).exec(line)?.[1] ?? 0);
-  const leftOut = /left out on Python .*: (\d+) files, (\d+) test functions/g;
+  const leftOut = /left out on Python [^:]*: (\d+) files, (\d+) test functions/g;
   let files = 0;
   let tests = 0;
   for (const m of output.matchAll(leftOut)) (files += Number(m[1])), (tests += Number(m[2]));
@@ -255,7 +255,7 @@ function printMatrix(results, seconds) {
       String(r.smoke.passed), String(r.smoke.failed), r.smoke.transports.join('+'), r.numpy ?? '-', r.seconds.toFixed(0),
     ]);
   }
-  const widths = rows[0].map((_, i) => Math.max(...rows.filter((r) => r.length > 1).map((r) => (r[i] ?? '').length)));
+  const widths = rows[0].map((_, i) => Math.max(...rows.filter((r) => r.length > 2).map((r) => (r[i] ?? '').length)));
   log(`matrix (${seconds.toFixed(1)} s wall, ${AT_ONCE} interpreters at a time):`);
   for (const row of rows) log('  ' + (row.length === 2 ? `${row[0].padEnd(widths[0])}  ${row[1]}` : row.map((c, i) => c.padEnd(widths[i])).join('  ')).trimEnd());
   const ran = results.filter((r) => !r.missing);

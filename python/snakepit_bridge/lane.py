@@ -142,8 +142,8 @@ class LaneProcessSession:
                 if frame is None:
                     return
                 self._take(frame)
-        except Gone:
-            raise
+        except (Gone, KeyboardInterrupt):
+            raise  # SIGINT stops the worker as on the gRPC lane (worker.main), not as a failure
         except FrameError as e:
             frame_error_exit(str(e))
         except BaseException:  # noqa: BLE001

@@ -30,19 +30,29 @@ sys.path[:0] = [str(PYTHON_DIR), str(ADAPTERS)]
 
 # The test files that need a package not every supported Python can install, and why; this is
 # the one place that says so. With SNAKEPIT_PYTEST_PARTIAL=1 (set by scripts/test-pythons.mjs
-# for the interpreters other than the main .venv's) a file whose package does not import is left
-# out, and the run's summary names it; without it every file runs, as on the main .venv, which
-# has them all. The worker itself needs none of them on the local lane: the Node smoke suite
-# (test/pythons/smoke.test.ts) runs it on every interpreter.
+# for the interpreters other than the main .venv's) a file that needs a package which does not
+# import is left out, and the run's summary names it; without it every file runs, as on the main
+# .venv, which has them all. The worker itself needs none of them on the local lane: the Node
+# smoke suite (test/pythons/smoke.test.ts) runs it on every interpreter.
+PACKAGES = {  # module: the package, and where the package index here has wheels for it
+    "grpc": "grpcio (wheels: 3.11 only)",
+    "grpc_tools": "grpcio-tools (wheels: 3.11 only)",
+    "google.protobuf": "protobuf (wheels: 3.9+, none free-threaded)",
+    "numpy": "NumPy (wheels: 3.11 only)",
+}
+_GRPC = ("grpc", "it calls the worker's gRPC services or a bridge server")
+_SESSION = ("google.protobuf", "its client builds and reads frames with protobuf's classes")
 NEEDS = {
-    "grpc": ("grpcio (wheels here: 3.11 only)", "the test talks to the worker over gRPC", [
-        "test_admission.py", "test_context.py", "test_descendants.py", "test_hostile.py", "test_install.py",
-        "test_parent_death.py", "test_serve.py", "test_thread_profile.py", "test_worker_e2e.py"]),
-    "google.protobuf": ("protobuf (wheels here: 3.9+, none free-threaded)", "the test builds or reads frames with protobuf's classes", [
-        "test_frames.py", "test_idle_poll.py", "test_lane.py", "test_parts.py", "test_wire_fuzz.py"]),
-    "grpc_tools": ("grpcio-tools (wheels here: 3.11 only)", "the test compiles proto/ to check the shipped descriptor", [
-        "test_descriptor.py"]),
-    "numpy": ("NumPy (wheels here: 3.11 only)", "the test checks NumPy arrays", ["test_codec.py"]),
+    "test_admission.py": [_GRPC],
+    "test_serve.py": [_GRPC],
+    "test_worker_e2e.py": [_GRPC],
+    "test_thread_profile.py": [_GRPC, ("numpy", "it runs NumPy and pandas tools")],
+    "test_install.py": [("grpc", "it pip-installs the bridge with grpcio")],
+    "test_descriptor.py": [("grpc_tools", "it compiles proto/ to check the shipped descriptor")],
+    "test_codec.py": [("numpy", "it checks NumPy arrays")],
+    **{name: [_SESSION] for name in ["test_context.py", "test_descendants.py", "test_frames.py", "test_hostile.py",
+                                     "test_idle_poll.py", "test_lane.py", "test_parent_death.py", "test_parts.py",
+                                     "test_wire_fuzz.py"]},
 }
 PARTIAL = os.environ.get("SNAKEPIT_PYTEST_PARTIAL") == "1"
 
@@ -54,10 +64,10 @@ def _importable(module: str) -> bool:
         return False
 
 
-for _package, _why, _files in NEEDS.values():
-    assert all((HERE / name).is_file() for name in _files), f"NEEDS names a file that is not in {HERE}: {_files}"
-MISSING = {module for module in NEEDS if PARTIAL and not _importable(module)}
-LEFT_OUT = {name: module for module in sorted(MISSING) for name in NEEDS[module][2]}
+assert all((HERE / name).is_file() for name in NEEDS), f"NEEDS names a file that is not in {HERE}"
+MISSING = {module for module in PACKAGES if PARTIAL and not _importable(module)}
+LEFT_OUT = {name: [(m, why) for m, why in needs if m in MISSING] for name, needs in NEEDS.items()}
+LEFT_OUT = {name: needs for name, needs in LEFT_OUT.items() if needs}
 
 if "grpc" not in MISSING:
     import grpc
@@ -70,12 +80,13 @@ def pytest_ignore_collect(collection_path, config):
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    for module in sorted(MISSING):
-        package, why, files = NEEDS[module]
-        tests = sum(len(re.findall(r"^\s*def test_", (HERE / name).read_text(), re.M)) for name in files)
-        terminalreporter.write_line(
-            f"left out on Python {sys.version.split()[0]}, which has no {package}: {len(files)} files, "
-            f"{tests} test functions ({why}); they run on the main .venv: {', '.join(files)}")
+    if not LEFT_OUT:
+        return
+    tests = sum(len(re.findall(r"^\s*def test_", (HERE / name).read_text(), re.M)) for name in LEFT_OUT)
+    terminalreporter.write_line(f"left out on Python {sys.version.split()[0]}: {len(LEFT_OUT)} files, {tests} test "
+                                f"functions, which run on the main .venv (python/tests/conftest.py, NEEDS):")
+    for name, needs in sorted(LEFT_OUT.items()):
+        terminalreporter.write_line(f"  {name}: " + "; ".join(f"no {PACKAGES[m]}, and {why}" for m, why in needs))
 
 
 class WorkerStub:
@@ -100,6 +111,11 @@ class Worker:
                  python: str | None = None, pythonpath: list[str] | None = None):
         self.tmp = tempfile.TemporaryDirectory(prefix="snakepit-test-")
         self.address = address or f"unix:{self.tmp.name}/w.sock"
+        # Without grpc the worker serves the local lane and session() speaks it (LocalSession);
+        # a test that passes --transport local itself speaks the lane with its own client.
+        self.lane_session = "grpc" in MISSING and "--transport" not in extra
+        if self.lane_session:
+            extra = ("--transport", "local", *extra)
         self.local = any(a == "--transport" and b == "local" for a, b in zip(extra, extra[1:]))
         self.token = secrets.token_hex(16)
         parent_sock, child_sock = socket.socketpair()
@@ -166,7 +182,7 @@ class Worker:
 
     # -- calls ------------------------------------------------------------------------------
     def session(self):
-        session = Session(self)
+        session = LocalSession(self) if self.local and self.lane_session else Session(self)
         self.sessions.append(session)
         return session
 
@@ -187,7 +203,7 @@ class Worker:
         # can keep it waiting for ever. Closing runs aside with a bound, so teardown never hangs.
         for session in self.sessions:
             session.close()
-            session.call_iter.cancel()
+            session.cancel_stream() if isinstance(session, LocalSession) else session.call_iter.cancel()
         if self.channel is not None:
             closer = threading.Thread(target=self.channel.close, daemon=True)
             closer.start()
@@ -293,6 +309,64 @@ class Session:
 
     def close(self):
         self._q.put(None)
+
+
+class LocalSession(Session):
+    """The same Session over the worker's local-lane socket (4-byte length, then the frame), for
+    interpreters without grpc: one per worker, as the lane serves one connection."""
+
+    def __init__(self, worker: Worker):
+        import queue
+
+        self._q: "queue.Queue" = queue.Queue()
+        self._out: "queue.Queue" = queue.Queue()
+        self.host_calls: "queue.Queue" = queue.Queue()
+        self._next_id = 1
+        self.replies: dict[int, list] = {}
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(worker.address[len("unix:"):])
+        self._q.put(pb.ClientFrame(token=worker.token.encode()))
+
+        def write():
+            while True:
+                frame = self._q.get()
+                if frame is None:
+                    return
+                data = frame.SerializeToString()
+                try:
+                    self.sock.sendall(len(data).to_bytes(4, "big") + data)
+                except OSError:
+                    return
+
+        def read():
+            buf = b""
+            try:
+                while True:
+                    while len(buf) >= 4 and len(buf) >= 4 + int.from_bytes(buf[:4], "big"):
+                        size = int.from_bytes(buf[:4], "big")
+                        frame = pb.ServerFrame.FromString(buf[4:4 + size])
+                        buf = buf[4 + size:]
+                        for h in frame.host_calls:
+                            self.host_calls.put(h)
+                        for r in frame.replies:
+                            self._out.put(r)
+                    chunk = self.sock.recv(1 << 20)
+                    if not chunk:
+                        break
+                    buf += chunk
+            except OSError as e:
+                self._out.put(e)
+            self._out.put(None)
+
+        threading.Thread(target=write, daemon=True).start()
+        threading.Thread(target=read, daemon=True).start()
+
+    def cancel_stream(self):
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.sock.close()
 
 
 # No test may hang the suite: one still running after this long prints every thread's stack
