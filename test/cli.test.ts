@@ -199,13 +199,13 @@ describe('snakepit setup and the command line', () => {
     assert.equal(noPython.code, 1);
     assert.match(noPython.stdout, /\/nonexistent\/python3 was not found or does not run\n  fix: install Python >=3\.\d+/);
 
-    // Stands in for an old interpreter: it answers the version question the way Python 3.8 would.
-    const old = path.join(temp, 'python3.8');
-    writeFileSync(old, '#!/bin/sh\necho 3.8.18\n');
+    // Stands in for an old interpreter: it answers the version question the way Python 3.7 would.
+    const old = path.join(temp, 'python3.7');
+    writeFileSync(old, '#!/bin/sh\necho 3.7.17\n');
     chmodSync(old, 0o755);
     const tooOld = await snakepit(['setup'], project, { SNAKEPIT_PYTHON_BOOTSTRAP: old });
     assert.equal(tooOld.code, 1);
-    assert.match(tooOld.stdout, /is Python 3\.8\.18; the bridge needs >=3\.\d+\n  fix: set SNAKEPIT_PYTHON_BOOTSTRAP/);
+    assert.match(tooOld.stdout, /is Python 3\.7\.17; the bridge needs >=3\.\d+\n  fix: set SNAKEPIT_PYTHON_BOOTSTRAP/);
     assert.ok(!existsSync(path.join(project, '.snakepit')), 'nothing was created');
   });
 
