@@ -117,7 +117,7 @@ function findFreeThreaded() {
   if (process.env.SNAKEPIT_PYTHON_313T) return process.env.SNAKEPIT_PYTHON_313T;
   const prefix = process.env.SNAKEPIT_PYTHON_313T_PREFIX || join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'snakepit', 'python3.13t');
   const python = join(prefix, 'bin', 'python3.13t');
-  return existsSync(python) ? python : undefined;
+  return existsSync(join(prefix, '.snakepit-built')) ? python : undefined; // the stamp it writes last
 }
 
 /** Every target: { name, python, main } or { name, missing }. */
@@ -208,11 +208,8 @@ function runCaptured(cmd, args, env) {
 function pytestCounts(output) {
   const line = output.trim().split('\n').reverse().find((l) => /\d+ (passed|failed|error)/.test(l)) ?? '';
   const count = (word) => Number(new RegExp(`(\\d+) ${word}`).exec(line)?.[1] ?? 0);
-  const leftOut = /left out on Python [^:]*: (\d+) files, (\d+) test functions/g;
-  let files = 0;
-  let tests = 0;
-  for (const m of output.matchAll(leftOut)) (files += Number(m[1])), (tests += Number(m[2]));
-  return { passed: count('passed'), failed: count('failed') + count('error'), leftOutFiles: files, leftOutTests: tests };
+  const leftOut = Number(/left out on Python [^:]*: (\d+) test functions/.exec(output)?.[1] ?? 0);
+  return { passed: count('passed'), failed: count('failed') + count('error'), leftOut };
 }
 
 /** node:test's closing counts: "# pass 14" / "# fail 0". */
@@ -260,7 +257,7 @@ function printMatrix(results, seconds) {
     }
     rows.push([
       r.version + (r.name.endsWith('t') ? 't' : ''), r.main ? '.venv' : `.venv-pythons/${r.name}`,
-      String(r.pytest.passed), String(r.pytest.failed), r.pytest.leftOutFiles ? `${r.pytest.leftOutTests} tests in ${r.pytest.leftOutFiles} files` : '-',
+      String(r.pytest.passed), String(r.pytest.failed), r.pytest.leftOut ? `${r.pytest.leftOut} tests` : '-',
       String(r.smoke.passed), String(r.smoke.failed), r.smoke.transports.join('+'), r.numpy ?? '-', r.seconds.toFixed(0),
     ]);
   }

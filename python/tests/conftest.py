@@ -45,14 +45,18 @@ _SESSION = ("google.protobuf", "its client builds and reads frames with protobuf
 NEEDS = {
     "test_admission.py": [_GRPC],
     "test_serve.py": [_GRPC],
-    "test_worker_e2e.py": [_GRPC],
+    **{f"test_worker_e2e.py::{name}": [_GRPC] for name in [
+        "test_token_required", "test_heartbeat_answers_while_a_process_call_runs",
+        "test_only_session_and_heartbeat_are_served", "test_corrupt_client_frame_ends_the_worker"]},
+    **{f"test_worker_e2e.py::{name}": [("grpc", "a TCP address is the gRPC lane's")] for name in [
+        "test_loopback_address_reports_bound_port", "test_public_address_is_refused"]},
     "test_thread_profile.py": [_GRPC, ("numpy", "it runs NumPy and pandas tools")],
     "test_install.py": [("grpc", "it pip-installs the bridge with grpcio")],
     "test_descriptor.py": [("grpc_tools", "it compiles proto/ to check the shipped descriptor")],
     "test_codec.py": [("numpy", "it checks NumPy arrays")],
     **{name: [_SESSION] for name in ["test_context.py", "test_descendants.py", "test_frames.py", "test_hostile.py",
                                      "test_idle_poll.py", "test_lane.py", "test_parent_death.py", "test_parts.py",
-                                     "test_wire_fuzz.py"]},
+                                     "test_wire_fuzz.py", "test_worker_e2e.py"]},
 }
 PARTIAL = os.environ.get("SNAKEPIT_PYTEST_PARTIAL") == "1"
 
@@ -64,10 +68,12 @@ def _importable(module: str) -> bool:
         return False
 
 
-assert all((HERE / name).is_file() for name in NEEDS), f"NEEDS names a file that is not in {HERE}"
+assert all((HERE / key.split("::")[0]).is_file() for key in NEEDS), f"NEEDS names a file that is not in {HERE}"
 MISSING = {module for module in PACKAGES if PARTIAL and not _importable(module)}
-LEFT_OUT = {name: [(m, why) for m, why in needs if m in MISSING] for name, needs in NEEDS.items()}
-LEFT_OUT = {name: needs for name, needs in LEFT_OUT.items() if needs}
+# What is left out: a file (not even imported) or one test ("file::test", deselected), with the
+# needs it lacks.
+LEFT_OUT = {key: [(m, why) for m, why in needs if m in MISSING] for key, needs in NEEDS.items()}
+LEFT_OUT = {key: needs for key, needs in LEFT_OUT.items() if needs}
 
 if "grpc" not in MISSING:
     import grpc
@@ -79,14 +85,24 @@ def pytest_ignore_collect(collection_path, config):
     return collection_path.name in LEFT_OUT
 
 
+def pytest_collection_modifyitems(config, items):
+    out = [item for item in items if f"{item.path.name}::{item.originalname}" in LEFT_OUT]
+    if out:
+        config.hook.pytest_deselected(items=out)
+        items[:] = [item for item in items if item not in out]
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     if not LEFT_OUT:
         return
-    tests = sum(len(re.findall(r"^\s*def test_", (HERE / name).read_text(), re.M)) for name in LEFT_OUT)
-    terminalreporter.write_line(f"left out on Python {sys.version.split()[0]}: {len(LEFT_OUT)} files, {tests} test "
-                                f"functions, which run on the main .venv (python/tests/conftest.py, NEEDS):")
-    for name, needs in sorted(LEFT_OUT.items()):
-        terminalreporter.write_line(f"  {name}: " + "; ".join(f"no {PACKAGES[m]}, and {why}" for m, why in needs))
+    files = [key for key in LEFT_OUT if "::" not in key]
+    tests = sum(len(re.findall(r"^\s*def test_", (HERE / name).read_text(), re.M)) for name in files)
+    tests += len(LEFT_OUT) - len(files)
+    terminalreporter.write_line(f"left out on Python {sys.version.split()[0]}: {tests} test functions ({len(files)} files "
+                                f"and {len(LEFT_OUT) - len(files)} more tests), which run on the main .venv "
+                                f"(python/tests/conftest.py, NEEDS):")
+    for key, needs in sorted(LEFT_OUT.items()):
+        terminalreporter.write_line(f"  {key}: " + "; ".join(f"no {PACKAGES[m]}, and {why}" for m, why in needs))
 
 
 class WorkerStub:

@@ -1,9 +1,9 @@
-"""End to end: a real worker process, the control handshake, a Session over gRPC."""
+"""End to end: a real worker process, the control handshake, a Session (over gRPC, or the local lane
+where grpc is not installed: python/tests/conftest.py)."""
 import json
 import os
 import time
 
-import grpc
 import pytest
 
 from snakepit_bridge import messages as pb
@@ -112,6 +112,8 @@ def test_nan_result_is_python_error(spawn):
 
 
 def test_token_required(spawn):
+    import grpc  # here: only the gRPC tests need it (python/tests/conftest.py, NEEDS)
+
     w = spawn("sample_adapters.Calc")
     with pytest.raises(grpc.RpcError) as e:
         w.stub.Heartbeat(pb.HeartbeatRequest(seq=1), timeout=5)
@@ -220,6 +222,8 @@ def test_sigterm_exits_promptly(spawn):
 
 
 def test_heartbeat_answers_while_a_process_call_runs(spawn):
+    import grpc  # here: only the gRPC tests need it (python/tests/conftest.py, NEEDS)
+
     w = spawn("sample_adapters.Calc")
     s = w.session()
     cid = s.send("spin", {"seconds": 1.0})
@@ -231,6 +235,8 @@ def test_heartbeat_answers_while_a_process_call_runs(spawn):
 
 
 def test_only_session_and_heartbeat_are_served(spawn):
+    import grpc  # here: only the gRPC tests need it (python/tests/conftest.py, NEEDS)
+
     w = spawn("sample_adapters.Calc")
     for method in ("Execute", "DescribeTools"):
         call = w.channel.unary_unary(f"/snakepit.v1.Worker/{method}", request_serializer=lambda b: b, response_deserializer=lambda b: b)
@@ -241,6 +247,8 @@ def test_only_session_and_heartbeat_are_served(spawn):
 
 @pytest.mark.parametrize("adapter,profile", [("sample_adapters.Calc", "process"), ("sample_adapters.Threaded", "thread")])
 def test_corrupt_client_frame_ends_the_worker(spawn, adapter, profile):
+    import grpc  # here: only the gRPC tests need it (python/tests/conftest.py, NEEDS)
+
     w = spawn(adapter, profile=profile, threads=2)
     assert w.session().call("pid") == w.proc.pid
     # The bytes a broken client might send: a call whose declared length runs past the frame.
