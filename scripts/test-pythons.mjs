@@ -14,8 +14,8 @@
 // the whole pytest suite runs and the smoke suite runs over both transports. Every other one gets
 // .venv-pythons/<name> (reused while its stamp matches; --refresh rebuilds): pytest (the index's,
 // or below 3.11 Debian's pure-Python pytest 7.2, as the index's needs a tomli that has 3.11 wheels
-// only), and NumPy and protobuf where the index has a wheel for it. There pytest runs with
-// SNAKEPIT_PYTEST_PARTIAL=1: the files that need what the interpreter lacks are left out and
+// only), and NumPy where the index has a wheel for it; nothing the worker needs. There pytest runs
+// with SNAKEPIT_PYTEST_PARTIAL=1: the tests that need what the interpreter lacks are left out and
 // named (python/tests/conftest.py, NEEDS), and the smoke suite runs over the local lane.
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -30,15 +30,13 @@ const mainPython = join(repo, '.venv', 'bin', 'python');
 const SMOKE = 'test/pythons/smoke.test.ts';
 const MINORS = ['3.8', '3.9', '3.10', '3.11', '3.12', '3.13'];
 const AT_ONCE = 2; // the machine's cores
-// Installed where the index has a wheel for the interpreter; tried in this order.
-const OPTIONAL = ['numpy', 'protobuf'];
-// The pytest process's own protobuf, for its test client's frames (python/tests/conftest.py), in
-// a folder on its PYTHONPATH alone, so the workers it starts run without: the index's wheel, or
-// where there is none (3.8, free-threaded) Debian's pure-Python protobuf (python3-protobuf).
-const CLIENT_DIR = 'test-client';
-// Debian's pure-Python pytest and what it needs on Python < 3.11, and its protobuf.
+// Installed where the index has a wheel for the interpreter (python/tests/conftest.py's NEEDS
+// says which tests need them). Nothing the worker needs: on the local lane it runs on the
+// standard library alone, and these environments show it.
+const OPTIONAL = ['numpy', 'pandas', 'mypy'];
+// Debian's pure-Python pytest and what it needs on Python < 3.11.
 const DEBIAN_PYTEST = {
-  packages: ['python3-pytest', 'python3-pluggy', 'python3-iniconfig', 'python3-attr', 'python3-packaging', 'python3-tomli', 'python3-exceptiongroup', 'python3-protobuf'],
+  packages: ['python3-pytest', 'python3-pluggy', 'python3-iniconfig', 'python3-attr', 'python3-packaging', 'python3-tomli', 'python3-exceptiongroup'],
   modules: ['_pytest', 'pytest', 'py.py', 'pluggy', 'iniconfig', 'attr', 'attrs', 'packaging', 'tomli', 'exceptiongroup'],
 };
 const DIST_PACKAGES = '/usr/lib/python3/dist-packages';
@@ -139,10 +137,10 @@ function targets(only) {
 }
 
 function ensureDebianPackages() {
-  const have = () => [...DEBIAN_PYTEST.modules, 'google/protobuf'].every((m) => existsSync(join(DIST_PACKAGES, m)));
+  const have = () => DEBIAN_PYTEST.modules.every((m) => existsSync(join(DIST_PACKAGES, m)));
   if (have()) return;
   const install = ['install', '-y', '-q', '--no-install-recommends', ...DEBIAN_PYTEST.packages];
-  if (process.getuid?.() !== 0) fail(`Debian's pytest or protobuf is missing; as root run: apt-get ${install.join(' ')}`);
+  if (process.getuid?.() !== 0) fail(`Debian's pytest is missing; as root run: apt-get ${install.join(' ')}`);
   log(`installing ${DEBIAN_PYTEST.packages.join(' ')} with apt-get`);
   if (!run('apt-get', install).ok) {
     must('apt-get', ['update', '-q'], 'apt-get update');
@@ -162,7 +160,7 @@ function prepare(target, refresh) {
   const venv = join(venvsDir, target.name);
   const python = join(venv, 'bin', 'python');
   const stampFile = join(venv, '.snakepit-pythons-stamp');
-  const spec = { python: realpathSync(target.python), version: info.version, optional: OPTIONAL, client: 'protobuf wheel, else Debian\'s', debianPytest: usesDebianPytest(info) && DEBIAN_PYTEST };
+  const spec = { python: realpathSync(target.python), version: info.version, optional: OPTIONAL, debianPytest: usesDebianPytest(info) && DEBIAN_PYTEST };
   const stamp = createHash('sha256').update(JSON.stringify(spec)).digest('hex');
   if (refresh || !existsSync(python) || !existsSync(stampFile) || readFileSync(stampFile, 'utf8').trim() !== stamp) {
     const started = Date.now();
@@ -179,11 +177,6 @@ function prepare(target, refresh) {
     }
     for (const name of OPTIONAL) {
       if (!run(python, [...pip, name]).ok) log(`${target.name}: the package index has no ${name} wheel for Python ${info.version}`);
-    }
-    const client = join(venv, CLIENT_DIR);
-    if (!run(python, [...pip, '--target', client, 'protobuf']).ok) {
-      log(`${target.name}: the test client takes Debian's pure-Python protobuf (no wheel for Python ${info.version})`);
-      cpSync(join(DIST_PACKAGES, 'google', 'protobuf'), join(client, 'google', 'protobuf'), { recursive: true, dereference: true, filter: (p) => !p.endsWith('__pycache__') && !p.endsWith('.so') });
     }
     writeFileSync(stampFile, stamp + '\n');
     log(`${target.name}: built in ${((Date.now() - started) / 1000).toFixed(1)} s`);
@@ -222,7 +215,7 @@ async function test(target, prepared) {
   const started = Date.now();
   const { python, info } = prepared;
   const result = { ...target, version: info.version, numpy: info.numpy, failures: [] };
-  const pytestEnv = target.main ? {} : { SNAKEPIT_PYTEST_PARTIAL: '1', PYTHONPATH: join(dirname(dirname(python)), CLIENT_DIR) };
+  const pytestEnv = target.main ? {} : { SNAKEPIT_PYTEST_PARTIAL: '1' };
   const py = await runCaptured(python, ['-m', 'pytest', 'python/tests', '-q', '-p', 'no:cacheprovider'], pytestEnv);
   result.pytest = pytestCounts(py.output);
   if (!py.ok || result.pytest.passed === 0) result.failures.push(['pytest', py]);
@@ -274,7 +267,7 @@ const options = parseArgs(process.argv.slice(2));
 const t0 = Date.now();
 const all = targets(options.only);
 const present = all.filter((t) => !t.missing);
-if (present.some((t) => !t.main)) ensureDebianPackages();
+if (present.some((t) => !t.main && [probe(t.python)].some((info) => info && usesDebianPytest(info)))) ensureDebianPackages();
 // Environments first, one at a time (pip and apt are no place for two at once), then the tests.
 const prepared = new Map(present.map((t) => [t, t.main ? { python: mainPython, info: probe(mainPython) } : prepare(t, options.refresh)]));
 // The main .venv runs the whole pytest suite, the longest job: it starts first.

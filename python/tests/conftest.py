@@ -37,11 +37,11 @@ sys.path[:0] = [str(PYTHON_DIR), str(ADAPTERS)]
 PACKAGES = {  # module: the package, and where the package index here has wheels for it
     "grpc": "grpcio (wheels: 3.11 only)",
     "grpc_tools": "grpcio-tools (wheels: 3.11 only)",
-    "google.protobuf": "protobuf (wheels: 3.9+, none free-threaded)",
     "numpy": "NumPy (wheels: 3.11 only)",
+    "pandas": "pandas (wheels: 3.11 only)",
+    "mypy": "mypy (wheels: 3.11 only)",
 }
 _GRPC = ("grpc", "it calls the worker's gRPC services or a bridge server")
-_SESSION = ("google.protobuf", "its client builds and reads frames with protobuf's classes")
 NEEDS = {
     "test_admission.py": [_GRPC],
     "test_serve.py": [_GRPC],
@@ -50,13 +50,13 @@ NEEDS = {
         "test_only_session_and_heartbeat_are_served", "test_corrupt_client_frame_ends_the_worker"]},
     **{f"test_worker_e2e.py::{name}": [("grpc", "a TCP address is the gRPC lane's")] for name in [
         "test_loopback_address_reports_bound_port", "test_public_address_is_refused"]},
-    "test_thread_profile.py": [_GRPC, ("numpy", "it runs NumPy and pandas tools")],
-    "test_install.py": [("grpc", "it pip-installs the bridge with grpcio")],
-    "test_descriptor.py": [("grpc_tools", "it compiles proto/ to check the shipped descriptor")],
+    "test_thread_profile.py::test_heartbeat_counts_in_flight_while_threads_are_busy": [_GRPC],
+    "test_thread_profile.py::test_numpy_matmul": [("numpy", "it runs a NumPy tool")],
+    "test_thread_profile.py::test_safety_checks_report_pandas": [("pandas", "it runs a pandas tool")],
+    "test_install.py": [("mypy", "it pip-installs mypy, the user's type checker, beside the bridge")],
+    "test_descriptor.py": [("grpc_tools", "it compiles proto/ to check the generated field table")],
+    "test_wire_protobuf.py": [("grpc_tools", "it compiles proto/ into protobuf's classes to check wire.py against them")],
     "test_codec.py": [("numpy", "it checks NumPy arrays")],
-    **{name: [_SESSION] for name in ["test_context.py", "test_descendants.py", "test_frames.py", "test_hostile.py",
-                                     "test_idle_poll.py", "test_lane.py", "test_parent_death.py", "test_parts.py",
-                                     "test_wire_fuzz.py", "test_worker_e2e.py"]},
 }
 PARTIAL = os.environ.get("SNAKEPIT_PYTEST_PARTIAL") == "1"
 
@@ -77,8 +77,8 @@ LEFT_OUT = {key: needs for key, needs in LEFT_OUT.items() if needs}
 
 if "grpc" not in MISSING:
     import grpc
-if "google.protobuf" not in MISSING:
-    from snakepit_bridge import messages as pb
+
+from snakepit_bridge import wire as pb  # noqa: E402
 
 
 def pytest_ignore_collect(collection_path, config):
@@ -106,12 +106,15 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
 
 
 class WorkerStub:
-    """A client of the Worker service, made from the shipped descriptor as the bridge is: a
-    method the worker registers under another name than the proto's fails every call."""
+    """A client of the Worker service, made from protoc's compilation of the proto: a method the
+    worker registers under another name than the proto's fails every call."""
 
     def __init__(self, channel: grpc.Channel):
-        for method in pb.WORKER_SERVICE.methods:
-            path = f"/{pb.WORKER_SERVICE.full_name}/{method.name}"
+        from protobuf_classes import worker_service
+
+        service = worker_service()
+        for method in service.methods:
+            path = f"/{service.full_name}/{method.name}"
             request = getattr(pb, method.input_type.name)
             reply = getattr(pb, method.output_type.name)
             kind = f"{'stream' if method.client_streaming else 'unary'}_{'stream' if method.server_streaming else 'unary'}"
