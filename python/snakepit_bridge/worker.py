@@ -19,7 +19,7 @@ import importlib
 import os
 import sys
 
-from .control import Control, exit_now, guard_descendants
+from .control import Control, end_descendants, exit_now, guard_descendants
 from .frames import PROTOCOL_VERSION
 
 DEFAULT_MAX_MESSAGE = 256 * 1024 * 1024
@@ -325,3 +325,6 @@ def main(argv=None) -> None:
         server.wait_for_termination()
     except KeyboardInterrupt:
         server.stop(0)
+    # Ended here, before Python's exit joins tool threads and runs atexit handlers, multiprocessing's
+    # join of its children among them: Python 3.8 has no hook that runs before those (control.py).
+    end_descendants()
