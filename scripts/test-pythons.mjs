@@ -270,8 +270,10 @@ const present = all.filter((t) => !t.missing);
 if (present.some((t) => !t.main && [probe(t.python)].some((info) => info && usesDebianPytest(info)))) ensureDebianPackages();
 // Environments first, one at a time (pip and apt are no place for two at once), then the tests.
 const prepared = new Map(present.map((t) => [t, t.main ? { python: mainPython, info: probe(mainPython) } : prepare(t, options.refresh)]));
-// The main .venv runs the whole pytest suite, the longest job: it starts first.
-const queue = [...present].sort((a, b) => Number(b.main ?? false) - Number(a.main ?? false));
+// Longest first: the main .venv runs the whole pytest suite, and 3.13t (built without PGO, and
+// free-threaded) runs the rest slowest.
+const cost = (t) => (t.main ? 0 : t.name.endsWith('t') ? 1 : 2);
+const queue = [...present].sort((a, b) => cost(a) - cost(b));
 const results = new Map();
 await Promise.all(Array.from({ length: AT_ONCE }, async () => {
   for (let t = queue.shift(); t; t = queue.shift()) results.set(t, await test(t, prepared.get(t)));

@@ -1,4 +1,5 @@
-"""Spawning real workers for tests: an inherited control socket, a token, a grpc client."""
+"""Spawning real workers for tests: an inherited control socket, a token, and a client over gRPC
+or, where grpc is not installed, the local lane."""
 from __future__ import annotations
 
 import json
@@ -130,10 +131,8 @@ class Worker:
                  python: str | None = None, pythonpath: list[str] | None = None):
         self.tmp = tempfile.TemporaryDirectory(prefix="snakepit-test-")
         self.address = address or f"unix:{self.tmp.name}/w.sock"
-        # Without grpc the worker serves the local lane and session() speaks it (LocalSession);
-        # a test that passes --transport local itself speaks the lane with its own client.
-        self.lane_session = "grpc" in MISSING and "--transport" not in extra
-        if self.lane_session:
+        # Without grpc the worker serves the local lane, which session() then speaks (LocalSession).
+        if "grpc" in MISSING and "--transport" not in extra:
             extra = ("--transport", "local", *extra)
         self.local = any(a == "--transport" and b == "local" for a, b in zip(extra, extra[1:]))
         self.token = secrets.token_hex(16)
@@ -187,7 +186,7 @@ class Worker:
         assert msg is not None and msg["type"] == "ready", (msg, self.stderr_text())
         self.ready = msg
         if self.local:
-            return msg  # the test speaks the local lane itself (test_lane.py); no grpc client
+            return msg  # no grpc client: session() speaks the lane
         self.channel = grpc.insecure_channel(msg["address"], options=[
             ("grpc.max_send_message_length", 512 * 1024 * 1024),
             ("grpc.max_receive_message_length", 512 * 1024 * 1024),
@@ -201,7 +200,7 @@ class Worker:
 
     # -- calls ------------------------------------------------------------------------------
     def session(self):
-        session = LocalSession(self) if self.local and self.lane_session else Session(self)
+        session = LocalSession(self) if self.local else Session(self)
         self.sessions.append(session)
         return session
 
@@ -358,13 +357,13 @@ class LocalSession(Session):
                     return
 
         def read():
-            buf = b""
+            buf = bytearray()
             try:
                 while True:
                     while len(buf) >= 4 and len(buf) >= 4 + int.from_bytes(buf[:4], "big"):
                         size = int.from_bytes(buf[:4], "big")
-                        frame = pb.ServerFrame.FromString(buf[4:4 + size])
-                        buf = buf[4 + size:]
+                        frame = pb.ServerFrame.FromString(bytes(buf[4:4 + size]))
+                        del buf[:4 + size]
                         for h in frame.host_calls:
                             self.host_calls.put(h)
                         for r in frame.replies:

@@ -105,7 +105,8 @@ def test_the_installed_bridge_runs_from_the_users_interpreter(user_env, tmp_path
 
 def test_the_installed_bridge_serves_a_users_adapter(user_env, tmp_path, spawn):
     (tmp_path / "where.py").write_text(ADAPTER)
-    w = spawn("where.Where", python=str(user_env), pythonpath=[str(tmp_path)])
+    # The default transport: the bridge installed without its grpc extra serves it.
+    w = spawn("where.Where", "--transport", "local", python=str(user_env), pythonpath=[str(tmp_path)])
     served_by = Path(w.session().call("bridge_file"))
     assert user_env.parent.parent / "lib" in served_by.parents, served_by
 
