@@ -4,7 +4,7 @@
 // the GIL is reported, and the bridge loses or repeats no reply under 16 threads and cancels.
 // 3.13t has no grpcio: every pool here is on the local lane, whatever the suite's transport.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -43,8 +43,10 @@ test('on 3.13t a thread worker runs without the GIL, and shared read-only, threa
   await pit.stop();
 });
 
-/** Builds test/fixtures/needsGil/needs_gil.c for `interpreter` into a new folder, with gcc. */
+/** Builds test/fixtures/needsGil/needs_gil.c for `interpreter` into a new folder, with gcc; once. */
+let needsGilDir: string | undefined;
 function buildNeedsGil(interpreter: string): string {
+  if (needsGilDir) return needsGilDir;
   const dir = mkdtempSync(path.join(os.tmpdir(), 'snakepit-needs-gil-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
   const paths = spawnSync(interpreter, ['-c', 'import sysconfig; print(sysconfig.get_paths()["include"]); print(sysconfig.get_config_var("EXT_SUFFIX"))'], { encoding: 'utf8' });
@@ -53,6 +55,7 @@ function buildNeedsGil(interpreter: string): string {
   const source = path.join(here, 'fixtures', 'needsGil', 'needs_gil.c');
   const cc = spawnSync('gcc', ['-shared', '-fPIC', `-I${include}`, '-o', path.join(dir, `needs_gil${suffix}`), source], { encoding: 'utf8' });
   assert.equal(cc.status, 0, `gcc failed: ${cc.stderr}`);
+  needsGilDir = dir;
   return dir;
 }
 
@@ -154,4 +157,18 @@ test('16 threads × 10k calls with random cancels on 3.13t: every call settles o
   assert.equal(worker.restarts, 0);
   assert.equal(worker.gilEnabled, false);
   await pit.stop();
+});
+
+test('doctor on 3.13t: a free-threaded build with the GIL off; WARN naming the module when the adapter import enables it', async () => {
+  const env = { ...process.env, SNAKEPIT_PYTHON: python.executable, SNAKEPIT_TEST_NEEDS_GIL_DIR: buildNeedsGil(python.executable) };
+  const doctor = (args: string[]) =>
+    new Promise<string>((resolve) => {
+      execFile(process.execPath, ['--import', import.meta.resolve('tsx'), path.join(here, '..', 'src', 'cli.ts'), 'doctor', ...args], { env, timeout: 60_000 }, (_error, stdout) => resolve(stdout));
+    });
+  const plain = await doctor(['--adapter', 'free_threaded_adapters.Patterns', '--python-path', path.join(here, 'adapters')]);
+  assert.match(plain, /^ok +GIL +free-threaded build: the GIL is off after importing free_threaded_adapters.Patterns/m);
+  const needsGil = await doctor(['--adapter', 'gil_adapters.NeedsGil', '--python-path', path.join(here, 'adapters')]);
+  assert.match(needsGil, /^ok +adapter +gil_adapters.NeedsGil imports/m);
+  assert.match(needsGil, /^WARN GIL +free-threaded build, but importing gil_adapters.NeedsGil enabled the GIL: needs_gil has not declared/m);
+  assert.match(needsGil, /fix: use a build of needs_gil with free-threading support, or workerProfile 'process'/);
 });
