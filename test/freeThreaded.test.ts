@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { SnakepitError } from '../src/index.js';
 import { WorkerConnection } from '../src/workerConnection.js';
 import { freeThreadedPython } from '../scripts/freeThreadedPython.js';
-import { checkNoLeaks, startPit, waitFor } from './helpers.js';
+import { checkNoLeaks, createPit, startPit, waitFor } from './helpers.js';
 
 checkNoLeaks();
 
@@ -45,10 +45,10 @@ test('on 3.13t a thread worker runs without the GIL, and shared read-only, threa
 
 /** Builds test/fixtures/needsGil/needs_gil.c for `interpreter` into a new folder, with gcc; once. */
 let needsGilDir: string | undefined;
+after(() => needsGilDir && rmSync(needsGilDir, { recursive: true, force: true }));
 function buildNeedsGil(interpreter: string): string {
   if (needsGilDir) return needsGilDir;
   const dir = mkdtempSync(path.join(os.tmpdir(), 'snakepit-needs-gil-'));
-  after(() => rmSync(dir, { recursive: true, force: true }));
   const paths = spawnSync(interpreter, ['-c', 'import sysconfig; print(sysconfig.get_paths()["include"]); print(sysconfig.get_config_var("EXT_SUFFIX"))'], { encoding: 'utf8' });
   assert.equal(paths.status, 0, paths.stderr);
   const [include, suffix] = paths.stdout.trim().split('\n');
@@ -62,7 +62,7 @@ function buildNeedsGil(interpreter: string): string {
 test("an adapter whose import enables the GIL: the thread pool emits worker:thread-safety-warning naming the module; a process pool does not", async () => {
   const adapterEnv = { SNAKEPIT_TEST_NEEDS_GIL_DIR: buildNeedsGil(python.executable) };
   const warnings: Warning[] = [];
-  const pit = await startPit({
+  const pit = createPit({
     python,
     pools: [
       { name: 't', transport: 'local', workerProfile: 'thread', poolSize: 1, threadsPerWorker: 4, adapter: 'gil_adapters.NeedsGil', adapterEnv },
@@ -70,6 +70,7 @@ test("an adapter whose import enables the GIL: the thread pool emits worker:thre
     ],
   });
   pit.on('worker:thread-safety-warning', (e) => warnings.push(e));
+  await pit.start();
   assert.equal(await pit.execute('answer', {}, { pool: 't' }), 42);
   assert.equal(await pit.execute('answer', {}, { pool: 'p' }), 42);
   const [thread, proc] = pit.inspect().pools;
