@@ -104,7 +104,7 @@ export function computeFigures(r: SectionResults): Figure[] {
     fig('pyCpuScalingFreeThreaded', r.freeThreaded?.pyCpuScalingFreeThreaded, '≤ 0.6', (v) => v <= 0.6,
       r.freeThreaded
         ? `200 pure-Python calls on 3.13t: thread profile 1 × 2 ${fmt(r.freeThreaded.seconds.thread, 2)} s ÷ 1 × 1 ${fmt(r.freeThreaded.seconds.single, 2)} s; ` +
-            `2 process workers: ${fmt(r.freeThreaded.seconds.process / r.freeThreaded.seconds.single, 2)}`
+            `2 process workers: ${fmt(r.freeThreaded.seconds.process / r.freeThreaded.seconds.single, 2)}; 2 plain threads, no bridge: ${fmt(r.freeThreaded.plainThreadsRatio, 2)}`
         : ''),
     fig('threadCapacityEfficiency', r.capacity?.threadCapacityEfficiency, '≥ 0.85', (v) => v >= 0.85,
       r.capacity ? `64 × 50 ms sleeps on 4 × 16 took ${fmt(r.capacity.medianMs, 1)} ms` : ''),

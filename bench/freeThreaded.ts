@@ -8,16 +8,35 @@
  *     reach on the GIL build: with the GIL it is ≈ 1.0);
  *   - RSS per unit of capacity of both profiles on 3.13t (beside the GIL build's in
  *     `rssPerCapacityUnitMb`). No NumPy here: it has no 3.13t wheel on this machine.
+ * Beside them, the same calls on 1 and 2 plain threads of a bridge-less 3.13t process
+ * (peers/spin_threads.py): what two threads get from this machine in that round.
  */
+import { execFile } from 'node:child_process';
+import { delimiter, dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { CPU_ROUNDS, MATMUL_CALLS } from './config.js';
 import { runLimited, rssPerCapacityKb } from './cpu.js';
-import { median } from './floors.js';
-import { notePids, startPit, stopPit, type PoolConfig } from './processes.js';
+import { median, repoRoot } from './floors.js';
+import { notePids, notePythonPids, startPit, stopPit, trackChild, type PoolConfig } from './processes.js';
 import { fmt, rotated, table } from './report.js';
 import { sampleNoise } from './noise.js';
 import { freeThreadedPython } from '../scripts/freeThreadedPython.js';
 
 const SPIN_MS = 10;
+const plainScript = join(dirname(fileURLToPath(import.meta.url)), 'peers', 'spin_threads.py');
+
+/** Seconds for `calls` spins on 1 and on 2 plain threads of a bridge-less process. */
+function plainThreads(python: string, iterations: number, calls: number): Promise<{ one: number; two: number }> {
+  return new Promise((resolve, reject) => {
+    // bench_adapters imports the bridge, which 3.13t has only from this checkout.
+    const env = { ...process.env, PYTHONPATH: [join(repoRoot, 'python'), process.env.PYTHONPATH].filter(Boolean).join(delimiter) };
+    const child = execFile(python, [plainScript, String(iterations), String(calls)], { env, timeout: 300_000 }, (error, stdout) =>
+      error ? reject(error) : resolve(JSON.parse(stdout) as { one: number; two: number }),
+    );
+    trackChild(child);
+    notePythonPids([child.pid ?? 0]);
+  });
+}
 
 const configs = [
   { key: 'single', label: 'thread, 1 worker × 1 thread (baseline)', pool: { name: 'ft-single', workerProfile: 'thread', poolSize: 1, threadsPerWorker: 1 } },
@@ -33,6 +52,8 @@ export interface FreeThreadedResult {
   spinIterations: number;
   /** Median seconds per 200 calls, per pool. */
   seconds: Record<ConfigKey, number>;
+  /** The same calls on 2 plain threads ÷ on 1, no bridge: the machine's own limit (median). */
+  plainThreadsRatio: number;
   pyCpuScalingFreeThreaded: number;
   rssPerCapacityUnitMb: { process: number; thread: number };
 }
@@ -61,6 +82,7 @@ export async function freeThreadedSection(results: Record<string, unknown>): Pro
 
     const seconds = new Map<ConfigKey, number[]>(configs.map((c) => [c.key, []]));
     const rss = new Map<ConfigKey, number[]>(configs.map((c) => [c.key, []]));
+    const plainRatios: number[] = [];
     for (let round = 0; round < CPU_ROUNDS; round++) {
       const parts: string[] = [];
       for (const c of rotated([...configs], round)) {
@@ -68,6 +90,9 @@ export async function freeThreadedSection(results: Record<string, unknown>): Pro
         seconds.get(c.key)!.push(s);
         parts.push(`${c.key} ${fmt(s, 2)} s`);
       }
+      const plain = await plainThreads(python, spinIterations, MATMUL_CALLS);
+      plainRatios.push(plain.two / plain.one);
+      parts.push(`plain threads 1 / 2: ${fmt(plain.one, 2)} / ${fmt(plain.two, 2)} s`);
       for (const c of configs) rss.get(c.key)!.push(rssPerCapacityKb(pit, c.pool.name));
       sampleNoise(1);
       console.log(`  round ${round + 1}/${CPU_ROUNDS}: ${parts.join(', ')}`);
@@ -78,6 +103,7 @@ export async function freeThreadedSection(results: Record<string, unknown>): Pro
       gilDisabled,
       spinIterations,
       seconds: { single: med('single'), thread: med('thread'), process: med('process') },
+      plainThreadsRatio: median(plainRatios),
       pyCpuScalingFreeThreaded: med('thread') / med('single'),
       rssPerCapacityUnitMb: { process: median(rss.get('process')!) / 1024, thread: median(rss.get('thread')!) / 1024 },
     };
@@ -94,6 +120,7 @@ export async function freeThreadedSection(results: Record<string, unknown>): Pro
         ]),
       ),
     );
+    console.log(`\n  two plain threads, no bridge: ${fmt(out.plainThreadsRatio, 2)} × one thread's time`);
     results.freeThreaded = out;
     return out;
   } finally {
