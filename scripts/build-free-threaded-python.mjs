@@ -43,9 +43,11 @@ const BUILD_DEPS = [
 
 const log = (msg) => process.stderr.write(`[build-free-threaded-python] ${msg}\n`);
 
+// Thrown, not exited on, so that a failed build still lets go of the lock (withLock).
+class BuildError extends Error {}
+
 function fail(msg) {
-  log(`ERROR: ${msg}`);
-  process.exit(1);
+  throw new BuildError(msg);
 }
 
 function run(cmd, args, opts = {}, what = `${cmd} ${args[0] ?? ''}`) {
@@ -162,22 +164,32 @@ function withLock(fn) {
   }
 }
 
-const named = process.env.SNAKEPIT_PYTHON_313T;
-if (named) {
-  if (!isFreeThreaded(named)) fail(`SNAKEPIT_PYTHON_313T=${named} is not a free-threaded Python`);
-  process.stdout.write(`${named}\n`);
-} else if (process.argv.includes('--no-build') && !built()) {
-  fail(`no free-threaded Python in ${prefix}: build it with \`npm run setup:python313t\` (or point SNAKEPIT_PYTHON_313T at one)`);
-} else {
-  if (!built()) {
-    withLock(() => {
-      if (built()) return;
-      const started = Date.now();
-      log(`building free-threaded CPython 3.13 into ${prefix} (several minutes)`);
-      prepareMachine();
-      build();
-      log(`built in ${((Date.now() - started) / 60000).toFixed(1)} min`);
-    });
+function main() {
+  const named = process.env.SNAKEPIT_PYTHON_313T;
+  if (named) {
+    if (!isFreeThreaded(named)) fail(`SNAKEPIT_PYTHON_313T=${named} is not a free-threaded Python`);
+    process.stdout.write(`${named}\n`);
+  } else if (process.argv.includes('--no-build') && !built()) {
+    fail(`no free-threaded Python in ${prefix}: build it with \`npm run setup:python313t\` (or point SNAKEPIT_PYTHON_313T at one)`);
+  } else {
+    if (!built()) {
+      withLock(() => {
+        if (built()) return;
+        const started = Date.now();
+        log(`building free-threaded CPython 3.13 into ${prefix} (several minutes)`);
+        prepareMachine();
+        build();
+        log(`built in ${((Date.now() - started) / 60000).toFixed(1)} min`);
+      });
+    }
+    process.stdout.write(`${python}\n`);
   }
-  process.stdout.write(`${python}\n`);
+}
+
+try {
+  main();
+} catch (err) {
+  if (!(err instanceof BuildError)) throw err;
+  log(`ERROR: ${err.message}`);
+  process.exitCode = 1;
 }
