@@ -162,7 +162,10 @@ def _read(cls: Any, data, pos: int, end: int, message: Message) -> None:
                 pos += 1
             else:
                 value, pos = read_varint(data, pos, end)
-            value = value != 0 if extra is None else value & extra
+                if extra is not None:
+                    value &= extra  # a uint32 sent wider keeps its low bits
+            if extra is None:
+                value = value != 0
         else:
             size = data[pos] if pos < end else 0x80
             if size < 0x80:
@@ -190,8 +193,9 @@ def _read(cls: Any, data, pos: int, end: int, message: Message) -> None:
                     number, start = read_varint(data, start, pos)
                     items.append(number != 0 if extra is None else number & extra)
                 continue
-        for other in others:  # a oneof holds one field at a time
-            state.pop(other, None)
+        if others:  # a oneof holds one field at a time
+            for other in others:
+                state.pop(other, None)
         if repeated:
             items = state.get(name)
             if items is None:
