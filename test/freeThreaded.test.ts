@@ -20,7 +20,7 @@ checkNoLeaks();
 const here = path.dirname(fileURLToPath(import.meta.url));
 const python = { executable: freeThreadedPython() };
 
-type Warning = { kind: string; library?: string; message: string; workerId: string };
+type Warning = { kind: string; library?: string; message: string; workerId: string; pid?: number };
 
 test('on 3.13t a thread worker runs without the GIL, and shared read-only, thread-local and locked state hold under 8 threads', async () => {
   const pit = await startPit({
@@ -82,6 +82,7 @@ test("an adapter whose import enables the GIL: the thread pool emits worker:thre
   assert.equal(warning.kind, 'gil_enabled');
   assert.equal(warning.library, 'needs_gil');
   assert.equal(warning.workerId, thread.workers[0].id);
+  assert.equal(warning.pid, thread.workers[0].pid);
   assert.match(warning.message, /needs_gil.*without the GIL.*4 threads run Python one at a time/);
   await pit.stop();
 });
