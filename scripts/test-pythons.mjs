@@ -6,9 +6,8 @@
 //   node scripts/test-pythons.mjs [--refresh] [--only 3.8,3.13t,...]
 //
 // The interpreters: 3.8 to 3.13 from pyenv (`$PYENV_ROOT` or `pyenv root`: its newest 3.X.*),
-// else `python3.X` on PATH; and the free-threaded 3.13t that scripts/build-free-threaded-python.mjs
-// builds ($SNAKEPIT_PYTHON_313T, else bin/python3.13t under $SNAKEPIT_PYTHON_313T_PREFIX or
-// ${XDG_CACHE_HOME:-~/.cache}/snakepit/python3.13t). One that is missing fails the run.
+// else `python3.X` on PATH; and the free-threaded 3.13t as scripts/build-free-threaded-python.mjs
+// --no-build finds it (`npm test` builds it first). One that is missing fails the run.
 //
 // The main .venv's Python (3.11 here) is tested in .venv itself, which has every extra, so there
 // the whole pytest suite runs and the smoke suite runs over both transports. Every other one gets
@@ -20,7 +19,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -110,12 +108,10 @@ function findMinor(minor, root) {
   return onPath.ok && onPath.stdout ? onPath.stdout : undefined;
 }
 
-/** The free-threaded 3.13 by scripts/build-free-threaded-python.mjs's rules. */
+/** The free-threaded 3.13 that scripts/build-free-threaded-python.mjs built (it never builds here). */
 function findFreeThreaded() {
-  if (process.env.SNAKEPIT_PYTHON_313T) return process.env.SNAKEPIT_PYTHON_313T;
-  const prefix = process.env.SNAKEPIT_PYTHON_313T_PREFIX || join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'snakepit', 'python3.13t');
-  const python = join(prefix, 'bin', 'python3.13t');
-  return existsSync(join(prefix, '.snakepit-built')) ? python : undefined; // the stamp it writes last
+  const r = run(process.execPath, [join(repo, 'scripts', 'build-free-threaded-python.mjs'), '--no-build']);
+  return r.ok ? r.stdout : undefined;
 }
 
 /** Every target: { name, python, main } or { name, missing }. */
@@ -131,7 +127,7 @@ function targets(only) {
   });
   const ft = findFreeThreaded();
   out.push(ft ? { name: '3.13t', python: ft } : {
-    name: '3.13t', missing: 'no free-threaded 3.13 (SNAKEPIT_PYTHON_313T, or the cache of scripts/build-free-threaded-python.mjs): run it to build one',
+    name: '3.13t', missing: 'no free-threaded 3.13: `npm run setup:python313t` builds it (scripts/build-free-threaded-python.mjs)',
   });
   return only ? out.filter((t) => only.includes(t.name)) : out;
 }
