@@ -1,25 +1,30 @@
-"""The thread profile on the local lane: leader/follower threads, so a call is not handed over.
+"""The thread profile on the local lane: the thread that reads a call runs it, and hands the
+reading over only when the call takes long.
 
-A worker with `threads` slots keeps one thread more. One of them at a time, the leader, reads
-the socket: it answers pings, applies cancels, reclaims, credits and Node's answers to host
-calls (ctx.call), and queues the calls it reads. When a call is queued and a slot is free, the
-leader gives the reader's role to an idle thread (waking it) and runs the call itself, writing
-its replies straight to the socket: the call never waits for another thread to wake, and a
-sequential caller pays one wake-up per call, as on a process worker. A thread that finishes a
-call takes the next queued one, else the reader's role if nobody holds it, else waits. With at
-most `threads` calls running, one thread is always left to read, so heartbeats are answered and
-ctx.call replies are delivered while every slot runs a long call.
+A worker with `threads` slots keeps `threads + 1` call threads and one watcher. One call thread
+at a time, the leader, reads the socket: it answers pings, applies cancels, reclaims, credits
+and Node's answers to host calls (ctx.call), queues the calls it reads, and then runs the queued
+calls itself, one after another, writing their replies straight to the socket — as a process
+worker does, so a short call costs no thread hand-off and no wake-up. While the leader runs a
+call nobody reads, so the watcher looks every WATCH_S while calls run: a call still running at
+its next look (WATCH_S..2 × WATCH_S) loses the reader's role to an idle thread, which reads on
+and runs what comes next, and calls queued behind the leader's go to idle threads as well. A
+tool that calls Node (ctx.call) or waits for stream credit hands the reading over at once, so
+the answer is read while it waits. With at most `threads` calls running, one call thread is
+always left to read, so heartbeats are answered while every slot runs a long call.
 
 Every call id gets exactly one final reply: a queued call cancelled or reclaimed is answered by
 the leader and never runs; a running one answers itself. What threads share — the queue, each
-call's state, the count of running calls, the roles — is guarded by one lock (`_turn`'s), so the
-session is correct without the GIL; the frame socket's reads and `partial` belong to the leader.
+call's state, the running count, the roles — is guarded by one lock (shared by `_turn` and
+`_watch`), so the session is correct without the GIL; the socket's reads and `partial` belong to
+the leader.
 """
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
-from typing import Any, Callable
+from typing import Callable
 
 from .context import HostCalls
 from .credit import Credits
@@ -28,6 +33,12 @@ from .framesocket import FrameError, FrameSocket, Gone, frame_error_exit
 from .parts import PartialCalls
 from .session import InFlight, fatal, runnable_calls, with_context
 
+# How often the watcher looks while calls run. A call that reaches a second look has run at least
+# this long, so the hand-off (≈ 0.1 ms of wake-ups) costs it little; a call arriving meanwhile
+# waits at most about twice this.
+WATCH_S = 0.0005
+# After this long without a call running, the watcher sleeps until the next call starts.
+WATCH_LINGER_S = 0.05
 # A call's state until its final reply is written.
 QUEUED, RUNNING, CANCELLED = 0, 1, 2
 
@@ -44,19 +55,25 @@ class LaneThreadSession:
         self.partial = PartialCalls(dispatcher.max_message)  # the leader's only
         fs.part_sink = self.partial
         self.reply = fs.reply_or_drop
-        self.host = HostCalls(self._send_field, dispatcher.max_message)
-        self.credits = Credits()
-        self._turn = threading.Condition(threading.Lock())  # its lock guards everything below
+        self.host = HostCalls(self._send_field, dispatcher.max_message, self._read_now)
+        self.credits = Credits(self._read_now)
+        lock = threading.Lock()  # guards everything below
+        self._turn = threading.Condition(lock)  # idle call threads wait here
+        self._watch = threading.Condition(lock)  # the watcher waits here
         self._queue: deque = deque()  # (call, args, deadline) read but not started, in order
         self._calls: dict[int, int] = {}  # id -> state, for calls without a final reply yet
         self._running = 0
-        self._leading = False  # a thread holds the reader's role
+        self._leading = False  # a call thread holds the reader's role
+        self._inline = 0  # serial number of the call the leader runs, 0 while it reads
+        self._serial = 0
+        self._watcher_asleep = False
         self._ended = False  # Node left: queued calls are dropped, running ones see a cancel
         self._done = threading.Event()
 
     def serve(self, first) -> None:
         """Serves until Node leaves; the calling thread waits meanwhile."""
         self._take(first)
+        threading.Thread(target=self._watcher, name="snakepit-lane-watcher", daemon=True).start()
         for i in range(self.slots + 1):
             threading.Thread(target=self._work, name=f"snakepit-tool-{i}", daemon=True).start()
         self._done.wait()
@@ -69,58 +86,92 @@ class LaneThreadSession:
         except Gone:
             pass
 
-    # -- the threads ----------------------------------------------------------------------
+    # -- roles ----------------------------------------------------------------------------
     def _work(self) -> None:
+        """A call thread: leads when nobody does, else runs a call handed over, else waits."""
         turn = self._turn
         try:
             with turn:
                 while not self._ended:
-                    if self._queue and self._running < self.slots:
-                        entry = self._queue.popleft()
-                        self._calls[entry[0].id] = RUNNING
-                        self._running += 1
-                        if not self._leading:
-                            # Someone must read while this call runs. It takes the next queued call
-                            # first, if any, and wakes another: one wake per call started, never more.
-                            turn.notify()
-                        turn.release()
-                        try:
-                            self._run(*entry)
-                        finally:
-                            turn.acquire()
-                            self._running -= 1
-                            del self._calls[entry[0].id]
-                            self.in_flight.add(-1)
-                    elif not self._leading:
+                    if not self._leading:
                         self._leading = True
-                        turn.release()
-                        try:
-                            self._lead()
-                        finally:
-                            turn.acquire()
-                            self._leading = False
+                        self._lead()
+                    elif self._queue and self._running < self.slots:
+                        self._run_locked()
                     else:
                         turn.wait()
         except BaseException:  # noqa: BLE001
             fatal("the local lane's thread session")
 
     def _lead(self) -> None:
-        """Reads frames until a call can start (this thread then runs it) or Node leaves."""
-        turn = self._turn
+        """Reads frames and runs their calls until the watcher hands the reading to another
+        thread or Node leaves. Called and returns holding the lock."""
+        while not self._ended:
+            while self._queue and self._running < self.slots:
+                self._serial += 1
+                self._inline = serial = self._serial
+                if self._watcher_asleep:
+                    self._watch.notify()
+                self._run_locked()
+                if self._inline != serial:
+                    return  # the reading was handed over while the call ran
+                self._inline = 0
+            self._turn.release()
+            try:
+                self._read()
+            finally:
+                self._turn.acquire()
+        self._leading = False
+
+    def _read(self) -> None:
+        """Reads and applies one frame; at Node's end, ends the session."""
         try:
-            while True:
-                frame = self.fs.next_frame()
-                if frame is None:
-                    break
+            frame = self.fs.next_frame()
+            if frame is not None:
                 self._take(frame)
-                with turn:
-                    if self._queue and self._running < self.slots:
-                        return
+                return
         except Gone:
             pass
         except FrameError as e:
             frame_error_exit(str(e))
         self._end()
+
+    def _hand_over_locked(self) -> None:
+        """The leader's call runs on; an idle thread takes over reading."""
+        self._inline = 0
+        self._leading = False
+        self._turn.notify()
+
+    def _read_now(self) -> None:
+        """A tool waits for Node (a host call's answer, stream credit): someone must be reading."""
+        with self._turn:
+            if self._inline:
+                self._hand_over_locked()
+
+    def _watcher(self) -> None:
+        watch, clock = self._watch, time.monotonic
+        try:
+            with watch:
+                busy_at = clock()
+                while not self._ended:
+                    if not self._inline and not self._queue:
+                        if clock() - busy_at < WATCH_LINGER_S:
+                            watch.wait(WATCH_S)
+                        else:
+                            self._watcher_asleep = True
+                            watch.wait()
+                            self._watcher_asleep = False
+                        continue
+                    busy_at = clock()
+                    seen, head = self._inline, self._queue[0] if self._queue else None
+                    watch.wait(WATCH_S)
+                    if self._inline and self._inline == seen:
+                        self._hand_over_locked()
+                    if head is not None and self._queue and self._queue[0] is head:
+                        # Calls queued behind a running one for a whole look: idle threads take them.
+                        self._turn.notify(min(len(self._queue), self.slots - self._running))
+        except BaseException:  # noqa: BLE001
+            fatal("the local lane's watcher")
 
     def _end(self) -> None:
         with self._turn:
@@ -128,6 +179,7 @@ class LaneThreadSession:
             dropped = len(self._queue)
             self._queue.clear()
             self._turn.notify_all()
+            self._watch.notify_all()
         self.in_flight.add(-dropped)
         self.host.close()  # no answer can come any more: tools waiting on Node raise
         self.credits.release()  # nor credit: streams stop waiting for it
@@ -159,11 +211,11 @@ class LaneThreadSession:
             for entry in [e for e in ready if e[0].id in cancels]:
                 ready.remove(entry)  # given up in the frame that brought it
                 reply(cancelled_reply(entry[0].id))
+        self.in_flight.add(len(ready))
         with self._turn:
             for entry in ready:
                 self._calls[entry[0].id] = QUEUED
             self._queue.extend(ready)
-        self.in_flight.add(len(ready))
 
     def _drop_queued(self, cid: int, cancel: bool) -> bool:
         """Drops a call that has not started (True); a running one is marked cancelled if `cancel`."""
@@ -182,6 +234,21 @@ class LaneThreadSession:
     def _cancelled(self, cid: int) -> bool:
         with self._turn:
             return self._ended or self._calls.get(cid) == CANCELLED
+
+    def _run_locked(self) -> None:
+        """Takes the first queued call and runs it; called and returns holding the lock."""
+        entry = self._queue.popleft()
+        cid = entry[0].id
+        self._calls[cid] = RUNNING
+        self._running += 1
+        self._turn.release()
+        try:
+            self._run(*entry)
+        finally:
+            self._turn.acquire()
+            self._running -= 1
+            del self._calls[cid]
+            self.in_flight.add(-1)
 
     def _run(self, call, args, deadline: float | None) -> None:
         d, reply, cid = self.dispatcher, self.reply, call.id
