@@ -257,9 +257,10 @@ class LaneThreadSession:
             if tool is None:
                 reply(kwargs)
                 return
-            cancelled = lambda: self._cancelled(cid)  # noqa: E731
-            if tool.wants_ctx:
-                with_context(kwargs, tool, call, deadline, cancelled, reply, self.host)
+            if tool.wants_ctx or call.stream:
+                cancelled = lambda: self._cancelled(cid)  # noqa: E731
+                if tool.wants_ctx:
+                    with_context(kwargs, tool, call, deadline, cancelled, reply, self.host)
             if call.stream:
                 room = self.credits.open(cid, call.window)
                 try:
