@@ -154,7 +154,7 @@ class LaneThreadSession:
             with watch:
                 busy_at = clock()
                 while not self._ended:
-                    if not self._inline and not self._queue:
+                    if not self._inline and not (self._queue and self._running < self.slots):
                         if clock() - busy_at < WATCH_LINGER_S:
                             watch.wait(WATCH_S)
                         else:
