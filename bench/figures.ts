@@ -103,6 +103,16 @@ export function computeFigures(r: SectionResults): Figure[] {
     lc && lc.importMs === null
       ? { name: 'importMs', value: null, goal: '≤ 100 ms', met: null, note: 'not measured: no built entry (npm run build)' }
       : fig('importMs', lc?.importMs ?? undefined, '≤ 100 ms', (v) => v <= 100, lc ? `fresh Node process importing ${relative(repoRoot, lc.importModule ?? '')}` : ''),
+    lc
+      ? {
+          name: 'coldStartVsPythonShell', value: { '1': lc.startup1Ms / lc.pythonShellStartup1Ms, '8': lc.startup8Ms / lc.pythonShellStartup8Ms },
+          goal: '≤ 2 each', met: lc.startup1Ms / lc.pythonShellStartup1Ms <= 2 && lc.startup8Ms / lc.pythonShellStartup8Ms <= 2,
+          note: `ready: 1 / 8 workers ${fmt(lc.startup1Ms, 0)} / ${fmt(lc.startup8Ms, 0)} ms ÷ python-shell ${fmt(lc.pythonShellStartup1Ms, 0)} / ${fmt(lc.pythonShellStartup8Ms, 0)} ms`,
+        }
+      : { name: 'coldStartVsPythonShell', value: null, goal: '≤ 2 each', met: null, note: 'not measured (its section failed or did not run)' },
+    lc
+      ? { name: 'frameDecodeUs', value: lc.frameDecodeUs, goal: 'reported', met: null, note: 'one call\'s ClientFrame read in Python, best of 9 × 20,000' }
+      : { name: 'frameDecodeUs', value: null, goal: 'reported', met: null, note: 'not measured (its section failed or did not run)' },
     fig('recoveryRatio', lc?.recoveryRatio, '≤ 2', (v) => v <= 2,
       lc ? `kill -9 → replacement ready ${fmt(lc.recoveryMs, 0)} ms ÷ cold start of 1 worker ${fmt(lc.startup1Ms, 0)} ms` : ''),
     r.cpu

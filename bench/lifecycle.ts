@@ -4,7 +4,9 @@
  *     1 worker and python-shell's 1 / 8 processes (ready = first echo answered);
  *   - `importMs`: a fresh Node process importing the package's built entry (goal ≤ 100 ms);
  *   - `recoveryRatio`: kill -9 of a worker → its replacement ready, ÷ one cold start of a
- *     1-worker pit (goal ≤ 2).
+ *     1-worker pit (goal ≤ 2);
+ *   - `coldStartVsPythonShell`: the cold starts of 1 and of 8 workers ÷ python-shell's (goal ≤ 2);
+ *   - `frameDecodeUs`: µs to read one call's ClientFrame in Python, wire.py beside protobuf.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -26,6 +28,15 @@ export interface LifecycleResult {
   importModule: string | null;
   recoveryMs: number;
   recoveryRatio: number;
+  /** wire.py's and protobuf's µs per frame (frame_decode.py); protobuf's only where installed. */
+  frameDecodeUs: Record<string, number>;
+}
+
+function timeFrameDecode(): Record<string, number> {
+  const r = spawnSync(PYTHON, [resolve(repoRoot, 'bench', 'frame_decode.py')], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`bench/frame_decode.py failed: ${r.stderr.trim().split('\n').pop()}`);
+  const answer = JSON.parse(r.stdout) as Record<string, number | string>;
+  return Object.fromEntries(Object.entries(answer).filter((e): e is [string, number] => typeof e[1] === 'number'));
 }
 
 const echoPool = (poolSize: number) => [{ name: 'start', workerProfile: 'process', poolSize, adapter: 'bench_adapters.Bench' }];
@@ -133,6 +144,7 @@ export async function lifecycleSection(results: Record<string, unknown>): Promis
     importModule: target,
     recoveryMs: med('recoveryMs'),
     recoveryRatio: med('recoveryMs') / med('startup1Ms'),
+    frameDecodeUs: timeFrameDecode(),
   };
   console.log('');
   console.log(

@@ -23,7 +23,7 @@ if (isDevCheckout) {
   }
 } else {
   console.log(
-    '[snakepit] installed. Next: run `npx snakepit setup` (a Python environment with grpcio and protobuf in ./.snakepit/venv), ' +
-      'or point python.executable / SNAKEPIT_PYTHON at an interpreter with grpcio and protobuf. `npx snakepit doctor` checks it.',
+    '[snakepit] installed. Workers run on any python3 (3.8+) with nothing installed; `npx snakepit setup` makes ./.snakepit/venv ' +
+      'for your adapters\' packages (add --grpc for transport \'grpc\'). `npx snakepit doctor` checks the interpreter.',
   );
 }

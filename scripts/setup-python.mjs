@@ -89,9 +89,9 @@ if (!existsSync(venvPython)) {
 
 // 2. The bridge package and its dependencies. --retries 0: on an offline machine pip would
 // otherwise spend minutes retrying an index it cannot reach.
-log('installing snakepit-bridge (editable) with extras [test,dev]');
+log('installing snakepit-bridge (editable) with extras [grpc,test,dev]');
 run(venvPython, ['-m', 'pip', 'install', '--retries', '0', '-q', '--config-settings', `editable_mode=${EDITABLE_MODE}`,
-  '-e', `${join(repo, 'python')}[test,dev]`], 'pip install');
+  '-e', `${join(repo, 'python')}[grpc,test,dev]`], 'pip install');
 
 // 3. Check the result imports, so a broken environment is caught here and not in a worker.
 run(venvPython, ['-c', 'import snakepit_bridge.worker, snakepit_bridge.session'], 'import check');

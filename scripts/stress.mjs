@@ -2,6 +2,7 @@
 // The Node test suite (the `test:node` script) with two CPU hogs running, as on a loaded
 // machine: tests must assert outcomes, not how fast the harness is. The hogs are ended by PID
 // when the suite ends, whatever its outcome, and the exit code is the suite's.
+// `npm run test:stress -- local` (or `grpc`) runs one transport's half only.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
@@ -9,7 +10,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
-const suite = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')).scripts['test:node'];
+const transport = process.argv[2];
+if (transport !== undefined && !['local', 'grpc'].includes(transport)) {
+  console.error(`test:stress: unknown transport "${transport}"; usage: npm run test:stress [-- local|grpc]`);
+  process.exit(2);
+}
+const suite = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')).scripts[transport ? `test:node:${transport}` : 'test:node'];
 const HOGS = 2;
 
 // Spins, and leaves on its own should this script die without ending it (its parent changes).

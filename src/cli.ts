@@ -6,8 +6,9 @@ import { doctor } from './cli/doctor.js';
 import { setup } from './cli/setup.js';
 
 const USAGE = `usage:
-  npx snakepit setup [--requirements FILE]
-      make <project>/.snakepit/venv with grpcio and protobuf (and FILE's packages)
+  npx snakepit setup [--grpc] [--requirements FILE]
+      make <project>/.snakepit/venv with FILE's packages (and, with --grpc, grpcio for
+      transport 'grpc' and bridge servers; the local lane needs only the standard library)
   npx snakepit doctor [--adapter module.Class] [--python-path DIR]...
       check the interpreter Snakepit would use, its packages, the bridge and an adapter`;
 
@@ -17,8 +18,8 @@ function main(argv: string[]): number {
   const cwd = process.cwd();
   try {
     if (command === 'setup') {
-      const { values } = parseArgs({ args: rest, options: { requirements: { type: 'string' } } });
-      return setup({ requirements: values.requirements, cwd, log });
+      const { values } = parseArgs({ args: rest, options: { requirements: { type: 'string' }, grpc: { type: 'boolean' } } });
+      return setup({ requirements: values.requirements, grpc: values.grpc, cwd, log });
     }
     if (command === 'doctor') {
       const { values } = parseArgs({

@@ -1,6 +1,6 @@
 // What to do about a worker that did not start, read from what Python said. The usual causes
-// are an interpreter without the bridge's dependencies, an adapter module not on the path, or
-// a package the adapter imports that the interpreter lacks.
+// are no interpreter, a gRPC worker on an interpreter without grpcio, an adapter module not on
+// the path, or a package the adapter imports that the interpreter lacks.
 
 export interface StartupSetting {
   /** The interpreter, and why it was chosen ("SNAKEPIT_PYTHON is set", …). */
@@ -19,17 +19,16 @@ export function startupHint(pythonSaid: string, setting: StartupSetting): string
   return `\nInterpreter: ${executable}${why}\nPython path: ${path}\nTo fix: ${likelyFix(pythonSaid, setting)}`;
 }
 
-const DEPENDENCIES = new Set(['grpc', 'google', 'google.protobuf']);
 
 function likelyFix(pythonSaid: string, { executable, adapter }: StartupSetting): string {
   if (/ENOENT|No such file or directory/.test(pythonSaid) && !/No module named/.test(pythonSaid)) {
-    return `there is no interpreter at ${executable}: run \`npx snakepit setup\`, or set python.executable (or SNAKEPIT_PYTHON) to a Python 3.11+ that has grpcio and protobuf.`;
+    return `there is no interpreter at ${executable}: run \`npx snakepit setup\`, or set python.executable (or SNAKEPIT_PYTHON) to a Python 3.8 or newer.`;
   }
   const missing = /No module named '([^']+)'/.exec(pythonSaid)?.[1];
-  if (missing && DEPENDENCIES.has(missing)) {
+  if (missing === 'grpc') {
     return (
-      `this interpreter lacks the bridge's dependencies (grpcio, protobuf): run \`npx snakepit setup\` in your project, ` +
-      `or \`${executable} -m pip install grpcio protobuf\`, or point python.executable / SNAKEPIT_PYTHON at an interpreter that has them.`
+      `transport 'grpc' needs grpcio, which this interpreter lacks: run \`npx snakepit setup --grpc\` in your project, ` +
+      `or \`${executable} -m pip install grpcio\`, or use the default local transport, which needs nothing installed.`
     );
   }
   const adapterModule = adapter.slice(0, adapter.lastIndexOf('.'));

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parseRequirement, readBridgeRequirements, satisfies } from '../src/cli/bridgeRequirements.js';
-import { dependencyCheck } from '../src/cli/doctor.js';
+import { dependencyCheck, grpcExtraCheck } from '../src/cli/doctor.js';
 import { explainPythonExecutable, findProjectRoot, PACKAGE_ROOT } from '../src/pythonExecutable.js';
 import { checkNoLeaks } from './helpers.js';
 
@@ -85,23 +85,27 @@ describe("the bridge's declared requirements", () => {
         'name = "snakepit-bridge"',
         'requires-python = ">=3.11"',
         'dependencies = [',
-        '  "grpcio>=1.51.1,<2",  # the oldest tested',
+        '  "typing-extensions>=4,<5",  # the oldest tested',
         `  "protobuf[extra] >= 3.21 ; python_version >= '3.8'",`,
         ']',
         '[project.optional-dependencies]',
+        '# comment',
+        'grpc = ["grpcio>=1.51.1"]',
         'test = ["pytest"]',
       ].join('\n'),
     );
     assert.deepEqual(readBridgeRequirements(file), {
       requiresPython: '>=3.11',
       dependencies: [
-        { name: 'grpcio', specifier: '>=1.51.1,<2' },
+        { name: 'typing-extensions', specifier: '>=4,<5' },
         { name: 'protobuf', specifier: '>=3.21' },
       ],
+      grpc: [{ name: 'grpcio', specifier: '>=1.51.1' }],
     });
     assert.deepEqual(parseRequirement('grpcio'), { name: 'grpcio', specifier: '' });
     const shipped = readBridgeRequirements();
-    assert.deepEqual(shipped.dependencies.map((d) => d.name).sort(), ['grpcio', 'protobuf']);
+    assert.deepEqual(shipped.dependencies, [], 'the local lane needs the standard library only');
+    assert.deepEqual(shipped.grpc.map((d) => d.name), ['grpcio']);
     assert.match(shipped.requiresPython, /^>=3\.\d+/);
   });
 
@@ -133,6 +137,18 @@ describe("the bridge's declared requirements", () => {
     });
     assert.equal(dependencyCheck(protobuf, '6.33.6', '/venv/bin/python').ok, true);
   });
+
+  test('the gRPC extra may be missing, but not out of its bounds', () => {
+    const grpcio = { name: 'grpcio', specifier: '>=1.51.1' };
+    assert.equal(grpcExtraCheck(grpcio, null, '/venv/bin/python').ok, true);
+    assert.deepEqual(grpcExtraCheck(grpcio, '1.50.0', '/venv/bin/python'), {
+      name: 'grpcio',
+      ok: false,
+      detail: '1.50.0, out of range (the bridge needs >=1.51.1)',
+      fix: 'run `npx snakepit setup --grpc`, or: /venv/bin/python -m pip install "grpcio>=1.51.1"',
+    });
+    assert.equal(grpcExtraCheck(grpcio, '1.84.0', '/venv/bin/python').ok, true);
+  });
 });
 
 describe('snakepit doctor', () => {
@@ -141,7 +157,7 @@ describe('snakepit doctor', () => {
   test('passes every check with a working interpreter and an importable adapter', async () => {
     const { code, stdout } = await snakepit(['doctor', '--adapter', 'sample_adapters.Calc', '--python-path', adapters], repo);
     assert.equal(code, 0, stdout);
-    for (const check of ['interpreter', 'Python', 'grpcio', 'protobuf', 'bridge', 'adapter']) assert.match(stdout, new RegExp(`^ok +${check} `, 'm'));
+    for (const check of ['interpreter', 'Python', 'grpcio', 'bridge', 'adapter']) assert.match(stdout, new RegExp(`^ok +${check} `, 'm'));
     assert.match(stdout, new RegExp(`sample_adapters.Calc imports \\(python path ${path.join(repo, adapters)}\\)`));
   });
 
@@ -164,17 +180,14 @@ describe('snakepit doctor', () => {
     assert.match(malformed.stdout, /"no-dot" is not of the form module.Class/);
   });
 
-  test('an interpreter without grpcio and protobuf: each named with the command that installs it', async () => {
+  test('an interpreter with nothing installed passes: grpcio is reported as needed only for transport grpc', async () => {
     const bare = path.join(temp, 'bare-venv');
     execFileSync('python3', ['-m', 'venv', '--without-pip', bare], { env: cleanEnv });
     const { code, stdout } = await snakepit(['doctor'], temp, { VIRTUAL_ENV: bare });
-    assert.equal(code, 1, stdout);
+    assert.equal(code, 0, stdout);
     assert.match(stdout, /^ok +interpreter .*bare-venv\/bin\/python \(a virtualenv is active \(VIRTUAL_ENV\)\)/m);
-    for (const name of ['grpcio', 'protobuf']) {
-      assert.match(stdout, new RegExp(`^FAIL ${name} +not installed`, 'm'));
-      assert.match(stdout, new RegExp(`fix: run \`npx snakepit setup\`, or: .*bare-venv/bin/python -m pip install "${name}`));
-    }
-    assert.match(stdout, /^FAIL bridge +import snakepit_bridge failed: .*\n.*fix: fix the failures above first/m);
+    assert.match(stdout, /^ok +grpcio +not installed: only transport 'grpc' and bridge servers need it \(`npx snakepit setup --grpc`\)/m);
+    assert.match(stdout, /^ok +bridge +imports from /m);
   });
 
   test('an interpreter that does not exist: says so, which rule chose it, and the fix', async () => {
@@ -218,7 +231,7 @@ describe('snakepit setup and the command line', () => {
     assert.match(badOption.stderr, /--adaptor/);
     const help = await snakepit(['--help'], temp);
     assert.equal(help.code, 0);
-    assert.match(help.stdout, /npx snakepit setup \[--requirements FILE\]/);
+    assert.match(help.stdout, /npx snakepit setup \[--grpc\] \[--requirements FILE\]/);
   });
 });
 

@@ -28,21 +28,27 @@ test('a 100 MB Buffer argument: the event loop stays free and Node holds it abou
   for (let i = 0; i < payload.length; i += 4096) payload[i] = i & 0xff;
   const expected = createHash('sha256').update(payload).digest('hex');
 
-  const loop = monitorEventLoopDelay({ resolution: 10 });
-  loop.enable();
-  const started = performance.now();
-  const result = await pit.execute('digest', { blob: payload });
-  const seconds = (performance.now() - started) / 1000;
-  loop.disable();
-
+  /** The call, with the event loop's longest delay while it ran. */
+  const timedCall = async () => {
+    const loop = monitorEventLoopDelay({ resolution: 10 });
+    loop.enable();
+    const started = performance.now();
+    const result = await pit.execute('digest', { blob: payload });
+    loop.disable();
+    return { result, seconds: (performance.now() - started) / 1000, maxBlockMs: loop.max / 1e6 };
+  };
+  const first = await timedCall();
   const { peak } = memory();
-  const maxBlockMs = loop.max / 1e6;
+  // On a loaded machine the OS alone can hold the loop back ~200 ms once; handling the payload
+  // synchronously would block it every time. So the loop counts as blocked only if a second
+  // call is held back as well.
+  const maxBlockMs = first.maxBlockMs < 100 ? first.maxBlockMs : Math.min(first.maxBlockMs, (await timedCall()).maxBlockMs);
   console.log(
-    `100 MB argument: ${seconds.toFixed(2)} s (${(100 / seconds).toFixed(0)} MB/s), event loop max delay ${maxBlockMs.toFixed(1)} ms, ` +
+    `100 MB argument: ${first.seconds.toFixed(2)} s (${(100 / first.seconds).toFixed(0)} MB/s), event loop max delay ${maxBlockMs.toFixed(1)} ms, ` +
       `RSS before ${(before / MB).toFixed(0)} MB, peak ${(peak / MB).toFixed(0)} MB (+${((peak - before) / MB).toFixed(0)} MB)`,
   );
-  assert.deepEqual(result, { size: payload.length, sha256: expected });
-  assert.ok(maxBlockMs < 100, `the event loop was blocked ${maxBlockMs.toFixed(1)} ms`);
+  assert.deepEqual(first.result, { size: payload.length, sha256: expected });
+  assert.ok(maxBlockMs < 100, `the event loop was blocked ${maxBlockMs.toFixed(1)} ms in each of two calls`);
   assert.ok(peak - before < 2 * payload.length, `Node's peak RSS grew by ${((peak - before) / MB).toFixed(0)} MB for a 100 MB payload`);
   await pit.stop();
 });

@@ -90,16 +90,24 @@ test('a worker start given up before its process exists spawns nothing', async (
   assert.deepEqual(spawned, []);
 });
 
-test("an interpreter without the bridge's dependencies, or no interpreter at all, fails start with the fix", async () => {
+test('an interpreter with nothing installed serves the local lane; transport grpc on it, or no interpreter at all, fails start with the fix', async () => {
   // A fresh virtualenv has the standard library only.
   const bare = mkdtempSync(path.join(tmpdir(), 'snakepit-bare-'));
   after(() => rmSync(bare, { recursive: true, force: true }));
   assert.equal(spawnSync('python3', ['-m', 'venv', '--without-pip', bare]).status, 0);
-  for (const [executable, fix] of [
-    [path.join(bare, 'bin', 'python'), /To fix: this interpreter lacks the bridge's dependencies \(grpcio, protobuf\): run `npx snakepit setup`/],
-    ['/nonexistent/bin/python', /To fix: there is no interpreter at \/nonexistent\/bin\/python: run `npx snakepit setup`/],
+  const barePython = path.join(bare, 'bin', 'python');
+  const local = createPit({ python: { executable: barePython }, pools: [{ name: 'x', poolSize: 1, adapter: 'sample_adapters.Calc', transport: 'local' }] });
+  try {
+    await local.start();
+    assert.equal(await local.execute('add', { a: 2, b: 3 }), 5);
+  } finally {
+    await local.stop();
+  }
+  for (const [executable, transport, fix] of [
+    [barePython, 'grpc', /To fix: transport 'grpc' needs grpcio, which this interpreter lacks: run `npx snakepit setup --grpc`/],
+    ['/nonexistent/bin/python', 'local', /To fix: there is no interpreter at \/nonexistent\/bin\/python: run `npx snakepit setup`/],
   ] as const) {
-    const pit = createPit({ python: { executable }, pools: [{ name: 'x', poolSize: 1, adapter: 'sample_adapters.Calc' }] });
+    const pit = createPit({ python: { executable }, pools: [{ name: 'x', poolSize: 1, adapter: 'sample_adapters.Calc', transport }] });
     const error = await pit.start().then(() => assert.fail('start() should have rejected'), (e: SnakepitError) => e);
     assert.equal(error.code, 'STARTUP_FAILED');
     assert.ok(error.message.includes(`Interpreter: ${executable} (python.executable is configured)`), error.message);

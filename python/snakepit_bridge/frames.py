@@ -2,8 +2,8 @@
 
 Every call's reply crosses here, and building Reply/Value/ServerFrame message objects only to
 serialize them at once costs more than the rest of the worker's own per-call work. These are
-exactly the messages of proto/snakepit.proto (tests/test_frames.py reads them back with the
-message classes of messages.py); the Session method is registered with a pass-through serializer.
+exactly the messages of proto/snakepit.proto (tests/test_frames.py reads them back with wire.py's
+classes); the Session method is registered with a pass-through serializer.
 """
 from __future__ import annotations
 

@@ -52,11 +52,6 @@ class LandedFrame:
     def __init__(self, call_id: int, size: int):
         self.parts = (Landed(call_id, size),)
 
-    @staticmethod
-    def ListFields() -> list:
-        """As a message's; none, so lane.py takes this frame the long way (it finds only the part)."""
-        return []
-
 
 class FrameSocket:
     """One connection: whole frames in, each bounded by `max_frame`; frames out, one writer at a time.

@@ -38,7 +38,6 @@ UNAUTHENTICATED_FRAME_BYTES = 4096
 TOKEN_WAIT_S = 10.0
 # How long a call runs before the watcher takes over reading (heartbeats, cancels).
 WATCH_INTERVAL_S = 0.02
-CALLS_FIELD = 1  # ClientFrame.calls
 
 
 class LaneServer:
@@ -163,8 +162,7 @@ class LaneProcessSession:
     def _take(self, frame) -> None:
         """Applies one frame: pings, cancels, then calls and parts. Called holding the baton."""
         write = self.fs.write_reply
-        fields = frame.ListFields()
-        if len(fields) != 1 or fields[0][0].number != CALLS_FIELD:  # most frames hold calls alone
+        if frame.pings or frame.host_replies or frame.credits or frame.cancels or frame.reclaims:  # most frames hold calls alone
             self._take_control(frame)
         ready, refused = runnable_calls(frame, self.partial)
         for reply in refused:

@@ -23,7 +23,7 @@ from collections import deque
 from typing import Any, Callable, Iterator
 
 from . import frames
-from . import messages as pb
+from . import wire
 from .dispatch import cancelled_reply, error_reply
 from .parts import PartialCalls
 from .relay_worker import Worker, kill_group
@@ -120,7 +120,7 @@ class Relay:
         if queued is not None:
             session.finish(cancelled_reply(node_id))
         elif running is not None:
-            running.worker.send(pb.ClientFrame(cancels=[running.worker_id]))
+            running.worker.send(wire.ClientFrame(cancels=[running.worker_id]))
 
     def to_running(self, session: "RelaySession", node_id: int, frame_of: Callable[[int], Any]) -> None:
         """Sends `frame_of(worker's call id)` to the worker running this Session's call, if one does."""
@@ -135,7 +135,7 @@ class Relay:
             self.queue = deque(j for j in self.queue if j.session is not session)
             running = [j for j in self.running.values() if j.session is session]
         for job in running:
-            job.worker.send(pb.ClientFrame(cancels=[job.worker_id]))
+            job.worker.send(wire.ClientFrame(cancels=[job.worker_id]))
 
     def _pump(self) -> None:
         while True:
@@ -148,7 +148,7 @@ class Relay:
                 worker.next_id += 1
                 worker.job = job
                 self.running[(worker.index, job.worker_id)] = job
-            worker.send(pb.ClientFrame(calls=[_forwarded(job)]))
+            worker.send(wire.ClientFrame(calls=[_forwarded(job)]))
 
     def from_worker(self, worker: Worker, frame) -> None:
         for reply in frame.replies:
@@ -230,7 +230,7 @@ class Relay:
                           "killing it", file=sys.stderr, flush=True)
                     kill_group(worker.proc)
                 else:
-                    worker.send(pb.ClientFrame(pings=[seq]))
+                    worker.send(wire.ClientFrame(pings=[seq]))
 
     def stop(self) -> None:
         """Ends every worker (each takes its process group with it when its control socket closes)."""
@@ -250,16 +250,11 @@ class Relay:
 
 def _forwarded(job: Job):
     """The call as its worker gets it: its own id, inline arguments, and the time its caller has left."""
-    call = pb.Call()
-    call.CopyFrom(job.call)
-    call.id = job.worker_id
-    call.args_size = 0
-    if job.args is not None:
-        call.args.json = bytes(job.args.json)
-        call.args.blobs.extend(bytes(blob) for blob in job.args.blobs)
-    if job.deadline is not None:
-        call.timeout_ms = max(1, int((job.deadline - time.monotonic()) * 1000))
-    return call
+    call = job.call
+    timeout_ms = call.timeout_ms if job.deadline is None else max(1, int((job.deadline - time.monotonic()) * 1000))
+    args = call.args if job.args is None else wire.Value(json=bytes(job.args.json), blobs=[bytes(blob) for blob in job.args.blobs])
+    return wire.Call(id=job.worker_id, tool=call.tool, args=args, stream=call.stream, timeout_ms=timeout_ms,
+                     session_id=call.session_id, window=call.window)
 
 
 class RelaySession:
@@ -332,9 +327,9 @@ class RelaySession:
             if target is not None:
                 worker, their_id = target
                 reply.id = their_id
-                worker.send(pb.ClientFrame(host_replies=[reply]))
+                worker.send(wire.ClientFrame(host_replies=[reply]))
         for credit in frame.credits:
-            relay.to_running(self, credit.id, lambda wid, c=credit: pb.ClientFrame(credits=[pb.Credit(id=wid, chunks=c.chunks)]))
+            relay.to_running(self, credit.id, lambda wid, c=credit: wire.ClientFrame(credits=[wire.Credit(id=wid, chunks=c.chunks)]))
         for cid in frame.cancels:
             if self.partial.drop(cid):
                 self.put(cancelled_reply(cid))  # its arguments were still arriving

@@ -14,7 +14,7 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
-from . import messages as pb
+from . import wire
 from .framesocket import FrameSocket
 from .reaper import NONCE_ENV
 
@@ -76,7 +76,7 @@ class Worker:
         conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         conn.connect(self.address)
         fs = FrameSocket(conn, self.relay.max_message + FRAME_ROOM)
-        fs.write(pb.ClientFrame(token=self._token.encode()).SerializeToString())
+        fs.write(wire.ClientFrame(token=self._token.encode()).SerializeToString())
         self.last_pong = time.monotonic()
         self.fs = fs
         threading.Thread(target=self._read, args=(fs,), name=f"snakepit-relay-{self.index}", daemon=True).start()
@@ -94,7 +94,7 @@ class Worker:
         while True:
             try:
                 raw = fs.read()
-                frame = None if raw is None else pb.parse(pb.ServerFrame, raw)
+                frame = None if raw is None else wire.ServerFrame.FromString(raw)
             except Exception:  # noqa: BLE001 - a worker that sends garbage is ended
                 frame = None
             if frame is None:

@@ -249,7 +249,7 @@ def start_calls(args):
 
 def make_servicer(calls, sessions: Slots, drain: Drain, hello: dict):
     """The Worker service; the token was checked before any of it runs (TokenGate)."""
-    from . import messages as pb
+    from . import wire
 
     pid, gil, capacity = os.getpid(), gil_enabled(), hello["capacity"]
 
@@ -262,11 +262,11 @@ def make_servicer(calls, sessions: Slots, drain: Drain, hello: dict):
             return session.serve(request_iterator, context)
 
         def Heartbeat(self, request, context):
-            return pb.HeartbeatReply(seq=request.seq, pid=pid, in_flight=calls.in_flight(), gil_enabled=gil,
+            return wire.HeartbeatReply(seq=request.seq, pid=pid, in_flight=calls.in_flight(), gil_enabled=gil,
                                      capacity=capacity, draining=drain.active)
 
         def Hello(self, request, context):
-            return pb.HelloReply(draining=drain.active, **hello)
+            return wire.HelloReply(draining=drain.active, **hello)
 
     return Servicer()
 

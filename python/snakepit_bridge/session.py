@@ -20,7 +20,7 @@ import time
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from . import frames
-from . import messages as pb
+from . import wire
 from .context import Context, HostCalls, deadline_of
 from .control import exit_now
 from .credit import Credits
@@ -56,8 +56,8 @@ class BadFrame(ValueError):
 def decode_client_frame(data: bytes) -> Any:
     """The ClientFrame in `data`; BadFrame, saying what was wrong, if it does not decode."""
     try:
-        return pb.parse(pb.ClientFrame, data)
-    except Exception as e:  # noqa: BLE001 - protobuf raises DecodeError, other versions other types
+        return wire.ClientFrame.FromString(data)
+    except wire.DecodeError as e:
         raise BadFrame(f"a ClientFrame of {len(data)} bytes from Node does not decode: {type(e).__name__}: {e}") from None
 
 

@@ -130,7 +130,7 @@ def require_token(context, token: bytes) -> None:
 
 
 def make_servicer(session_factory, in_flight, token: bytes):
-    from . import messages as pb
+    from . import wire
 
     pid = os.getpid()
     gil = gil_enabled()
@@ -142,7 +142,7 @@ def make_servicer(session_factory, in_flight, token: bytes):
 
         def Heartbeat(self, request, context):
             require_token(context, token)
-            return pb.HeartbeatReply(seq=request.seq, pid=pid, in_flight=max(in_flight.value, 0), gil_enabled=gil)
+            return wire.HeartbeatReply(seq=request.seq, pid=pid, in_flight=max(in_flight.value, 0), gil_enabled=gil)
 
     return Servicer()
 
@@ -155,7 +155,7 @@ def register(server, servicer, with_hello: bool = False, request_deserializer=No
     Hello is a bridge server's (serve.py): local workers say what they are on fd 3."""
     import grpc
 
-    from . import messages as pb
+    from . import wire
     from .session import client_frame_or_exit
 
     handlers = {
@@ -163,15 +163,15 @@ def register(server, servicer, with_hello: bool = False, request_deserializer=No
             servicer.Session, request_deserializer=request_deserializer or client_frame_or_exit, response_serializer=lambda b: b,
         ),
         "Heartbeat": grpc.unary_unary_rpc_method_handler(
-            servicer.Heartbeat, request_deserializer=pb.HeartbeatRequest.FromString,
-            response_serializer=pb.HeartbeatReply.SerializeToString,
+            servicer.Heartbeat, request_deserializer=wire.HeartbeatRequest.FromString,
+            response_serializer=wire.HeartbeatReply.SerializeToString,
         ),
     }
     if with_hello:
         handlers["Hello"] = grpc.unary_unary_rpc_method_handler(
-            servicer.Hello, request_deserializer=pb.HelloRequest.FromString, response_serializer=pb.HelloReply.SerializeToString,
+            servicer.Hello, request_deserializer=wire.HelloRequest.FromString, response_serializer=wire.HelloReply.SerializeToString,
         )
-    service = pb.WORKER_SERVICE.full_name
+    service = wire.WORKER_SERVICE
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, handlers),))
 
 

@@ -26,16 +26,19 @@ ADAPTERS = HERE / "adapters"
 # venv's editable install, or an environment of scripts/test-python-range.mjs with none).
 sys.path[:0] = [str(PYTHON_DIR), str(ADAPTERS)]
 
-from snakepit_bridge import messages as pb  # noqa: E402
+from snakepit_bridge import wire as pb  # noqa: E402
 
 
 class WorkerStub:
-    """A client of the Worker service, made from the shipped descriptor as the bridge is: a
-    method the worker registers under another name than the proto's fails every call."""
+    """A client of the Worker service, made from protoc's compilation of the proto: a method the
+    worker registers under another name than the proto's fails every call."""
 
     def __init__(self, channel: grpc.Channel):
-        for method in pb.WORKER_SERVICE.methods:
-            path = f"/{pb.WORKER_SERVICE.full_name}/{method.name}"
+        from protobuf_classes import worker_service
+
+        service = worker_service()
+        for method in service.methods:
+            path = f"/{service.full_name}/{method.name}"
             request = getattr(pb, method.input_type.name)
             reply = getattr(pb, method.output_type.name)
             kind = f"{'stream' if method.client_streaming else 'unary'}_{'stream' if method.server_streaming else 'unary'}"

@@ -13,7 +13,7 @@ import grpc
 import pytest
 
 from conftest import WorkerStub
-from snakepit_bridge import messages as pb
+from snakepit_bridge import wire as pb
 from snakepit_bridge.serve import DEFAULT_MAX_WATCHES, grpc_caps_connections
 from test_serve import Server, free_port, health_check, meta
 

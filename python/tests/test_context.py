@@ -5,7 +5,7 @@ import time
 import pytest
 
 from snakepit_bridge import codec
-from snakepit_bridge import messages as pb
+from snakepit_bridge import wire as pb
 
 
 @pytest.fixture(params=["process", "thread"])

@@ -1,6 +1,6 @@
 """frames.py writes the same bytes protobuf reads as Reply / ServerFrame (messages.py)."""
 from snakepit_bridge import frames
-from snakepit_bridge import messages as pb
+from snakepit_bridge import wire as pb
 
 
 def read(reply_bytes: bytes):

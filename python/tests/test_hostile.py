@@ -8,7 +8,7 @@ import textwrap
 import pytest
 
 from snakepit_bridge import codec
-from snakepit_bridge import messages as pb
+from snakepit_bridge import wire as pb
 
 PROFILES = [("hostile_adapters.Hostile", "process", 1), ("hostile_adapters.ThreadedHostile", "thread", 4)]
 LIMIT = 1024 * 1024

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from snakepit_bridge import messages as pb
+from snakepit_bridge import wire as pb
 from snakepit_bridge.framesocket import FrameSocket
 from snakepit_bridge.idlewait import EXPLORE_EVERY, IdleWait
 

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from snakepit_bridge import messages as pb
+from snakepit_bridge import wire as pb
 from snakepit_bridge.session import BRIDGE_FAILURE_EXIT
 
 HEADER = struct.Struct(">I")
@@ -36,7 +36,7 @@ class Lane:
             if len(self.buf) >= 4:
                 (size,) = HEADER.unpack_from(self.buf)
                 if len(self.buf) >= 4 + size:
-                    frame = pb.parse(pb.ServerFrame, self.buf[4:4 + size])
+                    frame = pb.ServerFrame.FromString(self.buf[4:4 + size])
                     self.buf = self.buf[4 + size:]
                     return frame
             try:

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from snakepit_bridge import messages as pb
+from snakepit_bridge import wire as pb
 from snakepit_bridge.framesocket import FrameSocket
 from snakepit_bridge.parts import Landed, PartialCalls
 
@@ -102,7 +102,10 @@ def test_while_parts_arrive_their_data_skips_the_read_buffer_and_other_frames_st
     blob = os.urandom(1 << 20)
     data = pb.Value(json=b'{"d":{"$bytes":0}}', blobs=[blob]).SerializeToString()
     head = len(data) - len(blob)
-    framed = lambda frame: struct.pack(">I", frame.ByteSize()) + frame.SerializeToString()  # noqa: E731
+    def framed(frame) -> bytes:
+        body = frame.SerializeToString()
+        return struct.pack(">I", len(body)) + body
+
     part = lambda chunk: framed(pb.ClientFrame(parts=[pb.ArgsPart(id=1, data=chunk)]))  # noqa: E731
     other_call = framed(pb.ClientFrame(calls=[pb.Call(id=2, tool="t", args=pb.Value(json=b'"' + b"x" * 200_000 + b'"'))]))
     ping = framed(pb.ClientFrame(pings=[7]))

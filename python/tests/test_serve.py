@@ -17,7 +17,7 @@ import pytest
 
 from conftest import ADAPTERS, PYTHON_DIR, WorkerStub
 from snakepit_bridge import frames
-from snakepit_bridge import messages as pb
+from snakepit_bridge import wire as pb
 from snakepit_bridge.health import NOT_SERVING, SERVING, decode_request, encode_response
 
 TOKEN = "serve-test-token"
@@ -333,7 +333,7 @@ def test_process_profile_readiness_is_off_while_no_worker_process_is_up(servers,
 
 def test_a_frame_that_does_not_decode_ends_only_that_clients_session(servers):
     server = servers(*PROCESS_PROFILE)
-    raw = server.channel().stream_stream(f"/{pb.WORKER_SERVICE.full_name}/Session", request_serializer=lambda b: b)
+    raw = server.channel().stream_stream(f"/{pb.WORKER_SERVICE}/Session", request_serializer=lambda b: b)
     with pytest.raises(grpc.RpcError):
         list(raw(iter([b"\x0a\xff\xff\xff"]), metadata=meta(), timeout=10))
     stub = WorkerStub(server.channel())

@@ -1,7 +1,7 @@
 """Thread profile: real parallel threads, in-flight tracking, cancels, thread-safety checks."""
 import time
 
-from snakepit_bridge import messages as pb
+from snakepit_bridge import wire as pb
 
 
 def test_eight_sleeps_run_in_parallel(spawn):

@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from snakepit_bridge import BaseAdapter, session, tool
-from snakepit_bridge import messages as pb
+from snakepit_bridge import wire as pb
 from snakepit_bridge.adapter import discover_tools
 from snakepit_bridge.dispatch import Dispatcher
 from snakepit_bridge.frames import _varint

@@ -6,7 +6,7 @@ import time
 import grpc
 import pytest
 
-from snakepit_bridge import messages as pb
+from snakepit_bridge import wire as pb
 from snakepit_bridge.frames import PROTOCOL_VERSION
 from snakepit_bridge.session import BRIDGE_FAILURE_EXIT
 

@@ -13,17 +13,29 @@ export interface Requirement {
 
 export interface BridgeRequirements {
   requiresPython: string;
+  /** What every worker needs (none: the local lane runs on the standard library). */
   dependencies: Requirement[];
+  /** The `grpc` extra: what transport 'grpc' and bridge servers need. */
+  grpc: Requirement[];
 }
 
 export const PYPROJECT = path.join(PACKAGE_ROOT, 'python', 'pyproject.toml');
 
 export function readBridgeRequirements(file: string = PYPROJECT): BridgeRequirements {
-  const project = tomlSection(readFileSync(file, 'utf8'), 'project');
+  const text = readFileSync(file, 'utf8');
+  const project = tomlSection(text, 'project');
   const requiresPython = /^requires-python\s*=\s*"([^"]*)"/m.exec(project)?.[1] ?? '';
-  const list = /^dependencies\s*=\s*\[((?:\s|#[^\n]*|"[^"]*"|'[^']*'|,)*)\]/m.exec(project)?.[1] ?? '';
-  const dependencies = [...list.replace(/#[^\n]*/g, '').matchAll(/"([^"]+)"|'([^']+)'/g)].map((m) => parseRequirement(m[1] ?? m[2]));
-  return { requiresPython, dependencies };
+  return {
+    requiresPython,
+    dependencies: requirementList(project, 'dependencies'),
+    grpc: requirementList(tomlSection(text, 'project.optional-dependencies'), 'grpc'),
+  };
+}
+
+/** The requirements in the TOML array `key = [...]` of a table's body. */
+function requirementList(body: string, key: string): Requirement[] {
+  const list = new RegExp(`^${key}\\s*=\\s*\\[((?:\\s|#[^\\n]*|"[^"]*"|'[^']*'|,)*)\\]`, 'm').exec(body)?.[1] ?? '';
+  return [...list.replace(/#[^\n]*/g, '').matchAll(/"([^"]+)"|'([^']+)'/g)].map((m) => parseRequirement(m[1] ?? m[2]));
 }
 
 /** `grpcio[extra] >= 1.51 ; python_version < "4"` → { name: 'grpcio', specifier: '>=1.51' } */
@@ -77,7 +89,7 @@ const startsWith = (have: number[], prefix: number[]) => prefix.every((n, i) => 
 
 /** The body of one `[name]` table of a TOML file, up to the next table header. */
 function tomlSection(text: string, name: string): string {
-  const start = text.search(new RegExp(`^\\[${name}\\]\\s*$`, 'm'));
+  const start = text.search(new RegExp(`^\\[${name.replaceAll('.', '\\.')}\\]\\s*$`, 'm'));
   if (start < 0) return '';
   const body = text.slice(start).split('\n').slice(1).join('\n');
   const next = body.search(/^\[/m);

@@ -1,7 +1,7 @@
 // `npx snakepit doctor [--adapter module.Class] [--python-path DIR]`: checks what a worker
-// needs — the interpreter and why it was chosen, its version, grpcio and protobuf within the
-// bridge's bounds, the bridge import and the adapter import — and prints the fix for each
-// failure. Exit code 1 when anything fails.
+// needs — the interpreter and why it was chosen, its version, the bridge import and the adapter
+// import — and whether the gRPC extra (grpcio, for transport 'grpc') is there within the
+// bridge's bounds, and prints the fix for each failure. Exit code 1 when anything fails.
 import path from 'node:path';
 import { BRIDGE_DIR, explainPythonExecutable, findProjectRoot } from '../pythonExecutable.js';
 import { pipArgument, readBridgeRequirements, satisfies, type Requirement } from './bridgeRequirements.js';
@@ -41,7 +41,7 @@ def dist_version(dist, module):
 answer = {
     "version": "%d.%d.%d" % sys.version_info[:3],
     "executable": sys.executable,
-    "versions": {"grpcio": dist_version("grpcio", "grpc"), "protobuf": dist_version("protobuf", "google.protobuf")},
+    "versions": {"grpcio": dist_version("grpcio", "grpc")},
 }
 try:
     importlib.import_module("snakepit_bridge.worker")
@@ -110,6 +110,7 @@ export function doctor({ adapter, pythonPath, cwd, log }: DoctorOptions): number
     fix: `use a Python ${bridge.requiresPython} interpreter: SNAKEPIT_PYTHON_BOOTSTRAP=/path/to/python3.x npx snakepit setup`,
   });
   for (const requirement of bridge.dependencies) checks.push(dependencyCheck(requirement, answer.versions[requirement.name], answer.executable));
+  for (const requirement of bridge.grpc) checks.push(grpcExtraCheck(requirement, answer.versions[requirement.name], answer.executable));
   const dependenciesOk = checks.every((c) => c.ok);
   checks.push({
     name: 'bridge',
@@ -127,6 +128,15 @@ export function dependencyCheck(requirement: Requirement, version: string | null
   if (!version) return { name: requirement.name, ok: false, detail: `not installed (${bounds})`, fix };
   const ok = !requirement.specifier || satisfies(version, requirement.specifier);
   return { name: requirement.name, ok, detail: `${version}${ok ? '' : ', out of range'} (${bounds})`, fix };
+}
+
+/** The gRPC extra is optional: missing is fine (the local lane does not need it), out of range is not. */
+export function grpcExtraCheck(requirement: Requirement, version: string | null | undefined, python: string): Check {
+  if (!version) {
+    return { name: requirement.name, ok: true, detail: "not installed: only transport 'grpc' and bridge servers need it (`npx snakepit setup --grpc`)" };
+  }
+  const check = dependencyCheck(requirement, version, python);
+  return check.ok ? check : { ...check, fix: `run \`npx snakepit setup --grpc\`, or: ${python} -m pip install "${pipArgument(requirement)}"` };
 }
 
 function adapterCheck(adapter: string, failure: ProbeFailure | null, pythonPath: string[], cwd: string, python: string): Check {

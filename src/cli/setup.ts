@@ -1,7 +1,8 @@
-// `npx snakepit setup [--requirements FILE]`: a lean runtime environment in the consumer's
-// project — a virtualenv with the bridge's dependencies (grpcio, protobuf, within the bounds
-// python/pyproject.toml declares) and the user's requirements. The bridge itself is not
-// installed: workers load it from this package through PYTHONPATH.
+// `npx snakepit setup [--grpc] [--requirements FILE]`: a lean runtime environment in the
+// consumer's project — a virtualenv with the user's requirements and, with --grpc, the bridge's
+// gRPC extra (grpcio, within the bounds python/pyproject.toml declares; only transport 'grpc'
+// and bridge servers need it: the local lane runs on the standard library). The bridge itself
+// is not installed: workers load it from this package through PYTHONPATH.
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -11,12 +12,14 @@ import { compileBridge, pythonVersion, runPython } from './python.js';
 
 export interface SetupOptions {
   requirements?: string;
+  /** Also install the gRPC extra. */
+  grpc?: boolean;
   cwd: string;
   log: (line: string) => void;
 }
 
 /** Returns the process exit code. */
-export function setup({ requirements, cwd, log }: SetupOptions): number {
+export function setup({ requirements, grpc = false, cwd, log }: SetupOptions): number {
   const fail = (what: string, fix: string) => {
     log(`snakepit setup failed: ${what}\n  fix: ${fix}`);
     return 1;
@@ -33,7 +36,7 @@ export function setup({ requirements, cwd, log }: SetupOptions): number {
   }
   // What the environment was made from: when none of it changed, there is nothing to do.
   const stamp = createHash('sha256')
-    .update(JSON.stringify({ dependencies: bridge.dependencies, requirementsFile }))
+    .update(JSON.stringify({ dependencies: bridge.dependencies, grpc: grpc ? bridge.grpc : [], requirementsFile }))
     .update(requirementsFile ? readFileSync(requirementsFile) : '')
     .digest('hex');
   if (existsSync(python) && existsSync(stampFile) && readFileSync(stampFile, 'utf8').trim() === stamp) {
@@ -63,11 +66,15 @@ export function setup({ requirements, cwd, log }: SetupOptions): number {
   }
 
   rmSync(stampFile, { force: true }); // a failed install below must not look up to date next time
-  const packages = bridge.dependencies.map(pipArgument);
-  log(`installing ${[...packages, ...(requirementsFile ? [`-r ${requirementsFile}`] : [])].join(' ')}`);
-  const pipArgs = ['-m', 'pip', 'install', ...packages, ...(requirementsFile ? ['-r', requirementsFile] : [])];
-  const installed = runPython(python, pipArgs, { stdio: ['ignore', 'inherit', 'inherit'] });
-  if (!installed.ok) return fail(`pip install ${installed.failure}`, `check the output above; rerun \`npx snakepit setup\` once the package index is reachable`);
+  const packages = [...bridge.dependencies, ...(grpc ? bridge.grpc : [])].map(pipArgument);
+  const installing = [...packages, ...(requirementsFile ? ['-r', requirementsFile] : [])];
+  if (installing.length > 0) {
+    log(`installing ${installing.join(' ')}`);
+    const installed = runPython(python, ['-m', 'pip', 'install', ...installing], { stdio: ['ignore', 'inherit', 'inherit'] });
+    if (!installed.ok) return fail(`pip install ${installed.failure}`, `check the output above; rerun \`npx snakepit setup\` once the package index is reachable`);
+  } else {
+    log('nothing to install: the local lane needs only the standard library (add --grpc for transport \'grpc\')');
+  }
 
   const check = runPython(python, ['-c', 'import snakepit_bridge.worker, snakepit_bridge.session']);
   if (!check.ok) return fail(`the bridge does not import with ${python}: ${check.failure}`, 'run `npx snakepit doctor` for details');
