@@ -8,7 +8,7 @@ import random
 import time
 
 from snakepit_bridge import codec
-from snakepit_bridge import messages as pb
+from snakepit_bridge import wire as pb
 from test_lane import Lane, local
 
 FINAL = ("result", "error", "end")
