@@ -59,13 +59,13 @@ class LaneThreadSession:
         self.credits = Credits(self._read_now)
         lock = threading.Lock()  # guards everything below
         self._turn = threading.Condition(lock)  # idle call threads wait here
-        self._watch = threading.Condition(lock)  # the watcher waits here
+        self._watch = threading.Condition(lock)  # the watcher sleeps here while no call runs
         self._queue: deque = deque()  # (call, args, deadline) read but not started, in order
         self._calls: dict[int, int] = {}  # id -> state, for calls without a final reply yet
         self._running = 0
         self._leading = False  # a call thread holds the reader's role
-        self._inline = 0  # serial number of the call the leader runs, 0 while it reads
-        self._serial = 0
+        self._started = 0  # calls started so far
+        self._inline = 0  # the number (in that count) of the call the leader runs, 0 while it reads
         self._watcher_asleep = False
         self._ended = False  # Node left: queued calls are dropped, running ones see a cancel
         self._done = threading.Event()
@@ -108,8 +108,7 @@ class LaneThreadSession:
         thread or Node leaves. Called and returns holding the lock."""
         while not self._ended:
             while self._queue and self._running < self.slots:
-                self._serial += 1
-                self._inline = serial = self._serial
+                self._inline = serial = self._started + 1
                 if self._watcher_asleep:
                     self._watch.notify()
                 self._run_locked()
@@ -149,29 +148,38 @@ class LaneThreadSession:
                 self._hand_over_locked()
 
     def _watcher(self) -> None:
-        watch, clock = self._watch, time.monotonic
+        turn, clock = self._turn, time.monotonic
         try:
-            with watch:
-                busy_at = clock()
-                while not self._ended:
-                    if not self._inline and not (self._queue and self._running < self.slots):
-                        if clock() - busy_at < WATCH_LINGER_S:
-                            watch.wait(WATCH_S)
-                        else:
-                            self._watcher_asleep = True
-                            watch.wait()
-                            self._watcher_asleep = False
-                        continue
+            busy_at = clock()
+            while not self._ended:
+                # Unlocked reads, as hints only: what the watcher acts on it checks again under
+                # the lock. Taking the lock at every look would make the leader wait for it, and
+                # on free-threaded builds a lock wait first spins, yielding the core dozens of times.
+                inline, started = self._inline, self._started
+                if inline or self._waiting():
                     busy_at = clock()
-                    seen, head = self._inline, self._queue[0] if self._queue else None
-                    watch.wait(WATCH_S)
-                    if self._inline and self._inline == seen:
-                        self._hand_over_locked()
-                    if head is not None and self._queue and self._queue[0] is head:
-                        # Calls queued behind a running one for a whole look: idle threads take them.
-                        self._turn.notify(min(len(self._queue), self.slots - self._running))
+                elif clock() - busy_at >= WATCH_LINGER_S:
+                    with turn:
+                        if not self._inline and not self._waiting() and not self._ended:
+                            self._watcher_asleep = True
+                            self._watch.wait()
+                            self._watcher_asleep = False
+                    busy_at = clock()
+                    continue
+                time.sleep(WATCH_S)
+                if (inline and self._inline == inline) or (self._waiting() and self._started == started):
+                    with turn:
+                        if inline and self._inline == inline:
+                            self._hand_over_locked()
+                        if self._waiting() and self._started == started:
+                            # Calls queued behind running ones for a whole look: idle threads take them.
+                            turn.notify(min(len(self._queue), self.slots - self._running))
         except BaseException:  # noqa: BLE001
             fatal("the local lane's watcher")
+
+    def _waiting(self) -> bool:
+        """Calls are queued while a slot is free."""
+        return bool(self._queue) and self._running < self.slots
 
     def _end(self) -> None:
         with self._turn:
@@ -241,6 +249,7 @@ class LaneThreadSession:
         cid = entry[0].id
         self._calls[cid] = RUNNING
         self._running += 1
+        self._started += 1
         self._turn.release()
         try:
             self._run(*entry)
