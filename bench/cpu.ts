@@ -109,7 +109,7 @@ export interface CpuResult {
   rssPerCapacityUnitMb: { process: number; thread: number };
 }
 
-function rssPerCapacityKb(pit: Pit, name: string): number {
+export function rssPerCapacityKb(pit: Pit, name: string): number {
   const pool = pit.inspect().pools.find((p) => p.name === name);
   if (!pool) return NaN;
   return pool.workers.reduce((s, w) => s + rssKb(w.pid), 0) / pool.capacity;

@@ -5,6 +5,7 @@
 import { relative } from 'node:path';
 import type { CapacityResult } from './capacity.js';
 import type { CpuResult } from './cpu.js';
+import type { FreeThreadedResult } from './freeThreaded.js';
 import type { LifecycleResult } from './lifecycle.js';
 import type { PayloadResult } from './payloads.js';
 import type { PeersResult } from './peers.js';
@@ -25,6 +26,7 @@ export interface Figure {
 export interface SectionResults {
   peers?: PeersResult;
   cpu?: CpuResult;
+  freeThreaded?: FreeThreadedResult;
   capacity?: CapacityResult;
   payloads?: PayloadResult;
   lifecycle?: LifecycleResult;
@@ -49,6 +51,23 @@ function payloadFigure(name: string, payloads: PayloadResult | undefined, dir: '
     ...fig(name, payloads[key], '≥ 0.8 local lane; ≥ 0.3 gRPC', (v) => v >= 0.8 && grpc >= 0.3, ''),
     note: `local lane ${fmt(mb[`local${dir}`], 1)} MB/s, gRPC ${fmt(mb[`grpc${dir}`], 1)} MB/s (${fmt(grpc, 2)} × pipe) ÷ plain pipe ${fmt(mb[`pipe${dir}`], 1)} MB/s`,
   };
+}
+
+/** RSS per unit of capacity: the GIL build's after NumPy work, 3.13t's after pure-Python work (no NumPy there). */
+function rssFigure(cpu: CpuResult | undefined, ft: FreeThreadedResult | undefined): Figure {
+  if (!cpu && !ft) return { name: 'rssPerCapacityUnitMb', value: null, goal: 'reported', met: null, note: 'not measured (its sections failed or did not run)' };
+  const value: Record<string, number> = {};
+  const notes: string[] = [];
+  if (cpu) {
+    Object.assign(value, cpu.rssPerCapacityUnitMb);
+    notes.push('after NumPy work: process 2 × 1, thread 1 × 2');
+  }
+  if (ft) {
+    value['process 3.13t'] = ft.rssPerCapacityUnitMb.process;
+    value['thread 3.13t'] = ft.rssPerCapacityUnitMb.thread;
+    notes.push('3.13t after pure-Python work: the same pools');
+  }
+  return { name: 'rssPerCapacityUnitMb', value, goal: 'reported', met: null, note: notes.join('; ') };
 }
 
 /** The configurations of at most 2 Python processes that `throughputVsPythonShell` takes the best of. */
@@ -88,6 +107,11 @@ export function computeFigures(r: SectionResults): Figure[] {
         : ''),
     fig('pyCpuScaling', r.cpu?.pyCpuScaling.process, '≤ 0.6', (v) => v <= 0.6,
       r.cpu ? `200 pure-Python calls: 2 process workers ÷ 1 worker; thread profile (1 × 2) beside it: ${fmt(r.cpu.pyCpuScaling.thread, 2)}` : ''),
+    fig('pyCpuScalingFreeThreaded', r.freeThreaded?.pyCpuScalingFreeThreaded, '≤ 0.6', (v) => v <= 0.6,
+      r.freeThreaded
+        ? `200 pure-Python calls on 3.13t: thread profile 1 × 2 ${fmt(r.freeThreaded.seconds.thread, 2)} s ÷ 1 × 1 ${fmt(r.freeThreaded.seconds.single, 2)} s; ` +
+            `2 process workers: ${fmt(r.freeThreaded.seconds.process / r.freeThreaded.seconds.single, 2)}; 2 plain threads, no bridge: ${fmt(r.freeThreaded.plainThreadsRatio, 2)}`
+        : ''),
     fig('threadCapacityEfficiency', r.capacity?.threadCapacityEfficiency, '≥ 0.85', (v) => v >= 0.85,
       r.capacity ? `64 × 50 ms sleeps on 4 × 16 took ${fmt(r.capacity.medianMs, 1)} ms` : ''),
     payloadFigure('bufferToPythonVsPipe', r.payloads, 'To'),
@@ -115,9 +139,7 @@ export function computeFigures(r: SectionResults): Figure[] {
       : { name: 'frameDecodeUs', value: null, goal: 'reported', met: null, note: 'not measured (its section failed or did not run)' },
     fig('recoveryRatio', lc?.recoveryRatio, '≤ 2', (v) => v <= 2,
       lc ? `kill -9 → replacement ready ${fmt(lc.recoveryMs, 0)} ms ÷ cold start of 1 worker ${fmt(lc.startup1Ms, 0)} ms` : ''),
-    r.cpu
-      ? { name: 'rssPerCapacityUnitMb', value: r.cpu.rssPerCapacityUnitMb, goal: 'reported', met: null, note: 'after NumPy work: process 2 × 1, thread 1 × 2' }
-      : { name: 'rssPerCapacityUnitMb', value: null, goal: 'reported', met: null, note: 'not measured (its section failed or did not run)' },
+    rssFigure(r.cpu, r.freeThreaded),
     r.remote
       ? {
           name: 'remoteVsLocal', value: r.remote.remoteVsLocal, goal: 'reported', met: null,

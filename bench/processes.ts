@@ -24,6 +24,7 @@ interface InspectWorker {
   capacity: number;
   requests: number;
   restarts: number;
+  gilEnabled?: boolean;
 }
 interface InspectSnapshot {
   pools: Array<{ name: string; profile: string; capacity: number; workers: InspectWorker[] }>;
@@ -82,10 +83,10 @@ export function notePids(pit: Pit): void {
   }
 }
 
-export async function startPit(pools: PoolConfig[]): Promise<Pit> {
+export async function startPit(pools: PoolConfig[], python = PYTHON): Promise<Pit> {
   const { start } = await loadSnakepit();
   const pit = await start({
-    python: { executable: PYTHON, pythonPath: [adaptersDir] },
+    python: { executable: python, pythonPath: [adaptersDir] },
     pools,
   });
   livePits.add(pit);

@@ -9,6 +9,7 @@
  *                            and Snakepit's pools, each in its own Node process: sequential
  *                            latency and calls/s with 16 in flight.
  *   cpu       (cpu.ts)       200 × ≈10 ms NumPy and pure-Python calls on 2 cores.
+ *   freethreaded (freeThreaded.ts) the same pure-Python calls on free-threaded 3.13t.
  *   capacity  (capacity.ts)  64 concurrent 50 ms sleeps on 4 × 16 threads.
  *   payloads  (payloads.ts)  50 MiB each way against a plain pipe.
  *   lifecycle (lifecycle.ts) start-up of 1 / 8 workers, import time, kill -9 recovery.
@@ -33,6 +34,7 @@ import { writeFileSync } from 'node:fs';
 import { capacitySection } from './capacity.js';
 import { JSON_FILE, N, PYTHON, QUICK, ROUNDS, SECTIONS } from './config.js';
 import { cpuSection } from './cpu.js';
+import { freeThreadedSection } from './freeThreaded.js';
 import { computeFigures, formatValue, verdict, type SectionResults } from './figures.js';
 import { latencySection } from './latency.js';
 import { lifecycleSection } from './lifecycle.js';
@@ -79,6 +81,7 @@ async function main(): Promise<number> {
     sections.grpcOverLocal = (results.ratios as { grpcTransportVsFastLane?: number } | undefined)?.grpcTransportVsFastLane;
     await run('peers', async () => void (sections.peers = await peersSection(results)));
     await run('cpu', async () => void (sections.cpu = await cpuSection(results)));
+    await run('freethreaded', async () => void (sections.freeThreaded = await freeThreadedSection(results)));
     await run('capacity', async () => void (sections.capacity = await capacitySection(results)));
     await run('payloads', async () => void (sections.payloads = await payloadsSection(results)));
     await run('lifecycle', async () => void (sections.lifecycle = await lifecycleSection(results)));

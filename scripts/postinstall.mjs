@@ -23,7 +23,8 @@ if (isDevCheckout) {
   }
 } else {
   console.log(
-    '[snakepit] installed. Workers run on any python3 (3.8+) with nothing installed; `npx snakepit setup` makes ./.snakepit/venv ' +
-      'for your adapters\' packages (add --grpc for transport \'grpc\'). `npx snakepit doctor` checks the interpreter.',
+    '[snakepit] installed. Workers run on python3 (3.8+) with nothing installed, or on the interpreter python.executable / ' +
+      'SNAKEPIT_PYTHON names. For your adapters\' packages run `npx snakepit setup` (./.snakepit/venv; add --grpc for ' +
+      'transport \'grpc\'). `npx snakepit doctor` checks the interpreter.',
   );
 }

@@ -102,7 +102,8 @@ for (const profile of ['process', 'thread'] as const) {
         const ms = performance.now() - started;
         slowest = Math.max(slowest, ms);
         check(row, got);
-        assert.ok(ms < 1000 * (row.inNode ? 1 : 3), `${row.name} settles quickly`);
+        // Wide: a loaded 2-core machine decodes 200,000 keys slowly; what matters is that no row waits for a timeout.
+        assert.ok(ms < 1000 * (row.inNode ? 2 : 10), `${row.name} settles quickly`);
         await assertHealthy(pit, pids);
       }
       console.log(`${profile} profile: ${rows.length} bad-argument rows, slowest settled in ${slowest.toFixed(0)} ms`);

@@ -21,6 +21,7 @@ import sys
 
 from .control import Control, exit_now, guard_descendants
 from .frames import PROTOCOL_VERSION
+from .gil import GilWatch, gil_enabled
 
 DEFAULT_MAX_MESSAGE = 256 * 1024 * 1024
 # Room above the message limit for a frame's own fields; large arguments arrive in small parts.
@@ -36,11 +37,6 @@ class StartupError(Exception):
 def python_version() -> str:
     """As platform.python_version(), without importing platform (≈ 2 ms of every worker's start)."""
     return sys.version.split()[0]
-
-
-def gil_enabled() -> bool:
-    check = getattr(sys, "_is_gil_enabled", None)
-    return bool(check()) if check is not None else True
 
 
 class _ArgParser(argparse.ArgumentParser):
@@ -184,10 +180,11 @@ def serve(args, control: Control, token: bytes):
     check_address(args.address)
     if args.transport == "local" and not args.address.startswith("unix:"):
         raise StartupError(f"--address {args.address!r}: the local transport listens on a unix socket only")
-    cls = load_adapter_class(args.adapter)
-    if args.profile == "thread":
-        check_thread_safe(cls)
-    adapter = cls()
+    with GilWatch() as gil_watch:
+        cls = load_adapter_class(args.adapter)
+        if args.profile == "thread":
+            check_thread_safe(cls)
+        adapter = cls()
     tools = discover_tools(adapter)
 
     checker = None
@@ -220,7 +217,22 @@ def serve(args, control: Control, token: bytes):
         "worker_id": args.worker_id,
         "run_id": args.run_id,
     })
+    if gil_watch.module is not None and args.profile == "thread":
+        control.send(gil_warning(args, gil_watch.module))
     return server
+
+
+def gil_warning(args, module: str) -> dict:
+    """The thread_safety_warning of a thread worker whose adapter's import enabled the GIL."""
+    return {
+        "type": "thread_safety_warning", "kind": "gil_enabled", "library": module, "tool": None, "thread_ids": [],
+        "message": (
+            f"importing adapter {args.adapter} loaded {module}, which has not declared that it can run without "
+            f"the GIL, so Python enabled the GIL: this worker's {args.threads} threads run Python one at a time. "
+            f"Use a build of {module} with free-threading support, or workerProfile 'process' "
+            "(PYTHON_GIL=0 keeps the GIL off at your own risk)"
+        ),
+    }
 
 
 def serve_lane(args, token: bytes, dispatcher, in_flight):

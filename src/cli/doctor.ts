@@ -5,6 +5,7 @@
 import path from 'node:path';
 import { BRIDGE_DIR, explainPythonExecutable, findProjectRoot } from '../pythonExecutable.js';
 import { pipArgument, readBridgeRequirements, satisfies, type Requirement } from './bridgeRequirements.js';
+import { gilCheck, type GilAnswer } from './gilCheck.js';
 import { runPython } from './python.js';
 
 export interface DoctorOptions {
@@ -17,6 +18,8 @@ export interface DoctorOptions {
 export interface Check {
   name: string;
   ok: boolean;
+  /** Worth knowing, not a failure: shown as WARN with its fix, and the exit code stays 0. */
+  warn?: boolean;
   detail: string;
   fix?: string;
 }
@@ -24,11 +27,17 @@ export interface Check {
 // Runs in the chosen interpreter and answers with one JSON line. Tools' and adapters' own
 // prints go to stderr so they cannot garble the answer. Python 3 syntax old interpreters parse.
 const PROBE = `
-import importlib, json, sys
+import importlib, json, sys, sysconfig
 out = sys.stdout
 sys.stdout = sys.stderr
 def failure(e):
     return {"type": type(e).__name__, "message": str(e), "name": getattr(e, "name", None)}
+class NoWatch:
+    module = None
+    def __enter__(self):
+        return self
+    def __exit__(self, *exc):
+        return None
 def dist_version(dist, module):
     try:
         from importlib.metadata import version
@@ -42,6 +51,8 @@ answer = {
     "version": "%d.%d.%d" % sys.version_info[:3],
     "executable": sys.executable,
     "versions": {"grpcio": dist_version("grpcio", "grpc")},
+    "free_threaded": bool(sysconfig.get_config_var("Py_GIL_DISABLED")),
+    "gil_enabled": bool(getattr(sys, "_is_gil_enabled", lambda: True)()),
 }
 try:
     importlib.import_module("snakepit_bridge.worker")
@@ -52,10 +63,17 @@ except BaseException as e:
 if len(sys.argv) > 1:
     module_name, _, class_name = sys.argv[1].rpartition(".")
     try:
-        cls = getattr(importlib.import_module(module_name), class_name, None)
+        from snakepit_bridge.gil import GilWatch
+        watch = GilWatch()
+    except BaseException:
+        watch = NoWatch()
+    try:
+        with watch:
+            cls = getattr(importlib.import_module(module_name), class_name, None)
         answer["adapter"] = None if isinstance(cls, type) else {"type": "AttributeError", "message": "no class named " + class_name, "name": None}
     except BaseException as e:
         answer["adapter"] = failure(e)
+    answer["gil_enabled_by"] = watch.module
 out.write(json.dumps(answer) + "\\n")
 `;
 
@@ -68,7 +86,7 @@ interface ProbeFailure {
   name: string | null;
 }
 
-interface ProbeAnswer {
+interface ProbeAnswer extends GilAnswer {
   version: string;
   executable: string;
   versions: Record<string, string | null>;
@@ -119,6 +137,7 @@ export function doctor({ adapter, pythonPath, cwd, log }: DoctorOptions): number
     fix: dependenciesOk ? 'reinstall the snakepit package: its python/ folder is incomplete' : 'fix the failures above first',
   });
   if (adapterName && answer.adapter !== undefined) checks.push(adapterCheck(adapterName, answer.adapter, resolvedPath, cwd, answer.executable));
+  checks.push(gilCheck(answer, adapterName));
   return report(checks, log);
 }
 
@@ -157,8 +176,8 @@ function adapterCheck(adapter: string, failure: ProbeFailure | null, pythonPath:
 function report(checks: Check[], log: (line: string) => void): number {
   const width = Math.max(...checks.map((c) => c.name.length));
   for (const c of checks) {
-    log(`${c.ok ? 'ok  ' : 'FAIL'} ${c.name.padEnd(width)}  ${c.detail}`);
-    if (!c.ok && c.fix) log(`     ${' '.repeat(width)}  fix: ${c.fix}`);
+    log(`${!c.ok ? 'FAIL' : c.warn ? 'WARN' : 'ok  '} ${c.name.padEnd(width)}  ${c.detail}`);
+    if ((!c.ok || c.warn) && c.fix) log(`     ${' '.repeat(width)}  fix: ${c.fix}`);
   }
   const failed = checks.filter((c) => !c.ok).length;
   log(failed === 0 ? 'Everything a worker needs is in place.' : `${failed} check${failed === 1 ? '' : 's'} failed.`);
