@@ -78,6 +78,7 @@ export function computeFigures(r: SectionResults): Figure[] {
   const shell = p?.['python-shell'];
   const one = p?.['snakepit-process-1'];
   const floor = p?.['bare-floor-2'];
+  const thread = p?.['snakepit-thread-1x16'];
   const throughputCandidates = THROUGHPUT_CANDIDATES
     .map((k) => ({ key: k, calls: p?.[k]?.callsPerSec }))
     .filter((c): c is { key: (typeof THROUGHPUT_CANDIDATES)[number]; calls: number } => c.calls !== undefined);
@@ -90,6 +91,11 @@ export function computeFigures(r: SectionResults): Figure[] {
       best && shell
         ? `16 in flight: best of ≤ 2 Python processes (${best.key}) ${fmt(best.calls, 0)}/s ÷ python-shell ${fmt(shell.callsPerSec, 0)}/s` +
             (floor ? `; no bridge at all (bare-floor-2) reaches ${fmt(floor.callsPerSec / shell.callsPerSec, 2)} × python-shell` : '')
+        : ''),
+    fig('threadHandoffRatio', thread && one ? thread.seqUs / one.seqUs : undefined, '≤ 1.5', (v) => v <= 1.5,
+      thread && one
+        ? `sequential tiny call: thread worker (1 × 16) ${fmt(thread.seqUs, 0)} µs ÷ process worker ${fmt(one.seqUs, 0)} µs; ` +
+            `16 in flight: ${fmt(thread.callsPerSec, 0)} ÷ ${fmt(one.callsPerSec, 0)} calls/s`
         : ''),
     r.grpcOverLocal === undefined
       ? { name: 'grpcTransportVsFastLane', value: null, goal: 'reported', met: null, note: 'not measured (the latency section failed or did not run)' }

@@ -47,6 +47,24 @@ test('2 workers × 4 threads: 8 concurrent sleeps are spread 4 and 4', async () 
   await pit.stop();
 });
 
+test('while one thread runs a long call, short calls sent one after another run beside it, not after it', async () => {
+  const pit = await startPit({ pools: [{ name: 't', workerProfile: 'thread', poolSize: 1, threadsPerWorker: 2, adapter: 'sample_adapters.Threaded' }] });
+  const long = pit.execute('sleep', { seconds: 2 }, { pool: 't' }) as Promise<Served>;
+  let longDone = false;
+  void long.then(() => (longDone = true));
+  await sleep(100);
+  const { value, ms } = await timed(async () => {
+    const served: Served[] = [];
+    for (let i = 0; i < 20; i++) served.push((await pit.execute('sleep', { seconds: 0 }, { pool: 't' })) as Served);
+    return served;
+  });
+  console.log(`20 short calls beside a 2 s call: ${ms.toFixed(0)} ms`);
+  assert.equal(longDone, false, `the short calls waited for the long one (${ms.toFixed(0)} ms)`);
+  const longThread = (await long).thread;
+  assert.ok(value.every((s) => s.thread !== longThread), 'no short call ran on the busy thread');
+  await pit.stop();
+});
+
 test('a thread worker with 3 of 8 calls in flight is ready; with 8 it is busy, and further calls queue', async () => {
   const pit = await startPit({ pools: [{ name: 't', workerProfile: 'thread', poolSize: 1, threadsPerWorker: 8, adapter: 'sample_adapters.Threaded' }] });
   const worker = () => pit.inspect().pools[0].workers[0];

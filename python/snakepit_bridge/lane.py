@@ -12,8 +12,7 @@ runs nobody would read the socket, so a watcher thread that checks every WATCH_I
 over reading once a call has been running that long: it answers pings, applies cancels (to
 queued calls and running streams) and queues new calls, and hands reading back when the call
 ends. Short calls never wake it; a tool that calls Node (ctx.call) wakes it at once, so the
-reply is read while the tool waits. Thread profile: the session of session.py, fed from the
-socket.
+reply is read while the tool waits. Thread profile: lanethreads.py.
 """
 from __future__ import annotations
 
@@ -22,7 +21,7 @@ import os
 import socket
 import threading
 from collections import deque
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 from .context import HostCalls
 from .credit import Credits
@@ -31,7 +30,7 @@ from .framesocket import FrameError, FrameSocket, Gone, decode_or_exit, frame_er
 from .idlewait import IdleWait
 from .parts import PartialCalls
 from .started import StartedCalls, Unrecorded
-from .session import BadFrame, InFlight, ThreadSession, decode_client_frame, fatal, runnable_calls, with_context
+from .session import BadFrame, InFlight, decode_client_frame, fatal, runnable_calls, with_context
 
 # Until a connection has shown the token it may send only this much, and a frame error from it
 # closes that connection rather than ending the worker.
@@ -271,54 +270,3 @@ class LaneProcessSession:
                     self.credits.release()
                     return
             self._take(frame)
-
-
-class _LaneContext:
-    """What ThreadSession needs of a gRPC context: a callback for the session's end."""
-
-    def __init__(self) -> None:
-        self.callbacks: list[Callable[[], None]] = []
-
-    def add_callback(self, callback: Callable[[], None]) -> None:
-        self.callbacks.append(callback)
-
-    def end(self) -> None:
-        for callback in self.callbacks:
-            callback()
-        self.callbacks.clear()
-
-
-class LaneThreadSession:
-    """Thread profile: a reader thread feeds session.py's ThreadSession; tool threads write
-    their calls' replies themselves, and this thread writes the rest (calls into Node, refusals)."""
-
-    def __init__(self, fs: FrameSocket, session: ThreadSession, pong: Callable[[int], bytes]):
-        self.fs = fs
-        self.session = session
-        self.pong = pong
-        fs.part_sink = session.partial  # both touched by the session's reader thread only
-        self.context = _LaneContext()
-
-    def _frames(self, first) -> Iterator[Any]:
-        frame = first
-        try:
-            while True:
-                for seq in frame.pings:
-                    self.fs.write(self.pong(seq))
-                yield frame
-                frame = self.fs.next_frame()
-                if frame is None:
-                    return
-        except FrameError as e:
-            frame_error_exit(str(e))
-        except Gone:
-            return
-        finally:
-            self.context.end()  # Node is gone: running streams stop, the writer below returns
-
-    def serve(self, first) -> None:
-        try:
-            for out in self.session.serve(self._frames(first), self.context):
-                self.fs.write(out)
-        finally:
-            self.context.end()

@@ -1,6 +1,6 @@
 """The Session stream: calls in, replies out, one long-lived bidi stream per worker.
 
-On gRPC (and for the thread profile on the local lane) a reader thread feeds calls to a thread
+On gRPC (and for bridge servers) a reader thread feeds calls to a thread
 pool — of one thread for the process profile, which so runs calls one at a time in the order
 sent — and replies go onto a queue that the response generator sends, whatever has piled up
 as one frame. Node sends calls ahead (`prefetch`); a cancel of one still queued is answered at
@@ -163,15 +163,13 @@ class ThreadSession:
     QUEUED, RUNNING, CANCELLED = 0, 1, 2
 
     def __init__(self, dispatcher: Dispatcher, pool: ThreadPoolExecutor, in_flight: InFlight,
-                 send_reply: Callable[[Any], None] | None = None, started: StartedCalls | Unrecorded = Unrecorded()):
+                 started: StartedCalls | Unrecorded = Unrecorded()):
         self.dispatcher = dispatcher
         self.started = started  # kept only when calls run one at a time (the process profile)
         self.pool = pool
         self.in_flight = in_flight
         self._out: queue.SimpleQueue = queue.SimpleQueue()
-        # Where a running call's replies go (progress, chunks, its outcome): the response stream's
-        # queue, or, on the local lane, straight to the socket from the tool's own thread.
-        self._reply = send_reply or self._out.put
+        self._reply = self._out.put  # where a running call's replies go: the response stream
         self._lock = threading.Lock()
         self._calls: dict[int, int] = {}  # id -> state, for calls without a final reply yet
         self._reading = True

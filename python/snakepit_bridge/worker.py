@@ -194,14 +194,14 @@ def serve(args, control: Control, token: bytes):
         checker = SafetyChecker(control.send)
     dispatcher = Dispatcher(tools, checker, args.max_message_bytes)
     in_flight = InFlight()
-    pool = None
-    if args.profile == "thread":
-        from concurrent.futures import ThreadPoolExecutor  # not for the process profile: ~10 ms at start
-
-        pool = ThreadPoolExecutor(max_workers=args.threads, thread_name_prefix="snakepit-tool")
     if args.transport == "local":
-        server, address = serve_lane(args, token, dispatcher, pool, in_flight)
+        server, address = serve_lane(args, token, dispatcher, in_flight)
     else:
+        pool = None
+        if args.profile == "thread":
+            from concurrent.futures import ThreadPoolExecutor  # not for the process profile: ~10 ms at start
+
+            pool = ThreadPoolExecutor(max_workers=args.threads, thread_name_prefix="snakepit-tool")
         server, address = serve_grpc(args, token, dispatcher, pool, in_flight)
 
     control.send({
@@ -235,16 +235,17 @@ def gil_warning(args, module: str) -> dict:
     }
 
 
-def serve_lane(args, token: bytes, dispatcher, pool, in_flight):
+def serve_lane(args, token: bytes, dispatcher, in_flight):
     from . import frames
-    from .lane import LaneProcessSession, LaneServer, LaneThreadSession
+    from .lane import LaneProcessSession, LaneServer
     from .started import started_calls
-    from .session import ThreadSession
 
     pid, gil = os.getpid(), gil_enabled()
     pong = lambda seq: frames.pong(seq, pid, in_flight.value, gil)  # noqa: E731
-    if pool is not None:
-        make_session = lambda fs: LaneThreadSession(fs, ThreadSession(dispatcher, pool, in_flight, fs.reply_or_drop), pong)  # noqa: E731
+    if args.profile == "thread":
+        from .lanethreads import LaneThreadSession
+
+        make_session = lambda fs: LaneThreadSession(fs, dispatcher, args.threads, in_flight, pong)  # noqa: E731
     else:
         started = started_calls(args.started_file)
         make_session = lambda fs: LaneProcessSession(fs, dispatcher, in_flight, pong, args.idle_poll_us / 1e6, started)  # noqa: E731
