@@ -45,8 +45,10 @@ export interface LaunchOptions {
   startupTimeoutMs: number;
   /** Largest arguments or result of one call (the pool's maxMessageBytes). */
   maxMessageBytes: number;
-  onLog: (stream: 'stdout' | 'stderr', line: string) => void;
-  onControl: (message: ControlMessage) => void;
+  /** A line the worker printed; `pid` is this process's (its slot may not know it yet). */
+  onLog: (stream: 'stdout' | 'stderr', line: string, pid: number | undefined) => void;
+  /** A control line other than `ready` / `startup_error`, which may come before the slot has the pid. */
+  onControl: (message: ControlMessage, pid: number | undefined) => void;
   /** Called once the process exists, so the owner can reap it whatever happens next. */
   onSpawn?: (process: PythonProcess) => void;
   /** Answers the worker's calls into Node (ctx.call). */
@@ -157,10 +159,10 @@ export class PythonProcess {
       return exit;
     });
     options.onSpawn?.(this);
-    readCappedLines(this.child.stdout!, LOG_LINE_BYTES, (line) => options.onLog('stdout', line));
+    readCappedLines(this.child.stdout!, LOG_LINE_BYTES, (line) => options.onLog('stdout', line, this.pid));
     readCappedLines(this.child.stderr!, LOG_LINE_BYTES, (line) => {
       this.keepStderr(line);
-      options.onLog('stderr', line);
+      options.onLog('stderr', line, this.pid);
     });
   }
 
@@ -218,7 +220,7 @@ export class PythonProcess {
         } else if (message.type === 'startup_error') {
           startupError = message;
         } else {
-          this.options.onControl(message);
+          this.options.onControl(message, this.pid);
         }
       });
       this.exited.then(async (exit) => {

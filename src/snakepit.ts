@@ -363,10 +363,7 @@ export class Snakepit {
 
   private launchOptions(poolName: string, workerId: string) {
     const pool = this.poolConfig(poolName);
-    const base = () => {
-      const slot = this.dispatchers.get(poolName)!.slot(workerId);
-      return { pool: poolName, workerId, pid: slot?.pid, at: Date.now() };
-    };
+    const base = (pid: number | undefined) => ({ pool: poolName, workerId, pid, at: Date.now() });
     return {
       executable: this.python.path,
       executableSource: this.python.reason,
@@ -393,15 +390,15 @@ export class Snakepit {
           if (python.pid !== undefined) this.registry?.remove(python.pid);
         });
       },
-      onLog: (stream: 'stdout' | 'stderr', line: string) => {
-        const entry = { ...base(), stream, line };
+      onLog: (stream: 'stdout' | 'stderr', line: string, pid: number | undefined) => {
+        const entry = { ...base(pid), stream, line };
         this.events.emit('worker:log', entry);
         if (this.config.logger) this.config.logger(entry);
       },
-      onControl: (message: Record<string, unknown>) => {
+      onControl: (message: Record<string, unknown>, pid: number | undefined) => {
         if (message.type !== 'thread_safety_warning') return;
         this.events.emit('worker:thread-safety-warning', {
-          ...base(),
+          ...base(pid),
           kind: String(message.kind),
           tool: message.tool as string | undefined,
           library: message.library as string | undefined,

@@ -122,3 +122,17 @@ test('STARTUP_FAILED quotes at most the last 20 stderr lines, each cut to 4 KiB'
 });
 
 checkNoLeaks();
+
+test('a line printed while the worker starts carries its pid, before the pool has it', async () => {
+  const pit = createPit({ pools: [{ name: 'p', poolSize: 1, adapter: 'sample_adapters.PrintsOnInit' }] });
+  const lines: { line: string; pid?: number }[] = [];
+  pit.on('worker:log', ({ line, pid }) => lines.push({ line, pid }));
+  try {
+    await pit.start();
+    const [worker] = pit.inspect().pools[0].workers;
+    await waitFor(() => lines.some((l) => l.line === 'loading model... done'), 10_000, 'the line printed in __init__');
+    assert.equal(lines.find((l) => l.line === 'loading model... done')!.pid, worker.pid);
+  } finally {
+    await pit.stop();
+  }
+});
