@@ -6,7 +6,8 @@
  *   - `recoveryRatio`: kill -9 of a worker → its replacement ready, ÷ one cold start of a
  *     1-worker pit (goal ≤ 2);
  *   - `coldStartVsPythonShell`: the cold starts of 1 and of 8 workers ÷ python-shell's (goal ≤ 2);
- *   - `frameDecodeUs`: µs to read one call's ClientFrame in Python, wire.py beside protobuf.
+ *   - `frameDecodeUs`: µs to read one call's ClientFrame in Python, wire.py beside protobuf, and
+ *     wire.py on free-threaded 3.13t.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -18,6 +19,7 @@ import { echoScript } from './peers/bridges.js';
 import { notePids, notePythonPids, startPit, stopPit, type Pit } from './processes.js';
 import { fmt, rotated, table } from './report.js';
 import { sampleNoise } from './noise.js';
+import { freeThreadedPython } from '../scripts/freeThreadedPython.js';
 
 export interface LifecycleResult {
   startup1Ms: number;
@@ -32,11 +34,17 @@ export interface LifecycleResult {
   frameDecodeUs: Record<string, number>;
 }
 
-function timeFrameDecode(): Record<string, number> {
-  const r = spawnSync(PYTHON, [resolve(repoRoot, 'bench', 'frame_decode.py')], { encoding: 'utf8' });
+function decodeUs(python: string): Record<string, number> {
+  const r = spawnSync(python, [resolve(repoRoot, 'bench', 'frame_decode.py')], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`bench/frame_decode.py failed: ${r.stderr.trim().split('\n').pop()}`);
   const answer = JSON.parse(r.stdout) as Record<string, number | string>;
   return Object.fromEntries(Object.entries(answer).filter((e): e is [string, number] => typeof e[1] === 'number'));
+}
+
+/** The bench's interpreter, and wire.py on 3.13t beside it: the decoder is the whole per-call
+ *  cost of a free-threaded worker if it falls off the interpreter's fast paths. */
+function timeFrameDecode(): Record<string, number> {
+  return { ...decodeUs(PYTHON), 'wire 3.13t': decodeUs(freeThreadedPython()).wire };
 }
 
 const echoPool = (poolSize: number) => [{ name: 'start', workerProfile: 'process', poolSize, adapter: 'bench_adapters.Bench' }];
