@@ -7,7 +7,8 @@ own signature, which we use to check arguments before calling.
 from __future__ import annotations
 
 import functools
-import inspect
+from types import FunctionType as _FunctionType
+from types import MethodType as _MethodType
 from typing import Any, Callable, TypeVar, overload
 
 TOOL_MARK = "__snakepit_tool__"
@@ -59,19 +60,28 @@ class BaseAdapter:
 class Tool:
     """One discovered tool: the bound callable plus what we need to check and describe calls."""
 
-    __slots__ = ("name", "func", "description", "streaming", "thread_safe", "signature", "param_text", "bound_names", "wants_ctx")
+    __slots__ = ("name", "func", "description", "streaming", "thread_safe", "bound_names", "wants_ctx", "_signature")
 
     def __init__(self, name: str, func: Callable, raw: Callable, description: str, thread_safe: bool):
         self.name = name
         self.description = description
         self.thread_safe = thread_safe
-        self.streaming = inspect.isgeneratorfunction(raw)
-        self.signature = inspect.signature(func)
+        self._signature = None
+        flags = _code_flags(raw)
+        if flags is None:
+            import inspect
+
+            self.streaming, is_async = inspect.isgeneratorfunction(raw), inspect.iscoroutinefunction(raw)
+        else:
+            self.streaming, is_async = bool(flags & _CO_GENERATOR), bool(flags & _CO_COROUTINE)
+        names, raw_names = _parameter_names(func), _parameter_names(raw)
+        if names is None or raw_names is None:
+            names, raw_names = tuple(self.signature.parameters), tuple(_signature_of(raw).parameters)
         # Parameters the binding fills (`self`, `cls`): a keyword argument of that name is a caller's mistake.
-        self.bound_names = frozenset(inspect.signature(raw).parameters) - frozenset(self.signature.parameters)
+        self.bound_names = frozenset(raw_names) - frozenset(names)
         # A parameter named `ctx` receives the call's Context (context.py), never a caller's value.
-        self.wants_ctx = CONTEXT_PARAM in self.signature.parameters
-        if inspect.iscoroutinefunction(raw):
+        self.wants_ctx = CONTEXT_PARAM in names
+        if is_async:
             # An async tool runs on a fresh event loop in the calling thread.
             coro_fn = func
 
@@ -83,22 +93,76 @@ class Tool:
 
             func = run_async
         self.func = func
-        self.param_text = ", ".join(_param_text(p) for p in self.signature.parameters.values() if p.name != CONTEXT_PARAM)
+
+    # The signature and its text serve only calls whose arguments do not fit (dispatch.py), so
+    # `inspect` (≈ 15 ms of every worker's start) is imported on that path alone.
+    @property
+    def signature(self) -> Any:
+        if self._signature is None:
+            self._signature = _signature_of(self.func)
+        return self._signature
+
+    @property
+    def param_text(self) -> str:
+        return ", ".join(_param_text(p) for p in self.signature.parameters.values() if p.name != CONTEXT_PARAM)
 
 
-def _annotation_text(a: Any) -> str | None:
-    if a is inspect.Parameter.empty:
+# Code flags (as in inspect): a generator, a coroutine, a *args and a **kwargs parameter.
+_CO_GENERATOR, _CO_COROUTINE, _CO_VARARGS, _CO_VARKEYWORDS = 0x20, 0x80, 0x04, 0x08
+
+
+def _plain_function(f: Any) -> Any:
+    """`f` when inspect would read nothing but its code object; else None (a wrapper naming
+    another signature, a partial, a callable object, a builtin, a coroutine marked by hand)."""
+    if type(f) is not _FunctionType:
         return None
-    return a if isinstance(a, str) else getattr(a, "__name__", None) or repr(a)
+    if any(hasattr(f, a) for a in ("__wrapped__", "__signature__", "_is_coroutine_marker")):
+        return None
+    return f
 
 
-def _param_text(p: inspect.Parameter) -> str:
+def _code_flags(raw: Any) -> int | None:
+    plain = _plain_function(raw)
+    return plain.__code__.co_flags if plain is not None else None
+
+
+def _parameter_names(f: Any) -> tuple | None:
+    """The names inspect.signature(f) lists, read from the code object of a plain function or
+    of a method bound to one; None for any other callable."""
+    bound = type(f) is _MethodType
+    plain = _plain_function(f.__func__ if bound else f)
+    if plain is None:
+        return None
+    code = plain.__code__
+    if bound and code.co_argcount == 0:
+        return None  # the binding fills *args: inspect says what remains
+    # co_varnames holds the positional, the keyword-only, *args and **kwargs in that order;
+    # a signature lists *args before the keyword-only ones.
+    positional, keyword_only = code.co_argcount, code.co_kwonlyargcount
+    names = list(code.co_varnames[: positional + keyword_only])
+    extra = positional + keyword_only
+    if code.co_flags & _CO_VARARGS:
+        names.insert(positional, code.co_varnames[extra])
+        extra += 1
+    if code.co_flags & _CO_VARKEYWORDS:
+        names.append(code.co_varnames[extra])
+    return tuple(names[1:] if bound else names)
+
+
+def _signature_of(f: Callable) -> Any:
+    import inspect
+
+    return inspect.signature(f)
+
+
+def _param_text(p: Any) -> str:
+    """One parameter of an inspect.Signature as an error message shows it."""
     prefix = "**" if p.kind is p.VAR_KEYWORD else "*" if p.kind is p.VAR_POSITIONAL else ""
     text = prefix + p.name
-    ann = _annotation_text(p.annotation)
-    if ann:
-        text += f": {ann}"
-    if p.default is not inspect.Parameter.empty:
+    ann = p.annotation
+    if ann is not p.empty:
+        text += f": {ann if isinstance(ann, str) else getattr(ann, '__name__', None) or repr(ann)}"
+    if p.default is not p.empty:
         text += f" = {p.default!r}"
     return text
 
@@ -117,12 +181,21 @@ def discover_tools(adapter: object) -> dict[str, Tool]:
             if not isinstance(mark, dict):
                 continue
             name = mark.get("name") or attr_name
-            description = mark.get("description") or _first_doc_line(raw)
+            description = mark.get("description") or _first_doc_line(_docstring(type(adapter), attr_name))
             bound = getattr(adapter, attr_name)
             tools[name] = Tool(name, bound, raw, description, bool(getattr(raw, THREAD_SAFE_MARK, False)))
     return tools
 
 
-def _first_doc_line(f: Callable) -> str:
-    doc = inspect.getdoc(f) or ""
+def _docstring(klass: type, name: str) -> str:
+    """The docstring of a method, or of the one it overrides (as inspect.getdoc finds it)."""
+    for base in klass.__mro__:
+        attr = vars(base).get(name)
+        doc = getattr(_underlying(attr), "__doc__", None) if attr is not None else None
+        if isinstance(doc, str):
+            return doc
+    return ""
+
+
+def _first_doc_line(doc: str) -> str:
     return doc.strip().splitlines()[0] if doc.strip() else ""

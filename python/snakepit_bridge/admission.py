@@ -9,10 +9,11 @@
 """
 from __future__ import annotations
 
-import hmac
 import threading
 
 import grpc
+
+from .tokens import same_token
 
 TOKEN_KEY = "x-snakepit-token"
 # Threads kept for short calls (Hello, Heartbeat, Check, refusals) beside the capped streams.
@@ -22,7 +23,7 @@ UNARY_THREADS = 8
 def has_token(metadata, token: bytes) -> bool:
     for key, value in metadata or ():
         if key == TOKEN_KEY:
-            return hmac.compare_digest(value.encode() if isinstance(value, str) else value, token)
+            return same_token(value.encode() if isinstance(value, str) else value, token)
     return False
 
 

@@ -16,7 +16,6 @@ reply is read while the tool waits. Thread profile: lanethreads.py.
 """
 from __future__ import annotations
 
-import hmac
 import os
 import socket
 import threading
@@ -30,6 +29,7 @@ from .framesocket import FrameError, FrameSocket, Gone, decode_or_exit, frame_er
 from .idlewait import IdleWait
 from .parts import PartialCalls
 from .started import StartedCalls, Unrecorded
+from .tokens import same_token
 from .session import BadFrame, InFlight, decode_client_frame, fatal, runnable_calls, with_context
 
 # Until a connection has shown the token it may send only this much, and a frame error from it
@@ -95,7 +95,7 @@ class LaneServer:
             return None
         finally:
             conn.settimeout(None)
-        if frame is None or not hmac.compare_digest(bytes(frame.token), self.token):
+        if frame is None or not same_token(bytes(frame.token), self.token):
             return None
         return frame, probe._buf
 

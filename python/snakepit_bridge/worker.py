@@ -14,7 +14,6 @@ control fd, the token comes from SNAKEPIT_TOKEN instead.
 from __future__ import annotations
 
 import argparse
-import hmac
 import importlib
 import os
 import sys
@@ -22,6 +21,7 @@ import sys
 from .control import Control, end_descendants, exit_now, guard_descendants
 from .frames import PROTOCOL_VERSION
 from .gil import GilWatch, gil_enabled
+from .tokens import same_token
 
 DEFAULT_MAX_MESSAGE = 256 * 1024 * 1024
 # Room above the message limit for a frame's own fields; large arguments arrive in small parts.
@@ -119,7 +119,7 @@ def require_token(context, token: bytes) -> None:
 
     for key, value in context.invocation_metadata():
         if key == TOKEN_KEY:
-            if hmac.compare_digest(value.encode() if isinstance(value, str) else value, token):
+            if same_token(value.encode() if isinstance(value, str) else value, token):
                 return
             break
     context.abort(grpc.StatusCode.UNAUTHENTICATED, f"missing or wrong {TOKEN_KEY} metadata")

@@ -74,6 +74,15 @@ def test_inheritance():
     assert "add" not in tools and "extra" in tools and "gen" in tools
 
 
+def test_an_override_without_a_docstring_is_described_by_the_one_it_overrides():
+    class Quiet(Demo):
+        @tool
+        def bare(self):
+            return 0
+
+    assert discover_tools(Quiet())["bare"].description == "First doc line."
+
+
 def test_decorated_methods_stay_plain_methods():
     d = Demo()
     assert d.add(1, 1) == 2 and d.safe_above() == 2 and d.safe_below() == 3
@@ -128,3 +137,83 @@ def test_lock_is_one_reentrant_adapter_lock():
     for t in threads:
         t.join()
     assert counter["n"] == 4000
+
+
+def _shapes():
+    """Callables of every shape a tool can take, as discovery sees them (bound and raw)."""
+    import functools
+
+    def logged(f):
+        @functools.wraps(f)
+        def wrapper(*args, **kwargs):
+            return f(*args, **kwargs)
+
+        return wrapper
+
+    class Shapes(BaseAdapter):
+        def plain(self, a, b=1, *, c, d=2): ...
+        def star(self, *args, **kwargs): ...
+        def positional(self, a, /, b, *rest, ctx=None, **more): ...
+        def only_star(*args): ...
+        async def coro(self, x): ...
+        def gen(self, n):
+            yield n
+        async def agen(self, n):
+            yield n
+        @logged
+        def wrapped(self, a, b=2): ...
+        @staticmethod
+        def static(a, b): ...
+        @classmethod
+        def klass(cls, a): ...
+        partial = functools.partial(lambda self, a, b: a, b=1)
+
+    adapter = Shapes()
+    for name, attr in vars(Shapes).items():
+        if not name.startswith("__"):
+            raw = getattr(attr, "__func__", attr)
+            yield name, getattr(adapter, name), raw
+
+
+def test_parameter_names_read_from_code_agree_with_inspect():
+    import inspect
+
+    from snakepit_bridge.adapter import _code_flags, _parameter_names
+
+    read = 0
+    for name, bound, raw in _shapes():
+        for f in (bound, raw):
+            names = _parameter_names(f)
+            if names is not None:
+                read += 1
+                assert names == tuple(inspect.signature(f).parameters), name
+        flags = _code_flags(raw)
+        if flags is not None:
+            assert bool(flags & 0x20) == inspect.isgeneratorfunction(raw), name
+            assert bool(flags & 0x80) == inspect.iscoroutinefunction(raw), name
+    assert read >= 14  # the plain shapes are read without inspect; the others fall back to it
+
+
+def test_discovery_of_plain_tools_does_not_import_inspect():
+    # inspect costs every worker's start ≈ 15 ms; only a call whose arguments do not fit needs it.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from snakepit_bridge import BaseAdapter, tool\n"
+        "from snakepit_bridge.adapter import discover_tools\n"
+        "class A(BaseAdapter):\n"
+        "    @tool\n"
+        "    def add(self, a, b=1, *, ctx=None):\n"
+        "        'Add.'\n"
+        "        return a + b\n"
+        "    @tool\n"
+        "    def gen(self, n):\n"
+        "        yield n\n"
+        "tools = discover_tools(A())\n"
+        "assert tools['add'].wants_ctx and tools['gen'].streaming and tools['add'].description == 'Add.'\n"
+        "print('inspect' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

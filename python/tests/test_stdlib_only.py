@@ -41,9 +41,10 @@ def test_a_worker_without_grpc_or_protobuf_serves_a_call_of_every_kind(spawn, bl
     w = spawn(adapter, "--transport", "local", profile=profile, threads=4, pythonpath=blocked_path)
     node = Lane(w, token=w.token.encode())
 
-    node.send(wire.ClientFrame(calls=[wire.Call(id=1, tool="blocked_loaded")], pings=[5]))
-    events = {(kind, ident): reply for kind, ident, reply in node.events(2)}
+    node.send(wire.ClientFrame(calls=[wire.Call(id=1, tool="blocked_loaded"), wire.Call(id=100, tool="heavy_loaded")], pings=[5]))
+    events = {(kind, ident): reply for kind, ident, reply in node.events(3)}
     assert json.loads(events[("result", 1)].result.json) == []  # grpc and protobuf were never loaded
+    assert json.loads(events[("result", 100)].result.json) == []  # nor what would slow the start
     assert ("pong", 5) in events
 
     # A stream, one chunk at a time: window 1, a credit after each chunk; progress on the way.

@@ -12,6 +12,11 @@ class _Probe:
         return sorted({name.split(".")[0] for name in sys.modules} & {"grpc", "google"})
 
     @tool
+    def heavy_loaded(self):
+        """Modules that cost a worker's start milliseconds and that no call of plain tools needs."""
+        return sorted(set(sys.modules) & {"inspect", "hmac", "_hashlib", "asyncio", "platform", "traceback"})
+
+    @tool
     def sizes(self, text, data):
         return [len(text), len(data)]
 
