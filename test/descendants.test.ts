@@ -29,13 +29,13 @@ async function spawnAll(pit: Snakepit): Promise<{ worker: number; pids: number[]
   return { worker: spawned.worker, pids };
 }
 
-/** The reaper watchdog of a worker, found by its command line. */
+/** The reaper watchdog of a live worker: its child named snakepit-watch (reaper.py). */
 function watchdogOf(workerPid: number): number {
   const found = readdirSync('/proc').filter((entry) => {
     if (!/^\d+$/.test(entry)) return false;
     try {
-      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').join(' ');
-      return cmdline.includes('reaper.py --watch') && cmdline.includes(`--watch ${workerPid} `);
+      const ppid = Number(readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1].split(' ')[1]);
+      return ppid === workerPid && readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === 'snakepit-watch';
     } catch {
       return false;
     }

@@ -28,7 +28,7 @@ ADOPTED_REAP_INTERVAL_S = 2.0
 TOKEN_LINE_BYTES = 4096
 
 _worker_pid: int | None = None  # set by guard_descendants(); a forked child is never the worker
-_watchdog = None  # the reaper's watchdog process (subprocess.Popen), spared by our own sweeps
+_watchdog: int | None = None  # the pid of the reaper's watchdog, spared by our own sweeps
 _child_must_close: list[int] = []  # fds a forked child must not hold: the parent link, the watchdog pipe
 
 
@@ -186,7 +186,7 @@ def end_descendants() -> int:
     """Kills every process the worker started; returns how many. A no-op outside the worker."""
     if _worker_pid is None or os.getpid() != _worker_pid:
         return 0
-    spare = frozenset({_watchdog.pid}) if _watchdog is not None else frozenset()
+    spare = frozenset({_watchdog}) if _watchdog is not None else frozenset()
     try:
         return reaper.descendants_of_self(spare)
     except Exception as e:  # ending must go on: the watchdog is still there behind us
@@ -231,8 +231,6 @@ def _reap_adopted_orphans() -> None:
     while True:
         time.sleep(ADOPTED_REAP_INTERVAL_S)
         try:
-            if _watchdog is not None:
-                _watchdog.poll()  # ours; collected through its Popen
             reaper.reap_adopted_orphans(claimed)
         except Exception:
             pass  # a failed pass leaves zombies for the next one

@@ -5,8 +5,8 @@ Two ways to find a worker's descendants, for the two ways a worker ends:
   orphaned grandchild is re-parented to it instead of to init, and every descendant, also
   one that left the process group (setsid) or ignores SIGTERM, has an ancestry leading to it;
 - once the worker has died without running any code of ours (SIGKILL, a native crash), by a
-  watchdog: a small process started next to the worker, in its own session so that the kill
-  of the worker's group spares it. It waits for the worker to end and then ends what is left:
+  watchdog: a fork of the worker made before anything else runs in it (start_watchdog), in its
+  own session so that the kill of the worker's group spares it. It waits for the worker to end and then ends what is left:
   processes carrying the worker's mark in their environment (set in os.environ, so every
   exec'd descendant inherits it), forks that share the worker's own environment block, and
   descendants of the worker's direct children as last seen by a poll.
@@ -14,9 +14,6 @@ Two ways to find a worker's descendants, for the two ways a worker ends:
 Killing is freeze-then-kill in rounds: SIGSTOP the processes found and their children until
 the set stops growing, then SIGKILL them all, then look again, so a process that forks while
 we kill cannot leave a child behind.
-
-Run as a script, this module is the watchdog (stdlib only, so it starts with `python -S -E`):
-    python -S -E reaper.py --watch PID --mark MARK --fd FD
 """
 from __future__ import annotations
 
@@ -25,14 +22,12 @@ import select
 import sys
 import time
 
-# The watchdog starts next to every worker, so it imports nothing it does not use: not typing
-# (annotations stay strings), not subprocess (only the worker starts the watchdog), and not
-# `signal`, whose enums cost a third of the watchdog's start: `_signal` has the same functions,
-# with the signals as plain ints.
+# Every worker imports this module before it is ready, so it imports nothing it does not use:
+# not typing (annotations stay strings), and not `signal`, whose enums cost milliseconds:
+# `_signal` has the same functions, with the signals as plain ints.
 import _signal as signal
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    import subprocess
     from typing import Callable, Iterable
 
 MARK_ENV = "SNAKEPIT_WORKER_MARK"
@@ -43,6 +38,7 @@ NONCE_IN_ENV = f"{NONCE_ENV}=".encode()
 WATCH_POLL_S = 0.5  # how often the watchdog notes the worker's direct children
 SWEEP_TIMEOUT_S = 10.0
 PR_SET_CHILD_SUBREAPER = 36
+WATCHDOG_NAME = "snakepit-watch"  # /proc/<pid>/comm of a worker's watchdog
 
 
 class Proc:
@@ -268,31 +264,69 @@ def reap_adopted_orphans(claimed: set[tuple[int, int]]) -> list[int]:
 
 
 # -- the watchdog: started by the worker ------------------------------------------------------
-def start_watchdog(mark: str) -> tuple[subprocess.Popen, int] | None:
-    """Starts the watchdog for this process; returns it and the pipe end that keeps it waiting.
+def start_watchdog(mark: str) -> tuple[int, int] | None:
+    """Forks the watchdog for this process; returns its pid and the pipe end that keeps it
+    waiting. Call before any thread starts.
 
-    The returned fd must stay open for the worker's whole life and be closed in forked
-    children: the watchdog sees end-of-file once the worker is gone.
+    A fork, not a fresh interpreter: it costs no start-up (a new Python would spend ≈ 15 ms of
+    CPU beside every starting worker), and its name in /proc/<pid>/comm is WATCHDOG_NAME. The
+    returned fd must stay open for the worker's whole life and be closed in forked children:
+    the watchdog sees end-of-file once the worker is gone.
     """
     if not sys.platform.startswith("linux"):
         return None
-    import subprocess
-
-    read_end, write_end = os.pipe()  # both non-inheritable; pass_fds hands read_end over
+    worker_pid = os.getpid()
+    read_end, write_end = os.pipe()
     try:
-        watchdog = subprocess.Popen(
-            [sys.executable, "-S", "-E", os.path.abspath(__file__),
-             "--watch", str(os.getpid()), "--mark", mark, "--fd", str(read_end)],
-            pass_fds=(read_end,), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,  # outside the worker's group, so the group's SIGKILL spares it
-        )
+        pid = os.fork()
     except OSError:
+        os.close(read_end)
         os.close(write_end)
         return None
+    if pid == 0:
+        _become_watchdog(worker_pid, mark, read_end)
+    os.close(read_end)
+    return pid, write_end
+
+
+def _become_watchdog(worker_pid: int, mark: str, fd: int) -> None:
+    """The forked child's whole life: never returns to the worker's code."""
+    code = 1
+    try:
+        os.setsid()  # outside the worker's group, so the group's SIGKILL spares it
+        _rename(f"{WATCHDOG_NAME} --watch {worker_pid}")
+        null = os.open(os.devnull, os.O_RDWR)
+        for std in (0, 1, 2):
+            os.dup2(null, std)
+        for other in os.listdir("/proc/self/fd"):  # the worker's sockets and pipes are not ours
+            if int(other) > 2 and int(other) != fd:
+                try:
+                    os.close(int(other))
+                except OSError:
+                    pass
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # outlives the worker by design; ends on its own
+        code = watch(worker_pid, mark, fd)
     finally:
-        os.close(read_end)
-    return watchdog, write_end
+        os._exit(code)
+
+
+def _rename(title: str) -> None:
+    """Names this process in ps and /proc (comm and cmdline), so that a fork of the worker is
+    not taken for a worker: the command line's bytes are overwritten where the kernel reads them."""
+    try:
+        with open("/proc/self/comm", "w") as comm:
+            comm.write(title.split()[0])
+        with open("/proc/self/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+        start, end = int(fields[45]), int(fields[46])  # arg_start, arg_end: fields 48 and 49 of stat
+        import ctypes
+
+        text = title.replace(" ", "\0").encode()[: end - start - 1]
+        ctypes.memmove(start, text + b"\0" * (end - start - len(text)), end - start)
+    except (OSError, ImportError, ValueError, IndexError):
+        pass  # a name is a courtesy: the watchdog works without it
 
 
 def _worker_alive(pid: int, start: int) -> bool:
@@ -336,11 +370,3 @@ def watch(worker_pid: int, mark: str, fd: int) -> int:
     return 0
 
 
-def _main(argv: list[str]) -> int:
-    args = dict(zip(argv[0::2], argv[1::2]))
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # outlives the worker by design; ends on its own
-    return watch(int(args["--watch"]), args["--mark"], int(args["--fd"]))
-
-
-if __name__ == "__main__":
-    sys.exit(_main(sys.argv[1:]))

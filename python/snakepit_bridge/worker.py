@@ -303,9 +303,9 @@ def main(argv=None) -> None:
             pass
     control = Control.from_env()
     by_hand = os.environ.pop("SNAKEPIT_TOKEN", None)  # tools and their subprocesses never see it
-    token = control.read_token() if control.fd is not None else by_hand
     try:
-        guard_descendants()
+        guard_descendants()  # first: its watchdog is a fork of this process, made before the token is read
+        token = control.read_token() if control.fd is not None else by_hand
         # Before gRPC loads: with its fork handlers on, a tool's forked child (os.fork,
         # multiprocessing "fork") can die of SIGSEGV while it runs.
         os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "0")

@@ -196,6 +196,7 @@ def test_parameter_names_read_from_code_agree_with_inspect():
 
 def test_discovery_of_plain_tools_does_not_import_inspect():
     # inspect costs every worker's start ≈ 15 ms; only a call whose arguments do not fit needs it.
+    import os
     import subprocess
     import sys
 
@@ -215,5 +216,8 @@ def test_discovery_of_plain_tools_does_not_import_inspect():
         "assert tools['add'].wants_ctx and tools['gen'].streaming and tools['add'].description == 'Add.'\n"
         "print('inspect' in sys.modules)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    from conftest import PYTHON_DIR
+
+    env = {**os.environ, "PYTHONPATH": str(PYTHON_DIR)}  # the bridge is not installed in every interpreter's env
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
     assert out.stdout.strip() == "False"
