@@ -13,10 +13,10 @@ control fd, the token comes from SNAKEPIT_TOKEN instead.
 """
 from __future__ import annotations
 
-import argparse
 import importlib
 import os
 import sys
+import types
 
 from .control import Control, end_descendants, exit_now, guard_descendants
 from .frames import PROTOCOL_VERSION
@@ -39,36 +39,84 @@ def python_version() -> str:
     return sys.version.split()[0]
 
 
-class _ArgParser(argparse.ArgumentParser):
-    def error(self, message):  # report through startup_error instead of exiting with usage
-        raise StartupError(f"bad worker arguments: {message}")
+# The worker's options: (flag, type, default, choices, help); a switch's type is None. Node writes
+# them, so a plain reading of this table serves every start; argparse, with the gettext and locale
+# it loads (≈ 6 ms of a worker's start), only reads what that cannot (--help, a mistake).
+_OPTIONS = (
+    ("--adapter", str, None, None, "module.Class of the adapter to serve"),
+    ("--address", str, None, None, "unix:/abs/path.sock or 127.0.0.1:PORT (0 = any free port)"),
+    ("--transport", str, "grpc", ("grpc", "local"), None),
+    ("--profile", str, "process", ("process", "thread"), None),
+    ("--threads", int, 1, None, "concurrent calls in the thread profile"),
+    ("--thread-safety-checks", None, False, None, None),
+    ("--idle-poll-us", int, 0, None,
+     "process profile, local lane: the longest to poll for the next call before sleeping, "
+     "when polling has been the quicker way to wait (idlePollMicros; 0: never)"),
+    ("--started-file", str, None, None, "process profile: an 8-byte file Node reads after the worker's death (started.py)"),
+    ("--worker-id", str, "", None, None),
+    ("--run-id", str, "", None, None),
+    ("--max-message-bytes", int, DEFAULT_MAX_MESSAGE, None, "largest arguments or result of one call, in bytes (maxMessageBytes)"),
+)
+_REQUIRED = ("--adapter", "--address")
 
 
-class _Formatter(argparse.HelpFormatter):
-    """A fixed width: the default asks shutil for the terminal's, an import every start pays."""
+def _dest(flag: str) -> str:
+    return flag[2:].replace("-", "_")
 
-    def __init__(self, prog: str) -> None:
-        super().__init__(prog, width=100)
+
+def _read_plainly(argv) -> types.SimpleNamespace | None:
+    """`--flag value` and switches as the table says; None for anything else."""
+    by_flag = {option[0]: option for option in _OPTIONS}
+    values = {_dest(flag): default for flag, _kind, default, _choices, _help in _OPTIONS}
+    given = set()
+    i = 0
+    while i < len(argv):
+        option = by_flag.get(argv[i])
+        if option is None:
+            return None
+        flag, kind, _default, choices, _help = option
+        given.add(flag)
+        if kind is None:
+            values[_dest(flag)] = True
+            i += 1
+            continue
+        if i + 1 >= len(argv) or argv[i + 1].startswith("-"):
+            return None  # argparse decides whether that is a value or a flag
+        try:
+            value = kind(argv[i + 1])
+        except ValueError:
+            return None
+        if choices is not None and value not in choices:
+            return None
+        values[_dest(flag)] = value
+        i += 2
+    return types.SimpleNamespace(**values) if given.issuperset(_REQUIRED) else None
+
+
+def _read_with_argparse(argv) -> types.SimpleNamespace:
+    import argparse
+
+    class Parser(argparse.ArgumentParser):
+        def error(self, message):  # report through startup_error instead of exiting with usage
+            raise StartupError(f"bad worker arguments: {message}")
+
+    class Formatter(argparse.HelpFormatter):
+        """A fixed width: the default asks shutil for the terminal's."""
+
+        def __init__(self, prog: str) -> None:
+            super().__init__(prog, width=100)
+
+    p = Parser(prog="python -m snakepit_bridge", description="Snakepit Python worker", formatter_class=Formatter)
+    for flag, kind, default, choices, text in _OPTIONS:
+        if kind is None:
+            p.add_argument(flag, action="store_true", help=text)
+        else:
+            p.add_argument(flag, type=kind, default=default, choices=choices, required=flag in _REQUIRED, help=text)
+    return types.SimpleNamespace(**vars(p.parse_args(argv)))
 
 
 def parse_args(argv):
-    p = _ArgParser(prog="python -m snakepit_bridge", description="Snakepit Python worker", formatter_class=_Formatter)
-    p.add_argument("--adapter", required=True, help="module.Class of the adapter to serve")
-    p.add_argument("--address", required=True, help="unix:/abs/path.sock or 127.0.0.1:PORT (0 = any free port)")
-    p.add_argument("--transport", choices=("grpc", "local"), default="grpc")
-    p.add_argument("--profile", choices=("process", "thread"), default="process")
-    p.add_argument("--threads", type=int, default=1, help="concurrent calls in the thread profile")
-    p.add_argument("--thread-safety-checks", action="store_true")
-    p.add_argument("--idle-poll-us", type=int, default=0,
-                   help="process profile, local lane: the longest to poll for the next call before sleeping, "
-                        "when polling has been the quicker way to wait (idlePollMicros; 0: never)")
-    p.add_argument("--started-file", default=None,
-                   help="process profile: an 8-byte file Node reads after the worker's death (started.py)")
-    p.add_argument("--worker-id", default="")
-    p.add_argument("--run-id", default="")
-    p.add_argument("--max-message-bytes", type=int, default=DEFAULT_MAX_MESSAGE,
-                   help="largest arguments or result of one call, in bytes (maxMessageBytes)")
-    args = p.parse_args(argv)
+    args = _read_plainly(argv) or _read_with_argparse(argv)
     if args.threads < 1:
         raise StartupError("--threads must be at least 1")
     if not 0 <= args.idle_poll_us <= 10_000:

@@ -14,7 +14,7 @@ class _Probe:
     @tool
     def heavy_loaded(self):
         """Modules that cost a worker's start milliseconds and that no call of plain tools needs."""
-        return sorted(set(sys.modules) & {"inspect", "hmac", "_hashlib", "asyncio", "platform", "traceback"})
+        return sorted(set(sys.modules) & {"inspect", "hmac", "_hashlib", "asyncio", "platform", "traceback", "argparse", "locale", "subprocess"})
 
     @tool
     def sizes(self, text, data):
