@@ -79,6 +79,7 @@ export function computeFigures(r: SectionResults): Figure[] {
   const one = p?.['snakepit-process-1'];
   const floor = p?.['bare-floor-2'];
   const thread = p?.['snakepit-thread-1x16'];
+  const [oneFt, threadFt] = [p?.['snakepit-process-1-3.13t'], p?.['snakepit-thread-1x16-3.13t']];
   const throughputCandidates = THROUGHPUT_CANDIDATES
     .map((k) => ({ key: k, calls: p?.[k]?.callsPerSec }))
     .filter((c): c is { key: (typeof THROUGHPUT_CANDIDATES)[number]; calls: number } => c.calls !== undefined);
@@ -95,7 +96,11 @@ export function computeFigures(r: SectionResults): Figure[] {
     fig('threadHandoffRatio', thread && one ? thread.seqUs / one.seqUs : undefined, '≤ 1.5', (v) => v <= 1.5,
       thread && one
         ? `sequential tiny call: thread worker (1 × 16) ${fmt(thread.seqUs, 0)} µs ÷ process worker ${fmt(one.seqUs, 0)} µs; ` +
-            `16 in flight: ${fmt(thread.callsPerSec, 0)} ÷ ${fmt(one.callsPerSec, 0)} calls/s`
+            `16 in flight: ${fmt(thread.callsPerSec, 0)} ÷ ${fmt(one.callsPerSec, 0)} calls/s` +
+            (oneFt && threadFt
+              ? `; on 3.13t ${fmt(threadFt.seqUs / oneFt.seqUs, 2)} (${fmt(threadFt.seqUs, 0)} ÷ ${fmt(oneFt.seqUs, 0)} µs; ` +
+                `16 in flight ${fmt(threadFt.callsPerSec, 0)} ÷ ${fmt(oneFt.callsPerSec, 0)} calls/s)`
+              : '')
         : ''),
     r.grpcOverLocal === undefined
       ? { name: 'grpcTransportVsFastLane', value: null, goal: 'reported', met: null, note: 'not measured (the latency section failed or did not run)' }

@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { PYTHON } from '../config.js';
 import { startPit, stopPit, type PoolConfig } from '../processes.js';
 import { JsonLines } from './jsonLines.js';
+import { freeThreadedPython } from '../../scripts/freeThreadedPython.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const echoScript = join(here, 'echo.py');
@@ -101,9 +102,11 @@ async function nodeCallsPython(): Promise<Bridge> {
   };
 }
 
-function snakepit(pool: Omit<PoolConfig, 'name'>): () => Promise<Bridge> {
+/** A Snakepit pool on the bench's Python, or on free-threaded 3.13t. */
+function snakepit(pool: Omit<PoolConfig, 'name'>, build: 'gil' | 'free-threaded' = 'gil'): () => Promise<Bridge> {
   return async () => {
-    const pit = await startPit([{ name: 'peer', adapter: pool.workerProfile === 'thread' ? 'bench_adapters.BenchThreaded' : 'bench_adapters.Bench', ...pool }]);
+    const python = build === 'gil' ? PYTHON : freeThreadedPython();
+    const pit = await startPit([{ name: 'peer', adapter: pool.workerProfile === 'thread' ? 'bench_adapters.BenchThreaded' : 'bench_adapters.Bench', ...pool }], python);
     return {
       call: () => pit.execute('echo', TINY, { pool: 'peer' }),
       pythonPids: () => pit.inspect().pools.flatMap((p) => p.workers.map((w) => w.pid)).filter((pid) => pid > 0),
@@ -124,6 +127,11 @@ export const BRIDGES = {
   'snakepit-process-2': { label: 'Snakepit process profile, 2 workers', open: snakepit({ workerProfile: 'process', poolSize: 2 }) },
   'snakepit-process-2-prefetch-8': { label: 'Snakepit process profile, 2 workers, prefetch 8', open: snakepit({ workerProfile: 'process', poolSize: 2, prefetch: 8 }) },
   'snakepit-thread-1x16': { label: 'Snakepit thread profile, 1 worker × 16 threads', open: snakepit({ workerProfile: 'thread', poolSize: 1, threadsPerWorker: 16 }) },
+  'snakepit-process-1-3.13t': { label: 'Snakepit process profile, 1 worker, free-threaded 3.13t', open: snakepit({ workerProfile: 'process', poolSize: 1 }, 'free-threaded') },
+  'snakepit-thread-1x16-3.13t': {
+    label: 'Snakepit thread profile, 1 worker × 16 threads, free-threaded 3.13t',
+    open: snakepit({ workerProfile: 'thread', poolSize: 1, threadsPerWorker: 16 }, 'free-threaded'),
+  },
 } satisfies Record<string, { label: string; open: () => Promise<Bridge> }>;
 
 export type BridgeKey = keyof typeof BRIDGES;
