@@ -29,7 +29,10 @@ from .parts import PartialCalls
 from .relay_worker import Worker, kill_group
 from .session import DONE, outgoing_frames, read_frames, runnable_calls
 
-RESTART_DELAY_S = 0.5
+# The waits before each restart of a worker that died. One whose restarts all fail in a row
+# cannot boot (its adapter's import or __init__ keeps failing): the relay halts, and the server
+# fails its health and exits WORKER_BOOT_ERROR (serve.py) instead of retrying forever.
+RESTART_DELAYS_S = (0.5, 1.0, 2.0, 4.0, 4.0)
 PING_INTERVAL_S = 1.0
 DEFAULT_HEARTBEAT_TIMEOUT_S = 10.0
 FINAL = ("result", "error", "end")
@@ -71,6 +74,8 @@ class Relay:
         # signal when the *thread* that spawned it ends, so a short-lived thread would kill it.
         self._restarts: queue.SimpleQueue = queue.SimpleQueue()
         self.on_change: Callable[[], None] = lambda: None  # a worker went or came (readiness)
+        self.halted: str | None = None  # why the server must stop: a worker that cannot boot
+        self.on_halt: Callable[[], None] = lambda: None
 
     @property
     def capacity(self) -> int:
@@ -195,24 +200,35 @@ class Relay:
             self._restarts.put(worker)
 
     def _restarter(self) -> None:
-        while True:
+        while not self.stopping:
             worker = self._restarts.get()
-            while not self.stopping:
-                time.sleep(RESTART_DELAY_S)
-                try:
-                    worker.spawn()
-                    worker.connect()
-                except Exception as e:  # noqa: BLE001 - try again after the delay
-                    print(f"snakepit-bridge: restarting worker {worker.index} failed: {e}", file=sys.stderr, flush=True)
-                    if worker.proc.poll() is None:
-                        worker.proc.kill()
-                    worker.proc.wait()
-                    continue
-                with self.lock:
-                    self.idle.append(worker)
-                self.on_change()
-                self._pump()
-                break
+            if not self._restart(worker) and not self.stopping:
+                self.halted = f"worker {worker.index} failed to boot {len(RESTART_DELAYS_S)} times in a row"
+                print(f"snakepit-bridge: {self.halted}; stopping", file=sys.stderr, flush=True)
+                self.on_halt()
+                return
+
+    def _restart(self, worker: Worker) -> bool:
+        """Starts a worker again, after each of RESTART_DELAYS_S until one start succeeds."""
+        for delay in RESTART_DELAYS_S:
+            time.sleep(delay)
+            if self.stopping:
+                return True
+            try:
+                worker.spawn()
+                worker.connect()
+            except Exception as e:  # noqa: BLE001 - try again after the next delay
+                print(f"snakepit-bridge: restarting worker {worker.index} failed: {e}", file=sys.stderr, flush=True)
+                if worker.proc.poll() is None:
+                    worker.proc.kill()
+                worker.proc.wait()
+                continue
+            with self.lock:
+                self.idle.append(worker)
+            self.on_change()
+            self._pump()
+            return True
+        return False
 
     def _heartbeats(self) -> None:
         """Pings every connected worker; one silent past the timeout is killed (its reader then

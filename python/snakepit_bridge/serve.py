@@ -16,7 +16,9 @@ request is read (admission.py); --health-listen serves only health, without one.
 Watches, connections and streams per connection are capped (flags below). On SIGTERM it drains,
 as Kubernetes expects of a pod: readiness turns NOT_SERVING, every open Session is told
 `draining`, calls not started yet are answered DRAINING (the client runs them elsewhere),
-calls running finish, then it exits 0 — or at --drain-timeout, whatever still runs.
+calls running finish, then it exits 0 — or at --drain-timeout, whatever still runs. The same
+drain, then exit status 3, when a process-profile worker that died cannot boot again (its
+restarts fail five times in a row, over ≈ 11 s: relay.py).
 """
 from __future__ import annotations
 
@@ -47,6 +49,8 @@ DEFAULT_MAX_STREAMS_PER_CONNECTION = 100
 # The health port reads nothing larger: a HealthCheckRequest is a service name.
 HEALTH_MESSAGE_BYTES = 4096
 USAGE_ERROR = 2
+# A process-profile worker that cannot boot again after it died (relay.py's RESTART_DELAYS_S).
+WORKER_BOOT_ERROR = 3
 # The least a drain lasts: calls a client sent before it heard `draining` still arrive, and are
 # answered DRAINING rather than lost with the session.
 DRAIN_LINGER_S = 1.0
@@ -196,6 +200,7 @@ class ThreadCalls:
     """The thread profile: every session's calls on one pool of threads in this process."""
 
     profile = "thread"
+    halted = None  # nothing to boot again: the tools run in this process
 
     def __init__(self, args) -> None:
         from .adapter import discover_tools
@@ -346,6 +351,7 @@ def serve(args) -> int:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
+    calls.on_halt = stop.set
     host = args.listen.rpartition(":")[0]
     print(
         f"snakepit-bridge serving {args.adapter} on {host}:{port} (profile {calls.profile}, capacity {calls.capacity}, "
@@ -369,7 +375,7 @@ def serve(args) -> int:
     calls.stop()
     if probes is not None:
         probes.stop(grace=None)
-    return 0
+    return WORKER_BOOT_ERROR if calls.halted else 0
 
 
 def main(argv: list[str]) -> None:

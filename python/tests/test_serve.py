@@ -331,6 +331,19 @@ def test_process_profile_readiness_is_off_while_no_worker_process_is_up(servers,
     assert json.loads(seen[1][0].result.json) in server.children()
 
 
+def test_process_profile_a_worker_that_cannot_boot_again_stops_the_server_with_status_3(servers, tmp_path):
+    flag = tmp_path / "fail"
+    server = servers("--profile", "process", "--workers", "2", "--adapter", "sample_adapters.FailsWhileFlagged",
+                     env={"SNAKEPIT_TEST_FAIL_FLAG": str(flag)})
+    workers = server.children()
+    flag.touch()  # from now on every start fails, as when a model file went away
+    os.kill(workers[0], 9)
+    assert server.proc.wait(90) == 3, "the server gives up on a worker that fails to boot, and says so by its status"
+    err = server.proc.stderr.read()
+    assert err.count("restarting worker 1 failed") == 5 and "worker 1 failed to boot 5 times in a row; stopping" in err, err
+    assert gone(workers), "the other worker ends with the server"
+
+
 def test_a_frame_that_does_not_decode_ends_only_that_clients_session(servers):
     server = servers(*PROCESS_PROFILE)
     raw = server.channel().stream_stream(f"/{pb.WORKER_SERVICE}/Session", request_serializer=lambda b: b)
