@@ -10,16 +10,14 @@ import os
 import select
 import socket
 import struct
-import sys
 import threading
 import time
 from typing import Any
 
 from . import frames
-from .control import exit_now
 from .idlewait import IdleWait
 from .parts import Landed, PartialCalls, read_varint
-from .session import BRIDGE_FAILURE_EXIT, BadFrame, decode_client_frame
+from .session import client_frame_or_exit
 
 HEADER = struct.Struct(">I")
 READ_BYTES = 256 * 1024
@@ -33,14 +31,6 @@ class FrameError(Exception):
 
 class Gone(Exception):
     """Node closed the connection or it broke."""
-
-
-def frame_error_exit(message: str) -> None:
-    try:
-        print(f"snakepit worker: {message}; exiting to be replaced", file=sys.stderr)
-        sys.stderr.flush()
-    finally:
-        exit_now(BRIDGE_FAILURE_EXIT)
 
 
 class LandedFrame:
@@ -109,14 +99,14 @@ class FrameSocket:
         while True:
             raw = self.buffered()
             if raw is not None:
-                return decode_or_exit(raw)
+                return client_frame_or_exit(raw)
             if len(buf) >= 4 and 4 + self._length() - len(buf) > READ_BYTES:
                 size = self._length()
                 landed = self._land_part(size)
                 if landed is not None:
                     return landed
                 raw = self._read_large(size)
-                return None if raw is None else decode_or_exit(raw)
+                return None if raw is None else client_frame_or_exit(raw)
             if not self._fill():
                 return None
 
@@ -259,9 +249,3 @@ class FrameSocket:
         except OSError as e:
             raise Gone() from e
 
-
-def decode_or_exit(raw: bytes) -> Any:
-    try:
-        return decode_client_frame(raw)
-    except BadFrame as e:
-        frame_error_exit(str(e))

@@ -25,12 +25,12 @@ from typing import Any, Callable
 from .context import HostCalls
 from .credit import Credits
 from .dispatch import Dispatcher, cancelled_reply, unstarted_reply
-from .framesocket import FrameError, FrameSocket, Gone, decode_or_exit, frame_error_exit
+from .framesocket import FrameError, FrameSocket, Gone
 from .idlewait import IdleWait
 from .parts import PartialCalls
 from .started import StartedCalls, Unrecorded
 from .tokens import same_token
-from .session import BadFrame, InFlight, decode_client_frame, fatal, runnable_calls, with_context
+from .session import BadFrame, InFlight, client_frame_or_exit, decode_client_frame, exit_to_be_replaced, fatal, runnable_calls, with_context
 
 # Until a connection has shown the token it may send only this much, and a frame error from it
 # closes that connection rather than ending the worker.
@@ -143,7 +143,7 @@ class LaneProcessSession:
         except (Gone, KeyboardInterrupt):
             raise  # SIGINT stops the worker as on the gRPC lane (worker.main), not as a failure
         except FrameError as e:
-            frame_error_exit(str(e))
+            exit_to_be_replaced(str(e))
         except BaseException:  # noqa: BLE001
             fatal("the local lane's process session")
         finally:
@@ -251,7 +251,7 @@ class LaneProcessSession:
         except Gone:
             return  # the main thread sees it too
         except FrameError as e:
-            frame_error_exit(str(e))
+            exit_to_be_replaced(str(e))
         except BaseException:  # noqa: BLE001
             fatal("the local lane's watcher")
 
@@ -259,7 +259,7 @@ class LaneProcessSession:
         while self.running and not self.ended:
             raw = self.fs.buffered()
             if raw is not None:
-                frame = decode_or_exit(raw)
+                frame = client_frame_or_exit(raw)
             else:
                 if self.wake_r in self.fs.readable(self.wake_r):
                     os.read(self.wake_r, 4096)

@@ -29,9 +29,9 @@ from typing import Callable
 from .context import HostCalls
 from .credit import Credits
 from .dispatch import Dispatcher, cancelled_reply, error_reply, unstarted_reply
-from .framesocket import FrameError, FrameSocket, Gone, frame_error_exit
+from .framesocket import FrameError, FrameSocket, Gone
 from .parts import PartialCalls
-from .session import InFlight, fatal, runnable_calls, with_context
+from .session import InFlight, exit_to_be_replaced, fatal, runnable_calls, with_context
 
 # How often the watcher looks while calls run. A call that reaches a second look has run at least
 # this long, so the hand-off (≈ 0.1 ms of wake-ups) costs it little; a call arriving meanwhile
@@ -132,7 +132,7 @@ class LaneThreadSession:
         except Gone:
             pass
         except FrameError as e:
-            frame_error_exit(str(e))
+            exit_to_be_replaced(str(e))
         self._end()
 
     def _hand_over_locked(self) -> None:

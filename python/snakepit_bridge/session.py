@@ -37,16 +37,23 @@ DONE = object()  # ends a response stream once what is queued before it is sent
 BRIDGE_FAILURE_EXIT = 70
 
 
-def fatal(where: str) -> None:
-    """Our own code failed: say where on stderr and end the process, to be replaced."""
-    import traceback
-
+def exit_to_be_replaced(why: str, with_traceback: bool = False) -> None:
+    """The stream from Node or our own code failed: nothing after it can be trusted. Says why on
+    stderr and ends the process with BRIDGE_FAILURE_EXIT, to be replaced."""
     try:
-        print(f"snakepit worker: internal failure in {where}; exiting to be replaced", file=sys.stderr)
-        traceback.print_exc(file=sys.stderr)
+        print(f"snakepit worker: {why}; exiting to be replaced", file=sys.stderr)
+        if with_traceback:
+            import traceback
+
+            traceback.print_exc(file=sys.stderr)
         sys.stderr.flush()
     finally:
         exit_now(BRIDGE_FAILURE_EXIT)
+
+
+def fatal(where: str) -> None:
+    """Our own code failed: say where, with the traceback, and end the process."""
+    exit_to_be_replaced(f"internal failure in {where}", with_traceback=True)
 
 
 class BadFrame(ValueError):
@@ -67,11 +74,7 @@ def client_frame_or_exit(data: bytes) -> Any:
     try:
         return decode_client_frame(data)
     except BadFrame as e:
-        try:
-            print(f"snakepit worker: {e}; exiting to be replaced", file=sys.stderr)
-            sys.stderr.flush()
-        finally:
-            exit_now(BRIDGE_FAILURE_EXIT)
+        exit_to_be_replaced(str(e))
 
 
 def read_frames(request_iterator, on_frame: Callable[[Any], None], where: str) -> None:
