@@ -5,7 +5,8 @@ import { KEY } from './protoFields.js';
 import { type ClientFrame, ERROR_FIELDS, type HostReplyMessage } from './sessionMessages.js';
 
 // Each field's key from the table generated from the proto, as a module constant: every call's
-// frame is written with them. Each is one byte (fields 1 to 15), as the sizes below count it.
+// frame is written with them. Each is one byte (fields 1 to 15), as the sizes below count it
+// (a longer one fails test/sessionCodec.test.ts's byte-for-byte comparison).
 const { json: VALUE_JSON, blobs: VALUE_BLOBS } = KEY.Value;
 const { id: CALL_ID, tool: CALL_TOOL, args: CALL_ARGS, stream: CALL_STREAM, args_size: CALL_ARGS_SIZE } = KEY.Call;
 const { timeout_ms: CALL_TIMEOUT_MS, session_id: CALL_SESSION_ID, window: CALL_WINDOW } = KEY.Call;
