@@ -1,7 +1,20 @@
 // ClientFrame encoding, written out by hand (see sessionMessages.ts): sizes first, then one
 // buffer written front to back — no nested buffers, no copies.
 import type { WireValue } from './codec.js';
-import { type ClientFrame, ERROR_FIELDS, type HostReplyMessage, LEN } from './sessionMessages.js';
+import { KEY } from './protoFields.js';
+import { type ClientFrame, ERROR_FIELDS, type HostReplyMessage } from './sessionMessages.js';
+
+// Each field's key from the table generated from the proto, as a module constant: every call's
+// frame is written with them. Each is one byte (fields 1 to 15), as the sizes below count it
+// (a longer one fails test/sessionCodec.test.ts's byte-for-byte comparison).
+const { json: VALUE_JSON, blobs: VALUE_BLOBS } = KEY.Value;
+const { id: CALL_ID, tool: CALL_TOOL, args: CALL_ARGS, stream: CALL_STREAM, args_size: CALL_ARGS_SIZE } = KEY.Call;
+const { timeout_ms: CALL_TIMEOUT_MS, session_id: CALL_SESSION_ID, window: CALL_WINDOW } = KEY.Call;
+const { calls: FRAME_CALLS, cancels: FRAME_CANCELS, parts: FRAME_PARTS, pings: FRAME_PINGS } = KEY.ClientFrame;
+const { token: FRAME_TOKEN, host_replies: FRAME_HOST_REPLIES, credits: FRAME_CREDITS, reclaims: FRAME_RECLAIMS } = KEY.ClientFrame;
+const { id: PART_ID, data: PART_DATA } = KEY.ArgsPart;
+const { id: CREDIT_ID, chunks: CREDIT_CHUNKS } = KEY.Credit;
+const { id: HOST_REPLY_ID, result: HOST_REPLY_RESULT, error: HOST_REPLY_ERROR } = KEY.HostReply;
 
 function varintSize(value: number): number {
   let size = 1;
@@ -25,8 +38,8 @@ export function valueSize(value: WireValue): number {
  */
 export function valuePieces(value: WireValue): Buffer[] {
   const pieces: Buffer[] = [];
-  if (value.json.length) pieces.push(...fieldPieces(0x0a, value.json));
-  for (const blob of value.blobs) pieces.push(...fieldPieces(0x12, blob));
+  if (value.json.length) pieces.push(...fieldPieces(VALUE_JSON, value.json));
+  for (const blob of value.blobs) pieces.push(...fieldPieces(VALUE_BLOBS, blob));
   return pieces;
 }
 
@@ -92,70 +105,70 @@ export function encodeClientFrame(frame: ClientFrame): Buffer {
 
   const w = new Writer(total);
   frame.calls.forEach((call, i) => {
-    w.buffer[w.pos++] = 0x0a; // ClientFrame.calls
+    w.buffer[w.pos++] = FRAME_CALLS;
     w.varint(callSizes[i]);
-    w.buffer[w.pos++] = 0x08; // Call.id
+    w.buffer[w.pos++] = CALL_ID;
     w.varint(call.id);
-    w.buffer[w.pos++] = 0x12; // Call.tool
+    w.buffer[w.pos++] = CALL_TOOL;
     w.varint(toolSizes[i]);
     w.pos += w.buffer.write(call.tool, w.pos);
     if (call.args) {
-      w.buffer[w.pos++] = 0x1a; // Call.args
+      w.buffer[w.pos++] = CALL_ARGS;
       w.varint(argSizes[i]);
-      if (call.args.json.length) w.bytes(0x0a, call.args.json); // Value.json
-      for (const blob of call.args.blobs) w.bytes(0x12, blob); // Value.blobs
+      if (call.args.json.length) w.bytes(VALUE_JSON, call.args.json);
+      for (const blob of call.args.blobs) w.bytes(VALUE_BLOBS, blob);
     }
     if (call.stream) {
-      w.buffer[w.pos++] = 0x20; // Call.stream
+      w.buffer[w.pos++] = CALL_STREAM;
       w.buffer[w.pos++] = 1;
     }
     if (call.argsSize) {
-      w.buffer[w.pos++] = 0x28; // Call.args_size
+      w.buffer[w.pos++] = CALL_ARGS_SIZE;
       w.varint(call.argsSize);
     }
     if (call.timeoutMs) {
-      w.buffer[w.pos++] = 0x30; // Call.timeout_ms
+      w.buffer[w.pos++] = CALL_TIMEOUT_MS;
       w.varint(call.timeoutMs);
     }
     if (sessionSizes[i]) {
-      w.buffer[w.pos++] = 0x3a; // Call.session_id
+      w.buffer[w.pos++] = CALL_SESSION_ID;
       w.varint(sessionSizes[i]);
       w.pos += w.buffer.write(call.sessionId!, w.pos);
     }
     if (call.window) {
-      w.buffer[w.pos++] = 0x40; // Call.window
+      w.buffer[w.pos++] = CALL_WINDOW;
       w.varint(call.window);
     }
   });
   if (cancelSize) {
-    w.buffer[w.pos++] = 0x12; // ClientFrame.cancels, packed
+    w.buffer[w.pos++] = FRAME_CANCELS; // packed
     w.varint(cancelSize);
     for (const id of frame.cancels) w.varint(id);
   }
   frame.parts.forEach((part, i) => {
-    w.buffer[w.pos++] = 0x1a; // ClientFrame.parts
+    w.buffer[w.pos++] = FRAME_PARTS;
     w.varint(partSizes[i]);
-    w.buffer[w.pos++] = 0x08; // ArgsPart.id
+    w.buffer[w.pos++] = PART_ID;
     w.varint(part.id);
-    w.bytes(0x12, part.data); // ArgsPart.data
+    w.bytes(PART_DATA, part.data);
   });
   if (pingSize) {
-    w.buffer[w.pos++] = 0x22; // ClientFrame.pings, packed
+    w.buffer[w.pos++] = FRAME_PINGS; // packed
     w.varint(pingSize);
     for (const seq of frame.pings!) w.varint(seq);
   }
-  if (frame.token) w.bytes(0x2a, frame.token); // ClientFrame.token
-  for (const reply of hostReplies) w.bytes(0x32, reply); // ClientFrame.host_replies
+  if (frame.token) w.bytes(FRAME_TOKEN, frame.token);
+  for (const reply of hostReplies) w.bytes(FRAME_HOST_REPLIES, reply);
   frame.credits?.forEach((credit, i) => {
-    w.buffer[w.pos++] = 0x3a; // ClientFrame.credits
+    w.buffer[w.pos++] = FRAME_CREDITS;
     w.varint(creditSizes[i]);
-    w.buffer[w.pos++] = 0x08; // Credit.id
+    w.buffer[w.pos++] = CREDIT_ID;
     w.varint(credit.id);
-    w.buffer[w.pos++] = 0x10; // Credit.chunks
+    w.buffer[w.pos++] = CREDIT_CHUNKS;
     w.varint(credit.chunks);
   });
   if (reclaimSize) {
-    w.buffer[w.pos++] = 0x42; // ClientFrame.reclaims, packed
+    w.buffer[w.pos++] = FRAME_RECLAIMS; // packed
     w.varint(reclaimSize);
     for (const id of frame.reclaims!) w.varint(id);
   }
@@ -165,16 +178,16 @@ export function encodeClientFrame(frame: ClientFrame): Buffer {
 /** HostReply{id, result: Value | error: CallError}: rare and small, so simply built from parts. */
 function encodeHostReply(reply: HostReplyMessage): Buffer {
   const id = new Writer(1 + varintSize(reply.id));
-  id.buffer[id.pos++] = 0x08; // HostReply.id
+  id.buffer[id.pos++] = HOST_REPLY_ID;
   id.varint(reply.id);
   const parts: Buffer[] = [id.buffer];
-  if (reply.result) parts.push(...fieldPieces(0x12, Buffer.concat(valuePieces(reply.result)))); // HostReply.result
+  if (reply.result) parts.push(...fieldPieces(HOST_REPLY_RESULT, Buffer.concat(valuePieces(reply.result))));
   if (reply.error) {
     const error: Buffer[] = [];
-    ERROR_FIELDS.forEach((name, index) => {
-      if (name && reply.error![name]) error.push(...fieldPieces((index << 3) | LEN, Buffer.from(reply.error![name])));
-    });
-    parts.push(...fieldPieces(0x1a, Buffer.concat(error))); // HostReply.error
+    for (const name of ERROR_FIELDS) {
+      if (reply.error[name]) error.push(...fieldPieces(KEY.CallError[name], Buffer.from(reply.error[name])));
+    }
+    parts.push(...fieldPieces(HOST_REPLY_ERROR, Buffer.concat(error)));
   }
   return Buffer.concat(parts);
 }
@@ -197,11 +210,11 @@ export function encodePartFrame(id: number, slices: Buffer[]): Buffer[] {
   for (const slice of slices) dataSize += slice.length;
   const partSize = 1 + varintSize(id) + fieldSize(dataSize);
   const head = new Writer(1 + varintSize(partSize) + 1 + varintSize(id) + 1 + varintSize(dataSize));
-  head.buffer[head.pos++] = 0x1a; // ClientFrame.parts
+  head.buffer[head.pos++] = FRAME_PARTS;
   head.varint(partSize);
-  head.buffer[head.pos++] = 0x08; // ArgsPart.id
+  head.buffer[head.pos++] = PART_ID;
   head.varint(id);
-  head.buffer[head.pos++] = 0x12; // ArgsPart.data
+  head.buffer[head.pos++] = PART_DATA;
   head.varint(dataSize);
   return [head.buffer, ...slices];
 }

@@ -1,5 +1,6 @@
 // ServerFrame decoding, written out by hand (see sessionMessages.ts).
 import type { WireValue } from './codec.js';
+import { FIELD } from './protoFields.js';
 import {
   type CallErrorMessage,
   ERROR_FIELDS,
@@ -9,6 +10,18 @@ import {
   type ReplyMessage,
   VARINT,
 } from './sessionMessages.js';
+
+// Each field's number from the table generated from the proto, as a module constant: every
+// reply is read with them.
+const { json: VALUE_JSON, blobs: VALUE_BLOBS } = FIELD.Value;
+const { id: REPLY_ID, result: REPLY_RESULT, chunk: REPLY_CHUNK, error: REPLY_ERROR, end: REPLY_END, progress: REPLY_PROGRESS } = FIELD.Reply;
+const { seq: PONG_SEQ, pid: PONG_PID, in_flight: PONG_IN_FLIGHT, gil_enabled: PONG_GIL_ENABLED } = FIELD.HeartbeatReply;
+const { capacity: PONG_CAPACITY, draining: PONG_DRAINING } = FIELD.HeartbeatReply;
+const { id: HOST_CALL_ID, call_id: HOST_CALL_CALL_ID, name: HOST_CALL_NAME, args: HOST_CALL_ARGS } = FIELD.HostCall;
+const { replies: FRAME_REPLIES, pongs: FRAME_PONGS, host_calls: FRAME_HOST_CALLS, draining: FRAME_DRAINING } = FIELD.ServerFrame;
+/** CallError's fields by number. */
+const ERROR_BY_NUMBER: (keyof CallErrorMessage | undefined)[] = [];
+for (const name of ERROR_FIELDS) ERROR_BY_NUMBER[FIELD.CallError[name]] = name;
 
 // Every read is bounded by the end of its (sub)message, and every loop advances by at least one
 // byte, so no input can make the decoder hang or read outside the frame. Anything that is not a
@@ -124,10 +137,10 @@ function readValue(r: Reader): WireValue {
   while (r.pos < r.end) {
     const key = r.key();
     const field = key >>> 3;
-    if (field === 1) {
+    if (field === VALUE_JSON) {
       r.expect(key, LEN, 'Value.json');
       json = r.slice(...r.span());
-    } else if (field === 2) {
+    } else if (field === VALUE_BLOBS) {
       r.expect(key, LEN, 'Value.blobs');
       blobs.push(r.slice(...r.span()));
     } else r.skip(key & 7);
@@ -139,11 +152,10 @@ function readError(r: Reader): CallErrorMessage {
   const error: CallErrorMessage = { code: '', type: '', message: '', traceback: '' };
   while (r.pos < r.end) {
     const key = r.key();
-    const field = key >>> 3;
-    if (field >= 1 && field <= 4) {
-      const name = ERROR_FIELDS[field];
+    const name = ERROR_BY_NUMBER[key >>> 3];
+    if (name !== undefined) {
       r.expect(key, LEN, `CallError.${name}`);
-      error[name as keyof CallErrorMessage] = r.text(...r.span());
+      error[name] = r.text(...r.span());
     } else r.skip(key & 7);
   }
   return error;
@@ -155,30 +167,30 @@ function readReply(r: Reader): ReplyMessage {
   while (r.pos < r.end) {
     const key = r.key();
     switch (key >>> 3) {
-      case 1:
+      case REPLY_ID:
         r.expect(key, VARINT, 'Reply.id');
         reply.id = r.varint();
         break;
-      case 2: // result
-      case 3: // chunk
-        r.expect(key, LEN, key >>> 3 === 2 ? 'Reply.result' : 'Reply.chunk');
-        reply.outcome = key >>> 3 === 2 ? 'result' : 'chunk';
+      case REPLY_RESULT:
+      case REPLY_CHUNK:
+        r.expect(key, LEN, key >>> 3 === REPLY_RESULT ? 'Reply.result' : 'Reply.chunk');
+        reply.outcome = key >>> 3 === REPLY_RESULT ? 'result' : 'chunk';
         reply.value = readValue(r.sub(...r.span()));
         reply.error = undefined;
         break;
-      case 4:
+      case REPLY_ERROR:
         r.expect(key, LEN, 'Reply.error');
         reply.outcome = 'error';
         reply.error = readError(r.sub(...r.span()));
         reply.value = undefined;
         break;
-      case 5:
+      case REPLY_END:
         r.expect(key, VARINT, 'Reply.end');
         reply.outcome = 'end';
         reply.value = reply.error = undefined;
         r.skipVarint();
         break;
-      case 6:
+      case REPLY_PROGRESS:
         r.expect(key, LEN, 'Reply.progress');
         reply.outcome = 'progress';
         reply.value = readValue(r.sub(...r.span()));
@@ -198,27 +210,27 @@ function readPong(r: Reader): HeartbeatReply {
   while (r.pos < r.end) {
     const key = r.key();
     switch (key >>> 3) {
-      case 1:
+      case PONG_SEQ:
         r.expect(key, VARINT, 'HeartbeatReply.seq');
         pong.seq = r.varint();
         break;
-      case 2:
+      case PONG_PID:
         r.expect(key, VARINT, 'HeartbeatReply.pid');
         pong.pid = r.varint();
         break;
-      case 3:
+      case PONG_IN_FLIGHT:
         r.expect(key, VARINT, 'HeartbeatReply.in_flight');
         pong.in_flight = r.varint();
         break;
-      case 4:
+      case PONG_GIL_ENABLED:
         r.expect(key, VARINT, 'HeartbeatReply.gil_enabled');
         pong.gil_enabled = r.varint() !== 0;
         break;
-      case 5:
+      case PONG_CAPACITY:
         r.expect(key, VARINT, 'HeartbeatReply.capacity');
         pong.capacity = r.varint();
         break;
-      case 6:
+      case PONG_DRAINING:
         r.expect(key, VARINT, 'HeartbeatReply.draining');
         pong.draining = r.varint() !== 0;
         break;
@@ -234,19 +246,19 @@ function readHostCall(r: Reader): HostCallMessage {
   while (r.pos < r.end) {
     const key = r.key();
     switch (key >>> 3) {
-      case 1:
+      case HOST_CALL_ID:
         r.expect(key, VARINT, 'HostCall.id');
         call.id = r.varint();
         break;
-      case 2:
+      case HOST_CALL_CALL_ID:
         r.expect(key, VARINT, 'HostCall.call_id');
         call.callId = r.varint();
         break;
-      case 3:
+      case HOST_CALL_NAME:
         r.expect(key, LEN, 'HostCall.name');
         call.name = r.text(...r.span());
         break;
-      case 4:
+      case HOST_CALL_ARGS:
         r.expect(key, LEN, 'HostCall.args');
         call.args = readValue(r.sub(...r.span()));
         break;
@@ -273,16 +285,16 @@ export function decodeServerFrame(buffer: Buffer, pongs?: HeartbeatReply[], host
   while (r.pos < r.end) {
     const key = r.key();
     const field = key >>> 3;
-    if (field === 1) {
+    if (field === FRAME_REPLIES) {
       r.expect(key, LEN, 'ServerFrame.replies');
       replies.push(readReply(r.sub(...r.span())));
-    } else if (field === 2 && pongs) {
+    } else if (field === FRAME_PONGS && pongs) {
       r.expect(key, LEN, 'ServerFrame.pongs');
       pongs.push(readPong(r.sub(...r.span())));
-    } else if (field === 3 && hostCalls) {
+    } else if (field === FRAME_HOST_CALLS && hostCalls) {
       r.expect(key, LEN, 'ServerFrame.host_calls');
       hostCalls.push(readHostCall(r.sub(...r.span())));
-    } else if (field === 4 && flags) {
+    } else if (field === FRAME_DRAINING && flags) {
       r.expect(key, VARINT, 'ServerFrame.draining');
       flags.draining = r.varint() !== 0;
     } else r.skip(key & 7);

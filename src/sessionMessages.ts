@@ -3,9 +3,11 @@
 // (clientFrames.ts, serverFrames.ts): it reads straight into these shapes, values as slices of
 // the frame, and decodes a tiny reply in about a third of the reflection codec's time (0.16 vs
 // 0.51 µs here; both small beside a call). The messages are exactly those of
-// proto/snakepit.proto; test/sessionCodec.test.ts checks both directions against the
-// reflection codec, and test/wireFuzz.test.ts fuzzes the decoder.
+// proto/snakepit.proto, whose field numbers and keys the codec takes from protoFields.ts,
+// generated from it; test/sessionCodec.test.ts checks both directions against the reflection
+// codec, and test/wireFuzz.test.ts fuzzes the decoder.
 import type { WireValue } from './codec.js';
+import { FIELD } from './protoFields.js';
 
 /**
  * The version of the protocol between Node and the Python bridge: these frames and the fd-3
@@ -100,5 +102,5 @@ export interface ReplyMessage {
 export const LEN = 2;
 export const VARINT = 0;
 
-/** CallError's fields by number. */
-export const ERROR_FIELDS = ['', 'code', 'type', 'message', 'traceback'] as const;
+/** CallError's fields, in the proto's order. */
+export const ERROR_FIELDS = Object.keys(FIELD.CallError) as (keyof typeof FIELD.CallError)[];

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import * as protoLoader from '@grpc/proto-loader';
-import { decodeServerFrame, encodeClientFrame, FrameDecodeError, valuePieces } from '../src/sessionCodec.js';
+import { decodeServerFrame, encodeClientFrame, encodePartFrame, FrameDecodeError, valuePieces } from '../src/sessionCodec.js';
 import { checkNoLeaks } from './helpers.js';
 
 const protoFile = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'proto', 'snakepit.proto');
@@ -160,4 +160,50 @@ test('call context fields, stream credits, host replies, progress and host calls
   const replies = decodeServerFrame(frame, undefined, hostCalls);
   assert.deepEqual(replies.map((r) => [r.id, r.outcome, r.value?.json.toString()]), [[4, 'progress', '{"done":1}']]);
   assert.deepEqual(hostCalls.map((c) => [c.id, c.callId, c.name, c.args.json.toString(), c.args.blobs]), [[2 ** 34, 4, 'lookup ✓', '{"k":1}', [Buffer.from([9])]]]);
+});
+
+test('every ClientFrame field is written byte for byte as the reflection codec writes it', () => {
+  // The reflection codec writes a field it is given even at its default, so only set fields are given.
+  const json = Buffer.from('{"a":{"$bytes":0}}');
+  const ours = encodeClientFrame({
+    calls: [
+      { id: 9, tool: 'ctx ✓', args: { json, blobs: [Buffer.from([1, 2]), Buffer.alloc(0)] }, argsSize: 0, stream: true, timeoutMs: 2 ** 31 - 1, sessionId: 'chat', window: 64 },
+      { id: 2 ** 40, tool: 'big', args: undefined, argsSize: 70_000, stream: false },
+    ],
+    cancels: [5, 2 ** 33],
+    parts: [{ id: 2 ** 40, data: Buffer.from('abc') }],
+    pings: [1, 300],
+    token: Buffer.from('token'),
+    hostReplies: [{ id: 3, result: { json, blobs: [Buffer.from([7])] } }, { id: 4, error: { code: 'NODE_ERROR', type: '', message: 'bad ✗', traceback: 'at x' } }],
+    credits: [{ id: 9, chunks: 32 }],
+    reclaims: [7, 2 ** 35],
+  });
+  const theirs = session.requestSerialize({
+    calls: [
+      { id: 9, tool: 'ctx ✓', args: { json, blobs: [Buffer.from([1, 2]), Buffer.alloc(0)] }, stream: true, timeout_ms: 2 ** 31 - 1, session_id: 'chat', window: 64 },
+      { id: 2 ** 40, tool: 'big', args_size: 70_000 },
+    ],
+    cancels: [5, 2 ** 33],
+    parts: [{ id: 2 ** 40, data: Buffer.from('abc') }],
+    pings: [1, 300],
+    token: Buffer.from('token'),
+    host_replies: [{ id: 3, result: { json, blobs: [Buffer.from([7])] } }, { id: 4, error: { code: 'NODE_ERROR', message: 'bad ✗', traceback: 'at x' } }],
+    credits: [{ id: 9, chunks: 32 }],
+    reclaims: [7, 2 ** 35],
+  });
+  assert.equal(ours.toString('hex'), theirs.toString('hex'));
+  const part = Buffer.concat(encodePartFrame(2 ** 33, [Buffer.from('ab'), Buffer.alloc(200, 1)]));
+  assert.equal(part.toString('hex'), session.requestSerialize({ parts: [{ id: 2 ** 33, data: Buffer.concat([Buffer.from('ab'), Buffer.alloc(200, 1)]) }] }).toString('hex'));
+});
+
+test("a bridge server's pong fields and its draining flag read as the .proto definition writes them", () => {
+  const bytes = session.responseSerialize({
+    pongs: [{ seq: 3, pid: 77, in_flight: 2, gil_enabled: false, capacity: 16, draining: true }],
+    draining: true,
+  });
+  const pongs: unknown[] = [];
+  const flags = { draining: false };
+  assert.deepEqual(decodeServerFrame(bytes, pongs as never, undefined, flags), []);
+  assert.deepEqual(pongs, [{ seq: 3, pid: 77, in_flight: 2, gil_enabled: false, capacity: 16, draining: true }]);
+  assert.equal(flags.draining, true);
 });

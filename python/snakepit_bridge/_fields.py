@@ -1,4 +1,5 @@
-"""proto/snakepit.proto, field by field: the table wire.py reads and writes the messages from.
+"""proto/snakepit.proto, field by field: the table wire.py reads and writes the messages from,
+and fieldkeys.py gives the frames written out by hand their keys from.
 
 Per message, its fields in the proto's order: (name, number, type, repeated, oneof), where type
 is a scalar's proto type or a message's name, and oneof names the oneof the field belongs to.

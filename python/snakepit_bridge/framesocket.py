@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 from . import frames
+from .fieldkeys import key
 from .idlewait import IdleWait
 from .parts import Landed, PartialCalls, read_varint
 from .session import client_frame_or_exit
@@ -23,6 +24,8 @@ HEADER = struct.Struct(">I")
 READ_BYTES = 256 * 1024
 # The longest head of a frame holding one ArgsPart: keys and varints before the part's bytes.
 PART_HEAD_MAX = 23
+# The keys of that head, read once: ClientFrame.parts, ArgsPart.id, ArgsPart.data.
+_FRAME_PARTS, _PART_ID, _PART_DATA = key("ClientFrame", "parts"), key("ArgsPart", "id"), key("ArgsPart", "data")
 
 
 class FrameError(Exception):
@@ -166,13 +169,13 @@ class FrameSocket:
                 return None
         end = 4 + size
         try:
-            if buf[4] != 0x1A:  # ClientFrame.parts
+            if buf[4] != _FRAME_PARTS:
                 return None
             part_size, pos = read_varint(buf, 5)
-            if pos + part_size != end or buf[pos] != 0x08:  # ArgsPart.id
+            if pos + part_size != end or buf[pos] != _PART_ID:
                 return None
             call_id, pos = read_varint(buf, pos + 1)
-            if buf[pos] != 0x12:  # ArgsPart.data
+            if buf[pos] != _PART_DATA:
                 return None
             data_size, pos = read_varint(buf, pos + 1)
         except ValueError:

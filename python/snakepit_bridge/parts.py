@@ -12,6 +12,10 @@ import io
 from typing import Any, NamedTuple
 
 from .dispatch import too_large_reply
+from .fieldkeys import key
+
+# The keys a Value's two fields start with, read once.
+_JSON, _BLOBS = key("Value", "json"), key("Value", "blobs")
 
 
 class AssembledValue(NamedTuple):
@@ -107,7 +111,7 @@ class _Collecting:
     def _open_field(self) -> None:
         """Starts the field whose header `head` holds, once all of it is there."""
         head = self.head
-        if head[0] not in (0x0A, 0x12):
+        if head[0] != _JSON and head[0] != _BLOBS:
             raise ValueError(f"unexpected field key {head[0]:#x} at byte {self.received - len(head)}")
         if len(head) == 1 or head[-1] & 0x80:
             if len(head) > 11:
@@ -123,7 +127,7 @@ class _Collecting:
 
     def _close_field(self) -> None:
         field, self.field = self.field, None
-        if field.key == 0x0A:
+        if field.key == _JSON:
             self.json = field.value()
         else:
             self.blobs.append(field.value())

@@ -55,7 +55,7 @@ NEEDS = {
     "test_thread_profile.py::test_numpy_matmul": [("numpy", "it runs a NumPy tool")],
     "test_thread_profile.py::test_safety_checks_report_pandas": [("pandas", "it runs a pandas tool")],
     "test_install.py": [("mypy", "it pip-installs mypy, the user's type checker, beside the bridge")],
-    "test_descriptor.py": [("grpc_tools", "it compiles proto/ to check the generated field table")],
+    "test_descriptor.py": [("grpc_tools", "it compiles proto/ to check the generated field tables")],
     "test_wire_protobuf.py": [("grpc_tools", "it compiles proto/ into protobuf's classes to check wire.py against them")],
     "test_codec.py": [("numpy", "it checks NumPy arrays")],
 }

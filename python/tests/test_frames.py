@@ -51,3 +51,31 @@ def test_progress_and_host_calls():
     (call,) = frame.host_calls
     assert (call.id, call.call_id, call.name) == (2**33, 5, "lookup ✓")
     assert call.args.json == b'{"key":{"$bytes":0}}' and list(call.args.blobs) == [b"\x00\x01"]
+
+
+def test_every_frame_is_byte_for_byte_what_wire_writes():
+    """The keys frames.py writes by hand are the table's: each frame is exactly the bytes wire.py
+    (which reads its field numbers from the same table, and which test_wire_protobuf.py holds to
+    protobuf) writes for the same message."""
+    big = b"y" * 70_000  # written as Pieces
+    replies = [
+        (frames.result(300, b'{"a":1}'), pb.Reply(id=300, result=pb.Value(json=b'{"a":1}'))),  # the tiny result
+        (frames.result(2**40, b"[0]", [b"\x00\xff", b""]), pb.Reply(id=2**40, result=pb.Value(json=b"[0]", blobs=[b"\x00\xff", b""]))),
+        (frames.result(5, b"", [b"b"]), pb.Reply(id=5, result=pb.Value(blobs=[b"b"]))),
+        (frames.chunk(6, big, [big]), pb.Reply(id=6, chunk=pb.Value(json=big, blobs=[big]))),
+        (frames.progress(7, b'{"done":1}'), pb.Reply(id=7, progress=pb.Value(json=b'{"done":1}'))),
+        (frames.error(8, "PYTHON_ERROR", "", "bad ✗", "tb"), pb.Reply(id=8, error=pb.CallError(code="PYTHON_ERROR", message="bad ✗", traceback="tb"))),
+        (frames.end(9), pb.Reply(id=9, end=True)),
+    ]
+    for hand, message in replies:
+        assert frames.single(hand) == pb.ServerFrame(replies=[message]).SerializeToString(), message
+    host_call = frames.host_call(2**33, 4, "lookup ✓", b'{"k":1}', [b"\x01"])
+    assert frames.frame([frames.end(1), host_call, frames.DRAINING]) == pb.ServerFrame(
+        replies=[pb.Reply(id=1, end=True)],
+        host_calls=[pb.HostCall(id=2**33, call_id=4, name="lookup ✓", args=pb.Value(json=b'{"k":1}', blobs=[b"\x01"]))],
+        draining=True,
+    ).SerializeToString()
+    pong = pb.HeartbeatReply(seq=2**35, pid=4_000_000, in_flight=3, gil_enabled=True)
+    assert frames.pong(2**35, 4_000_000, 3, True) == pb.ServerFrame(pongs=[pong]).SerializeToString()
+    pong = pb.ServerFrame.FromString(frames.pong(1, 7, -1, False)).pongs[0]  # in_flight 0 is written out
+    assert (pong.seq, pong.pid, pong.in_flight, pong.gil_enabled) == (1, 7, 0, False)
