@@ -94,7 +94,7 @@ class Tool:
             func = run_async
         self.func = func
 
-    # The signature and its text serve only calls whose arguments do not fit (dispatch.py), so
+    # The signature and its text serve only calls whose arguments do not fit (runner.py), so
     # `inspect` (≈ 15 ms of every worker's start) is imported on that path alone.
     @property
     def signature(self) -> Any:

@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 from .context import HostCalls
 from .credit import Credits
-from .dispatch import Dispatcher, cancelled_reply, unstarted_reply
+from .runner import CallRunner, cancelled_reply, unstarted_reply
 from .framesocket import FrameError, FrameSocket, Gone
 from .idlewait import IdleWait
 from .parts import PartialCalls
@@ -106,16 +106,16 @@ class LaneServer:
 class LaneProcessSession:
     """Process profile: calls run inline on the main thread; see the module's note."""
 
-    def __init__(self, fs: FrameSocket, dispatcher: Dispatcher, in_flight: InFlight, pong: Callable[[int], bytes], idle_poll_s: float = 0.0,
+    def __init__(self, fs: FrameSocket, runner: CallRunner, in_flight: InFlight, pong: Callable[[int], bytes], idle_poll_s: float = 0.0,
                  started: StartedCalls | Unrecorded = Unrecorded()):
         self.fs = fs
         self.started = started
-        self.dispatcher = dispatcher
+        self.runner = runner
         self.in_flight = in_flight
         self.pong = pong
         self.cancelled: set[int] = set()  # cancels of calls not yet come, or streaming
         self.queue: deque = deque()  # (call, args, deadline) ready to run, in order; touched under the baton
-        self.partial = PartialCalls(dispatcher.max_message)
+        self.partial = PartialCalls(runner.max_message)
         fs.part_sink = self.partial
         fs.idle = IdleWait(idle_poll_s) if idle_poll_s > 0 else None
         self.baton = threading.Lock()  # whoever holds it reads the socket
@@ -125,7 +125,7 @@ class LaneProcessSession:
         self.eof = False
         self.wake_r, self.wake_w = os.pipe()
         self.poke = threading.Event()  # the watcher should read now, not at its next interval
-        self.host = HostCalls(fs.write, dispatcher.max_message, self.poke.set)
+        self.host = HostCalls(fs.write, runner.max_message, self.poke.set)
         self.credits = Credits(self.poke.set)
 
     def serve(self, first) -> None:
@@ -196,7 +196,7 @@ class LaneProcessSession:
                 write(unstarted_reply(cid))
 
     def _run_queued(self) -> None:
-        d, cancelled, write = self.dispatcher, self.cancelled, self.fs.write_reply
+        d, cancelled, write = self.runner, self.cancelled, self.fs.write_reply
         while self.queue:
             call, args, deadline = self.queue.popleft()
             cid = call.id

@@ -28,7 +28,7 @@ from typing import Callable
 
 from .context import HostCalls
 from .credit import Credits
-from .dispatch import Dispatcher, cancelled_reply, error_reply, unstarted_reply
+from .runner import CallRunner, cancelled_reply, error_reply, unstarted_reply
 from .framesocket import FrameError, FrameSocket, Gone
 from .parts import PartialCalls
 from .session import InFlight, exit_to_be_replaced, fatal, runnable_calls, with_context
@@ -46,16 +46,16 @@ QUEUED, RUNNING, CANCELLED = 0, 1, 2
 class LaneThreadSession:
     """Thread profile on the local lane; see the module's note."""
 
-    def __init__(self, fs: FrameSocket, dispatcher: Dispatcher, slots: int, in_flight: InFlight, pong: Callable[[int], bytes]):
+    def __init__(self, fs: FrameSocket, runner: CallRunner, slots: int, in_flight: InFlight, pong: Callable[[int], bytes]):
         self.fs = fs
-        self.dispatcher = dispatcher
+        self.runner = runner
         self.slots = slots
         self.in_flight = in_flight
         self.pong = pong
-        self.partial = PartialCalls(dispatcher.max_message)  # the leader's only
+        self.partial = PartialCalls(runner.max_message)  # the leader's only
         fs.part_sink = self.partial
         self.reply = fs.reply_or_drop
-        self.host = HostCalls(self._send_field, dispatcher.max_message, self._read_now)
+        self.host = HostCalls(self._send_field, runner.max_message, self._read_now)
         self.credits = Credits(self._read_now)
         lock = threading.Lock()  # guards everything below
         self._turn = threading.Condition(lock)  # idle call threads wait here
@@ -260,7 +260,7 @@ class LaneThreadSession:
             self.in_flight.add(-1)
 
     def _run(self, call, args, deadline: float | None) -> None:
-        d, reply, cid = self.dispatcher, self.reply, call.id
+        d, reply, cid = self.runner, self.reply, call.id
         try:
             tool, kwargs = d.prepare(call, args)
             if tool is None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 from typing import Any, NamedTuple
 
-from .dispatch import too_large_reply
+from .runner import too_large_reply
 from .fieldkeys import key
 
 # The keys a Value's two fields start with, read once.
@@ -19,7 +19,7 @@ _JSON, _BLOBS = key("Value", "json"), key("Value", "blobs")
 
 
 class AssembledValue(NamedTuple):
-    """A Value (proto) read from a large call's buffer: what dispatch needs of a message."""
+    """A Value (proto) read from a large call's buffer: what the call runner needs of a message."""
 
     json: bytes
     blobs: list

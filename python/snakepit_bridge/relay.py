@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterator
 
 from . import frames
 from . import wire
-from .dispatch import cancelled_reply, error_reply
+from .runner import cancelled_reply, error_reply
 from .parts import PartialCalls
 from .relay_worker import Worker, kill_group
 from .session import DONE, outgoing_frames, read_frames, runnable_calls

@@ -204,7 +204,7 @@ class ThreadCalls:
 
     def __init__(self, args) -> None:
         from .adapter import discover_tools
-        from .dispatch import Dispatcher
+        from .runner import CallRunner
         from .session import InFlight
 
         cls = load_adapter_class(args.adapter)
@@ -217,14 +217,14 @@ class ThreadCalls:
             checker = SafetyChecker(lambda message: print(f"snakepit-bridge: {message}", file=sys.stderr, flush=True))
         self.tools = list(tools)
         self.capacity = args.threads
-        self._dispatcher = Dispatcher(tools, checker, args.max_message_bytes)
+        self._runner = CallRunner(tools, checker, args.max_message_bytes)
         self._pool = ThreadPoolExecutor(max_workers=args.threads, thread_name_prefix="snakepit-tool")
         self._in_flight = InFlight()
 
     def session(self):
         from .session import ThreadSession
 
-        return ThreadSession(self._dispatcher, self._pool, self._in_flight)
+        return ThreadSession(self._runner, self._pool, self._in_flight)
 
     def in_flight(self) -> int:
         return max(self._in_flight.value, 0)

@@ -24,7 +24,7 @@ from . import wire
 from .context import Context, HostCalls, deadline_of
 from .control import exit_now
 from .credit import Credits
-from .dispatch import Dispatcher, cancelled_reply, error_reply, unstarted_reply
+from .runner import CallRunner, cancelled_reply, error_reply, unstarted_reply
 from .started import StartedCalls, Unrecorded
 from .parts import PartialCalls
 
@@ -165,9 +165,9 @@ class ThreadSession:
     # Per-call states, guarded by self._lock.
     QUEUED, RUNNING, CANCELLED = 0, 1, 2
 
-    def __init__(self, dispatcher: Dispatcher, pool: ThreadPoolExecutor, in_flight: InFlight,
+    def __init__(self, runner: CallRunner, pool: ThreadPoolExecutor, in_flight: InFlight,
                  started: StartedCalls | Unrecorded = Unrecorded()):
-        self.dispatcher = dispatcher
+        self.runner = runner
         self.started = started  # kept only when calls run one at a time (the process profile)
         self.pool = pool
         self.in_flight = in_flight
@@ -177,8 +177,8 @@ class ThreadSession:
         self._calls: dict[int, int] = {}  # id -> state, for calls without a final reply yet
         self._reading = True
         self._closed = False  # the RPC itself ended (client cancelled or went away)
-        self.partial = PartialCalls(dispatcher.max_message)  # touched by the reader thread only
-        self.host = HostCalls(self._out.put, dispatcher.max_message)
+        self.partial = PartialCalls(runner.max_message)  # touched by the reader thread only
+        self.host = HostCalls(self._out.put, runner.max_message)
         self.credits = Credits()
         # A bridge server that drains answers new calls DRAINING instead of running them (serve.py).
         self.refusing: Callable[[], bool] | None = None
@@ -215,7 +215,7 @@ class ThreadSession:
                 self._out.put(DONE)
 
     def _take(self, frame) -> None:
-        d = self.dispatcher
+        d = self.runner
         for reply in frame.host_replies:
             self.host.deliver(reply)
         for credit in frame.credits:
@@ -288,12 +288,12 @@ class ThreadSession:
             if stream:
                 room = self.credits.open(cid, window)
                 try:
-                    for reply in self.dispatcher.run_stream(cid, tool, kwargs, lambda: self._cancelled(cid), room):
+                    for reply in self.runner.run_stream(cid, tool, kwargs, lambda: self._cancelled(cid), room):
                         self._reply(reply)
                 finally:
                     self.credits.close(cid)
             else:
-                self._reply(self.dispatcher.run_unary(cid, tool, kwargs))
+                self._reply(self.runner.run_unary(cid, tool, kwargs))
             self._finish(cid)
         except BaseException as e:  # noqa: BLE001 - the tool's own failures are replies already
             # Our own code failed around this call: answer it anyway, and serve on.

@@ -222,7 +222,7 @@ def register(server, servicer, with_hello: bool = False, request_deserializer=No
 def serve(args, control: Control, token: bytes):
     """Start serving; returns the started server once `ready` is sent."""
     from .adapter import discover_tools
-    from .dispatch import Dispatcher
+    from .runner import CallRunner
     from .session import InFlight
 
     check_address(args.address)
@@ -240,17 +240,17 @@ def serve(args, control: Control, token: bytes):
         from .safety import SafetyChecker
 
         checker = SafetyChecker(control.send)
-    dispatcher = Dispatcher(tools, checker, args.max_message_bytes)
+    runner = CallRunner(tools, checker, args.max_message_bytes)
     in_flight = InFlight()
     if args.transport == "local":
-        server, address = serve_lane(args, token, dispatcher, in_flight)
+        server, address = serve_lane(args, token, runner, in_flight)
     else:
         pool = None
         if args.profile == "thread":
             from concurrent.futures import ThreadPoolExecutor  # not for the process profile: ~10 ms at start
 
             pool = ThreadPoolExecutor(max_workers=args.threads, thread_name_prefix="snakepit-tool")
-        server, address = serve_grpc(args, token, dispatcher, pool, in_flight)
+        server, address = serve_grpc(args, token, runner, pool, in_flight)
 
     control.send({
         "type": "ready",
@@ -283,7 +283,7 @@ def gil_warning(args, module: str) -> dict:
     }
 
 
-def serve_lane(args, token: bytes, dispatcher, in_flight):
+def serve_lane(args, token: bytes, runner, in_flight):
     from . import frames
     from .lane import LaneProcessSession, LaneServer
     from .started import started_calls
@@ -293,10 +293,10 @@ def serve_lane(args, token: bytes, dispatcher, in_flight):
     if args.profile == "thread":
         from .lanethreads import LaneThreadSession
 
-        make_session = lambda fs: LaneThreadSession(fs, dispatcher, args.threads, in_flight, pong)  # noqa: E731
+        make_session = lambda fs: LaneThreadSession(fs, runner, args.threads, in_flight, pong)  # noqa: E731
     else:
         started = started_calls(args.started_file)
-        make_session = lambda fs: LaneProcessSession(fs, dispatcher, in_flight, pong, args.idle_poll_us / 1e6, started)  # noqa: E731
+        make_session = lambda fs: LaneProcessSession(fs, runner, in_flight, pong, args.idle_poll_us / 1e6, started)  # noqa: E731
     path = args.address[len("unix:"):]
     if path.startswith("//"):
         path = path[2:]
@@ -307,7 +307,7 @@ def serve_lane(args, token: bytes, dispatcher, in_flight):
     return server, args.address
 
 
-def serve_grpc(args, token: bytes, dispatcher, pool, in_flight):
+def serve_grpc(args, token: bytes, runner, pool, in_flight):
     from concurrent.futures import ThreadPoolExecutor
 
     import grpc  # imported here so a missing grpcio is reported as a startup_error
@@ -318,7 +318,7 @@ def serve_grpc(args, token: bytes, dispatcher, pool, in_flight):
     # The process profile runs its calls on one thread, one at a time in the order sent.
     calls = pool or ThreadPoolExecutor(max_workers=1, thread_name_prefix="snakepit-tool")
     started = started_calls(args.started_file) if pool is None else Unrecorded()
-    session_factory = lambda: ThreadSession(dispatcher, calls, in_flight, started=started)  # noqa: E731
+    session_factory = lambda: ThreadSession(runner, calls, in_flight, started=started)  # noqa: E731
 
     server = grpc.server(
         ThreadPoolExecutor(max_workers=HANDLER_THREADS, thread_name_prefix="snakepit-grpc"),

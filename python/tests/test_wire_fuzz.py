@@ -20,7 +20,7 @@ import pytest
 from snakepit_bridge import BaseAdapter, session, tool
 from snakepit_bridge import wire as pb
 from snakepit_bridge.adapter import discover_tools
-from snakepit_bridge.dispatch import Dispatcher
+from snakepit_bridge.runner import CallRunner
 from snakepit_bridge.frames import _varint
 from snakepit_bridge.parts import PartialCalls
 from snakepit_bridge.session import BadFrame, InFlight, ThreadSession, decode_client_frame
@@ -203,7 +203,7 @@ def _serve(make_session, frames, timeout: float = 60.0) -> list[bytes]:
 
 def test_fuzzed_client_frames_are_refused_clearly_or_handled(no_fatal):
     rng = random.Random(SEED)
-    dispatcher = Dispatcher(discover_tools(Fuzzed()), None, MAX_MESSAGE)
+    runner = CallRunner(discover_tools(Fuzzed()), None, MAX_MESSAGE)
     started = time.perf_counter()
     inputs = _inputs(rng, 100_000)
     frames, refused = _decode_all(inputs)
@@ -211,14 +211,14 @@ def test_fuzzed_client_frames_are_refused_clearly_or_handled(no_fatal):
     # The process profile's session (one thread) takes them all; the thread profile's a share.
     one = ThreadPoolExecutor(max_workers=1)
     try:
-        process_out = _serve(lambda: ThreadSession(dispatcher, one, InFlight()), frames)
+        process_out = _serve(lambda: ThreadSession(runner, one, InFlight()), frames)
     finally:
         one.shutdown(wait=True)
     _check_replies(process_out, frames)
     threaded = frames[:20_000]
     pool = ThreadPoolExecutor(max_workers=4)
     try:
-        thread_out = _serve(lambda: ThreadSession(dispatcher, pool, InFlight()), threaded)
+        thread_out = _serve(lambda: ThreadSession(runner, pool, InFlight()), threaded)
     finally:
         pool.shutdown(wait=True)
     _check_replies(thread_out, threaded)

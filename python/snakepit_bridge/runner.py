@@ -86,7 +86,9 @@ class _TooLarge(Exception):
         self.reply = reply
 
 
-class Dispatcher:
+class CallRunner:
+    """Runs single calls of one adapter's tools (find, check, run, encode) for every kind of session."""
+
     def __init__(self, tools: dict, checker=None, max_message: int = 256 * 1024 * 1024):
         self.tools = tools
         self._available = ", ".join(sorted(tools)) or "(none)"
