@@ -24,13 +24,13 @@ from typing import Any, Callable
 
 from .context import HostCalls
 from .credit import Credits
-from .runner import CallRunner, cancelled_reply, unstarted_reply
+from .runner import CallRunner, cancelled_reply
 from .framesocket import FrameError, FrameSocket, Gone
 from .idlewait import IdleWait
 from .parts import PartialCalls
 from .started import StartedCalls, Unrecorded
 from .tokens import same_token
-from .session import BadFrame, InFlight, client_frame_or_exit, decode_client_frame, exit_to_be_replaced, fatal, runnable_calls, with_context
+from .session import BadFrame, FrameHandling, InFlight, client_frame_or_exit, decode_client_frame, exit_to_be_replaced, fatal, with_context
 
 # Until a connection has shown the token it may send only this much, and a frame error from it
 # closes that connection rather than ending the worker.
@@ -103,7 +103,7 @@ class LaneServer:
         self._stopped.set()
 
 
-class LaneProcessSession:
+class LaneProcessSession(FrameHandling):
     """Process profile: calls run inline on the main thread; see the module's note."""
 
     def __init__(self, fs: FrameSocket, runner: CallRunner, in_flight: InFlight, pong: Callable[[int], bytes], idle_poll_s: float = 0.0,
@@ -159,41 +159,24 @@ class LaneProcessSession:
             os.close(self.wake_r)
             os.close(self.wake_w)
 
-    def _take(self, frame) -> None:
-        """Applies one frame: pings, cancels, then calls and parts. Called holding the baton."""
-        write = self.fs.write_reply
-        if frame.pings or frame.host_replies or frame.credits or frame.cancels or frame.reclaims:  # most frames hold calls alone
-            self._take_control(frame)
-        ready, refused = runnable_calls(frame, self.partial)
-        for reply in refused:
-            write(reply)
-        self.queue.extend(ready)
+    # FrameHandling's _take applies a frame; it is called holding the baton.
+    def _send(self, reply) -> None:
+        self.fs.write_reply(reply)
 
-    def _take_control(self, frame) -> None:
-        """A frame's pings, answers from Node, credits and cancels."""
-        write = self.fs.write_reply
-        for seq in frame.pings:
-            self.fs.write(self.pong(seq))
-        for reply in frame.host_replies:
-            self.host.deliver(reply)
-        for credit in frame.credits:
-            self.credits.grant(credit.id, credit.chunks)
-        for cid in frame.cancels:
-            if self.partial.drop(cid):
-                write(cancelled_reply(cid))  # its arguments were still arriving
-                continue
-            queued = next((entry for entry in self.queue if entry[0].id == cid), None)
-            if queued is not None:
-                self.queue.remove(queued)
-                write(cancelled_reply(cid))
-            else:
-                self.cancelled.add(cid)
-        for cid in frame.reclaims:
-            queued = next((entry for entry in self.queue if entry[0].id == cid), None)
-            if queued is not None:
-                self.queue.remove(queued)
-            if queued is not None or self.partial.drop(cid):
-                write(unstarted_reply(cid))
+    def _pong(self, seq: int) -> None:
+        self.fs.write(self.pong(seq))
+
+    def _drop_unstarted(self, cid: int, cancel: bool) -> bool:
+        queued = next((entry for entry in self.queue if entry[0].id == cid), None)
+        if queued is not None:
+            self.queue.remove(queued)
+            return True
+        if cancel:
+            self.cancelled.add(cid)  # running (a stream notices), or not come yet
+        return False
+
+    def _accept(self, ready: list) -> None:
+        self.queue.extend(ready)
 
     def _run_queued(self) -> None:
         d, cancelled, write = self.runner, self.cancelled, self.fs.write_reply

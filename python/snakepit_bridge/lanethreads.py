@@ -28,10 +28,10 @@ from typing import Callable
 
 from .context import HostCalls
 from .credit import Credits
-from .runner import CallRunner, cancelled_reply, error_reply, unstarted_reply
+from .runner import CallRunner, error_reply
 from .framesocket import FrameError, FrameSocket, Gone
 from .parts import PartialCalls
-from .session import InFlight, exit_to_be_replaced, fatal, runnable_calls, with_context
+from .session import FrameHandling, InFlight, exit_to_be_replaced, fatal, with_context
 
 # How often the watcher looks while calls run. A call that reaches a second look has run at least
 # this long, so the hand-off (≈ 0.1 ms of wake-ups) costs it little; a call arriving meanwhile
@@ -43,7 +43,7 @@ WATCH_LINGER_S = 0.05
 QUEUED, RUNNING, CANCELLED = 0, 1, 2
 
 
-class LaneThreadSession:
+class LaneThreadSession(FrameHandling):
     """Thread profile on the local lane; see the module's note."""
 
     def __init__(self, fs: FrameSocket, runner: CallRunner, slots: int, in_flight: InFlight, pong: Callable[[int], bytes]):
@@ -194,38 +194,21 @@ class LaneThreadSession:
         self._done.set()
 
     # -- the leader's part ----------------------------------------------------------------
-    def _take(self, frame) -> None:
-        """Applies one frame: pings, Node's answers, credits, cancels and reclaims, then queues its calls."""
-        write, reply = self.fs.write, self.reply
-        for seq in frame.pings:
-            write(self.pong(seq))
-        for answer in frame.host_replies:
-            self.host.deliver(answer)
-        for credit in frame.credits:
-            self.credits.grant(credit.id, credit.chunks)
-        cancels = frame.cancels
-        for cid in cancels:
-            if self.partial.drop(cid) or self._drop_queued(cid, cancel=True):
-                reply(cancelled_reply(cid))  # it never started: answered now, so Node frees the slot
-        for cid in frame.reclaims:
-            if self.partial.drop(cid) or self._drop_queued(cid, cancel=False):
-                reply(unstarted_reply(cid))
-        ready, refused = runnable_calls(frame, self.partial)
-        for r in refused:
-            reply(r)
-        if not ready:
-            return
-        if cancels:
-            for entry in [e for e in ready if e[0].id in cancels]:
-                ready.remove(entry)  # given up in the frame that brought it
-                reply(cancelled_reply(entry[0].id))
+    # FrameHandling's _take applies a frame; the leader calls it.
+    def _send(self, reply) -> None:
+        self.reply(reply)
+
+    def _pong(self, seq: int) -> None:
+        self.fs.write(self.pong(seq))
+
+    def _accept(self, ready: list) -> None:
         self.in_flight.add(len(ready))
         with self._turn:
             for entry in ready:
                 self._calls[entry[0].id] = QUEUED
             self._queue.extend(ready)
 
-    def _drop_queued(self, cid: int, cancel: bool) -> bool:
+    def _drop_unstarted(self, cid: int, cancel: bool) -> bool:
         """Drops a call that has not started (True); a running one is marked cancelled if `cancel`."""
         with self._turn:
             state = self._calls.get(cid)

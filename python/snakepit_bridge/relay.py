@@ -20,14 +20,14 @@ import tempfile
 import threading
 import time
 from collections import deque
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 from . import frames
 from . import wire
-from .runner import cancelled_reply, error_reply
+from .runner import error_reply
 from .parts import PartialCalls
 from .relay_worker import Worker, kill_group
-from .session import DONE, outgoing_frames, read_frames, runnable_calls
+from .session import DONE, StreamSession
 
 # The waits before each restart of a worker that died. One whose restarts all fail in a row
 # cannot boot (its adapter's import or __init__ keeps failing): the relay halts, and the server
@@ -116,16 +116,18 @@ class Relay:
     def _find_running(self, session: "RelaySession", node_id: int) -> Job | None:
         return next((j for j in self.running.values() if j.session is session and j.node_id == node_id), None)
 
-    def cancel(self, session: "RelaySession", node_id: int) -> None:
+    def drop_unstarted(self, session: "RelaySession", node_id: int, cancel: bool) -> bool:
+        """Drops a Session's call still waiting for a worker (True); with `cancel`, one running is
+        cancelled on its worker instead."""
         with self.lock:
             queued = next((j for j in self.queue if j.session is session and j.node_id == node_id), None)
             if queued is not None:
                 self.queue.remove(queued)
+                return True
             running = self._find_running(session, node_id)
-        if queued is not None:
-            session.finish(cancelled_reply(node_id))
-        elif running is not None:
+        if cancel and running is not None:
             running.worker.send(wire.ClientFrame(cancels=[running.worker_id]))
+        return False
 
     def to_running(self, session: "RelaySession", node_id: int, frame_of: Callable[[int], Any]) -> None:
         """Sends `frame_of(worker's call id)` to the worker running this Session's call, if one does."""
@@ -273,28 +275,29 @@ def _forwarded(job: Job):
                      session_id=call.session_id, window=call.window)
 
 
-class RelaySession:
+class RelaySession(StreamSession):
     """One client's Session on a process-profile server: frames in, replies out, as session.py's
     ThreadSession, but its calls run on the relay's workers."""
 
+    reader_name = "the relay session reader"
+
     def __init__(self, relay: Relay):
+        super().__init__()
         self.relay = relay
-        self._out: queue.SimpleQueue = queue.SimpleQueue()
         self.partial = PartialCalls(relay.max_message)  # touched by the reader thread only
-        self.refusing: Callable[[], bool] | None = None  # set by a draining server (serve.py)
         self._host_ids: dict[int, tuple[Worker, int]] = {}  # our host call id → (worker, its id)
         self._next_host_id = 1
         self._host_lock = threading.Lock()
-        self._closed = False
-        self._lock = threading.Lock()
-        self._reading = True
         self._unanswered = 0  # calls given to the relay without a final reply yet
+
+    def _all_answered(self) -> bool:
+        return not self._unanswered
 
     def put(self, item) -> None:
         if not self._closed:
             self._out.put(item)
 
-    announce = put
+    _send = put
 
     def finish(self, reply) -> None:
         """Sends a call's final reply; the stream ends after the last one once the client is done."""
@@ -305,9 +308,6 @@ class RelaySession:
         if done:
             self._out.put(DONE)
 
-    def end(self) -> None:
-        self._out.put(DONE)
-
     def forward_host_call(self, worker: Worker, host_call, node_call_id: int) -> None:
         with self._host_lock:
             ours = self._next_host_id
@@ -315,52 +315,30 @@ class RelaySession:
             self._host_ids[ours] = (worker, host_call.id)
         self.put(frames.host_call(ours, node_call_id, host_call.name, host_call.args.json, host_call.args.blobs))
 
-    def serve(self, request_iterator, context) -> Iterator[Any]:
-        context.add_callback(self._on_rpc_done)
-        threading.Thread(target=self._read, args=(request_iterator,), name="snakepit-relay-session", daemon=True).start()
-        return outgoing_frames(self._out)
+    def _rpc_ended(self) -> None:
+        self.relay.session_ended(self)  # nobody hears this Session's calls now
 
-    def _on_rpc_done(self) -> None:
-        self._closed = True
-        self.relay.session_ended(self)
-        self._out.put(DONE)
+    def _deliver(self, answer) -> None:
+        """Node's answer to a worker's call into Node goes back to that worker, under its own id."""
+        with self._host_lock:
+            target = self._host_ids.pop(answer.id, None)
+        if target is not None:
+            worker, their_id = target
+            answer.id = their_id
+            worker.send(wire.ClientFrame(host_replies=[answer]))
 
-    def _read(self, request_iterator) -> None:
-        try:
-            read_frames(request_iterator, self._take, "the relay session reader")
-        finally:
-            with self._lock:
-                self._reading = False
-                done = not self._unanswered
-            if done:
-                self._out.put(DONE)
+    def _grant(self, credit) -> None:
+        self.relay.to_running(self, credit.id, lambda wid: wire.ClientFrame(credits=[wire.Credit(id=wid, chunks=credit.chunks)]))
 
-    def _take(self, frame) -> None:
-        relay = self.relay
-        for reply in frame.host_replies:
-            with self._host_lock:
-                target = self._host_ids.pop(reply.id, None)
-            if target is not None:
-                worker, their_id = target
-                reply.id = their_id
-                worker.send(wire.ClientFrame(host_replies=[reply]))
-        for credit in frame.credits:
-            relay.to_running(self, credit.id, lambda wid, c=credit: wire.ClientFrame(credits=[wire.Credit(id=wid, chunks=c.chunks)]))
-        for cid in frame.cancels:
-            if self.partial.drop(cid):
-                self.put(cancelled_reply(cid))  # its arguments were still arriving
-            else:
-                relay.cancel(self, cid)
-        ready, refused = runnable_calls(frame, self.partial)
-        for reply in refused:
-            self.put(reply)
+    def _drop_unstarted(self, cid: int, cancel: bool) -> bool:
+        if not self.relay.drop_unstarted(self, cid, cancel):
+            return False
+        with self._lock:
+            self._unanswered -= 1  # the caller answers it; the reader still reads, so the stream goes on
+        return True
+
+    def _accept(self, ready: list) -> None:
         for call, args, deadline in ready:
-            if self.refusing is not None and self.refusing():
-                self.put(error_reply(call.id, "DRAINING", "Draining", "the bridge server is draining"))
-                continue
-            if call.id in frame.cancels:
-                self.put(cancelled_reply(call.id))  # given up in the frame that brought it
-                continue
             with self._lock:
                 self._unanswered += 1
-            relay.submit(Job(self, call, args, deadline))
+            self.relay.submit(Job(self, call, args, deadline))

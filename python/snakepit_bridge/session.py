@@ -161,27 +161,103 @@ class InFlight:
             self.value += n
 
 
-class ThreadSession:
-    # Per-call states, guarded by self._lock.
-    QUEUED, RUNNING, CANCELLED = 0, 1, 2
+class FrameHandling:
+    """What every session does with a ClientFrame, whoever runs its calls.
 
-    def __init__(self, runner: CallRunner, pool: ThreadPoolExecutor, in_flight: InFlight,
-                 started: StartedCalls | Unrecorded = Unrecorded()):
-        self.runner = runner
-        self.started = started  # kept only when calls run one at a time (the process profile)
-        self.pool = pool
-        self.in_flight = in_flight
+    Four sessions read Node's frames: the local lane's process and thread sessions (lane.py,
+    lanethreads.py), the gRPC session of a thread worker or a thread-profile server (below), and
+    a process-profile server's relay session (relay.py). How a call runs and where a reply goes
+    differ; how a frame is applied, and in what order, is the same: pings, Node's answers to
+    host calls, stream credits, cancels, reclaims, then the new calls — refused while a server
+    drains, answered CANCELLED when the frame that brought them also gave them up.
+    """
+
+    partial: PartialCalls
+    # A bridge server that drains answers new calls DRAINING instead of running them (serve.py).
+    refusing: Callable[[], bool] | None = None
+
+    # -- what each session says how to do ---------------------------------------------------
+    def _send(self, reply: Any) -> None:
+        """One reply (a ServerFrame field) to Node."""
+        raise NotImplementedError
+
+    def _pong(self, seq: int) -> None:
+        """Over gRPC a worker's liveness is the Heartbeat RPC's: a ping on the Session goes unanswered."""
+
+    def _deliver(self, answer: Any) -> None:
+        self.host.deliver(answer)  # type: ignore[attr-defined]
+
+    def _grant(self, credit: Any) -> None:
+        self.credits.grant(credit.id, credit.chunks)  # type: ignore[attr-defined]
+
+    def _drop_unstarted(self, cid: int, cancel: bool) -> bool:
+        """Drops the call if it has not started (True: the caller answers it); with `cancel`, a
+        running one is told to stop instead (it answers itself)."""
+        raise NotImplementedError
+
+    def _accept(self, ready: list) -> None:
+        """Runs (or queues) the frame's calls, as (call, args, deadline), in order."""
+        raise NotImplementedError
+
+    # -- the frame --------------------------------------------------------------------------
+    def _take(self, frame: Any) -> None:
+        if frame.pings or frame.host_replies or frame.credits or frame.cancels or frame.reclaims:  # most frames hold calls alone
+            self._take_control(frame)
+        ready, refused = runnable_calls(frame, self.partial)
+        for reply in refused:
+            self._send(reply)
+        if not ready:
+            return
+        if self.refusing is not None and self.refusing():
+            for call, _args, _deadline in ready:
+                self._send(error_reply(call.id, "DRAINING", "Draining", "the bridge server is draining"))
+            return
+        if frame.cancels:
+            given_up = [entry for entry in ready if entry[0].id in frame.cancels]
+            for entry in given_up:
+                ready.remove(entry)
+                self._send(cancelled_reply(entry[0].id))  # given up in the frame that brought it
+        if ready:
+            self._accept(ready)
+
+    def _take_control(self, frame: Any) -> None:
+        for seq in frame.pings:
+            self._pong(seq)
+        for answer in frame.host_replies:
+            self._deliver(answer)
+        for credit in frame.credits:
+            self._grant(credit)
+        for cid in frame.cancels:
+            # Not started (its arguments still arriving, or queued): answered now, so Node frees the slot.
+            if self.partial.drop(cid) or self._drop_unstarted(cid, cancel=True):
+                self._send(cancelled_reply(cid))
+        for cid in frame.reclaims:
+            if self.partial.drop(cid) or self._drop_unstarted(cid, cancel=False):
+                self._send(unstarted_reply(cid))
+
+
+class StreamSession(FrameHandling):
+    """A Session RPC over gRPC: a reader thread applies the client's frames, and the replies go
+    out as the response stream, which ends once the client is done and every call is answered
+    (or the RPC itself ends). The thread session below and the relay's (relay.py) are two."""
+
+    reader_name = "the session reader"
+
+    def __init__(self) -> None:
         self._out: queue.SimpleQueue = queue.SimpleQueue()
-        self._reply = self._out.put  # where a running call's replies go: the response stream
         self._lock = threading.Lock()
-        self._calls: dict[int, int] = {}  # id -> state, for calls without a final reply yet
         self._reading = True
         self._closed = False  # the RPC itself ended (client cancelled or went away)
-        self.partial = PartialCalls(runner.max_message)  # touched by the reader thread only
-        self.host = HostCalls(self._out.put, runner.max_message)
-        self.credits = Credits()
-        # A bridge server that drains answers new calls DRAINING instead of running them (serve.py).
-        self.refusing: Callable[[], bool] | None = None
+
+    def _all_answered(self) -> bool:
+        """Every call taken has had its final reply; called holding self._lock."""
+        raise NotImplementedError
+
+    def _rpc_ended(self) -> None:
+        """The RPC itself ended: nobody reads the replies any more."""
+
+    def _reader_ended(self) -> None:
+        """The client sent its last frame (replies may still be awaited)."""
 
     def announce(self, field: bytes) -> None:
         """Sends a frame field of the server's own (frames.DRAINING) on this session."""
@@ -199,46 +275,51 @@ class ThreadSession:
 
     def _on_rpc_done(self) -> None:
         self._closed = True
-        self.host.close()
+        self._rpc_ended()
         self._out.put(DONE)
 
     def _read(self, request_iterator) -> None:
         try:
-            read_frames(request_iterator, self._take, "the session reader")
+            read_frames(request_iterator, self._take, self.reader_name)
         finally:
-            self.host.close()  # no reply can come any more: tools waiting on Node raise
-            self.credits.release()  # nor credit: streams stop waiting for it
+            self._reader_ended()
             with self._lock:
                 self._reading = False
-                idle = not self._calls
-            if idle:
+                done = self._all_answered()
+            if done:
                 self._out.put(DONE)
 
-    def _take(self, frame) -> None:
-        d = self.runner
-        for reply in frame.host_replies:
-            self.host.deliver(reply)
-        for credit in frame.credits:
-            self.credits.grant(credit.id, credit.chunks)
-        for cid in frame.cancels:
-            if self.partial.drop(cid):
-                self._out.put(cancelled_reply(cid))  # its arguments were still arriving
-            else:
-                self._cancel(cid)
-        for cid in frame.reclaims:
-            if self.partial.drop(cid) or self._reclaim(cid):
-                self._out.put(unstarted_reply(cid))
-        ready, refused = runnable_calls(frame, self.partial)
-        for reply in refused:
-            self._out.put(reply)
+
+class ThreadSession(StreamSession):
+    # Per-call states, guarded by self._lock.
+    QUEUED, RUNNING, CANCELLED = 0, 1, 2
+
+    def __init__(self, runner: CallRunner, pool: ThreadPoolExecutor, in_flight: InFlight,
+                 started: StartedCalls | Unrecorded = Unrecorded()):
+        super().__init__()
+        self.runner = runner
+        self.started = started  # kept only when calls run one at a time (the process profile)
+        self.pool = pool
+        self.in_flight = in_flight
+        self._reply = self._send = self._out.put  # where replies go: the response stream
+        self._calls: dict[int, int] = {}  # id -> state, for calls without a final reply yet
+        self.partial = PartialCalls(runner.max_message)  # touched by the reader thread only
+        self.host = HostCalls(self._out.put, runner.max_message)
+        self.credits = Credits()
+
+    def _all_answered(self) -> bool:
+        return not self._calls
+
+    def _rpc_ended(self) -> None:
+        self.host.close()
+
+    def _reader_ended(self) -> None:
+        self.host.close()  # no reply can come any more: tools waiting on Node raise
+        self.credits.release()  # nor credit: streams stop waiting for it
+
+    def _accept(self, ready: list) -> None:
         for call, args, deadline in ready:
-            if self.refusing is not None and self.refusing():
-                self._out.put(error_reply(call.id, "DRAINING", "Draining", "the bridge server is draining"))
-                continue
-            if frame.cancels and call.id in frame.cancels:
-                self._out.put(cancelled_reply(call.id))  # given up in the frame that brought it
-                continue
-            tool, kwargs = d.prepare(call, args)
+            tool, kwargs = self.runner.prepare(call, args)
             if tool is None:
                 self._out.put(kwargs)
                 continue
@@ -253,27 +334,16 @@ class ThreadSession:
     def _cancelled(self, cid: int) -> bool:
         return self._closed or self._calls.get(cid) == self.CANCELLED
 
-    def _cancel(self, cid: int) -> None:
+    def _drop_unstarted(self, cid: int, cancel: bool) -> bool:
+        # Runs on the reader thread, so the stream cannot end here: no DONE to send.
         with self._lock:
             state = self._calls.get(cid)
-            if state is None or state == self.CANCELLED:
-                return  # already answered, or unknown
-            self._calls[cid] = self.CANCELLED
-            if state == self.RUNNING:
-                return  # a running stream notices and answers CANCELLED; a unary call just finishes
-            del self._calls[cid]
-            done = not self._reading and not self._calls
-        self._out.put(cancelled_reply(cid))  # queued: answer now so Node frees the slot
-        if done:
-            self._out.put(DONE)
-
-    def _reclaim(self, cid: int) -> bool:
-        """Drops a call not started yet; one running or done stays as it is."""
-        with self._lock:
-            if self._calls.get(cid) != self.QUEUED:
-                return False
-            del self._calls[cid]
-        return True
+            if state == self.QUEUED:
+                del self._calls[cid]
+                return True
+            if cancel and state == self.RUNNING:
+                self._calls[cid] = self.CANCELLED  # a running stream notices and answers; a unary call just finishes
+            return False
 
     def _run(self, cid: int, tool, kwargs: dict, stream: bool, window: int) -> None:
         try:

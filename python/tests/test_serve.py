@@ -244,6 +244,21 @@ def test_process_profile_runs_each_call_alone_on_one_of_its_workers(servers):
 
 
 
+def test_process_profile_a_reclaimed_call_still_waiting_for_a_worker_is_answered_unstarted(servers):
+    server = servers("--profile", "process", "--workers", "1")
+    stub = WorkerStub(server.channel())
+
+    def requests():
+        yield call_frame(1, "sleep", b'{"seconds": 1}')  # the one worker is busy with this
+        yield call_frame(2, "sleep", b'{"seconds": 0}')
+        yield pb.ClientFrame(reclaims=[2])  # still waiting: Node may run it elsewhere
+        time.sleep(1.5)
+
+    seen = replies_of(stub, requests())
+    assert seen[2][0].error.code == "UNSTARTED", seen[2]
+    assert seen[1][0].WhichOneof("outcome") == "result"
+
+
 def test_process_profile_relays_a_stream_chunk_by_chunk_under_the_clients_call_id(servers):
     server = servers("--profile", "process", "--workers", "1", "--adapter", "sample_adapters.Calc")
     stub = WorkerStub(server.channel())
