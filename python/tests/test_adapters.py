@@ -1,5 +1,8 @@
 """Tool discovery, decorators, and the ThreadSafeAdapter helpers."""
+import os
 import threading
+
+from conftest import PYTHON_DIR
 
 from snakepit_bridge import BaseAdapter, ThreadSafeAdapter, thread_safe_method, tool
 from snakepit_bridge import base_adapter_threaded
@@ -215,5 +218,8 @@ def test_discovery_of_plain_tools_does_not_import_inspect():
         "assert tools['add'].wants_ctx and tools['gen'].streaming and tools['add'].description == 'Add.'\n"
         "print('inspect' in sys.modules)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    # The bridge from this tree, as conftest.py puts it on sys.path: not every interpreter the
+    # suite runs on has it installed.
+    env = {**os.environ, "PYTHONPATH": str(PYTHON_DIR)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
     assert out.stdout.strip() == "False"
