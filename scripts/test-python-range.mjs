@@ -1,27 +1,47 @@
 #!/usr/bin/env node
-// Runs the bridge's Python tests against both ends of the grpcio range its gRPC extra declares,
-// and of the protobuf releases its wire reader is checked against:
+// Runs the bridge's Python tests whose outcome can depend on grpcio or protobuf against both ends
+// of the grpcio range its gRPC extra declares, and of the protobuf releases its wire reader is
+// checked against:
 //
 //   oldest  Debian 12's python3-grpcio and python3-protobuf on the system's /usr/bin/python3
 //           (a virtualenv with --system-site-packages over them); grpcio's must be exactly the
 //           lower bound of python/pyproject.toml;
 //   newest  the newest grpcio and protobuf the package index has, in a virtualenv of python3.
 //
+// Which tests those are is said once, below (RANGE); the others load neither package and run
+// the same anywhere, so the main .venv and every interpreter of scripts/test-pythons.mjs run them.
+//
 // The environments live in .venv-range/<name> and are reused while their stamp matches; the
 // Debian packages are installed with apt-get when missing (as root). Usage:
 //
-//   node scripts/test-python-range.mjs [--refresh] [--only oldest|newest] [-- <pytest args>]
+//   node scripts/test-python-range.mjs [--refresh] [--only oldest|newest] [-- <more pytest args>]
 //
 // --refresh rebuilds the environments, e.g. so that `newest` picks up new releases.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const repo = dirname(dirname(fileURLToPath(import.meta.url)));
 const rangeDir = join(repo, '.venv-range');
 const pyproject = join(repo, 'python', 'pyproject.toml');
+const testsDir = join(repo, 'python', 'tests');
+
+// Every file of python/tests is in one of these. RANGE: a test talks to grpcio (a bridge server,
+// admission, or a worker reached through conftest.py's client, which speaks gRPC wherever grpcio
+// imports) or checks wire.py against protobuf and grpcio-tools' compilation of proto/.
+// ELSEWHERE: nothing loads grpc or google.protobuf (pure modules, the local lane, a fresh
+// virtualenv without the gRPC extra).
+const RANGE = [
+  'test_admission.py', 'test_context.py', 'test_descendants.py', 'test_descriptor.py', 'test_hostile.py',
+  'test_parent_death.py', 'test_serve.py', 'test_thread_profile.py', 'test_wire_protobuf.py', 'test_worker_e2e.py',
+];
+const ELSEWHERE = [
+  'test_adapters.py', 'test_codec.py', 'test_frames.py', 'test_gil.py', 'test_idle_poll.py', 'test_install.py',
+  'test_lane.py', 'test_lane_threads.py', 'test_parts.py', 'test_seed_example.py', 'test_stdlib_only.py',
+  'test_wire.py', 'test_wire_fuzz.py',
+];
 
 const DEBIAN_PYTHON = '/usr/bin/python3';
 // The bridge's dependencies and what its tests need, as Debian 12 packages them.
@@ -157,7 +177,20 @@ function prepare(name, refresh) {
   return { python, versions };
 }
 
+/** Every test file in RANGE or ELSEWHERE, and only there. */
+function checkClassified() {
+  const onDisk = readdirSync(testsDir).filter((f) => /^test_.*\.py$/.test(f));
+  const listed = [...RANGE, ...ELSEWHERE];
+  const unlisted = onDisk.filter((f) => !listed.includes(f));
+  const gone = listed.filter((f) => !onDisk.includes(f));
+  const twice = RANGE.filter((f) => ELSEWHERE.includes(f));
+  if (unlisted.length) fail(`python/tests files in neither RANGE nor ELSEWHERE of scripts/test-python-range.mjs: ${unlisted.join(', ')}`);
+  if (gone.length) fail(`RANGE or ELSEWHERE names files that are not in python/tests: ${gone.join(', ')}`);
+  if (twice.length) fail(`in both RANGE and ELSEWHERE: ${twice.join(', ')}`);
+}
+
 const options = parseArgs(process.argv.slice(2));
+checkClassified();
 const names = options.only ? [options.only] : ['oldest', 'newest'];
 const t0 = Date.now();
 const results = [];
@@ -166,7 +199,7 @@ for (const name of names) {
   const summary = Object.entries(versions).map(([k, v]) => `${k} ${v}`).join(', ');
   log(`${name}: ${summary}`);
   const started = Date.now();
-  const tests = run(python, ['-m', 'pytest', 'python/tests', '-q', '-p', 'no:cacheprovider', ...options.pytestArgs], 'pytest', { rawErr: true });
+  const tests = run(python, ['-m', 'pytest', ...RANGE.map((f) => join('python', 'tests', f)), '-q', '-p', 'no:cacheprovider', ...options.pytestArgs], 'pytest', { rawErr: true });
   results.push({ name, ok: tests.ok, summary, seconds: (Date.now() - started) / 1000 });
 }
 log(`done in ${((Date.now() - t0) / 1000).toFixed(1)} s:`);

@@ -1,6 +1,7 @@
 // The dashboard in a real headless browser (Debian's Chromium via playwright-core; installed by
 // scripts/setup-browser.mjs): after a call and a kill -9, the page shows the worker go
-// busy → ready and crashed → ready, and a screenshot is saved (test/output/dashboard.png).
+// busy → ready and crashed → ready, and a screenshot is saved (test/output/dashboard.png). The page
+// shows the pool's state, the same on either transport, so the pools name one.
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -16,7 +17,7 @@ const CHROMIUM = process.env.SNAKEPIT_CHROMIUM || '/usr/bin/chromium';
 const output = path.join(path.dirname(fileURLToPath(import.meta.url)), 'output');
 
 test('the page shows a worker go busy → ready and crashed → ready, live', async () => {
-  const pit = await startPit({ pools: [{ name: 'web', poolSize: 2, prefetch: 0, adapter: 'sample_adapters.Calc' }] });
+  const pit = await startPit({ pools: [{ name: 'web', poolSize: 2, prefetch: 0, adapter: 'sample_adapters.Calc', transport: 'local' }] });
   const dashboard = await serveDashboard(pit);
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
   try {
@@ -50,7 +51,7 @@ test('the page shows a worker go busy → ready and crashed → ready, live', as
 });
 
 test('with a token, the page opened at ?token= keeps it in a cookie and stays live', async () => {
-  const pit = await startPit({ pools: [{ name: 'web', poolSize: 1, prefetch: 0, adapter: 'sample_adapters.Calc' }] });
+  const pit = await startPit({ pools: [{ name: 'web', poolSize: 1, prefetch: 0, adapter: 'sample_adapters.Calc', transport: 'local' }] });
   const token = 'browser-token-3c1d';
   const dashboard = await serveDashboard(pit, { token });
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });

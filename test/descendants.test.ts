@@ -15,7 +15,8 @@ interface Spawned {
   all: number[];
 }
 
-const POOL = { name: 'd', poolSize: 1, adapter: 'descendant_adapters.Spawner' };
+// The reaper is the same on both transports (the control pipe and the watchdog), so one is named.
+const POOL = { name: 'd', poolSize: 1, adapter: 'descendant_adapters.Spawner', transport: 'local' } as const;
 
 /** Has the tools leave every kind of descendant; returns all their pids, the watchdog's included. */
 async function spawnAll(pit: Snakepit): Promise<{ worker: number; pids: number[] }> {

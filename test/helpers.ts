@@ -17,14 +17,17 @@ const instances: Snakepit[] = [];
 
 /**
  * The transport the suite runs over when a pool names none: SNAKEPIT_TEST_TRANSPORT (`local` or
- * `grpc`; `npm run test:node` runs the suite once with each), else the product's default.
+ * `grpc`), else the product's default. scripts/test-node.mjs runs its `transport` tier once with
+ * each, and the files it runs once with `none`: there a pool that leaves the transport to the
+ * suite is an error, so a file cannot come to depend on the transport and still run only once.
  */
 export const TEST_TRANSPORT = parseTransport(process.env.SNAKEPIT_TEST_TRANSPORT);
+const TRANSPORT_OWN = process.env.SNAKEPIT_TEST_TRANSPORT === 'none';
 
 function parseTransport(value: string | undefined): 'local' | 'grpc' | undefined {
-  if (value === undefined || value === '') return undefined;
+  if (value === undefined || value === '' || value === 'none') return undefined;
   if (value === 'local' || value === 'grpc') return value;
-  throw new Error(`SNAKEPIT_TEST_TRANSPORT=${value}: expected local or grpc`);
+  throw new Error(`SNAKEPIT_TEST_TRANSPORT=${value}: expected local, grpc or none`);
 }
 
 /**
@@ -32,6 +35,12 @@ function parseTransport(value: string | undefined): 'local' | 'grpc' | undefined
  * Worker output stays off the test log unless a test asks for a logger.
  */
 export function createPit(config: SnakepitConfig): Snakepit {
+  if (TRANSPORT_OWN) {
+    const unnamed = config.pools.filter((pool) => pool.workerProfile !== 'remote' && pool.transport === undefined);
+    if (unnamed.length > 0) {
+      throw new Error(`pool ${unnamed.map((pool) => pool.name).join(', ')} names no transport, but this file runs once (SNAKEPIT_TEST_TRANSPORT=none): name it, or move the file to the transport tier of scripts/test-node.mjs`);
+    }
+  }
   const pools = TEST_TRANSPORT ? config.pools.map((pool) => ({ transport: TEST_TRANSPORT, ...pool })) : config.pools;
   const pit = new Snakepit({ logger: false, ...config, pools, python: { ...config.python, pythonPath: ADAPTER_DIRS } });
   instances.push(pit);

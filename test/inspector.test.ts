@@ -60,10 +60,11 @@ test('examples/inspector.ts: the inspector sees the worker go starting → ready
 test('the inspect option takes an inspector object or its observer, and refuses anything else clearly', () => {
   const seen: string[] = [];
   const observer = (event: { type: string }) => seen.push(event.type);
-  createPit({ inspect: { inspect: observer, stop: () => undefined }, pools: [{ name: 'a', poolSize: 1, adapter: 'sample_adapters.Calc' }] });
-  createPit({ inspect: { next: observer }, pools: [{ name: 'a', poolSize: 1, adapter: 'sample_adapters.Calc' }] });
+  const pools = [{ name: 'a', poolSize: 1, adapter: 'sample_adapters.Calc', transport: 'local' as const }];
+  createPit({ inspect: { inspect: observer, stop: () => undefined }, pools });
+  createPit({ inspect: { next: observer }, pools });
   assert.throws(
-    () => createPit({ inspect: { url: 'ws://x' }, pools: [{ name: 'a', poolSize: 1, adapter: 'sample_adapters.Calc' }] }),
+    () => createPit({ inspect: { url: 'ws://x' }, pools }),
     (error: Error & { code?: string }) => error.code === 'INVALID_CONFIG' && /createWebSocketInspector/.test(error.message),
   );
 });

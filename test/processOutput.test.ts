@@ -1,6 +1,7 @@
 // Whatever a tool prints, Node holds a bounded amount of it: `worker:log` lines are capped at
 // 64 KiB, the stderr tail quoted by STARTUP_FAILED at 20 lines of 4 KiB, and a line that never
-// ends is not buffered whole.
+// ends is not buffered whole. Both transports read the worker's output from the same pipes, so the
+// pools name one.
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import test from 'node:test';
@@ -27,7 +28,7 @@ const settledMemory = async () => {
 };
 
 test('a worker:log listener gets each line capped at 64 KiB, marked with its full length', async () => {
-  const pit = await startPit({ pools: [{ name: 'n', poolSize: 1, adapter: 'noisy_adapters.Noisy' }] });
+  const pit = await startPit({ pools: [{ name: 'n', poolSize: 1, adapter: 'noisy_adapters.Noisy', transport: 'local' }] });
   const lines: { stream: string; line: string }[] = [];
   pit.on('worker:log', ({ stream, line }) => lines.push({ stream, line }));
   const ended = (tag: string) => waitFor(() => lines.some((l) => l.line === tag), 20_000, `the line "${tag}"`);
@@ -53,7 +54,7 @@ test('a worker:log listener gets each line capped at 64 KiB, marked with its ful
 });
 
 test('10 × 20 MB lines on stderr and on stdout leave Node memory where it was, also with a line left open', async () => {
-  const pit = await startPit({ pools: [{ name: 'n', poolSize: 1, adapter: 'noisy_adapters.Noisy', requestTimeoutMs: 120_000 }] });
+  const pit = await startPit({ pools: [{ name: 'n', poolSize: 1, adapter: 'noisy_adapters.Noisy', transport: 'local', requestTimeoutMs: 120_000 }] });
   // Counts lines without keeping them, as an application's logger would.
   let seen = 0;
   const tags = new Set<string>();
@@ -106,7 +107,7 @@ test('line breaks split across chunks count once, and a cut never splits a chara
 });
 
 test('STARTUP_FAILED quotes at most the last 20 stderr lines, each cut to 4 KiB', async () => {
-  const pit = createPit({ pools: [{ name: 'b', poolSize: 1, adapter: 'noisy_adapters.NoisyBrokenInit' }] });
+  const pit = createPit({ pools: [{ name: 'b', poolSize: 1, adapter: 'noisy_adapters.NoisyBrokenInit', transport: 'local' }] });
   const error = (await pit.start().then(
     () => assert.fail('start should fail'),
     (e) => e,
@@ -124,7 +125,7 @@ test('STARTUP_FAILED quotes at most the last 20 stderr lines, each cut to 4 KiB'
 checkNoLeaks();
 
 test('a line printed while the worker starts carries its pid, before the pool has it', async () => {
-  const pit = createPit({ pools: [{ name: 'p', poolSize: 1, adapter: 'sample_adapters.PrintsOnInit' }] });
+  const pit = createPit({ pools: [{ name: 'p', poolSize: 1, adapter: 'sample_adapters.PrintsOnInit', transport: 'local' }] });
   const lines: { line: string; pid?: number }[] = [];
   pit.on('worker:log', ({ line, pid }) => lines.push({ line, pid }));
   try {

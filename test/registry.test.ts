@@ -30,7 +30,9 @@ import { checkNoLeaks, createPit, isAlive, startPit, waitFor } from './helpers.j
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const NOBODY = 65534;
-const calc = [{ name: 'calc', poolSize: 1, adapter: 'sample_adapters.Calc' }];
+// Records, private directories and reaping do not depend on the transport; the socket-path tests
+// below name grpc, the rest the local lane.
+const calc = [{ name: 'calc', poolSize: 1, adapter: 'sample_adapters.Calc', transport: 'local' as const }];
 
 // Every test of this file works in its own private runtime directory.
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'snakepit-registry-test-'));

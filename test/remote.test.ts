@@ -49,7 +49,7 @@ test('1000 calls spread across three servers; a local pool beside them in the sa
   const servers = await Promise.all([startServer(pki), startServer(pki), startServer(pki)]);
   const endpoints = servers.map((s) => s.endpoint);
   const pit = createPit({
-    pools: [remotePool(() => endpoints), { name: 'local', poolSize: 1, adapter: 'sample_adapters.Calc' }],
+    pools: [remotePool(() => endpoints), { name: 'local', poolSize: 1, adapter: 'sample_adapters.Calc', transport: 'local' }],
   });
   const ready = new Promise<number>((resolve) => pit.on('pool:ready', (e) => e.pool === 'remote' && resolve(e.capacity)));
   await pit.start();
@@ -246,6 +246,6 @@ test('remote pool options: what is missing or does not apply is INVALID_CONFIG n
   assert.match(local.message, /pools\[0\]\.adapter: does not apply/);
   const badEndpoint = await invalid({ endpoints: 'http://x', token: 't', tls: false });
   assert.match(badEndpoint.message, /pools\[0\]\.endpoints/);
-  const onLocal = await errorOf((async () => startPit({ pools: [{ name: 'l', adapter: 'a.B', token: 't' }] }))());
+  const onLocal = await errorOf((async () => startPit({ pools: [{ name: 'l', adapter: 'a.B', transport: 'local', token: 't' }] }))());
   assert.match(onLocal.message, /pools\[0\]\.token: applies to workerProfile "remote" only/);
 });

@@ -8,7 +8,8 @@ import { checkNoLeaks, errorOf, startPit } from './helpers.js';
 
 checkNoLeaks();
 
-const pool = { name: 'default', poolSize: 1, adapter: 'sample_adapters.Calc' };
+// Call options are checked in Node before a call reaches a worker, so the pool names a transport.
+const pool = { name: 'default', poolSize: 1, adapter: 'sample_adapters.Calc', transport: 'local' } as const;
 const badDurations: unknown[] = [1e12, 2 ** 31, Infinity, NaN, -1, 1.5, '1000'];
 
 function configError(config: unknown): SnakepitError {
