@@ -52,9 +52,14 @@ def cmdline(pid: int) -> str:
 
 def watchdog_of(worker_pid: int) -> int:
     """The watchdog of a live worker: its child named snakepit-watch (reaper.py)."""
-    found = [int(p) for p in os.listdir("/proc") if p.isdigit() and comm(int(p)) == reaper.WATCHDOG_NAME
-             and parent_of(int(p)) == worker_pid]
-    assert len(found) == 1, found
+    found: list[int] = []
+
+    def look() -> bool:  # it names itself just after the fork, which may lag on a busy machine
+        found[:] = [int(p) for p in os.listdir("/proc") if p.isdigit() and comm(int(p)) == reaper.WATCHDOG_NAME
+                    and parent_of(int(p)) == worker_pid]
+        return len(found) == 1
+
+    assert wait_until(look), found
     return found[0]
 
 
@@ -72,11 +77,18 @@ def parent_of(pid: int) -> int | None:
 
 
 def mark_of(pid: int) -> str:
-    """The worker's mark, as an exec'd descendant carries it in its environment."""
-    with open(f"/proc/{pid}/environ", "rb") as f:
-        entries = f.read().split(b"\0")
+    """The worker's mark, as an exec'd descendant carries it in its environment (once it has
+    exec'd: until then it is a fork of the worker, whose own starting environment has none)."""
     prefix = f"{reaper.MARK_ENV}=".encode()
-    return next(e[len(prefix):].decode() for e in entries if e.startswith(prefix))
+    found: list[str] = []
+
+    def look() -> bool:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            found[:] = [e[len(prefix):].decode() for e in f.read().split(b"\0") if e.startswith(prefix)]
+        return bool(found)
+
+    assert wait_until(look), f"process {pid} never showed the worker's mark"
+    return found[0]
 
 
 def marked(mark: str) -> list[int]:
