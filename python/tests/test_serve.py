@@ -249,10 +249,10 @@ def test_process_profile_a_reclaimed_call_still_waiting_for_a_worker_is_answered
     stub = WorkerStub(server.channel())
 
     def requests():
-        yield call_frame(1, "sleep", b'{"seconds": 1}')  # the one worker is busy with this
+        yield call_frame(1, "sleep", b'{"seconds": 3}')  # the one worker is busy with this
         yield call_frame(2, "sleep", b'{"seconds": 0}')
         yield pb.ClientFrame(reclaims=[2])  # still waiting: Node may run it elsewhere
-        time.sleep(1.5)
+        time.sleep(3.5)
 
     seen = replies_of(stub, requests())
     assert seen[2][0].error.code == "UNSTARTED", seen[2]
