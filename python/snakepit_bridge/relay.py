@@ -110,7 +110,11 @@ class Relay:
 
     def submit(self, job: Job) -> None:
         with self.lock:
-            self.queue.append(job)
+            if self.halted is None:
+                self.queue.append(job)
+                job = None
+        if job is not None:
+            job.session.finish(_draining(job.node_id))
         self._pump()
 
     def _find_running(self, session: "RelaySession", node_id: int) -> Job | None:
@@ -205,8 +209,12 @@ class Relay:
         while not self.stopping:
             worker = self._restarts.get()
             if not self._restart(worker) and not self.stopping:
-                self.halted = f"worker {worker.index} failed to boot {len(RESTART_DELAYS_S)} times in a row"
+                with self.lock:
+                    self.halted = f"worker {worker.index} failed to boot {len(RESTART_DELAYS_S)} times in a row"
+                    waiting, self.queue = list(self.queue), deque()
                 print(f"snakepit-bridge: {self.halted}; stopping", file=sys.stderr, flush=True)
+                for job in waiting:  # never started: the client runs them elsewhere
+                    job.session.finish(_draining(job.node_id))
                 self.on_halt()
                 return
 
@@ -264,6 +272,10 @@ class Relay:
                     worker.proc.kill()
                     worker.proc.wait()
         shutil.rmtree(self.socket_dir, ignore_errors=True)
+
+
+def _draining(node_id: int):
+    return error_reply(node_id, "DRAINING", "Draining", "the bridge server is stopping: a worker cannot boot")
 
 
 def _forwarded(job: Job):

@@ -359,6 +359,23 @@ def test_process_profile_a_worker_that_cannot_boot_again_stops_the_server_with_s
     assert gone(workers), "the other worker ends with the server"
 
 
+def test_process_profile_calls_waiting_for_a_worker_that_cannot_boot_are_answered_draining(servers, tmp_path):
+    flag = tmp_path / "fail"
+    server = servers("--profile", "process", "--workers", "1", "--adapter", "sample_adapters.FailsWhileFlagged",
+                     env={"SNAKEPIT_TEST_FAIL_FLAG": str(flag)})
+    [worker] = server.children()
+    flag.touch()
+    os.kill(worker, 9)
+
+    def calls():  # no worker to run them: they wait until the server gives up
+        yield pb.ClientFrame(calls=[pb.Call(id=i, tool="pid") for i in range(1, 4)])
+        time.sleep(60)
+
+    seen = replies_of(WorkerStub(server.channel()), calls(), seconds=60)
+    assert {cid: [r.error.code for r in replies] for cid, replies in seen.items()} == {i: ["DRAINING"] for i in range(1, 4)}
+    assert server.proc.wait(30) == 3
+
+
 def test_a_frame_that_does_not_decode_ends_only_that_clients_session(servers):
     server = servers(*PROCESS_PROFILE)
     raw = server.channel().stream_stream(f"/{pb.WORKER_SERVICE}/Session", request_serializer=lambda b: b)
