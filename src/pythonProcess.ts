@@ -82,6 +82,8 @@ const CONTROL_LINE_BYTES = 1024 * 1024;
 // A killed process can outlive its group's leader while the kernel frees its memory (≈ 0.1 s per
 // GiB); past this, one stuck in the kernel is left to finish on its own.
 const GROUP_END_TIMEOUT_MS = 5000;
+/** The worker's entry, as `python -c` runs it (python/tests/conftest.py starts workers the same way). */
+const WORKER_MAIN = 'from snakepit_bridge.worker import main; main()';
 
 export class PythonProcess {
   readonly token: string;
@@ -98,7 +100,8 @@ export class PythonProcess {
   private constructor(readonly options: LaunchOptions, address: string) {
     this.token = randomBytes(24).toString('base64url');
     const args = [
-      '-u', '-m', 'snakepit_bridge',
+      // `python -m snakepit_bridge` without runpy, whose imports cost milliseconds of every start.
+      '-u', '-c', WORKER_MAIN,
       '--adapter', options.adapter,
       '--address', address,
       '--transport', options.transport,

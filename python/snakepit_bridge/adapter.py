@@ -9,15 +9,24 @@ from __future__ import annotations
 import functools
 from types import FunctionType as _FunctionType
 from types import MethodType as _MethodType
-from typing import Any, Callable, TypeVar, overload
 
 TOOL_MARK = "__snakepit_tool__"
 THREAD_SAFE_MARK = "__snakepit_thread_safe__"
 CONTEXT_PARAM = "ctx"
 
-# Any function or method: the decorators hand back the very object they were given, so type
-# checkers must see its own type (parameters, return, self) come out unchanged.
-F = TypeVar("F", bound=Callable[..., Any])
+# Type checkers read TYPE_CHECKING as True. A worker does not import typing (milliseconds of
+# every start-up): the bridge's annotations are strings, and `overload` only marks the variants
+# type checkers read before the one definition that runs.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, TypeVar, overload
+
+    # Any function or method: the decorators hand back the very object they were given, so type
+    # checkers must see its own type (parameters, return, self) come out unchanged.
+    F = TypeVar("F", bound=Callable[..., Any])
+else:
+    def overload(variant):
+        return variant
 
 
 @overload

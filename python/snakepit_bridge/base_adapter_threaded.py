@@ -8,9 +8,12 @@ super().__init__() still works.
 from __future__ import annotations
 
 import threading
-from typing import Any
 
 from .adapter import BaseAdapter, thread_safe_method, tool
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["ThreadSafeAdapter", "thread_safe_method", "tool"]
 

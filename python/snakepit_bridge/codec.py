@@ -17,7 +17,10 @@ import re
 import json.encoder
 import sys
 import threading
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 _tls = threading.local()  # the blob list of the encode running on this thread
 

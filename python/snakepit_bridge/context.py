@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Callable
 
 from . import codec, frames
 from .textbudget import cut_text
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable
 
 
 class NodeError(Exception):

@@ -16,13 +16,17 @@ from __future__ import annotations
 import atexit
 import json
 import os
-import signal
 import sys
 import threading
 import time
-from typing import Any
+
+import _signal as signal  # as in reaper.py: `signal` builds enums, milliseconds of every start
 
 from . import reaper
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 ADOPTED_REAP_INTERVAL_S = 2.0
 TOKEN_LINE_BYTES = 4096

@@ -7,7 +7,10 @@ consumer by the window waits here, not in Node's memory or ours.
 from __future__ import annotations
 
 import threading
-from typing import Callable
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Callable
 
 # While waiting for credit, how often to look whether the call was cancelled.
 CANCEL_CHECK_S = 0.05

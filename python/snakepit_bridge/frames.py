@@ -8,9 +8,11 @@ serializer.
 """
 from __future__ import annotations
 
-from typing import Iterable
-
 from .fieldkeys import key
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Iterable
 
 # The version of the protocol between Node and this bridge: the Session frames and the control
 # lines. Sent in the `ready` line; Node refuses a worker whose version differs from its own

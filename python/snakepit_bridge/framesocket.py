@@ -8,17 +8,21 @@ from __future__ import annotations
 
 import os
 import select
-import socket
 import struct
+from _socket import MSG_DONTWAIT  # not `socket`: its enums cost a worker's start milliseconds
 import threading
 import time
-from typing import Any
 
 from . import frames
 from .fieldkeys import key
 from .idlewait import IdleWait
 from .parts import Landed, PartialCalls, read_varint
 from .session import client_frame_or_exit
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from socket import socket
+    from typing import Any
 
 HEADER = struct.Struct(">I")
 READ_BYTES = 256 * 1024
@@ -53,7 +57,7 @@ class FrameSocket:
     as a frame of its own and is read from the socket into the call's buffer, with no copy.
     """
 
-    def __init__(self, sock: socket.socket, max_frame: int):
+    def __init__(self, sock: socket, max_frame: int):
         self.sock = sock
         self.max_frame = max_frame
         self.part_sink: PartialCalls | None = None
@@ -149,7 +153,7 @@ class FrameSocket:
         end = clock() + window_s
         while True:
             try:
-                return recv(landing, READ_BYTES, socket.MSG_DONTWAIT)
+                return recv(landing, READ_BYTES, MSG_DONTWAIT)
             except BlockingIOError:
                 if clock() >= end:
                     return None

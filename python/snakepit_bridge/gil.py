@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import re
 import sys
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 # CPython's text (Python/import.c, _PyImport_CheckGILForModule).
 _ENABLED_FOR = re.compile(r"The global interpreter lock \(GIL\) has been enabled to load module '([^']+)'")

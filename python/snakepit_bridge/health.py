@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import threading
 
-from typing import Callable
-
 from .parts import read_varint
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Callable
 
 SERVING, NOT_SERVING, SERVICE_UNKNOWN = 1, 2, 3
 READY_SERVICES = ("", "readiness", "snakepit.v1.Worker")

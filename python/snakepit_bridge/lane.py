@@ -17,10 +17,11 @@ reply is read while the tool waits. Thread profile: lanethreads.py.
 from __future__ import annotations
 
 import os
-import socket
 import threading
 from collections import deque
-from typing import Any, Callable
+
+# The C socket type: `socket` builds enums at import, milliseconds of every worker's start.
+import _socket
 
 from .context import HostCalls
 from .credit import Credits
@@ -31,6 +32,10 @@ from .parts import PartialCalls
 from .started import StartedCalls, Unrecorded
 from .tokens import same_token
 from .session import BadFrame, FrameHandling, InFlight, client_frame_or_exit, decode_client_frame, exit_to_be_replaced, fatal, with_context
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable
 
 # Until a connection has shown the token it may send only this much, and a frame error from it
 # closes that connection rather than ending the worker.
@@ -54,7 +59,7 @@ class LaneServer:
         self.token = token
         self.max_frame = max_frame
         self.make_session = make_session
-        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.listener = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
         self.listener.bind(path)
         self.listener.listen(4)
         self._stopped = threading.Event()
@@ -78,13 +83,14 @@ class LaneServer:
 
     def _accept_authenticated(self):
         while True:
-            conn, _ = self.listener.accept()
+            fd, _ = self.listener._accept()  # accept4, close-on-exec: socket.accept()'s own call
+            conn = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM, 0, fd)
             first = self._authenticate(conn)
             if first is not None:
                 return conn, first
             conn.close()
 
-    def _authenticate(self, conn: socket.socket):
+    def _authenticate(self, conn: _socket.socket):
         """(first frame, bytes read after it) if the first frame carries the token, else None."""
         probe = FrameSocket(conn, UNAUTHENTICATED_FRAME_BYTES)
         conn.settimeout(TOKEN_WAIT_S)

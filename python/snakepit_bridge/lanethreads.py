@@ -24,7 +24,6 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from typing import Callable
 
 from .context import HostCalls
 from .credit import Credits
@@ -32,6 +31,10 @@ from .runner import CallRunner, error_reply
 from .framesocket import FrameError, FrameSocket, Gone
 from .parts import PartialCalls
 from .session import FrameHandling, InFlight, exit_to_be_replaced, fatal, with_context
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Callable
 
 # How often the watcher looks while calls run. A call that reaches a second look has run at least
 # this long, so the hand-off (≈ 0.1 ms of wake-ups) costs it little; a call arriving meanwhile

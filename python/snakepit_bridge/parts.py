@@ -9,27 +9,34 @@ sliced; the local lane even reads a part from the socket into that buffer (`land
 from __future__ import annotations
 
 import io
-from typing import Any, NamedTuple
 
 from .runner import too_large_reply
 from .fieldkeys import key
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 # The keys a Value's two fields start with, read once.
 _JSON, _BLOBS = key("Value", "json"), key("Value", "blobs")
 
 
-class AssembledValue(NamedTuple):
+class AssembledValue:
     """A Value (proto) read from a large call's buffer: what the call runner needs of a message."""
 
-    json: bytes
-    blobs: list
+    __slots__ = ("json", "blobs")
+
+    def __init__(self, json: bytes, blobs: list):
+        self.json, self.blobs = json, blobs
 
 
-class Landed(NamedTuple):
+class Landed:
     """An ArgsPart whose `size` bytes the lane already put in place (see `landing`)."""
 
-    id: int
-    size: int
+    __slots__ = ("id", "size")
+
+    def __init__(self, id: int, size: int):
+        self.id, self.size = id, size
 
 
 class _Field:

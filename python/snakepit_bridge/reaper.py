@@ -26,6 +26,7 @@ import time
 # not typing (annotations stay strings), and not `signal`, whose enums cost milliseconds:
 # `_signal` has the same functions, with the signals as plain ints.
 import _signal as signal
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Callable, Iterable

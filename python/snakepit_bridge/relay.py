@@ -20,14 +20,17 @@ import tempfile
 import threading
 import time
 from collections import deque
-from typing import Any, Callable
 
 from . import frames
 from . import wire
 from .runner import error_reply
 from .parts import PartialCalls
 from .relay_worker import Worker, kill_group
-from .session import DONE, StreamSession
+from .grpcsession import DONE, StreamSession
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable
 
 # The waits before each restart of a worker that died. One whose restarts all fail in a row
 # cannot boot (its adapter's import or __init__ keeps failing): the relay halts, and the server
@@ -288,7 +291,7 @@ def _forwarded(job: Job):
 
 
 class RelaySession(StreamSession):
-    """One client's Session on a process-profile server: frames in, replies out, as session.py's
+    """One client's Session on a process-profile server: frames in, replies out, as grpcsession.py's
     ThreadSession, but its calls run on the relay's workers."""
 
     reader_name = "the relay session reader"

@@ -12,12 +12,12 @@ import subprocess
 import sys
 import threading
 import time
-from typing import TYPE_CHECKING
 
 from . import wire
 from .framesocket import FrameSocket
 from .reaper import NONCE_ENV
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from .relay import Job, Relay
 

@@ -10,10 +10,12 @@ traceback are cut to their budget (textbudget.py). Only os._exit ends the worker
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator
-
 from . import codec, frames
 from .textbudget import cut_text
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, Iterator
 
 
 def error_reply(call_id: int, code: str, type_: str, message: str, tb: str = "") -> bytes:

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import sys
 import threading
-from typing import Any, Callable
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable
 
 # Libraries the worker-profiles guide lists as not thread-safe, with the advice to give.
 UNSAFE_LIBRARIES: dict[str, str] = {

@@ -222,7 +222,7 @@ class ThreadCalls:
         self._in_flight = InFlight()
 
     def session(self):
-        from .session import ThreadSession
+        from .grpcsession import ThreadSession
 
         return ThreadSession(self._runner, self._pool, self._in_flight)
 

@@ -1,37 +1,30 @@
-"""The Session stream: calls in, replies out, one long-lived bidi stream per worker.
+"""What every session does with Node's frames, and how a session's own failure ends the worker.
 
-On gRPC (and for bridge servers) a reader thread feeds calls to a thread
-pool — of one thread for the process profile, which so runs calls one at a time in the order
-sent — and replies go onto a queue that the response generator sends, whatever has piled up
-as one frame. Node sends calls ahead (`prefetch`); a cancel of one still queued is answered at
-once. Every call id gets exactly one final reply (result, error or end); progress and host
-calls (context.py) go out on the same queue. Large calls' arguments arrive in parts (parts.py)
-and run once complete. A failure in this code itself, never a tool's, would leave the worker
-deaf to its calls: it ends the process instead (`fatal`), so the supervisor replaces the
-worker. So does a client frame that does not decode (`client_frame_or_exit`): after one,
-nothing else on that stream can be trusted.
+Node sends calls ahead (`prefetch`); a cancel of one still queued is answered at once. Every
+call id gets exactly one final reply (result, error or end). Large calls' arguments arrive in
+parts (parts.py) and run once complete. A failure in this code itself, never a tool's, would
+leave the worker deaf to its calls: it ends the process instead (`fatal`), so the supervisor
+replaces the worker. So does a client frame that does not decode (`client_frame_or_exit`):
+after one, nothing else on that stream can be trusted. The sessions themselves: the local
+lane's (lane.py, lanethreads.py), gRPC's (grpcsession.py) and the relay's (relay.py).
 """
 from __future__ import annotations
 
-import queue
 import sys
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable, Iterator
 
-from . import frames
 from . import wire
-from .context import Context, HostCalls, deadline_of
+from .context import Context, deadline_of
 from .control import exit_now
-from .credit import Credits
-from .runner import CallRunner, cancelled_reply, error_reply, unstarted_reply
-from .started import StartedCalls, Unrecorded
+from .runner import cancelled_reply, error_reply, unstarted_reply
 from .parts import PartialCalls
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from concurrent.futures import ThreadPoolExecutor
+    from typing import Any, Callable
 
-DONE = object()  # ends a response stream once what is queued before it is sent
+    from .context import HostCalls
 
 # Exit status of a worker whose own session code failed (EX_SOFTWARE).
 BRIDGE_FAILURE_EXIT = 70
@@ -77,20 +70,6 @@ def client_frame_or_exit(data: bytes) -> Any:
         exit_to_be_replaced(str(e))
 
 
-def read_frames(request_iterator, on_frame: Callable[[Any], None], where: str) -> None:
-    """Feeds each client frame to `on_frame` until the client goes away (a normal end)."""
-    it = iter(request_iterator)
-    while True:
-        try:
-            frame = next(it)
-        except Exception:  # noqa: BLE001 - StopIteration or the RPC ending: the client is gone
-            return
-        try:
-            on_frame(frame)
-        except BaseException:  # noqa: BLE001
-            fatal(where)
-
-
 def runnable_calls(frame, partial: PartialCalls) -> tuple[list[tuple[Any, Any, float | None]], list[Any]]:
     """The frame's calls that can run now, as (call, args Value or None for inline args, the
     caller's deadline or None), and the error replies of calls refused on the way.
@@ -127,26 +106,6 @@ def with_context(kwargs: dict, tool, call, deadline: float | None, is_cancelled:
     return kwargs
 
 
-def outgoing_frames(out: queue.SimpleQueue) -> Iterator[bytes]:
-    """The response stream: whatever replies have piled up on `out`, as one frame each time,
-    until DONE."""
-    while True:
-        item = out.get()
-        if item is DONE:
-            return
-        batch = [item]
-        try:
-            while True:
-                item = out.get_nowait()
-                if item is DONE:
-                    yield frames.frame(batch)
-                    return
-                batch.append(item)
-        except queue.Empty:
-            pass
-        yield frames.frame(batch)
-
-
 class InFlight:
     """Calls running in this worker, for heartbeats."""
 
@@ -165,8 +124,8 @@ class FrameHandling:
     """What every session does with a ClientFrame, whoever runs its calls.
 
     Four sessions read Node's frames: the local lane's process and thread sessions (lane.py,
-    lanethreads.py), the gRPC session of a thread worker or a thread-profile server (below), and
-    a process-profile server's relay session (relay.py). How a call runs and where a reply goes
+    lanethreads.py), the gRPC session of a thread worker or a thread-profile server
+    (grpcsession.py), and a process-profile server's relay session (relay.py). How a call runs and where a reply goes
     differ; how a frame is applied, and in what order, is the same: pings, Node's answers to
     host calls, stream credits, cancels, reclaims, then the new calls — refused while a server
     drains, answered CANCELLED when the frame that brought them also gave them up.
@@ -234,147 +193,3 @@ class FrameHandling:
         for cid in frame.reclaims:
             if self.partial.drop(cid) or self._drop_unstarted(cid, cancel=False):
                 self._send(unstarted_reply(cid))
-
-
-class StreamSession(FrameHandling):
-    """A Session RPC over gRPC: a reader thread applies the client's frames, and the replies go
-    out as the response stream, which ends once the client is done and every call is answered
-    (or the RPC itself ends). The thread session below and the relay's (relay.py) are two."""
-
-    reader_name = "the session reader"
-
-    def __init__(self) -> None:
-        self._out: queue.SimpleQueue = queue.SimpleQueue()
-        self._lock = threading.Lock()
-        self._reading = True
-        self._closed = False  # the RPC itself ended (client cancelled or went away)
-
-    def _all_answered(self) -> bool:
-        """Every call taken has had its final reply; called holding self._lock."""
-        raise NotImplementedError
-
-    def _rpc_ended(self) -> None:
-        """The RPC itself ended: nobody reads the replies any more."""
-
-    def _reader_ended(self) -> None:
-        """The client sent its last frame (replies may still be awaited)."""
-
-    def announce(self, field: bytes) -> None:
-        """Sends a frame field of the server's own (frames.DRAINING) on this session."""
-        if not self._closed:
-            self._out.put(field)
-
-    def end(self) -> None:
-        """Ends the response stream once everything already queued is sent (a drained server)."""
-        self._out.put(DONE)
-
-    def serve(self, request_iterator, context) -> Iterator[Any]:
-        context.add_callback(self._on_rpc_done)
-        threading.Thread(target=self._read, args=(request_iterator,), name="snakepit-session-reader", daemon=True).start()
-        return outgoing_frames(self._out)
-
-    def _on_rpc_done(self) -> None:
-        self._closed = True
-        self._rpc_ended()
-        self._out.put(DONE)
-
-    def _read(self, request_iterator) -> None:
-        try:
-            read_frames(request_iterator, self._take, self.reader_name)
-        finally:
-            self._reader_ended()
-            with self._lock:
-                self._reading = False
-                done = self._all_answered()
-            if done:
-                self._out.put(DONE)
-
-
-class ThreadSession(StreamSession):
-    # Per-call states, guarded by self._lock.
-    QUEUED, RUNNING, CANCELLED = 0, 1, 2
-
-    def __init__(self, runner: CallRunner, pool: ThreadPoolExecutor, in_flight: InFlight,
-                 started: StartedCalls | Unrecorded = Unrecorded()):
-        super().__init__()
-        self.runner = runner
-        self.started = started  # kept only when calls run one at a time (the process profile)
-        self.pool = pool
-        self.in_flight = in_flight
-        self._reply = self._send = self._out.put  # where replies go: the response stream
-        self._calls: dict[int, int] = {}  # id -> state, for calls without a final reply yet
-        self.partial = PartialCalls(runner.max_message)  # touched by the reader thread only
-        self.host = HostCalls(self._out.put, runner.max_message)
-        self.credits = Credits()
-
-    def _all_answered(self) -> bool:
-        return not self._calls
-
-    def _rpc_ended(self) -> None:
-        self.host.close()
-
-    def _reader_ended(self) -> None:
-        self.host.close()  # no reply can come any more: tools waiting on Node raise
-        self.credits.release()  # nor credit: streams stop waiting for it
-
-    def _accept(self, ready: list) -> None:
-        for call, args, deadline in ready:
-            tool, kwargs = self.runner.prepare(call, args)
-            if tool is None:
-                self._out.put(kwargs)
-                continue
-            cid = call.id
-            with self._lock:
-                self._calls[cid] = self.QUEUED
-            self.in_flight.add(1)
-            if tool.wants_ctx:
-                with_context(kwargs, tool, call, deadline, lambda cid=cid: self._cancelled(cid), self._reply, self.host)
-            self.pool.submit(self._run, cid, tool, kwargs, call.stream, call.window)
-
-    def _cancelled(self, cid: int) -> bool:
-        return self._closed or self._calls.get(cid) == self.CANCELLED
-
-    def _drop_unstarted(self, cid: int, cancel: bool) -> bool:
-        # Runs on the reader thread, so the stream cannot end here: no DONE to send.
-        with self._lock:
-            state = self._calls.get(cid)
-            if state == self.QUEUED:
-                del self._calls[cid]
-                return True
-            if cancel and state == self.RUNNING:
-                self._calls[cid] = self.CANCELLED  # a running stream notices and answers; a unary call just finishes
-            return False
-
-    def _run(self, cid: int, tool, kwargs: dict, stream: bool, window: int) -> None:
-        try:
-            with self._lock:
-                if self._calls.get(cid) != self.QUEUED:
-                    return  # cancelled while queued; already answered
-                self._calls[cid] = self.RUNNING
-                self.started.started(cid)
-            if self._closed:
-                self._finish(cid)
-                return
-            if stream:
-                room = self.credits.open(cid, window)
-                try:
-                    for reply in self.runner.run_stream(cid, tool, kwargs, lambda: self._cancelled(cid), room):
-                        self._reply(reply)
-                finally:
-                    self.credits.close(cid)
-            else:
-                self._reply(self.runner.run_unary(cid, tool, kwargs))
-            self._finish(cid)
-        except BaseException as e:  # noqa: BLE001 - the tool's own failures are replies already
-            # Our own code failed around this call: answer it anyway, and serve on.
-            self._reply(error_reply(cid, "PYTHON_ERROR", type(e).__name__, f"the bridge failed while handling this call ({type(e).__name__})"))
-            self._finish(cid)
-        finally:
-            self.in_flight.add(-1)
-
-    def _finish(self, cid: int) -> None:
-        with self._lock:
-            self._calls.pop(cid, None)
-            done = not self._reading and not self._calls
-        if done:
-            self._out.put(DONE)

@@ -13,9 +13,11 @@ singular message seen twice is merged, and anything malformed raises DecodeError
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Tuple
-
 from ._fields import MESSAGES, PACKAGE
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Dict, Tuple
 
 # The Worker service's name on gRPC, as the proto's package makes it.
 WORKER_SERVICE = f"{PACKAGE}.Worker"

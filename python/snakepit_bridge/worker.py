@@ -13,7 +13,6 @@ control fd, the token comes from SNAKEPIT_TOKEN instead.
 """
 from __future__ import annotations
 
-import importlib
 import os
 import sys
 import types
@@ -144,7 +143,8 @@ def load_adapter_class(spec: str):
     module_name, _, class_name = spec.rpartition(".")
     if not module_name:
         raise StartupError(f"--adapter {spec!r} must be module.Class, e.g. myapp.adapters.MyAdapter")
-    module = importlib.import_module(module_name)
+    __import__(module_name)  # importlib.import_module's effect, without importing importlib
+    module = sys.modules[module_name]
     try:
         return getattr(module, class_name)
     except AttributeError:
@@ -312,7 +312,7 @@ def serve_grpc(args, token: bytes, runner, pool, in_flight):
 
     import grpc  # imported here so a missing grpcio is reported as a startup_error
 
-    from .session import ThreadSession
+    from .grpcsession import ThreadSession
     from .started import Unrecorded, started_calls
 
     # The process profile runs its calls on one thread, one at a time in the order sent.

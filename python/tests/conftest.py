@@ -24,6 +24,8 @@ import pytest
 HERE = Path(__file__).resolve().parent
 PYTHON_DIR = HERE.parent
 ADAPTERS = HERE / "adapters"
+# How Node starts a worker (src/pythonProcess.ts): `-m snakepit_bridge` without runpy's imports.
+WORKER_MAIN = "from snakepit_bridge.worker import main; main()"
 # The bridge under test is this source tree, whichever interpreter runs the tests (the dev
 # venv's editable install, or an environment of scripts/test-python-range.mjs or
 # scripts/test-pythons.mjs with none).
@@ -150,7 +152,7 @@ class Worker:
             "PYTHONPATH": os.pathsep.join(pythonpath if pythonpath is not None else [str(PYTHON_DIR), str(ADAPTERS)]),
         })
         full_env.update(env or {})
-        argv = [python or sys.executable, "-u", "-m", "snakepit_bridge", "--adapter", adapter, "--address", self.address,
+        argv = [python or sys.executable, "-u", "-c", WORKER_MAIN, "--adapter", adapter, "--address", self.address,
                 "--profile", profile, "--threads", str(threads), "--worker-id", "t1", "--run-id", "test", *extra]
         # start_new_session: like Node's detached spawn, the worker leads its own process group.
         self.proc = subprocess.Popen(argv, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

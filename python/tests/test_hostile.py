@@ -130,7 +130,7 @@ def test_parts_that_do_not_make_a_value(worker):
 def test_a_failure_in_the_session_code_ends_the_process_to_be_replaced(tmp_path):
     # Our own frame handling raising must not leave a deaf worker: it exits with status 70.
     script = textwrap.dedent("""
-        from snakepit_bridge.session import read_frames
+        from snakepit_bridge.grpcsession import read_frames
         def broken(frame):
             raise KeyError("bridge bug")
         read_frames(iter([object()]), broken, "a test reader")

@@ -23,7 +23,8 @@ from snakepit_bridge.adapter import discover_tools
 from snakepit_bridge.runner import CallRunner
 from snakepit_bridge.frames import _varint
 from snakepit_bridge.parts import PartialCalls
-from snakepit_bridge.session import BadFrame, InFlight, ThreadSession, decode_client_frame
+from snakepit_bridge.grpcsession import ThreadSession
+from snakepit_bridge.session import BadFrame, InFlight, decode_client_frame
 
 SEED = int(os.environ.get("SNAKEPIT_FUZZ_SEED", "8"))
 MAX_MESSAGE = 64 * 1024
