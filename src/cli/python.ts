@@ -2,7 +2,7 @@
 // missing interpreter reported as such rather than as an exception.
 import { spawnSync, type StdioOptions } from 'node:child_process';
 import path from 'node:path';
-import { BRIDGE_DIR } from '../pythonExecutable.js';
+import { BRIDGE_DIR } from '../process/pythonExecutable.js';
 
 export interface RunResult {
   ok: boolean;
