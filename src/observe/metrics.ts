@@ -7,7 +7,7 @@ import type { Registry as PromRegistry } from 'prom-client';
 import type { WorkerStateName } from '../../machines/worker.machine.js';
 import { type Buckets, type CallTotals, SECONDS_BUCKETS } from './callTotals.js';
 import type { SnakepitEvents } from '../events.js';
-import { residentMb } from '../supervision/recycler.js';
+import { residentMb } from '../process/procInfo.js';
 
 /** What a scrape reads from the pools. */
 export interface MetricsSource {

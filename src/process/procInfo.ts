@@ -60,3 +60,13 @@ function read(file: string): string | undefined {
     return undefined;
   }
 }
+
+/** Resident memory of a process in MiB, from the kernel (VmRSS), 0 if it is gone. */
+export function residentMb(pid: number): number {
+  try {
+    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) / 1024 : 0;
+  } catch {
+    return 0;
+  }
+}

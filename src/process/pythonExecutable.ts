@@ -1,10 +1,7 @@
 // Where the Python side lives and which interpreter runs it.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-/** The package root: the nearest folder above this file holding python/snakepit_bridge. */
-export const PACKAGE_ROOT = findPackageRoot(path.dirname(fileURLToPath(import.meta.url)));
+import { PACKAGE_ROOT } from '../packageRoot.js';
 
 /** Put on every worker's PYTHONPATH, so the bridge loads without being pip-installed. */
 export const BRIDGE_DIR = path.join(PACKAGE_ROOT, 'python');
@@ -73,11 +70,4 @@ export function venvPython(venv: string): string {
 /** Installed as a dependency, the package sits inside node_modules; a checkout does not. */
 function isDevCheckout(packageRoot: string): boolean {
   return !packageRoot.split(path.sep).includes('node_modules');
-}
-
-function findPackageRoot(start: string): string {
-  for (let dir = start; ; dir = path.dirname(dir)) {
-    if (existsSync(path.join(dir, 'python', 'snakepit_bridge'))) return dir;
-    if (path.dirname(dir) === dir) return path.resolve(start, '..');
-  }
 }

@@ -3,10 +3,10 @@
 // worker is replaced, not just ended: the pool machine starts the replacement first and
 // retires the old worker once it is ready, so capacity does not dip; it also keeps each worker
 // to one recycle under way, however often one is asked for.
-import { readFileSync } from 'node:fs';
 import type { RecycleReason } from '../../machines/worker.machine.js';
 import type { PoolConfig } from '../config.js';
 import type { WorkerSlot } from '../calls/calls.js';
+import { residentMb } from '../process/procInfo.js';
 
 export class Recycler {
   private readonly timers = new Map<string, NodeJS.Timeout>();
@@ -68,15 +68,5 @@ export class Recycler {
 
   private stagger(value: number): number {
     return value * (1 - this.config.workerRecycleJitter * Math.random());
-  }
-}
-
-/** Resident memory of a process in MiB, from the kernel (VmRSS), 0 if it is gone. */
-export function residentMb(pid: number): number {
-  try {
-    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return match ? Number(match[1]) / 1024 : 0;
-  } catch {
-    return 0;
   }
 }

@@ -4,7 +4,7 @@
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { PACKAGE_ROOT } from '../process/pythonExecutable.js';
+import { PACKAGE_ROOT } from '../packageRoot.js';
 import type { HostCallAnswerer } from '../calls/hostFunctions.js';
 import { decodeServerFrame, FrameDecodeError, type HeartbeatReply, type HostCallMessage, type ReplyMessage, type ServerFrameFlags } from './sessionCodec.js';
 import { decodeFrameOrError, WorkerConnection } from './workerConnection.js';
