@@ -32,7 +32,7 @@ import { Fifo } from './fifo.js';
 import { SessionTable } from './sessions.js';
 import type { CallTracer } from '../observe/tracing.js';
 import { type PoolStats, StatsRecorder } from '../observe/stats.js';
-import { inOneFrame } from '../wire/workerConnection.js';
+import { inOneFrame } from '../wire/frameBatch.js';
 
 /** The longest the worker machine's busy/ready may lag the dispatcher's count of calls. */
 const LOAD_REPORT_MS = 10;

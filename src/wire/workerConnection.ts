@@ -3,6 +3,7 @@
 // same tick leave in one frame, and the worker batches its replies the same way. The transports
 // (grpcConnection.ts, localConnection.ts) only open, write, read and close.
 import { decodeValue, type WireValue } from './codec.js';
+import { inOneFrame, inOneFrameNow } from './frameBatch.js';
 import { ErrorCode, InvalidArgumentError, MessageTooLargeError, PythonError, ShuttingDownError, SnakepitError, ToolNotFoundError } from '../errors.js';
 import type { HostCallAnswerer } from '../calls/hostFunctions.js';
 import {
@@ -42,18 +43,6 @@ interface PendingCall {
  * event loop for long, and calls to the same worker keep flowing between its parts.
  */
 export const PART_BYTES = 1 << 20;
-
-let batching = 0;
-
-/** Runs `start`, which starts several calls, so that each worker receives them in one frame. */
-export function inOneFrame(start: () => void): void {
-  batching++;
-  try {
-    start();
-  } finally {
-    batching--;
-  }
-}
 
 const emptyFrame = (): ClientFrame => ({ calls: [], cancels: [], parts: [], hostReplies: [], credits: [], reclaims: [] });
 
@@ -182,7 +171,7 @@ export abstract class WorkerConnection {
   protected scheduleFlush(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    if (batching === 0) this.flush();
+    if (!inOneFrameNow()) this.flush();
     process.nextTick(() => {
       this.flushScheduled = false;
       this.flush();
