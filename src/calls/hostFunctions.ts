@@ -10,17 +10,12 @@ import { ArgumentProblem, decodeValue, type EncodeLimits, encodeValue } from '..
 import { InvalidArgumentError } from '../errors.js';
 import { cutText, describeThrown } from './safeText.js';
 import type { HostCallMessage, HostReplyMessage } from '../wire/sessionCodec.js';
+import type { HostCallAnswerer } from '../wire/workerConnection.js';
 
 /** A function Python may call: it gets the keyword arguments as one object. */
 export type ExposedFunction = (args: Record<string, unknown>) => unknown;
 
 const NAME_MAX = 256;
-
-/** Answers one worker's calls into Node, encoding results within its pool's limits. */
-export interface HostCallAnswerer {
-  /** `caller`: the running call whose tool made this one, when the connection knows it. */
-  answer(call: HostCallMessage, caller?: unknown): Promise<HostReplyMessage>;
-}
 
 export class HostFunctions {
   private readonly functions = new Map<string, ExposedFunction>();

@@ -12,16 +12,18 @@ import path from 'node:path';
 import type { Duplex, Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { StartupFailedError, type WorkerExit } from '../errors.js';
-import type { HostCallAnswerer } from '../calls/hostFunctions.js';
+import type { HostCallAnswerer } from '../wire/workerConnection.js';
 import { onProcessExit } from './exitHook.js';
 import { clipLine, readCappedLines } from './lineReader.js';
 import { groupRunning } from './procInfo.js';
 import { BRIDGE_DIR } from './pythonExecutable.js';
-import { OWNER_PID_ENV } from '../registry/runRegistry.js';
 import { PROTOCOL_VERSION } from '../wire/sessionCodec.js';
 import { startupHint } from './startupHints.js';
 import { freeSocketPath } from './socketPath.js';
 import { StartedCallsFile } from './startedCalls.js';
+
+/** Set in every worker's environment to the PID of the Node process that spawned it. */
+export const OWNER_PID_ENV = 'SNAKEPIT_OWNER_PID';
 
 export interface LaunchOptions {
   executable: string;

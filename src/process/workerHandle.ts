@@ -5,7 +5,7 @@ import { type SnakepitError, WorkerCrashedError, type WorkerExit } from '../erro
 import { type LaunchOptions, PythonProcess, type ReadyInfo } from './pythonProcess.js';
 import { FrameDecodeError } from '../wire/sessionCodec.js';
 import { LocalConnection } from '../wire/localConnection.js';
-import type { LiveWorker } from '../supervision/liveWorkers.js';
+import type { LiveWorker } from './liveWorker.js';
 import type { WorkerConnection } from '../wire/workerConnection.js';
 
 // After the worker's exit, how long its last replies may take to be read before its calls fail.

@@ -17,13 +17,12 @@ import { onProcessExit } from '../process/exitHook.js';
 import { ensurePrivateDir, ownUid, privateBaseDir } from './privateDir.js';
 import { isRunning, procArgs, procEnv, procStat, procUids } from '../process/procInfo.js';
 import { readRecord, RECORD_FILE, RUN_ID, writeRecord } from './runRecord.js';
+import { OWNER_PID_ENV } from '../process/pythonProcess.js';
 import { checkSocketDir } from '../process/socketPath.js';
 
 /** Safe as one path segment: no separator, no dots, so never `..`. */
 const SAFE_INSTANCE_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const WARNING_CODE = 'SNAKEPIT_REGISTRY';
-/** Set in every worker's environment to the PID of the Node process that spawned it. */
-export const OWNER_PID_ENV = 'SNAKEPIT_OWNER_PID';
 /** Unreadable records already warned about: they stay in place, and one warning is enough. */
 const reported = new Set<string>();
 

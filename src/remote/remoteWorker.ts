@@ -4,8 +4,8 @@
 // here signals a process: the server's pid is only what it says of itself.
 import { type SnakepitError, StartupFailedError, WorkerCrashedError, type WorkerExit } from '../errors.js';
 import type { ChannelSecurity, GrpcConnection, HelloReply } from '../wire/grpcConnection.js';
-import type { HostCallAnswerer } from '../calls/hostFunctions.js';
-import type { LiveWorker } from '../supervision/liveWorkers.js';
+import type { HostCallAnswerer } from '../wire/workerConnection.js';
+import type { LiveWorker } from '../process/liveWorker.js';
 import { PROTOCOL_VERSION } from '../wire/sessionCodec.js';
 
 export interface RemoteOptions {

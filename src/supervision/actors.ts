@@ -12,7 +12,8 @@ import type { PoolConfig } from '../config.js';
 import type { SnakepitError } from '../errors.js';
 import { watchHeartbeat } from './heartbeat.js';
 import type { LaunchOptions } from '../process/pythonProcess.js';
-import type { LiveWorker, LiveWorkers } from './liveWorkers.js';
+import type { LiveWorker } from '../process/liveWorker.js';
+import type { LiveWorkers } from './liveWorkers.js';
 import { RemoteWorker, type RemoteOptions } from '../remote/remoteWorker.js';
 import { WorkerHandle } from '../process/workerHandle.js';
 

@@ -9,7 +9,7 @@
 // after it froze (16 s with the defaults): the last ping before the kill was sent by then and
 // has run out its deadline.
 import type { PoolConfig } from '../config.js';
-import type { LiveWorker } from './liveWorkers.js';
+import type { LiveWorker } from '../process/liveWorker.js';
 
 export function watchHeartbeat(
   handle: LiveWorker,

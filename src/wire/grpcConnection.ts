@@ -5,9 +5,8 @@ import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { PACKAGE_ROOT } from '../packageRoot.js';
-import type { HostCallAnswerer } from '../calls/hostFunctions.js';
 import { decodeServerFrame, FrameDecodeError, type HeartbeatReply, type HostCallMessage, type ReplyMessage, type ServerFrameFlags } from './sessionCodec.js';
-import { decodeFrameOrError, WorkerConnection } from './workerConnection.js';
+import { decodeFrameOrError, type HostCallAnswerer, WorkerConnection } from './workerConnection.js';
 
 type WorkerClient = grpc.Client & Record<string, any>;
 

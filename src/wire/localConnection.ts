@@ -4,8 +4,7 @@
 import net from 'node:net';
 import { FRAME_HEADER_BYTES, FrameReader } from './frameReader.js';
 import { decodeServerFrame, encodeClientFrame, FrameDecodeError, type HeartbeatReply, type HostCallMessage } from './sessionCodec.js';
-import type { HostCallAnswerer } from '../calls/hostFunctions.js';
-import { decodeFrameOrError, WorkerConnection } from './workerConnection.js';
+import { decodeFrameOrError, type HostCallAnswerer, WorkerConnection } from './workerConnection.js';
 
 /** Room above the message limit for a frame's own fields, as the worker allows. */
 const FRAME_OVERHEAD_BYTES = 4 * 1024 * 1024;

@@ -5,7 +5,6 @@
 import { decodeValue, type WireValue } from './codec.js';
 import { inOneFrame, inOneFrameNow } from './frameBatch.js';
 import { ErrorCode, InvalidArgumentError, MessageTooLargeError, PythonError, ShuttingDownError, SnakepitError, ToolNotFoundError } from '../errors.js';
-import type { HostCallAnswerer } from '../calls/hostFunctions.js';
 import {
   type CallErrorMessage,
   type ClientFrame,
@@ -14,6 +13,7 @@ import {
   FrameDecodeError,
   type HeartbeatReply,
   type HostCallMessage,
+  type HostReplyMessage,
   type ReplyMessage,
   valuePieces,
   valueSize,
@@ -30,6 +30,12 @@ export interface CallSink {
   progress?(value: unknown): void;
   /** The worker died before it could have started this call: it may run elsewhere. */
   unstarted?(error: SnakepitError): void;
+}
+
+/** Answers one worker's calls into Node, encoding results within its pool's limits. */
+export interface HostCallAnswerer {
+  /** `caller`: the running call whose tool made this one, when the connection knows it. */
+  answer(call: HostCallMessage, caller?: unknown): Promise<HostReplyMessage>;
 }
 
 interface PendingCall {
