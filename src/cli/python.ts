@@ -26,7 +26,7 @@ export function runPython(
     env: {
       ...process.env,
       PIP_DISABLE_PIP_VERSION_CHECK: '1',
-      // The same PYTHONPATH order a worker gets (src/pythonProcess.ts).
+      // The same PYTHONPATH order a worker gets (src/process/pythonProcess.ts).
       PYTHONPATH: [BRIDGE_DIR, ...(options.pythonPath ?? []), process.env.PYTHONPATH].filter(Boolean).join(path.delimiter),
     },
   });
