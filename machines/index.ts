@@ -1,6 +1,6 @@
 // `snakepit/machines`: the statecharts the runtime runs, for Stately's inspector and Studio, or
 // to test against. Their actors and actions are named stand-ins here; the runtime provides the
-// real ones (src/actors.ts). `supervisorMachine` is the root: it supervises the pools.
+// real ones (src/supervision/actors.ts). `supervisorMachine` is the root: it supervises the pools.
 export { workerMachine } from './worker.machine.js';
 export type { WorkerContext, WorkerEvent, WorkerStateName, RecycleReason, RetireReason, CrashReason } from './worker.machine.js';
 export { poolMachine } from './pool.machine.js';

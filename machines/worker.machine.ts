@@ -1,6 +1,6 @@
 // The lifecycle of one Python worker, as a pure statechart. Starting, stopping and watching the
 // process are named actors and the outside world hears about states through named actions;
-// `src/actors.ts` provides the real ones, tests provide fakes.
+// `src/supervision/actors.ts` provides the real ones, tests provide fakes.
 import { assign, fromCallback, fromPromise, sendParent, setup } from 'xstate';
 
 export type WorkerStateName = 'starting' | 'ready' | 'busy' | 'draining' | 'recycling' | 'crashed' | 'stopped';

@@ -23,7 +23,7 @@ const repo = dirname(dirname(fileURLToPath(import.meta.url)));
 
 const TIERS = {
   unit: [
-    'machines', 'pool.machine', 'poolLifecycle.model', 'poolRestarts.model', 'remotePool.model', 'restartPolicy',
+    'layout', 'machines', 'pool.machine', 'poolLifecycle.model', 'poolRestarts.model', 'remotePool.model', 'restartPolicy',
     'runtime.model', 'sessionCodec', 'wireFuzz', 'worker.machine',
   ],
   once: [

@@ -6,7 +6,7 @@
 // (type `SnakepitWarning`, code `SNAKEPIT_CALLBACK_FAILED`), which Node prints on stderr and
 // `process.on('warning')` hears — once per callback source and instance, since a broken listener
 // fails the same way on every event.
-import { cutText, describeThrown } from './safeText.js';
+import { cutText, describeThrown } from './calls/safeText.js';
 
 type Callback = (...args: any[]) => unknown;
 

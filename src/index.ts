@@ -22,12 +22,12 @@ export {
 export { THREAD_ENV_VARS } from './config.js';
 
 export type { SnakepitConfig, PoolConfigInput } from './config.js';
-export type { CallOptions, Progress, StreamOptions, WorkerInfo } from './calls.js';
-export type { ExposedFunction } from './hostFunctions.js';
-export type { ArrayDtype, NdArray } from './codec.js';
+export type { CallOptions, Progress, StreamOptions, WorkerInfo } from './calls/calls.js';
+export type { ExposedFunction } from './calls/hostFunctions.js';
+export type { ArrayDtype, NdArray } from './wire/codec.js';
 export type { SnakepitEvents, SnakepitEventName } from './events.js';
-export type { HealthReport, InspectSnapshot, SupervisorInfo } from './inspectView.js';
+export type { HealthReport, InspectSnapshot, SupervisorInfo } from './supervision/inspectView.js';
 export type { StopOptions } from './snakepit.js';
 export type { WorkerLogEntry, WorkerLogger } from './workerLog.js';
-export type { PoolStats } from './stats.js';
+export type { PoolStats } from './observe/stats.js';
 export type { WorkerStateName } from '../machines/worker.machine.js';

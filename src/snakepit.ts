@@ -6,29 +6,29 @@ import { type Actor, type AnyActorRef, createActor, toPromise, waitFor } from 'x
 import type { PoolInput } from '../machines/pool.machine.js';
 import type { RuntimeOutput } from '../machines/runtime.machine.js';
 import type { RecycleReason, WorkerContext } from '../machines/worker.machine.js';
-import { createRuntimeLogic, type RuntimeHooks } from './actors.js';
+import { createRuntimeLogic, type RuntimeHooks } from './supervision/actors.js';
 import { CallbackGuard } from './callbackGuard.js';
-import { checkCall, describeValue, isDuration } from './callChecks.js';
+import { checkCall, describeValue, isDuration } from './calls/callChecks.js';
 import { MAX_DURATION_MS, type PoolConfig, type ResolvedConfig, resolveConfig, type SnakepitConfig } from './config.js';
-import type { CallOptions, StreamOptions, WorkerSlot } from './calls.js';
-import { Dispatcher } from './dispatcher.js';
+import type { CallOptions, StreamOptions, WorkerSlot } from './calls/calls.js';
+import { Dispatcher } from './calls/dispatcher.js';
 import { InvalidArgumentError, InvalidStateError, PoolNotFoundError, ShuttingDownError, SnakepitError } from './errors.js';
 import type { SnakepitEventName, SnakepitEvents } from './events.js';
-import { Failures } from './failures.js';
-import { type ExposedFunction, HostFunctions } from './hostFunctions.js';
-import { LifecycleReporter } from './lifecycle.js';
-import { type Inspection, resolveInspection } from './inspection.js';
-import { LiveWorkers } from './liveWorkers.js';
-import { Metrics, WorkerTotals } from './metrics.js';
-import type { PythonProcess } from './pythonProcess.js';
-import { explainPythonExecutable, type PythonChoice } from './pythonExecutable.js';
-import { Recycler } from './recycler.js';
-import { RemotePools } from './remotePools.js';
-import { healthReport, type HealthReport, type InspectSnapshot, inspectSnapshot, type ViewSource } from './inspectView.js';
-import { streamChunks } from './streamChunks.js';
-import { loadTracer } from './tracing.js';
-import { RunRegistry } from './runRegistry.js';
-import type { PoolStats } from './stats.js';
+import { Failures } from './supervision/failures.js';
+import { type ExposedFunction, HostFunctions } from './calls/hostFunctions.js';
+import { LifecycleReporter } from './supervision/lifecycle.js';
+import { type Inspection, resolveInspection } from './observe/inspection.js';
+import { LiveWorkers } from './supervision/liveWorkers.js';
+import { Metrics, WorkerTotals } from './observe/metrics.js';
+import type { PythonProcess } from './process/pythonProcess.js';
+import { explainPythonExecutable, type PythonChoice } from './process/pythonExecutable.js';
+import { Recycler } from './supervision/recycler.js';
+import { RemotePools } from './remote/remotePools.js';
+import { healthReport, type HealthReport, type InspectSnapshot, inspectSnapshot, type ViewSource } from './supervision/inspectView.js';
+import { streamChunks } from './calls/streamChunks.js';
+import { loadTracer } from './observe/tracing.js';
+import { RunRegistry } from './registry/runRegistry.js';
+import type { PoolStats } from './observe/stats.js';
 
 export interface StopOptions {
   /** How long in-flight and queued calls may take to finish before workers are killed. */

@@ -2,7 +2,7 @@
 // WORKER_CRASHED, the process goes, the supervisor starts a new one, and new calls succeed there.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { WorkerConnection } from '../src/workerConnection.js';
+import { WorkerConnection } from '../src/wire/workerConnection.js';
 import { checkNoLeaks, errorOf, isAlive, sleep, startPit, waitFor } from './helpers.js';
 
 checkNoLeaks();

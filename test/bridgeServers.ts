@@ -7,7 +7,7 @@ import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after } from 'node:test';
-import { explainPythonExecutable } from '../src/pythonExecutable.js';
+import { explainPythonExecutable } from '../src/process/pythonExecutable.js';
 import { ADAPTER_DIRS, isAlive, sleep, waitFor } from './helpers.js';
 
 export interface Pki {

@@ -10,7 +10,8 @@ import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parseRequirement, readBridgeRequirements, satisfies } from '../src/cli/bridgeRequirements.js';
 import { dependencyCheck, grpcExtraCheck } from '../src/cli/doctor.js';
-import { explainPythonExecutable, findProjectRoot, PACKAGE_ROOT } from '../src/pythonExecutable.js';
+import { PACKAGE_ROOT } from '../src/packageRoot.js';
+import { explainPythonExecutable, findProjectRoot } from '../src/process/pythonExecutable.js';
 import { checkNoLeaks } from './helpers.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');

@@ -13,7 +13,7 @@ import { Deployment } from 'kubernetes-models/apps/v1';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
 import { Namespace, Secret, Service } from 'kubernetes-models/v1';
 import { parseAllDocuments } from 'yaml';
-import { explainPythonExecutable } from '../src/pythonExecutable.js';
+import { explainPythonExecutable } from '../src/process/pythonExecutable.js';
 
 const repo = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 const manifestsDir = path.join(repo, 'deploy', 'kubernetes');

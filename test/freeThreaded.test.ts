@@ -11,7 +11,7 @@ import path from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { SnakepitError } from '../src/index.js';
-import { WorkerConnection } from '../src/workerConnection.js';
+import { WorkerConnection } from '../src/wire/workerConnection.js';
 import { freeThreadedPython } from '../scripts/freeThreadedPython.js';
 import { checkNoLeaks, createPit, startPit, waitFor } from './helpers.js';
 

@@ -7,8 +7,8 @@ import path from 'node:path';
 import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Snakepit, type SnakepitConfig, type SnakepitError } from '../src/index.js';
-import type { LiveWorkers } from '../src/liveWorkers.js';
-import type { WorkerHandle } from '../src/workerHandle.js';
+import type { LiveWorkers } from '../src/supervision/liveWorkers.js';
+import type { WorkerHandle } from '../src/process/workerHandle.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const ADAPTER_DIRS = [path.join(here, 'adapters'), path.join(here, '..', 'python', 'tests', 'adapters')];

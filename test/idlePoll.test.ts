@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { Snakepit } from '../src/index.js';
-import { procArgs } from '../src/procInfo.js';
+import { procArgs } from '../src/process/procInfo.js';
 import { checkNoLeaks, sleep, startPit } from './helpers.js';
 
 checkNoLeaks();

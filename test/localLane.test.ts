@@ -5,9 +5,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { test } from 'node:test';
-import { FrameReader } from '../src/frameReader.js';
-import { LocalConnection } from '../src/localConnection.js';
-import { FrameDecodeError } from '../src/sessionCodec.js';
+import { FrameReader } from '../src/wire/frameReader.js';
+import { LocalConnection } from '../src/wire/localConnection.js';
+import { FrameDecodeError } from '../src/wire/sessionCodec.js';
 import { checkNoLeaks, errorOf, isAlive, sleep, startPit, waitFor } from './helpers.js';
 
 checkNoLeaks();

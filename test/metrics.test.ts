@@ -129,7 +129,7 @@ test('counters count from the start: 101 calls before the first scrape are in sn
 });
 
 test('calls to thousands of distinct unknown tool names share one label: stats().tools and /metrics stay small', async () => {
-  const { MAX_TOOL_LABELS } = await import('../src/toolLabels.js');
+  const { MAX_TOOL_LABELS } = await import('../src/observe/toolLabels.js');
   const pit = await startPit({ pools: [{ name: 'names', poolSize: 2, adapter: 'sample_adapters.Calc' }] });
   const unknown = 3000;
   for (let batch = 0; batch < unknown; batch += 200) {

@@ -8,7 +8,7 @@ import test from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { SnakepitError } from '../src/index.js';
-import { clipLine, readCappedLines } from '../src/lineReader.js';
+import { clipLine, readCappedLines } from '../src/process/lineReader.js';
 import { checkNoLeaks, createPit, startPit, waitFor } from './helpers.js';
 
 const MiB = 1024 * 1024;

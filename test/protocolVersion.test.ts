@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { PROTOCOL_VERSION } from '../src/sessionCodec.js';
+import { PROTOCOL_VERSION } from '../src/wire/sessionCodec.js';
 import { checkNoLeaks, createPit, errorOf, isAlive, workerProcesses } from './helpers.js';
 
 checkNoLeaks();

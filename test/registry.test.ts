@@ -25,7 +25,7 @@ import { createInterface } from 'node:readline';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { type Snakepit, SnakepitError } from '../src/index.js';
-import { RunRegistry } from '../src/runRegistry.js';
+import { RunRegistry } from '../src/registry/runRegistry.js';
 import { checkNoLeaks, createPit, isAlive, startPit, waitFor } from './helpers.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import * as protoLoader from '@grpc/proto-loader';
-import { decodeServerFrame, encodeClientFrame, encodePartFrame, FrameDecodeError, valuePieces } from '../src/sessionCodec.js';
+import { decodeServerFrame, encodeClientFrame, encodePartFrame, FrameDecodeError, valuePieces } from '../src/wire/sessionCodec.js';
 import { checkNoLeaks } from './helpers.js';
 
 const protoFile = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'proto', 'snakepit.proto');

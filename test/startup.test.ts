@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { Snakepit, SnakepitError } from '../src/index.js';
-import { PythonProcess } from '../src/pythonProcess.js';
+import { PythonProcess } from '../src/process/pythonProcess.js';
 import { ADAPTER_DIRS, checkNoLeaks, createPit, isAlive, workerProcesses } from './helpers.js';
 
 checkNoLeaks();

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { trace } from '@opentelemetry/api';
-import { loadTracer } from '../src/tracing.js';
+import { loadTracer } from '../src/observe/tracing.js';
 import { checkNoLeaks, errorOf, startPit } from './helpers.js';
 
 checkNoLeaks();

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import * as protoLoader from '@grpc/proto-loader';
-import { decodeServerFrame, FrameDecodeError, type ReplyMessage } from '../src/sessionCodec.js';
+import { decodeServerFrame, FrameDecodeError, type ReplyMessage } from '../src/wire/sessionCodec.js';
 import { checkNoLeaks } from './helpers.js';
 
 const protoFile = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'proto', 'snakepit.proto');

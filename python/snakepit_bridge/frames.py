@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 # The version of the protocol between Node and this bridge: the Session frames and the control
 # lines. Sent in the `ready` line; Node refuses a worker whose version differs from its own
-# (PROTOCOL_VERSION in src/sessionMessages.ts). Raise both together with any change one side
+# (PROTOCOL_VERSION in src/wire/sessionMessages.ts). Raise both together with any change one side
 # cannot read.
 PROTOCOL_VERSION = 5
 

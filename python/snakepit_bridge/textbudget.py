@@ -1,7 +1,7 @@
 """The budget of a text a call sends to Node: an exception's message and traceback, a progress
 report's message. Each is cut to TEXT_BUDGET_BYTES of UTF-8 with a marker saying so, so one
 call's text can never make a frame over the wire's limit and cost the worker (Node's side cuts
-what its functions throw the same way, src/safeText.ts).
+what its functions throw the same way, src/calls/safeText.ts).
 """
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 snakepit_bridge/_fields.py lists every message's fields (name, number, type): wire.py reads and
 writes the messages from it with the standard library alone, and the replies written out by hand
-(frames.py) take their keys from it. src/protoFields.ts gives Node's hand-written codec
+(frames.py) take their keys from it. src/wire/protoFields.ts gives Node's hand-written codec
 (clientFrames.ts, serverFrames.ts) each field's number and key. The proto stays the one
 definition: test_descriptor.py compares both shipped tables with what this compiles, and after a
 change to the proto
@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[2]
 PROTO_DIR = REPO / "proto"
 PROTO_NAME = "snakepit.proto"
 SHIPPED = REPO / "python" / "snakepit_bridge" / "_fields.py"
-SHIPPED_TS = REPO / "src" / "protoFields.ts"
+SHIPPED_TS = REPO / "src" / "wire" / "protoFields.ts"
 
 HEADER = '''\
 """proto/snakepit.proto, field by field: the table wire.py reads and writes the messages from,
@@ -104,7 +104,7 @@ def wire_type(field) -> int:
 
 
 def render_ts(serialized: bytes) -> str:
-    """The src/protoFields.ts module for the descriptor protoc made."""
+    """The src/wire/protoFields.ts module for the descriptor protoc made."""
     from google.protobuf import descriptor_pb2
 
     proto = descriptor_pb2.FileDescriptorProto.FromString(serialized)

@@ -1,4 +1,4 @@
-"""The field tables the code ships (snakepit_bridge/_fields.py, src/protoFields.ts) are
+"""The field tables the code ships (snakepit_bridge/_fields.py, src/wire/protoFields.ts) are
 proto/snakepit.proto as protoc compiles it, so they cannot drift apart."""
 import shutil
 
@@ -12,7 +12,7 @@ def test_shipped_field_table_is_the_compiled_proto():
 
 
 def test_shipped_typescript_table_is_the_compiled_proto():
-    assert SHIPPED_TS.read_text() == render_ts(compile_proto()), f"src/protoFields.ts no longer matches proto/snakepit.proto: {REWRITE}"
+    assert SHIPPED_TS.read_text() == render_ts(compile_proto()), f"src/wire/protoFields.ts no longer matches proto/snakepit.proto: {REWRITE}"
 
 
 def test_a_changed_proto_no_longer_matches_the_shipped_tables(tmp_path):

@@ -2,7 +2,7 @@
 // ships, so `setup` installs and `doctor` checks exactly the bounds the bridge declares.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { PACKAGE_ROOT } from '../pythonExecutable.js';
+import { PACKAGE_ROOT } from '../packageRoot.js';
 
 export interface Requirement {
   /** The distribution's name as pip knows it: `grpcio`. */

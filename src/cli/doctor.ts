@@ -3,7 +3,7 @@
 // import — and whether the gRPC extra (grpcio, for transport 'grpc') is there within the
 // bridge's bounds, and prints the fix for each failure. Exit code 1 when anything fails.
 import path from 'node:path';
-import { BRIDGE_DIR, explainPythonExecutable, findProjectRoot } from '../pythonExecutable.js';
+import { BRIDGE_DIR, explainPythonExecutable, findProjectRoot } from '../process/pythonExecutable.js';
 import { pipArgument, readBridgeRequirements, satisfies, type Requirement } from './bridgeRequirements.js';
 import { gilCheck, type GilAnswer } from './gilCheck.js';
 import { runPython } from './python.js';

@@ -2,7 +2,7 @@
 // missing interpreter reported as such rather than as an exception.
 import { spawnSync, type StdioOptions } from 'node:child_process';
 import path from 'node:path';
-import { BRIDGE_DIR } from '../pythonExecutable.js';
+import { BRIDGE_DIR } from '../process/pythonExecutable.js';
 
 export interface RunResult {
   ok: boolean;
@@ -26,7 +26,7 @@ export function runPython(
     env: {
       ...process.env,
       PIP_DISABLE_PIP_VERSION_CHECK: '1',
-      // The same PYTHONPATH order a worker gets (src/pythonProcess.ts).
+      // The same PYTHONPATH order a worker gets (src/process/pythonProcess.ts).
       PYTHONPATH: [BRIDGE_DIR, ...(options.pythonPath ?? []), process.env.PYTHONPATH].filter(Boolean).join(path.delimiter),
     },
   });

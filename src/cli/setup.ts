@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { explainPythonExecutable, findProjectRoot, SETUP_VENV, venvPython } from '../pythonExecutable.js';
+import { explainPythonExecutable, findProjectRoot, SETUP_VENV, venvPython } from '../process/pythonExecutable.js';
 import { pipArgument, readBridgeRequirements, satisfies } from './bridgeRequirements.js';
 import { compileBridge, pythonVersion, runPython } from './python.js';
 

@@ -1,0 +1,200 @@
+// What the dispatcher keeps per worker and per call: the slot (a worker's load, as the
+// dispatcher counts it) and the request (one call from submit until it is settled).
+import type { WorkerStateName } from '../../machines/worker.machine.js';
+import type { CallChain } from './callChains.js';
+import type { WireValue } from '../wire/codec.js';
+import { type SnakepitError, TimeoutError } from '../errors.js';
+import type { Fifo, FifoEntry } from './fifo.js';
+import type { CallSpan } from '../observe/tracing.js';
+import type { CallSink, WorkerConnection } from '../wire/workerConnection.js';
+
+/** One worker as `inspect()` shows it. */
+export interface WorkerInfo {
+  id: string;
+  pid: number | undefined;
+  state: WorkerStateName;
+  inFlight: number;
+  capacity: number;
+  requests: number;
+  restarts: number;
+  /** False on a free-threaded Python build (sys._is_gil_enabled()). */
+  gilEnabled: boolean | undefined;
+  /** A remote pool's worker: its bridge server's address (`pid` is the server's own). */
+  endpoint?: string;
+}
+
+/**
+ * The dispatcher's view of one worker. It owns the load (calls in flight and finished, counted
+ * synchronously as calls start and end); `state`, `pid` and `gilEnabled` are copies the worker
+ * machine's `enter` effect writes after each committed transition, for routing and events.
+ */
+export interface WorkerSlot {
+  id: string;
+  pool: string;
+  pid: number | undefined;
+  state: WorkerStateName;
+  inFlight: number;
+  capacity: number;
+  /** Calls it may hold beyond its capacity, waiting in the worker behind the running one. */
+  prefetch: number;
+  requests: number;
+  gilEnabled: boolean | undefined;
+  connection: WorkerConnection | undefined;
+  /** Calls of strict sessions bound to this worker, waiting for room on it. */
+  pinned: Fifo<Request>;
+  /** Tells the worker's state machine its load (see reportLoad). */
+  notify: (event: LoadEvent) => void;
+  reportedInFlight: number;
+  loadReportPending: boolean;
+  /** Of the calls in flight, those given up on and still running past cancelGraceMs. */
+  stuck: number;
+  reportedStuck: number;
+  /** Calls started on the current process, and how many it may start (workerMaxRequests). */
+  startedCalls: number;
+  callLimit: number;
+  recycleRequested: boolean;
+}
+
+/** Per-call observations the recycler needs. */
+export interface DispatchObserver {
+  callStarted(slot: WorkerSlot): void;
+  callEnded(slot: WorkerSlot): void;
+  /** A call given up on still runs past cancelGraceMs: the worker is to be replaced. */
+  callStuck(slot: WorkerSlot): void;
+}
+
+export interface LoadEvent {
+  type: 'LOAD';
+  inFlight: number;
+  requests: number;
+  stuck: number;
+}
+
+/** A ctx.progress() report from Python. */
+export interface Progress {
+  done: number;
+  total: number | null;
+  message: string | null;
+}
+
+export interface CallOptions {
+  pool?: string;
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  /** Calls of one session go to the worker that ran its last call (see the pool's `affinity`). */
+  sessionId?: string;
+  /** Hears the tool's ctx.progress() reports, in order, before the call settles. */
+  onProgress?: (progress: Progress) => void;
+}
+
+/** The consumer of a streaming call: takes its chunks, and gives the worker room for more. */
+export interface StreamSink {
+  /** Chunks the worker may send beyond those the consumer took (the credit window). */
+  highWaterMark: number;
+  chunk(value: unknown): void;
+  /** Set by the dispatcher: grants the worker room for `chunks` more. */
+  grant?: (chunks: number) => void;
+}
+
+export interface StreamOptions extends CallOptions {
+  /** Chunks the generator may run ahead of the consumer (default 64). */
+  highWaterMark?: number;
+}
+
+/** Where a request reports what became of it: the dispatcher. */
+export interface RequestOwner {
+  callEnded(request: Request, error: SnakepitError | undefined, value: unknown): void;
+  requeue(request: Request, error: SnakepitError): void;
+  progressed(request: Request, value: unknown): void;
+  /** The caller's deadline has passed while the call still runs: cancel it, settle TIMEOUT. */
+  deadlinePassed(request: Request): void;
+}
+
+/** One call, from submit until settled; it is also the sink the worker connection reports to. */
+export class Request implements CallSink {
+  settled = false;
+  /** Its place while it waits: in the pool's queue or a worker's pinned queue. */
+  entry: FifoEntry<Request> | undefined;
+  waitsIn: Fifo<Request> | undefined;
+  /** Armed while it waits in the queue (queueTimeoutMs). */
+  queueTimer: NodeJS.Timeout | undefined;
+  cleanup: (() => void) | undefined;
+  slot: WorkerSlot | undefined;
+  connection: WorkerConnection | undefined;
+  callId = 0;
+  /** Its OpenTelemetry span, when tracing is on. */
+  span: CallSpan | undefined;
+  /** When a worker took it (performance.now() clock). */
+  startedAt = 0;
+  /** When the caller gives up (performance.now() clock), if it set a deadline. */
+  deadlineAt: number | undefined;
+  /** Armed once the caller gave up while the call runs: past it, the call is stuck. */
+  graceTimer: NodeJS.Timeout | undefined;
+  stuck = false;
+
+  constructor(
+    private readonly dispatcher: RequestOwner,
+    readonly tool: string,
+    readonly args: WireValue,
+    readonly resolveCaller: (value: unknown) => void,
+    readonly rejectCaller: (error: SnakepitError) => void,
+    readonly stream: StreamSink | undefined,
+    readonly submittedAt: number,
+    readonly options: CallOptions,
+    /** The calls it is nested in, when made by a function Python called (ctx.call). */
+    readonly chain: CallChain | undefined,
+  ) {}
+
+  /** Made by a function Python called: never sent ahead behind a running call. */
+  get nested(): boolean {
+    return this.chain !== undefined;
+  }
+
+  get sessionId(): string | undefined {
+    return this.options.sessionId;
+  }
+
+  /**
+   * Anything the worker says of a call after its deadline makes it TIMEOUT: on a busy event
+   * loop the deadline's timer can run after a reply that came later, and the outcome must not
+   * depend on that order.
+   */
+  private get late(): boolean {
+    return this.deadlineAt !== undefined && !this.settled && performance.now() >= this.deadlineAt;
+  }
+
+  timeoutError(): TimeoutError {
+    return new TimeoutError(this.tool, Math.round(this.deadlineAt! - this.submittedAt));
+  }
+
+  resolve(value: unknown): void {
+    if (this.late) return this.dispatcher.callEnded(this, this.timeoutError(), undefined);
+    this.dispatcher.callEnded(this, undefined, value);
+  }
+
+  reject(error: SnakepitError): void {
+    this.dispatcher.callEnded(this, this.late ? this.timeoutError() : error, undefined);
+  }
+
+  unstarted(error: SnakepitError): void {
+    this.dispatcher.requeue(this, error);
+  }
+
+  chunk(value: unknown): void {
+    if (this.late) this.dispatcher.deadlinePassed(this);
+    if (!this.settled) this.stream?.chunk(value);
+  }
+
+  progress(value: unknown): void {
+    if (!this.settled) this.dispatcher.progressed(this, value);
+  }
+
+  cancelOnWorker(): void {
+    this.connection?.cancel(this.callId);
+  }
+
+  /** The stream's consumer took `chunks` chunks: the worker may send that many more. */
+  grant(chunks: number): void {
+    if (!this.settled) this.connection?.credit(this.callId, chunks);
+  }
+}

@@ -1,0 +1,322 @@
+// One Python worker process: how it is started, how we learn it is ready, and how it ends.
+//
+// The worker is its own process group (so a stop reaches its grandchildren too) and talks to
+// us over an extra pipe on fd 3: its readiness and start-up errors arrive there as JSON lines,
+// where no user print() can forge them, and the pipe's end-of-file tells it we died. The ready
+// line states the bridge's protocol version; a bridge that speaks another one does not start.
+// Its token is the first line we write on that pipe: in the environment it would stay readable
+// in /proc/<pid>/environ for as long as the worker lives.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import type { Duplex, Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { StartupFailedError, type WorkerExit } from '../errors.js';
+import type { HostCallAnswerer } from '../wire/workerConnection.js';
+import { onProcessExit } from './exitHook.js';
+import { clipLine, readCappedLines } from './lineReader.js';
+import { groupRunning } from './procInfo.js';
+import { BRIDGE_DIR } from './pythonExecutable.js';
+import { PROTOCOL_VERSION } from '../wire/sessionCodec.js';
+import { startupHint } from './startupHints.js';
+import { freeSocketPath } from './socketPath.js';
+import { StartedCallsFile } from './startedCalls.js';
+
+/** Set in every worker's environment to the PID of the Node process that spawned it. */
+export const OWNER_PID_ENV = 'SNAKEPIT_OWNER_PID';
+
+export interface LaunchOptions {
+  executable: string;
+  /** Which rule chose the interpreter, for error messages. */
+  executableSource?: string;
+  workerId: string;
+  pool: string;
+  adapter: string;
+  profile: 'process' | 'thread';
+  /** What carries the frames: the local lane or gRPC. */
+  transport: 'local' | 'grpc';
+  threads: number;
+  threadSafetyChecks: boolean;
+  /** The longest the worker polls for its next call before sleeping, in µs (local lane, process profile). */
+  idlePollMicros: number;
+  /** Extra environment: user's python.env, then the pool's profile env. */
+  env: Record<string, string>;
+  pythonPath: string[];
+  socketDir: string;
+  runId: string;
+  startupTimeoutMs: number;
+  /** Largest arguments or result of one call (the pool's maxMessageBytes). */
+  maxMessageBytes: number;
+  /** A line the worker printed; `pid` is this process's (its slot may not know it yet). */
+  onLog: (stream: 'stdout' | 'stderr', line: string, pid: number | undefined) => void;
+  /** A control line other than `ready` / `startup_error`, which may come before the slot has the pid. */
+  onControl: (message: ControlMessage, pid: number | undefined) => void;
+  /** Called once the process exists, so the owner can reap it whatever happens next. */
+  onSpawn?: (process: PythonProcess) => void;
+  /** Answers the worker's calls into Node (ctx.call). */
+  host?: HostCallAnswerer;
+}
+
+export interface ControlMessage {
+  type: string;
+  [key: string]: unknown;
+}
+
+export interface ReadyInfo {
+  pid: number;
+  address: string;
+  gil_enabled: boolean;
+  python: string;
+  tools: string[];
+  /** The bridge's PROTOCOL_VERSION; start-up fails unless it equals ours. */
+  protocol: number;
+}
+
+// Output caps, so memory stays bounded whatever a tool prints:
+// - a stdout or stderr line reaches `worker:log` with at most 64 KiB; the rest of the line is
+//   dropped and a marker gives its full length;
+// - the stderr tail quoted by STARTUP_FAILED keeps the last 20 lines, each at most 4 KiB;
+// - a control message may be 1 MiB long; a longer one is dropped (it is our bridge's own JSON).
+const LOG_LINE_BYTES = 64 * 1024;
+const STDERR_TAIL_LINES = 20;
+const STDERR_TAIL_LINE_BYTES = 4 * 1024;
+const CONTROL_LINE_BYTES = 1024 * 1024;
+// A killed process can outlive its group's leader while the kernel frees its memory (≈ 0.1 s per
+// GiB); past this, one stuck in the kernel is left to finish on its own.
+const GROUP_END_TIMEOUT_MS = 5000;
+/** The worker's entry, as `python -c` runs it (python/tests/conftest.py starts workers the same way). */
+const WORKER_MAIN = 'from snakepit_bridge.worker import main; main()';
+
+export class PythonProcess {
+  readonly token: string;
+  /** A process worker's record of the calls it started (its calls run one at a time, in order). */
+  private readonly startedCalls: StartedCallsFile | undefined;
+  /** The worker itself has exited (the group leader). */
+  readonly exited: Promise<WorkerExit>;
+  /** The worker has exited and no process of its group runs any more. */
+  readonly ended: Promise<WorkerExit>;
+  exit: WorkerExit | undefined;
+  private readonly child: ChildProcess;
+  private readonly stderrTail: string[] = [];
+
+  private constructor(readonly options: LaunchOptions, address: string) {
+    this.token = randomBytes(24).toString('base64url');
+    const args = [
+      // `python -m snakepit_bridge` without runpy, whose imports cost milliseconds of every start.
+      '-u', '-c', WORKER_MAIN,
+      '--adapter', options.adapter,
+      '--address', address,
+      '--transport', options.transport,
+      '--profile', options.profile,
+      '--threads', String(options.threads),
+      '--worker-id', options.workerId,
+      '--run-id', options.runId,
+      '--max-message-bytes', String(options.maxMessageBytes),
+    ];
+    if (options.profile === 'process') {
+      this.startedCalls = new StartedCallsFile(`${address.slice('unix:'.length)}.started`);
+      args.push('--started-file', this.startedCalls.path);
+    }
+    if (options.threadSafetyChecks) args.push('--thread-safety-checks');
+    if (options.idlePollMicros) args.push('--idle-poll-us', String(options.idlePollMicros));
+    this.child = spawn(options.executable, args, {
+      stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+      detached: true,
+      env: {
+        ...process.env,
+        ...options.env,
+        PYTHONPATH: [BRIDGE_DIR, ...options.pythonPath, process.env.PYTHONPATH].filter(Boolean).join(path.delimiter),
+        PYTHONUNBUFFERED: '1',
+        SNAKEPIT_CONTROL_FD: '3',
+        // Not a secret: it makes the worker's environment block unique, so its reaper can tell
+        // the worker's forks apart from other workers' (python/snakepit_bridge/reaper.py).
+        SNAKEPIT_WORKER_NONCE: randomBytes(8).toString('hex'),
+        [OWNER_PID_ENV]: String(process.pid),
+      },
+    });
+    const control = this.child.stdio[3] as Duplex | null;
+    control?.on('error', () => {}); // a worker gone early: its exit says why
+    control?.write(`${this.token}\n`);
+    // If Node exits without stop(), the worker goes with it.
+    const releaseExitHook = onProcessExit(() => this.killNow());
+    this.exited = new Promise((resolve) => {
+      this.child.once('exit', (exitCode, signal) => {
+        releaseExitHook();
+        this.exit = { exitCode, signal };
+        // The leader is gone; take down anything it left in its group.
+        this.signalGroup('SIGKILL');
+        resolve(this.exit);
+      });
+      this.child.once('error', (error) => {
+        this.keepStderr(String(error));
+        if (this.child.pid === undefined) {
+          releaseExitHook();
+          this.exit = { exitCode: null, signal: null };
+          resolve(this.exit);
+        }
+      });
+    });
+    this.ended = this.exited.then(async (exit) => {
+      const group = this.child.pid;
+      const deadline = Date.now() + GROUP_END_TIMEOUT_MS;
+      while (group !== undefined && groupRunning(group) && Date.now() < deadline) await sleep(10);
+      this.startedCalls?.remove();
+      return exit;
+    });
+    options.onSpawn?.(this);
+    readCappedLines(this.child.stdout!, LOG_LINE_BYTES, (line) => options.onLog('stdout', line, this.pid));
+    readCappedLines(this.child.stderr!, LOG_LINE_BYTES, (line) => {
+      this.keepStderr(line);
+      options.onLog('stderr', line, this.pid);
+    });
+  }
+
+  /** The last stderr lines, for start-up errors. */
+  private keepStderr(line: string): void {
+    this.stderrTail.push(clipLine(line, STDERR_TAIL_LINE_BYTES));
+    if (this.stderrTail.length > STDERR_TAIL_LINES) this.stderrTail.shift();
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  /** Starts a worker and resolves once it listens on its socket. */
+  static async launch(options: LaunchOptions, signal?: AbortSignal): Promise<{ process: PythonProcess; ready: ReadyInfo }> {
+    if (signal?.aborted) throw startCancelled(options); // nothing is spawned for a start already given up
+    const address = `unix:${freeSocketPath(options.socketDir)}`;
+    const worker = new PythonProcess(options, address);
+    try {
+      const ready = await worker.awaitReady(signal);
+      return { process: worker, ready };
+    } catch (error) {
+      await worker.terminate(0);
+      throw error;
+    }
+  }
+
+  private awaitReady(signal?: AbortSignal): Promise<ReadyInfo> {
+    const { workerId, pool, adapter, startupTimeoutMs } = this.options;
+    return new Promise<ReadyInfo>((resolve, reject) => {
+      let startupError: ControlMessage | undefined;
+      let ready = false;
+      const timer = setTimeout(
+        () => reject(new StartupFailedError(
+          `Worker ${workerId} of pool "${pool}" was not ready within ${startupTimeoutMs} ms. ` +
+            `Raise startupTimeoutMs if adapter ${adapter} loads slowly.${this.stderrText()}`,
+          { pool, workerId, stderr: [...this.stderrTail] },
+        )),
+        startupTimeoutMs,
+      );
+      const onAbort = () => reject(startCancelled(this.options));
+      signal?.addEventListener('abort', onAbort, { once: true });
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      readCappedLines(this.child.stdio[3] as Readable, CONTROL_LINE_BYTES, (line) => {
+        const message = parseControl(line);
+        if (!message) return;
+        if (message.type === 'ready') {
+          ready = true;
+          done();
+          if (message.protocol === PROTOCOL_VERSION) resolve(message as unknown as ReadyInfo);
+          else reject(this.protocolMismatch(message.protocol));
+        } else if (message.type === 'startup_error') {
+          startupError = message;
+        } else {
+          this.options.onControl(message, this.pid);
+        }
+      });
+      this.exited.then(async (exit) => {
+        done();
+        if (ready) return; // a later exit is the supervisor's business, not start-up's
+        // Let the last stderr lines arrive before quoting them.
+        await new Promise((r) => setTimeout(r, 20));
+        reject(this.startupFailure(exit, startupError));
+      });
+    });
+  }
+
+  private startupFailure(exit: WorkerExit, error: ControlMessage | undefined): StartupFailedError {
+    const { workerId, pool, adapter } = this.options;
+    const how = exit.signal ? `signal ${exit.signal}` : `exit code ${exit.exitCode}`;
+    if (error) {
+      const said = `${error.error_type}: ${error.message}`;
+      return new StartupFailedError(
+        `Worker ${workerId} of pool "${pool}" could not start adapter ${adapter}: ${said}${startupHint(said, this.options)}\n${error.traceback ?? ''}`,
+        { pool, workerId, pythonType: String(error.error_type), pythonTraceback: String(error.traceback ?? ''), stderr: [...this.stderrTail] },
+      );
+    }
+    return new StartupFailedError(
+      `Worker ${workerId} of pool "${pool}" exited with ${how} before it was ready.` +
+        `${startupHint(this.stderrTail.join('\n'), this.options)}${this.stderrText()}`,
+      { pool, workerId, stderr: [...this.stderrTail] },
+    );
+  }
+
+  private protocolMismatch(theirs: unknown): StartupFailedError {
+    const { workerId, pool, executable } = this.options;
+    const bridge = theirs === undefined ? 'states no protocol version (an older bridge)' : `speaks protocol version ${JSON.stringify(theirs)}`;
+    return new StartupFailedError(
+      `Worker ${workerId} of pool "${pool}": the Python bridge (python: ${executable}) ${bridge}, ` +
+        `but this snakepit package speaks protocol version ${PROTOCOL_VERSION}. Install matching versions of ` +
+        'the npm package and the Python bridge (snakepit_bridge): the bridge that runs must be the one shipped in this package.',
+      { pool, workerId, stderr: [...this.stderrTail] },
+    );
+  }
+
+  private stderrText(): string {
+    return this.stderrTail.length ? `\nLast stderr lines:\n${this.stderrTail.join('\n')}` : '';
+  }
+
+  /**
+   * Of the calls sent to a process worker, the highest id it started: once it has exited, those
+   * above it never started; while it runs, those up to it have. Undefined for a thread worker
+   * (it holds only calls it runs), or when nothing is known.
+   */
+  highestStartedCall(): number | undefined {
+    return this.startedCalls?.highestStarted();
+  }
+
+  /** Sends a signal to the worker's whole process group; false if nothing was there. */
+  signalGroup(signal: NodeJS.Signals): boolean {
+    const pid = this.child.pid;
+    if (pid === undefined) return false;
+    try {
+      process.kill(-pid, signal);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** SIGTERM, then SIGKILL after `graceMs` if the worker is still there; resolves once its group has ended. */
+  async terminate(graceMs: number): Promise<WorkerExit> {
+    if (!this.exit) {
+      this.signalGroup(graceMs > 0 ? 'SIGTERM' : 'SIGKILL');
+      const timer = graceMs > 0 ? setTimeout(() => this.signalGroup('SIGKILL'), graceMs) : undefined;
+      await this.exited;
+      clearTimeout(timer);
+    }
+    return this.ended;
+  }
+
+  /** Synchronous last resort for process exit: no promise will run after this. */
+  killNow(): void {
+    if (!this.exit) this.signalGroup('SIGKILL');
+  }
+}
+
+function startCancelled({ workerId, pool }: LaunchOptions): StartupFailedError {
+  return new StartupFailedError(`Start of worker ${workerId} was cancelled.`, { pool, workerId });
+}
+
+function parseControl(line: string): ControlMessage | undefined {
+  try {
+    const value = JSON.parse(line);
+    return value && typeof value.type === 'string' ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,188 @@
+// Turns what the machines announce — a worker entering a state, a pool's milestones, the
+// root's decisions — into the public lifecycle events, and keeps each pool's dispatcher in step
+// with its workers (which are routable, over which connection).
+import type { EventEmitter } from 'eventemitter3';
+import type { PoolAnnouncement, PoolContext } from '../../machines/pool.machine.js';
+import type { RuntimeAnnouncement } from '../../machines/runtime.machine.js';
+import type { WorkerContext, WorkerStateName } from '../../machines/worker.machine.js';
+import type { ResolvedConfig } from '../config.js';
+import type { LoadEvent } from '../calls/calls.js';
+import type { Dispatcher } from '../calls/dispatcher.js';
+import { ShuttingDownError } from '../errors.js';
+import type { SnakepitEvents } from '../events.js';
+import type { Failures } from './failures.js';
+import type { LiveWorkers } from './liveWorkers.js';
+import type { Recycler } from './recycler.js';
+
+export class LifecycleReporter {
+  private readonly workerStartedAt = new Map<string, number>();
+  private readonly poolStartedAt = new Map<string, number>();
+
+  constructor(
+    private readonly events: EventEmitter<SnakepitEvents>,
+    private readonly dispatchers: Map<string, Dispatcher>,
+    private readonly recyclers: Map<string, Recycler>,
+    private readonly supervisor: ResolvedConfig['supervisor'],
+    private readonly live: LiveWorkers,
+    private readonly failures: Failures,
+  ) {}
+
+  heartbeatMissed(pool: string, workerId: string, missed: number, error: Error): void {
+    const slot = this.dispatchers.get(pool)!.slot(workerId);
+    if (!slot) return;
+    this.events.emit('worker:heartbeat-missed', {
+      pool, workerId, pid: slot.pid, at: Date.now(), missed, error: error.message,
+    });
+  }
+
+  workerEntered(
+    context: WorkerContext,
+    state: WorkerStateName,
+    send: (event: LoadEvent) => void,
+  ): void {
+    const dispatcher = this.dispatchers.get(context.pool)!;
+    let slot = dispatcher.slot(context.id);
+    const from = slot?.state;
+    slot ??= dispatcher.addSlot(context.id, context.capacity, state, send);
+    slot.state = state;
+    slot.notify = send;
+    if (context.pid !== undefined) slot.pid = context.pid;
+    const base = { pool: context.pool, workerId: context.id, pid: slot.pid, at: Date.now() };
+    this.events.emit('worker:state', { ...base, from, to: state });
+    switch (state) {
+      case 'starting':
+        slot.connection = undefined;
+        slot.pid = undefined;
+        this.workerStartedAt.set(context.id, performance.now());
+        this.events.emit('worker:starting', { ...base, pid: undefined, restarts: context.restarts });
+        break;
+      case 'ready':
+        if (from === 'starting') {
+          const handle = this.live.get(context.id); // gone only if the process already died
+          slot.connection = handle?.connection;
+          slot.gilEnabled = handle?.gilEnabled;
+          slot.capacity = context.capacity;
+          slot.inFlight = 0;
+          slot.reportedInFlight = 0;
+          slot.stuck = 0;
+          slot.reportedStuck = 0;
+          const startupMs = performance.now() - (this.workerStartedAt.get(context.id) ?? performance.now());
+          this.events.emit('worker:ready', { ...base, startupMs, gilEnabled: slot.gilEnabled });
+          if (context.restarts > 0) this.events.emit('worker:restarted', { ...base, restarts: context.restarts });
+          this.recyclers.get(context.pool)!.workerReady(slot);
+        } else {
+          this.events.emit('worker:idle', base);
+        }
+        dispatcher.schedulePump();
+        break;
+      case 'busy':
+        this.events.emit('worker:busy', { ...base, inFlight: slot.inFlight });
+        break;
+      case 'draining':
+        dispatcher.releasePinned(slot);
+        this.events.emit('worker:draining', { ...base, reason: context.retireReason ?? 'shutdown' });
+        break;
+      case 'recycling':
+        dispatcher.releasePinned(slot);
+        if (context.retireReason !== 'shutdown') this.events.emit('worker:recycling', { ...base, reason: context.retireReason ?? 'manual' });
+        break;
+      case 'crashed': {
+        slot.connection = undefined;
+        dispatcher.releasePinned(slot);
+        this.recyclers.get(context.pool)!.workerGone(slot);
+        this.events.emit('worker:crashed', {
+          ...base,
+          exitCode: context.exit?.exitCode ?? null,
+          signal: context.exit?.signal ?? null,
+          reason: context.crashReason ?? 'exited',
+        });
+        break;
+      }
+      case 'stopped':
+        slot.connection = undefined;
+        dispatcher.releasePinned(slot);
+        this.recyclers.get(context.pool)!.workerGone(slot);
+        this.failures.workerStopped(context.id);
+        dispatcher.removeSlot(slot);
+        this.events.emit('worker:stopped', base);
+        break;
+    }
+  }
+
+  poolAnnounced(context: PoolContext, what: PoolAnnouncement, workerId: string | undefined): void {
+    const pool = context.name;
+    const at = Date.now();
+    switch (what) {
+      case 'starting':
+        this.poolStartedAt.set(pool, performance.now());
+        // A remote pool's capacity is known once its servers say it (0 until then).
+        const capacity = context.endpoints ? 0 : context.poolSize * context.workerCapacity;
+        this.events.emit('pool:starting', { pool, at, poolSize: context.poolSize, capacity });
+        break;
+      case 'batch': {
+        const first = (context.batches - 1) * context.startupBatchSize;
+        const workerIds = context.workers.slice(first, context.spawned).map((w) => w.id);
+        const batches = Math.ceil(context.poolSize / context.startupBatchSize);
+        this.events.emit('pool:batch', { pool, at, batch: context.batches, batches, workerIds });
+        break;
+      }
+      case 'ready': {
+        const startupMs = performance.now() - (this.poolStartedAt.get(pool) ?? performance.now());
+        const emit = (capacity: number) => this.events.emit('pool:ready', { pool, at, workers: context.poolSize, capacity, startupMs });
+        // A remote pool's capacity is what its servers stated, counted once the last worker's
+        // own ready (which records it) has been committed, right after this.
+        if (context.endpoints) queueMicrotask(() => emit(this.dispatchers.get(pool)!.capacity));
+        else emit(context.poolSize * context.workerCapacity);
+        break;
+      }
+      case 'failed': {
+        // Queued calls stay queued: the root supervisor may restart this pool.
+        const error = this.failures.poolFailed(context);
+        this.events.emit('pool:failed', { pool, at, reason: context.failure!.reason, error });
+        break;
+      }
+      case 'restart': {
+        const slot = workerId ? this.dispatchers.get(pool)!.slot(workerId) : undefined;
+        this.events.emit('supervisor:restart', {
+          pool, at, level: 'pool', workerId, pid: slot?.pid, strategy: context.restart.strategy,
+          restartsInWindow: context.restartWindow.length,
+        });
+        break;
+      }
+    }
+  }
+
+  runtimeAnnounced(announcement: RuntimeAnnouncement): void {
+    switch (announcement.what) {
+      case 'drain_expired':
+        // The calls still queued are given up; those in flight fail as their workers are killed.
+        for (const dispatcher of this.dispatchers.values()) dispatcher.close(new ShuttingDownError());
+        break;
+      case 'pool_escalated': {
+        const at = Date.now();
+        this.events.emit('supervisor:escalation', {
+          pool: announcement.pool, at, level: 'pool', reason: announcement.failure.reason, error: this.failures.pool(announcement.pool)!,
+        });
+        for (const pool of announcement.restarting) {
+          this.events.emit('supervisor:restart', {
+            pool, at, level: 'root', strategy: this.supervisor.strategy, restartsInWindow: announcement.restartsInWindow,
+          });
+        }
+        break;
+      }
+      case 'escalation': {
+        const { intensity, periodMs } = this.supervisor;
+        const failure = this.failures.rootGaveUp(announcement.pool, intensity, periodMs);
+        for (const dispatcher of this.dispatchers.values()) dispatcher.close(failure);
+        const at = Date.now();
+        this.events.emit('supervisor:escalation', {
+          pool: announcement.pool, at, level: 'pool', reason: announcement.failure.reason, error: this.failures.pool(announcement.pool)!,
+        });
+        this.events.emit('supervisor:escalation', {
+          pool: announcement.pool, at, level: 'root', reason: announcement.failure.reason, error: failure,
+        });
+        break;
+      }
+    }
+  }
+}
