@@ -127,7 +127,6 @@ export interface SimulatedPool {
   dispatcher: Dispatcher;
   workers: FakeWorker[];
   events: EventEmitter<SnakepitEvents>;
-  config: PoolConfig;
   /** The replacements the pool's recycler asked for: `worker reason @ms`, in order. */
   recycles: string[];
   /** A new worker joins, ready (a replacement, say): `p-<n>` after the last. */
@@ -176,7 +175,6 @@ export function simulatedPool(t: TestContext, pool: Partial<PoolConfigInput> = {
     dispatcher,
     workers: fakes,
     events,
-    config,
     recycles,
     outcomes,
     now: () => Date.now(),

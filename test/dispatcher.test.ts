@@ -83,6 +83,19 @@ test('prefetch: a worker with nothing to do is taken before a call is sent ahead
   assert.equal(w1.slot.inFlight + w2.slot.inFlight + w3.slot.inFlight, 6);
 });
 
+// Real processes: threadProfile.test.ts, "2 workers × 4 threads: 8 concurrent sleeps are spread 4 and 4" and
+// "a thread worker with 3 of 8 calls in flight is ready; with 8 it is busy, and further calls queue".
+test('thread profile: calls fill the workers\' threads evenly, and none is sent ahead of a free thread', async (t) => {
+  const pool = simulatedPool(t, { workerProfile: 'thread', threadsPerWorker: 3 }, 2);
+  const [w1, w2] = pool.workers;
+  for (const tool of ['a', 'b', 'c', 'd', 'e', 'f', 'g']) pool.call(tool);
+  assert.deepEqual(heldBy(pool), { 'p-1': ['a', 'c', 'e'], 'p-2': ['b', 'd', 'f'] });
+  assert.equal(pool.dispatcher.queued, 1);
+  w2.connection.reply('d');
+  assert.deepEqual(w2.connection.held(), ['b', 'f', 'g']);
+  assert.deepEqual(w1.connection.held(), ['a', 'c', 'e']);
+});
+
 // Real processes: prefetch.test.ts, "when a worker is killed, the calls it held unstarted run on its replacement, in order; only the running call fails".
 test('a dead worker\'s calls it never started go back to the head of the queue in their order; only the started one fails', async (t) => {
   const pool = simulatedPool(t, { prefetch: 2 }, 1);
