@@ -25,6 +25,8 @@ const TIERS = {
   unit: [
     'layout', 'machines', 'pool.machine', 'poolLifecycle.model', 'poolRestarts.model', 'remotePool.model', 'restartPolicy',
     'runtime.model', 'sessionCodec', 'wireFuzz', 'worker.machine',
+    // The dispatcher, its queue, balancing, affinity and recycler with fake workers (test/dispatchHarness.ts).
+    'affinity', 'balancing', 'dispatcher', 'fifo', 'recycler',
   ],
   once: [
     // Their own programs, which leave the transport to the product's default.

@@ -79,6 +79,16 @@ test('strict: when the session\'s worker is killed, the calls waiting for it run
   assert.deepEqual(moved, [{ pool: 'p', sessionId: 'chat-1', fromWorkerId: secondId, toWorkerId: firstId }]);
 });
 
+test('strict: a call waiting for its session\'s worker longer than queueTimeoutMs fails QUEUE_TIMEOUT', async () => {
+  const pit = await startPit({ pools: [{ name: 'p', poolSize: 2, prefetch: 0, affinity: 'strict', queueTimeoutMs: 300, adapter: 'sample_adapters.Calc' }] });
+  const own = await bindToSecondWorker(pit, 'chat-1');
+  const blocker = where(pit, 1.5, 'chat-1');
+  await waitFor(() => pit.inspect().pools[0].workers.find((w) => w.pid === own)?.inFlight === 1, 5000, 'its worker busy');
+  assert.equal((await errorOf(where(pit, 0, 'chat-1'))).code, 'QUEUE_TIMEOUT');
+  assert.equal(pit.stats('p').queued, 0);
+  assert.equal((await blocker).pid, own);
+});
+
 test('the session table keeps at most maxSessions (the most recently used), and an idle session expires after sessionTtlMs', async () => {
   const pit = await startPit({
     pools: [{ name: 'p', poolSize: 2, prefetch: 0, affinity: 'strict', maxSessions: 100, sessionTtlMs: 1000, adapter: 'sample_adapters.Calc' }],
