@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { QueueTimeoutError } from '../src/errors.js';
-import { SessionTable } from '../src/sessions.js';
+import { SessionTable } from '../src/calls/sessions.js';
 import { type SimulatedPool, heldBy, settle, simulatedPool } from './dispatchHarness.js';
 
 /** Runs one call of `sessionId` on the second worker (the first kept busy meanwhile), which binds it there. */

@@ -6,9 +6,9 @@
 // recycling.test.ts (workerMaxRequests), callContext.test.ts (stuck calls).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { WorkerSlot } from '../src/calls.js';
-import { Fifo } from '../src/fifo.js';
-import { hasRoom, isFree, isRoutable, pickWorker } from '../src/balancing.js';
+import type { WorkerSlot } from '../src/calls/calls.js';
+import { Fifo } from '../src/calls/fifo.js';
+import { hasRoom, isFree, isRoutable, pickWorker } from '../src/calls/balancing.js';
 import { FakeConnection, asConnection } from './dispatchHarness.js';
 
 function slot(id: string, fields: Partial<WorkerSlot> = {}): WorkerSlot {

@@ -5,13 +5,13 @@
 import type { TestContext } from 'node:test';
 import { EventEmitter } from 'eventemitter3';
 import type { WorkerStateName } from '../machines/worker.machine.js';
-import type { WorkerSlot } from '../src/calls.js';
+import type { WorkerSlot } from '../src/calls/calls.js';
 import { type PoolConfig, type PoolConfigInput, resolveConfig } from '../src/config.js';
-import { Dispatcher } from '../src/dispatcher.js';
+import { Dispatcher } from '../src/calls/dispatcher.js';
 import { ShuttingDownError, type SnakepitError, WorkerCrashedError } from '../src/errors.js';
 import type { SnakepitEvents } from '../src/events.js';
-import { Recycler } from '../src/recycler.js';
-import type { CallExtras, CallSink, WorkerConnection } from '../src/workerConnection.js';
+import { Recycler } from '../src/supervision/recycler.js';
+import type { CallExtras, CallSink, WorkerConnection } from '../src/wire/workerConnection.js';
 
 /** One call as the fake worker received it. */
 export interface SentCall {

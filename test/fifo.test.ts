@@ -4,7 +4,7 @@
 // (QUEUE_TIMEOUT), prefetch.test.ts (handed-back calls run first, in order).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Fifo } from '../src/fifo.js';
+import { Fifo } from '../src/calls/fifo.js';
 
 test('values leave in the order pushed; unshift puts one at the head; peek leaves it there', () => {
   const fifo = new Fifo<string>();
