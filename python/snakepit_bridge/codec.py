@@ -8,15 +8,16 @@ data is blobs[i] (a NumPy array one way, a JS typed array the other), and {"$byt
 decimal digits. A user's own key of the form $…$bytes travels with
 one more "$" (both directions), so user data can never pass for that marker. The common case (no
 bytes, no such key) is one C-level json.dumps / json.loads with no extra walk.
+
+It is built on `_json`, the C half of `json`, directly: the `json` package imports `re` and with
+it `enum`, milliseconds of every worker's start-up that plain values never use. The full path
+(bytes, NumPy values, escaped keys, errors) loads `json` the first time it is taken.
 """
 from __future__ import annotations
 
-import json
-import json.decoder
-import re
-import json.encoder
 import sys
 import threading
+from _json import encode_basestring_ascii, make_encoder, make_scanner
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -75,17 +76,37 @@ def _hook(o: Any) -> Any:
     )
 
 
-_encoder = json.JSONEncoder(separators=(",", ":"), allow_nan=False, default=_hook)
+_full_encoder: Any = None  # json.JSONEncoder with _hook, made the first time the full path runs
+
+
+def _encode_full(obj: Any) -> str:
+    global _full_encoder
+    if _full_encoder is None:
+        import json
+
+        _full_encoder = json.JSONEncoder(separators=(",", ":"), allow_nan=False, default=_hook)
+    return _full_encoder.encode(obj)
 
 
 _NO_BLOBS: list[bytes] = []
 
-_USER_KEY = re.compile(r"\$+bytes")  # sent with one more "$"
-_ESCAPED_KEY = re.compile(r"\$\$+bytes")  # received: drop one "$"
+
+def _is_marker_key(k: Any, dollars: int) -> bool:
+    """Whether `k` is "bytes" after at least `dollars` "$" and nothing else: the user's keys of
+    that form travel with one more "$" (dollars 1 on the way out, 2 on the way in)."""
+    return type(k) is str and len(k) >= 5 + dollars and k.endswith("bytes") and not k[:-5].strip("$")
+
+
 # Every key the escaping concerns ends in `bytes"` in JSON text; most values never contain it.
 _KEY_HINT = b'bytes"'
-# An int beyond SAFE_INT has at least 16 digits; most values have no such run of digits.
-_LONG_DIGITS = re.compile(rb"\d{16}")
+# An int beyond SAFE_INT has at least 16 digits; most values have no such run of digits. Mapped
+# to "1" for a digit and "0" for anything else, a value has one where this run appears.
+_DIGIT_RUN = b"1" * 16
+_DIGITS = bytes(0x31 if 0x30 <= i <= 0x39 else 0x30 for i in range(256))
+
+
+def _may_hold_big_int(data: bytes) -> bool:
+    return len(data) >= 16 and _DIGIT_RUN in data.translate(_DIGITS)
 
 
 def _not_plain(o: Any) -> Any:
@@ -95,26 +116,40 @@ def _not_plain(o: Any) -> Any:
 # Every call's arguments and result pass through here, so plain values (the common case) go
 # straight to the C encoder and scanner: json.dumps/json.loads add several Python-level calls
 # each. Anything else — bytes, NumPy values, sets, NaN, cycles — takes the full path below.
-_c_encode = json.encoder.c_make_encoder and json.encoder.c_make_encoder(
-    None, _not_plain, json.encoder.encode_basestring_ascii, None, ":", ",", False, False, False
-)
-_c_scan = json.decoder.JSONDecoder().scan_once
+_c_encode = make_encoder(None, _not_plain, encode_basestring_ascii, None, ":", ",", False, False, False)
+
+
+class _ScanOptions:
+    """What the C scanner reads of a json.JSONDecoder() made with no options."""
+
+    strict = True
+    object_hook = object_pairs_hook = None
+    parse_float, parse_int = float, int
+    parse_constant = {"-Infinity": float("-inf"), "Infinity": float("inf"), "NaN": float("nan")}.__getitem__
+
+
+_c_scan = make_scanner(_ScanOptions())
+_c_encode_line = make_encoder(None, str, encode_basestring_ascii, None, ":", ",", False, False, True)
+
+
+def line_text(msg: dict) -> str:
+    """`msg` as json.dumps(msg, separators=(",", ":"), default=str) writes it: a control line."""
+    return "".join(_c_encode_line(msg, 0))
 
 
 def encode(obj: Any) -> tuple[bytes, list[bytes]]:
     """Python value -> (UTF-8 JSON, blobs)."""
-    if _c_encode:
-        try:
-            data = "".join(_c_encode(obj, 0)).encode()
-            if _KEY_HINT not in data and not _LONG_DIGITS.search(data):
-                return data, _NO_BLOBS
-        except (TypeError, ValueError, RecursionError):
-            pass
+    try:
+        data = "".join(_c_encode(obj, 0)).encode()
+        if _KEY_HINT not in data and not _may_hold_big_int(data):
+            return data, _NO_BLOBS
+    except (TypeError, ValueError, RecursionError):
+        pass
     obj = _prepare(obj)
     blobs: list[bytes] = []
     _tls.blobs = blobs
     try:
-        text = _encoder.encode(obj)
+        text = _encode_full(obj)
     except ValueError as e:
         if "Out of range float" in str(e):
             raise ValueError(f"the value contains NaN or Infinity, which JSON cannot carry ({e})") from None
@@ -141,6 +176,8 @@ def loads(raw: bytes) -> Any:
             return obj
     except StopIteration:
         pass
+    import json
+
     return json.loads(text)  # surrounding whitespace, or the proper error for bad JSON
 
 
@@ -155,8 +192,8 @@ def _restore(o: Any, blobs: Any) -> Any:
                 typed = _typed(o, blobs[i])
                 if typed is not None:
                     return typed
-        if any(type(k) is str and _ESCAPED_KEY.fullmatch(k) for k in o):
-            return {(k[1:] if _ESCAPED_KEY.fullmatch(k) else k): _restore(v, blobs) for k, v in o.items()}
+        if any(_is_marker_key(k, 2) for k in o):
+            return {(k[1:] if _is_marker_key(k, 2) else k): _restore(v, blobs) for k, v in o.items()}
         for k, v in o.items():
             if isinstance(v, (dict, list)):
                 o[k] = _restore(v, blobs)
@@ -194,10 +231,10 @@ def _prepare(o: Any) -> Any:
     the encoder's hook; the same object when nothing changes."""
     if isinstance(o, dict):
         items = [(k, _prepare(v)) for k, v in o.items()]
-        changed = any(v is not o[k] or (type(k) is str and _USER_KEY.fullmatch(k)) for k, v in items)
+        changed = any(v is not o[k] or _is_marker_key(k, 1) for k, v in items)
         if not changed:
             return o
-        return {("$" + k if type(k) is str and _USER_KEY.fullmatch(k) else k): v for k, v in items}
+        return {("$" + k if _is_marker_key(k, 1) else k): v for k, v in items}
     if isinstance(o, (list, tuple)):
         items = [_prepare(v) for v in o]
         return items if any(a is not b for a, b in zip(items, o)) else o

@@ -14,7 +14,6 @@ handling back and none of the worker's links.
 from __future__ import annotations
 
 import atexit
-import json
 import os
 import sys
 import threading
@@ -23,6 +22,7 @@ import time
 import _signal as signal  # as in reaper.py: `signal` builds enums, milliseconds of every start
 
 from . import reaper
+from .codec import line_text
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -73,7 +73,7 @@ class Control:
         return line.split(b"\n", 1)[0].decode(errors="replace").strip() or None
 
     def send(self, msg: dict[str, Any]) -> None:
-        data = (json.dumps(msg, separators=(",", ":"), default=str) + "\n").encode()
+        data = (line_text(msg) + "\n").encode()
         with self._lock:
             if self.fd is None:
                 # Run by hand without a parent: show the lines on stderr.

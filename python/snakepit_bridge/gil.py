@@ -8,15 +8,23 @@ than leave it to a line on stderr.
 """
 from __future__ import annotations
 
-import re
 import sys
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-# CPython's text (Python/import.c, _PyImport_CheckGILForModule).
-_ENABLED_FOR = re.compile(r"The global interpreter lock \(GIL\) has been enabled to load module '([^']+)'")
+# CPython's text (Python/import.c, _PyImport_CheckGILForModule), up to the module's name.
+_ENABLED_FOR = "The global interpreter lock (GIL) has been enabled to load module '"
+
+
+def _enabled_for(message: str) -> str | None:
+    """The module a warning with CPython's text names, or None for any other warning."""
+    at = message.find(_ENABLED_FOR)
+    if at < 0:
+        return None
+    name, quote, _ = message[at + len(_ENABLED_FOR):].partition("'")
+    return name if quote and name else None
 
 
 def gil_enabled() -> bool:
@@ -52,9 +60,9 @@ class GilWatch:
 
         self._catching.__exit__(*exc)
         for w in self._caught:
-            found = _ENABLED_FOR.search(str(w.message)) if issubclass(w.category, RuntimeWarning) else None
+            found = _enabled_for(str(w.message)) if issubclass(w.category, RuntimeWarning) else None
             if found and self.module is None:
-                self.module = found.group(1)
+                self.module = found
             warnings.showwarning(w.message, w.category, w.filename, w.lineno, w.file, w.line)
         if self.module is None and gil_enabled():
             self.module = self.UNKNOWN  # e.g. run with -W ignore: the GIL is on all the same

@@ -1,4 +1,7 @@
+import json
 import math
+import random
+import re
 
 import numpy as np
 import pytest
@@ -95,3 +98,48 @@ def test_unknown_type_names_the_type():
 
 def test_empty_json_decodes_to_none():
     assert codec.decode(b"", []) is None
+
+
+# The codec is built on _json directly, without `json` and `re` (start-up milliseconds); these
+# hold its plain checks to the json calls and patterns they stand for.
+
+def test_the_digit_run_check_finds_what_the_pattern_would():
+    rng = random.Random(7)
+    pattern = re.compile(rb"\d{16}")
+    for _ in range(20_000):
+        data = bytes(rng.choice(b"0123456789,[]\"x\xff") for _ in range(rng.randrange(0, 60)))
+        assert codec._may_hold_big_int(data) == (pattern.search(data) is not None), data
+
+
+def test_marker_keys_are_the_ones_the_patterns_name():
+    rng = random.Random(11)
+    sent, received = re.compile(r"\$+bytes"), re.compile(r"\$\$+bytes")
+    keys = ["bytes", "$bytes", "$$bytes", "$$$bytes", "$bytes\n", "x$bytes", "$bytesx", "$byte", "$", ""]
+    keys += ["".join(rng.choice("$$$bytesx") for _ in range(rng.randrange(0, 10))) for _ in range(20_000)]
+    for k in keys:
+        assert codec._is_marker_key(k, 1) == (sent.fullmatch(k) is not None), k
+        assert codec._is_marker_key(k, 2) == (received.fullmatch(k) is not None), k
+    assert not codec._is_marker_key(5, 1)
+
+
+def test_the_scanner_reads_what_json_loads_reads():
+    texts = ['{"a":[1,2.5,-3e400,"\\u00e9\\ud83d\\ude00",true,false,null]}', "NaN", "-Infinity", "Infinity",
+             "12345678901234567890", "1e-7", '"x"', "[]", "{}", '{"a":{"b":[{"c":1}]}}', "  [1] ", "\t2\n"]
+    for text in texts:
+        got, want = codec.loads(text.encode()), json.loads(text)
+        assert repr(got) == repr(want), text
+    for bad in ["[1,", "{'a':1}", "tru", "[1] x", "\x00"]:
+        with pytest.raises(ValueError):
+            codec.loads(bad.encode())
+
+
+def test_control_lines_are_what_json_dumps_writes():
+    class Odd:
+        def __str__(self):
+            return "odd \u00e9"
+
+    messages = [{"type": "ready", "pid": 1, "tools": ["a", "b"], "gil_enabled": True, "x": None},
+                {"message": "quote \" backslash \\ newline \n unicode \u00e9 \ud83d\ude00", "n": 1.5, "big": 2**70},
+                {"nan": float("nan"), "odd": Odd(), "nested": {"k": [Odd()]}}]
+    for msg in messages:
+        assert codec.line_text(msg) == json.dumps(msg, separators=(",", ":"), default=str)

@@ -35,6 +35,7 @@ export class RunRegistry {
   private readonly pids = new Set<number>();
   private writeFailed = false;
   private cleared = false;
+  private writeQueued = false;
   private releaseExitHook = () => {};
 
   private constructor(
@@ -143,11 +144,11 @@ export class RunRegistry {
 
   add(pid: number): void {
     this.pids.add(pid);
-    this.write();
+    this.writeSoon();
   }
 
   remove(pid: number): void {
-    if (this.pids.delete(pid)) this.write();
+    if (this.pids.delete(pid)) this.writeSoon();
   }
 
   /** Removes this run's socket directory, then its record. */
@@ -171,6 +172,21 @@ export class RunRegistry {
         ensurePrivateDir(path.dirname(this.file));
       }
     }
+  }
+
+  /**
+   * One write for the pids added or removed in the same turn: a pool's batch spawns its workers
+   * together, and each write (a file and a rename) costs milliseconds on the start-up's path. A
+   * worker spawned in this turn is unrecorded until its end, but then it is also not yet past
+   * the links that end it with this process (the control pipe, the parent-death signal).
+   */
+  private writeSoon(): void {
+    if (this.writeQueued) return;
+    this.writeQueued = true;
+    queueMicrotask(() => {
+      this.writeQueued = false;
+      this.write();
+    });
   }
 
   private write(): void {
