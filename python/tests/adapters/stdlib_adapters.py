@@ -15,7 +15,8 @@ class _Probe:
     def heavy_loaded(self):
         """Modules that cost a worker's start milliseconds and that no call of plain tools needs."""
         return sorted(set(sys.modules) & {"inspect", "hmac", "_hashlib", "asyncio", "platform", "traceback", "argparse", "locale", "subprocess",
-                                            "typing", "socket", "signal", "queue", "importlib", "selectors"})
+                                            "typing", "socket", "signal", "queue", "importlib", "selectors",
+                                            "json", "re", "enum"})
 
     @tool
     def sizes(self, text, data):
