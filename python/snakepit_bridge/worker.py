@@ -16,9 +16,6 @@ from __future__ import annotations
 import os
 import sys
 import types
-import time as _T
-def _m(n): sys.stderr.write(f'MARK {n} {_T.process_time()*1000:.2f} {_T.perf_counter()*1000:.2f}\n')
-_m('worker-import-begin')
 
 from .control import Control, end_descendants, exit_now, guard_descendants
 from .frames import PROTOCOL_VERSION
@@ -255,7 +252,6 @@ def serve(args, control: Control, token: bytes):
             pool = ThreadPoolExecutor(max_workers=args.threads, thread_name_prefix="snakepit-tool")
         server, address = serve_grpc(args, token, runner, pool, in_flight)
 
-    _m('lane')
     control.send({
         "type": "ready",
         "protocol": PROTOCOL_VERSION,
@@ -347,7 +343,6 @@ def serve_grpc(args, token: bytes, runner, pool, in_flight):
 
 
 def main(argv=None) -> None:
-    _m('main')
     # Line-buffered output so Node sees each log line as it is written.
     for stream in (sys.stdout, sys.stderr):
         try:
@@ -357,7 +352,7 @@ def main(argv=None) -> None:
     control = Control.from_env()
     by_hand = os.environ.pop("SNAKEPIT_TOKEN", None)  # tools and their subprocesses never see it
     try:
-        _m('pre-guard'); guard_descendants(); _m('guard')  # first: its watchdog is a fork of this process, made before the token is read
+        guard_descendants()  # first: its watchdog is a fork of this process, made before the token is read
         token = control.read_token() if control.fd is not None else by_hand
         # Before gRPC loads: with its fork handlers on, a tool's forked child (os.fork,
         # multiprocessing "fork") can die of SIGSEGV while it runs.
@@ -367,7 +362,7 @@ def main(argv=None) -> None:
         if not token:
             raise StartupError("no token: the parent sends it as the first line on the control fd "
                                "(SNAKEPIT_TOKEN when run by hand); the worker refuses to serve without one")
-        _m('args'); server = serve(args, control, token.encode()); _m('ready-sent')
+        server = serve(args, control, token.encode())
     except KeyboardInterrupt:
         exit_now(130)
     except BaseException as e:  # noqa: BLE001 - anything before ready is a startup_error
