@@ -1,8 +1,8 @@
 // The page's drawing of a statechart, from a machine's exported JSON (machines/export.ts's
 // machineConfig, the form of machines/worker.json): an arc diagram — leaf states in a row in
 // document order, each compound state a frame around its children, transitions as arcs (left
-// to right above the row, right to left below), the transitions between the same two states
-// as one arc with their events. Generic over the JSON, so it follows the machine as it changes;
+// to right above the row, right to left below, longer ones higher), the transitions between the
+// same two states as one arc with their events. Generic over the JSON, so it follows the machine as it changes;
 // browser code, kept as text and inlined into the page (no bundler, nothing loaded).
 export const STATECHART_SCRIPT = String.raw`
 function drawStatechart(config) {
@@ -56,13 +56,19 @@ function drawStatechart(config) {
   });
 
   var centre = function (n) { return n.x + n.w / 2; };
-  var rise = function (span) { return Math.min(150, 18 + span * 0.2); };
   var list = Array.from(edges.values());
   list.forEach(function (e) {
     e.self = e.from === e.to;
     e.above = e.self || centre(e.to) > centre(e.from);
-    e.h = e.self ? 26 : rise(Math.abs(centre(e.to) - centre(e.from)));
+    e.span = Math.abs(centre(e.to) - centre(e.from));
   });
+  // Each arc on a side rises a step above the shorter ones, so no two labels share a height.
+  [true, false].forEach(function (side) {
+    list.filter(function (e) { return e.above === side && !e.self; })
+      .sort(function (a, b) { return a.span - b.span || centre(a.from) - centre(b.from); })
+      .forEach(function (e, rank) { e.h = 24 + rank * 18; });
+  });
+  list.forEach(function (e) { if (e.self) e.h = 26; });
   // Where each arc meets its box: the ends on one side of a box spread along it, ordered by the far end.
   var ends = new Map();
   list.forEach(function (e) {
