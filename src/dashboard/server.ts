@@ -48,7 +48,7 @@ const CALL_PACED: SnakepitEventName[] = ['worker:busy', 'worker:idle'];
 /** How often the page is sent the whole state (load, queue) besides the events. */
 const STATE_INTERVAL_MS = 1000;
 /** After a worker changes state, the page is sent the state this soon (once for a burst of changes). */
-const STATE_AFTER_CHANGE_MS = 50;
+const STATE_AFTER_CHANGE_MS = 100;
 
 /** The worker machine as machines/worker.json holds it (`npm run machines:export` writes that file from the same function). */
 const WORKER_MACHINE_JSON = JSON.stringify(machineConfig(workerMachine));
