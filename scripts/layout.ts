@@ -82,8 +82,8 @@ export const PARTS: Part[] = [
   },
   {
     name: 'src/dashboard/',
-    role: 'the optional web dashboard (`snakepit/dashboard`), built on the public API',
-    mayImport: [FACADE, SHARED],
+    role: 'the optional web dashboard (`snakepit/dashboard`), built on the public API and the exported worker machine',
+    mayImport: [FACADE, SHARED, 'machines/'],
   },
 ];
 

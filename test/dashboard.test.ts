@@ -1,17 +1,21 @@
 // The dashboard over HTTP with real workers: the page, /api/state, /events (server-sent events
 // of a worker going busy → ready and crashed → ready), /healthz (503 while a pool is failed,
-// 200 after it recovers), /metrics, and close() releasing everything; foreign Host headers and
+// 200 after it recovers), /metrics, and close() releasing everything; the recent events replayed
+// to a client that connects later (a bounded ring, in order); load as running / capacity with
+// calls sent ahead apart; the icon and the worker machine's JSON; foreign Host headers and
 // requests without the token refused; SSE clients that stop reading disconnected.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { get, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import { test } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { serveDashboard } from '../src/dashboard/index.js';
+import { EventRing } from '../src/dashboard/eventHistory.js';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { checkNoLeaks, isAlive, sleep, startPit, waitFor } from './helpers.js';
+import { checkNoLeaks, isAlive, sleep, startMarker, startPit, waitFor } from './helpers.js';
 
 checkNoLeaks();
 
@@ -76,6 +80,18 @@ test('the dashboard serves its page, state, events, health and metrics', async (
     assert.match(path, /busy → ready/, path);
     assert.match(path, /crashed → starting → ready/, path);
     assert.ok(stream.events.some((e) => e.event === 'lifecycle' && e.data.name === 'worker:crashed'));
+
+    // A client that connects after the crash is sent it: the recent events, then the state.
+    const late = listen(`${dashboard.url}events`);
+    await waitFor(() => late.events.some((e) => e.event === 'state'), 5000, 'the late client\'s first state');
+    const replayed = late.events.slice(0, late.events.findIndex((e) => e.event === 'state'));
+    const crash = replayed.find((e) => e.data.name === 'worker:crashed' && e.data.workerId === worker.id);
+    assert.ok(crash, `the crash replayed: ${replayed.map((e) => e.data.name).join(', ')}`);
+    assert.equal(crash.data.signal, 'SIGKILL');
+    assert.match(replayed.filter((e) => e.data.name === 'worker:state' && e.data.workerId === worker.id).map((e) => e.data.to).join(' → '), /crashed → starting → ready/);
+    late.stop();
+    const recent = JSON.parse((await fetchText(`${dashboard.url}api/state`)).body).recentEvents;
+    assert.ok(recent.some((e: { name: string; workerId: string }) => e.name === 'worker:crashed' && e.workerId === worker.id), '/api/state has recentEvents');
 
     assert.equal((await fetchText(`${dashboard.url}healthz`)).status, 200);
     const fragile = pit.inspect().pools[1].workers[0];
@@ -223,7 +239,8 @@ test('nothing the dashboard serves holds an environment value', async () => {
       await waitFor(() => stream.events.some((e) => e.data.name === 'worker:restarted'), 20_000, 'the restart on the event stream');
       await waitFor(() => stream.events.filter((e) => e.event === 'state').length >= 2, 5000, 'a second state');
       const served = [JSON.stringify(stream.events)];
-      for (const path of [...PATHS.filter((p) => p !== 'events'), 'healthz']) served.push((await request(`${dashboard.url}${path}`)).body);
+      // A late /events client is sent the replayed events; /api/state has them as recentEvents.
+      for (const path of [...PATHS, 'healthz']) served.push((await request(`${dashboard.url}${path}`)).body);
       const all = served.join('\n');
       assert.match(all, /worker:crashed/, 'the events are in what was read');
       for (const secret of Object.values(secrets)) assert.ok(!all.includes(secret), `${secret} is served`);
@@ -234,6 +251,99 @@ test('nothing the dashboard serves holds an environment value', async () => {
     }
   } finally {
     delete process.env.SNAKEPIT_DASHBOARD_TEST_SECRET;
+  }
+});
+
+test('the replay ring keeps the last events in order, within its count and bytes', () => {
+  const ring = new EventRing(3, 100);
+  const message = (text: string) => Buffer.from(text);
+  for (const text of ['a', 'b', 'c', 'd', 'e']) ring.push(message(text));
+  assert.deepEqual(ring.messages().map(String), ['c', 'd', 'e'], 'the last 3, oldest first');
+  ring.push(message('x'.repeat(60)));
+  ring.push(message('y'.repeat(30)));
+  assert.deepEqual(ring.messages().map(String), ['e', 'x'.repeat(60), 'y'.repeat(30)]);
+  ring.push(message('z'.repeat(20)));
+  assert.deepEqual(ring.messages().map((m) => m.length), [30, 20], 'the oldest dropped until it fits in 100 bytes');
+  ring.push(message('w'.repeat(101)));
+  assert.equal(ring.size, 2, 'a message larger than the ring is not kept');
+  const none = new EventRing(0);
+  none.push(message('a'));
+  assert.deepEqual(none.messages(), []);
+});
+
+test('a client that connects is sent the last `history` events in order, then the state; /api/state has them as recentEvents', async () => {
+  const pit = await startPit({ pools: [{ name: 'p', poolSize: 1, adapter: 'sample_adapters.Calc' }] });
+  await assert.rejects(serveDashboard(pit, { history: -1 }), { code: 'INVALID_CONFIG' });
+  await assert.rejects(serveDashboard(pit, { history: 1.5 }), { code: 'INVALID_CONFIG' });
+  const dashboard = await serveDashboard(pit, { history: 5 });
+  try {
+    for (let i = 0; i < 8; i++) await pit.execute('fail', { message: `failure ${i}` }).catch(() => undefined);
+    const stream = listen(`${dashboard.url}events`);
+    try {
+      await waitFor(() => stream.events.some((e) => e.event === 'state'), 5000, 'the first state');
+      const first = stream.events.findIndex((e) => e.event === 'state');
+      const replayed = stream.events.slice(0, first).filter((e) => e.data.name === 'request:failed').map((e) => e.data.error.message);
+      assert.deepEqual(replayed.map((m: string) => /failure \d/.exec(m)?.[0]), ['failure 3', 'failure 4', 'failure 5', 'failure 6', 'failure 7']);
+      const recent = JSON.parse((await fetchText(`${dashboard.url}api/state`)).body).recentEvents;
+      assert.deepEqual(recent.map((e: { name: string }) => e.name), Array(5).fill('request:failed'), 'ready ⇄ busy changes have their own ring');
+      assert.deepEqual(recent.map((e: { error: { message: string } }) => /failure \d/.exec(e.error.message)?.[0]), ['failure 3', 'failure 4', 'failure 5', 'failure 6', 'failure 7']);
+
+      // Live events follow, once each.
+      await pit.execute('fail', { message: 'failure 8' }).catch(() => undefined);
+      await waitFor(() => stream.events.some((e) => /failure 8/.test(e.data.error?.message)), 5000, 'the live event');
+      await sleep(100);
+      assert.equal(stream.events.filter((e) => /failure 8/.test(e.data.error?.message)).length, 1);
+    } finally {
+      stream.stop();
+    }
+  } finally {
+    await dashboard.close();
+  }
+});
+
+test('load is running / capacity with calls sent ahead apart, from the same read as the state', async () => {
+  const pit = await startPit({ pools: [{ name: 'p', poolSize: 1, prefetch: 2, adapter: 'sample_adapters.Calc' }] });
+  const dashboard = await serveDashboard(pit);
+  const marker = startMarker();
+  try {
+    const id = pit.inspect().pools[0].workers[0].id;
+    const calls = [pit.execute('sleep', { seconds: 1.5, started: marker.file }), pit.execute('sleep', { seconds: 0.1 }), pit.execute('sleep', { seconds: 0.1 })];
+    await marker.started('the first call');
+    // The machine hears the load within 10 ms of the dispatcher's count: wait for it to say busy.
+    let state: any;
+    for (const deadline = Date.now() + 5000; Date.now() < deadline && state?.inspect.pools[0].workers[0].state !== 'busy'; await sleep(5)) {
+      state = JSON.parse((await fetchText(`${dashboard.url}api/state`)).body);
+    }
+    const worker = state.inspect.pools[0].workers[0];
+    assert.equal(worker.state, 'busy');
+    assert.equal(worker.inFlight, 3, 'one running, two sent ahead');
+    assert.deepEqual(state.load[id], { running: 1, capacity: 1, ahead: 2 });
+    await Promise.all(calls);
+    await waitFor(() => pit.inspect().pools[0].workers[0].state === 'ready', 5000, 'the worker to be ready');
+    const after = JSON.parse((await fetchText(`${dashboard.url}api/state`)).body);
+    assert.deepEqual(after.load[id], { running: 0, capacity: 1, ahead: 0 });
+    assert.equal(after.inspect.pools[0].workers[0].state, 'ready');
+  } finally {
+    await dashboard.close();
+  }
+});
+
+test('the icon is served (no token needed), and the worker machine as machines/worker.json holds it', async () => {
+  const pit = await startPit({ pools: [{ name: 'p', poolSize: 1, adapter: 'sample_adapters.Calc' }] });
+  const dashboard = await serveDashboard(pit, { token: 'icon-token-4e1a' });
+  try {
+    const icon = await request(`${dashboard.url}favicon.ico`);
+    assert.equal(icon.status, 200);
+    assert.equal(icon.headers['content-type'], 'image/svg+xml');
+    assert.match(icon.body, /^<svg /);
+    assert.equal((await request(`${dashboard.url}favicon.ico`, { host: 'attacker.example' })).status, 403, 'the Host check still holds');
+    assert.equal((await request(`${dashboard.url}machines/worker.json`)).status, 401, 'the machine needs the token like the page');
+    const served = await request(`${dashboard.url}machines/worker.json`, { authorization: 'Bearer icon-token-4e1a' });
+    assert.equal(served.status, 200);
+    const exported = readFileSync(path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'machines', 'worker.json'), 'utf8');
+    assert.deepEqual(JSON.parse(served.body), JSON.parse(exported));
+  } finally {
+    await dashboard.close();
   }
 });
 

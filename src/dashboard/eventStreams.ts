@@ -17,11 +17,16 @@ export class EventStreams {
     return this.clients.size;
   }
 
-  /** A client subscribes; it is sent `first` at once, then every broadcast. */
-  add(res: ServerResponse, first: Buffer): void {
+  /** A client subscribes; it is sent `first()` at once, then every broadcast. */
+  add(res: ServerResponse, first: () => Buffer): void {
+    // What waits to go out is already in the history `first()` replays: out to the others first, so no client gets it twice.
+    if (this.flushing) {
+      clearImmediate(this.flushing);
+      this.flush();
+    }
     this.clients.add(res);
     res.once('close', () => this.clients.delete(res));
-    res.write(first);
+    res.write(first());
   }
 
   broadcast(message: Buffer): void {
@@ -57,6 +62,12 @@ export class EventStreams {
 /** One server-sent event, as bytes. */
 export function encodeEvent(event: string, data: unknown): Buffer {
   return Buffer.from(`event: ${event}\ndata: ${JSON.stringify(data, plainErrors)}\n\n`);
+}
+
+/** The data of an event encodeEvent made, parsed back. */
+export function eventData(message: Buffer): unknown {
+  const start = message.indexOf('\ndata: ') + '\ndata: '.length;
+  return JSON.parse(message.toString('utf8', start, message.length - 2));
 }
 
 /** How much of an error's message an event carries: the page shows codes, and one failure's
