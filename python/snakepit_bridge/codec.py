@@ -215,8 +215,8 @@ def _typed(marker: dict, blob: Any) -> Any:
     if dtype not in ARRAY_DTYPES or not isinstance(shape, list) or len(marker) != 3:
         return None
     # Arrays that arrive are writable (torch.from_numpy warns on a read-only one). A large call's
-    # blob is a buffer of its own, taken as it is; a blob read inline with its frame (at most
-    # 1 MiB of a call's arguments, or a reply to ctx.call) is `bytes`, copied once.
+    # blob is a buffer of its own, taken as it is; a blob read inline with its frame (a call's
+    # arguments up to 1 MiB, a relayed call's, a ctx.call reply) is `bytes`, copied once.
     inline = type(blob) is not BufferBlob
     try:
         import numpy as np  # an array argument is where a tool expects NumPy
