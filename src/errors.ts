@@ -97,10 +97,22 @@ export class CallChainError extends SnakepitError {
   }
 }
 
+/** Where a call was when its deadline passed: waiting for a worker, on one, or answered too late. */
+export type TimeoutStage = 'queued' | 'running' | 'answered';
+
 export class TimeoutError extends SnakepitError {
   static override readonly code = ErrorCode.TIMEOUT;
-  constructor(readonly tool: string, timeoutMs: number) {
-    super(ErrorCode.TIMEOUT, `Tool "${tool}" did not answer within ${timeoutMs} ms; the call was cancelled.`);
+  constructor(readonly tool: string, timeoutMs: number, stage: TimeoutStage, cancelGraceMs: number) {
+    const what = {
+      queued: ': no worker took it in that time, so it never ran in Python.',
+      // Python cannot be interrupted: say what the caller's give-up does and does not do.
+      running:
+        '. Python may still be running it: the tool sees ctx.cancelled turn true, and its worker keeps the call\'s ' +
+        `place until the tool returns. If it is still running ${cancelGraceMs} ms from now (cancelGraceMs), ` +
+        'the worker is judged stuck and replaced.',
+      answered: ': its answer came after the deadline and was dropped.',
+    }[stage];
+    super(ErrorCode.TIMEOUT, `Tool "${tool}" did not answer within ${timeoutMs} ms${what}`);
   }
 }
 
@@ -134,15 +146,23 @@ export class WorkerCrashedError extends SnakepitError {
   }
 }
 
+/**
+ * The tool raised. `message` is Python's own last line, `ValueError: bad input`, which a
+ * handler may pass on: the traceback, with its file paths, is kept apart in `pythonTraceback`.
+ */
 export class PythonError extends SnakepitError {
   static override readonly code = ErrorCode.PYTHON_ERROR;
   constructor(
+    /** The tool that raised. */
     readonly tool: string,
+    /** The exception's class name, e.g. `ValueError`. */
     readonly pythonType: string,
+    /** `str()` of the exception: the message without its type. */
     readonly pythonMessage: string,
+    /** The traceback as Python prints it, `Traceback (most recent call last):` on. */
     readonly pythonTraceback: string,
   ) {
-    super(ErrorCode.PYTHON_ERROR, `Tool "${tool}" raised ${pythonType}: ${pythonMessage}\n${pythonTraceback}`);
+    super(ErrorCode.PYTHON_ERROR, pythonMessage ? `${pythonType}: ${pythonMessage}` : pythonType);
   }
 }
 

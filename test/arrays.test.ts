@@ -61,6 +61,28 @@ for (const { profile, pool } of PROFILES) {
       assert.deepEqual(all.words, ['a', 'b'], 'dtypes without a typed array stay lists');
     });
 
+    test('a 4×3×2 Float32Array sent as { dtype, shape, data } arrives as a writable ndarray, and a returned array goes back as it came', async () => {
+      const pit = await startPit({ pools: [{ name: 'p', poolSize: 1, ...pool }] });
+      const data = Float32Array.from({ length: 24 }, (_, i) => i - 11.5);
+      const seen = (await pit.execute('double_in_place', { x: { dtype: 'float32', shape: [4, 3, 2], data } })) as Record<string, unknown>;
+      assert.deepEqual({ ...seen, array: undefined }, { type: 'ndarray', dtype: 'float32', shape: [4, 3, 2], writeable: true, array: undefined });
+      const doubled = seen.array as NdArray;
+      assert.equal(doubled.dtype, 'float32');
+      assert.deepEqual(doubled.shape, [4, 3, 2]);
+      assert.deepEqual([...doubled.data], [...data].map((x) => x * 2));
+      assert.deepEqual([...data], Array.from({ length: 24 }, (_, i) => i - 11.5), 'Python wrote into its own copy, never the caller\'s memory');
+      assert.equal(await pit.execute('same_as_doubled', { x: doubled }), true, 'the returned array, sent back, arrives equal');
+      // Over 1 MiB the arguments arrive in parts: the array is their buffer, writable without a copy.
+      const big = new Int16Array(64 * 128 * 80).map((_, i) => (i % 1000) - 500);
+      const bigSeen = (await pit.execute('double_in_place', { x: { dtype: 'int16', shape: [64, 128, 80], data: big } })) as Record<string, unknown>;
+      assert.equal(bigSeen.writeable, true);
+      assert.deepEqual((bigSeen.array as NdArray).shape, [64, 128, 80]);
+      assert.ok((bigSeen.array as NdArray).data.every((x, i) => x === big[i] * 2));
+      assert.equal(await pit.execute('same_as_doubled', { x: bigSeen.array }), true);
+      // The arguments object itself is keyword arguments, even with these three names.
+      assert.deepEqual(await pit.execute('keywords', { dtype: 'float32', shape: [2], data: new Float32Array(2) }), { dtype: 'float32', shape: [2], data: 'ndarray' });
+    });
+
     test('a 50 MiB Float64Array round-trips exactly', async (t) => {
       const pit = await startPit({ pools: [{ name: 'p', poolSize: 1, ...pool }] });
       const values = new Float64Array((50 * 1024 * 1024) / 8);

@@ -2,7 +2,7 @@
 // comes from a real scenario.
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
-import { type Snakepit, SnakepitError } from '../src/index.js';
+import { PythonError, type Snakepit, SnakepitError } from '../src/index.js';
 import { checkNoLeaks, createPit, startPit } from './helpers.js';
 
 checkNoLeaks();
@@ -38,12 +38,15 @@ test('JSON values and bytes round-trip exactly', async () => {
   assert.ok(Number.isInteger(sum));
 });
 
-test('a Python exception is PYTHON_ERROR with type and traceback, and the worker keeps serving', async () => {
+test('a Python exception is PYTHON_ERROR: its message is Python\'s last line, the traceback apart; the worker keeps serving', async () => {
   const pid = await pit.execute('pid', {}, { pool: 'calc' });
   const error = await rejection(pit.execute('fail', { message: 'bad input' }, { pool: 'calc' }));
+  assert.ok(error instanceof PythonError);
   assert.equal(error.code, 'PYTHON_ERROR');
-  assert.equal((error as any).pythonType, 'ValueError');
-  assert.match((error as any).pythonTraceback, /Traceback[\s\S]*ValueError: bad input/);
+  assert.equal(error.message, 'ValueError: bad input', 'no traceback, no file path');
+  assert.deepEqual([error.tool, error.pythonType, error.pythonMessage], ['fail', 'ValueError', 'bad input']);
+  assert.match(error.pythonTraceback, /^Traceback \(most recent call last\):\n[\s\S]*sample_adapters\.py", line \d+, in fail\n[\s\S]*ValueError: bad input\n?$/);
+  assert.equal((await rejection(pit.execute('fail', { message: '' }, { pool: 'calc' }))).message, 'ValueError', 'an empty message: the type alone, as Python prints it');
   assert.equal(await pit.execute('ping', {}, { pool: 'calc' }), 'pong');
   const pids = new Set(pit.inspect().pools[0].workers.map((w) => w.pid));
   assert.ok(pids.has(pid as number), 'the worker that raised is still serving');
@@ -74,6 +77,11 @@ test('a deadline gives TIMEOUT and the worker serves again once Python returns',
   const error = await rejection(pit.execute('sleep', { seconds: 0.6 }, { pool: 'calc', timeoutMs: 150 }));
   assert.equal(error.code, 'TIMEOUT');
   assert.ok(Date.now() - started < 500, 'the caller is not held until Python finishes');
+  assert.equal(
+    error.message,
+    'Tool "sleep" did not answer within 150 ms. Python may still be running it: the tool sees ctx.cancelled turn true, and its ' +
+      "worker keeps the call's place until the tool returns. If it is still running 5000 ms from now (cancelGraceMs), the worker is judged stuck and replaced.",
+  );
   const results = await Promise.all([1, 2, 3].map((a) => pit.execute('add', { a, b: 1 }, { pool: 'calc' })));
   assert.deepEqual(results, [2, 3, 4]);
 });
@@ -87,7 +95,18 @@ test('a reply that comes after the deadline is TIMEOUT, even when a busy event l
   }, 250);
   const error = await rejection(pit.execute('sleep', { seconds: 0.35 }, { pool: 'calc', timeoutMs: 300 }));
   assert.equal(error.code, 'TIMEOUT');
-  assert.match(error.message, /within 300 ms/);
+  assert.equal(error.message, 'Tool "sleep" did not answer within 300 ms: its answer came after the deadline and was dropped.');
+});
+
+test('a deadline that passes while the call waits for a worker says it never ran', async () => {
+  // Two workers, each running one call and holding two sent ahead (prefetch 2): six fill the pool.
+  const busy = Array.from({ length: 6 }, () => pit.execute('sleep', { seconds: 0.4 }, { pool: 'calc' }));
+  try {
+    const error = await rejection(pit.execute('add', { a: 1, b: 2 }, { pool: 'calc', timeoutMs: 150 }));
+    assert.equal(error.message, 'Tool "add" did not answer within 150 ms: no worker took it in that time, so it never ran in Python.');
+  } finally {
+    await Promise.all(busy);
+  }
 });
 
 test('an AbortSignal gives ABORTED, before or during the call', async () => {

@@ -92,7 +92,7 @@ export async function waitFor<T>(check: () => T | undefined | false, timeoutMs: 
 
 /** For `.catch(asError)`: a call's rejection, typed with the fields our errors carry. */
 export const asError = (error: unknown) =>
-  error as SnakepitError & { signal?: string | null; exitCode?: number | null; pythonType?: string; pythonTraceback?: string };
+  error as SnakepitError & { signal?: string | null; exitCode?: number | null; pythonType?: string; pythonMessage?: string; pythonTraceback?: string };
 
 /** The error a call rejects with (fails the test if it resolves). */
 export const errorOf = (promise: Promise<unknown>) =>

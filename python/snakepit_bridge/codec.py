@@ -5,9 +5,10 @@ base64-encoded or pickled and ints stay ints. A typed blob adds its type: {"$byt
 "dtype": d, "shape": [...]} is an array of `d` (float32, int64, …) whose raw little-endian
 data is blobs[i] (a NumPy array one way, a JS typed array the other), and {"$bytes": i,
 "dtype": "bigint"} an int beyond ±(2^53 − 1), which a JS number cannot hold exactly, as its
-decimal digits. A user's own key of the form $…$bytes travels with
-one more "$" (both directions), so user data can never pass for that marker. The common case (no
-bytes, no such key) is one C-level json.dumps / json.loads with no extra walk.
+decimal digits. An array argument arrives writable (see _typed). A user's own key of the form
+$…$bytes travels with one more "$" (both directions), so user data can never pass for that
+marker. The common case (no bytes, no such key) is one C-level json.dumps / json.loads with no
+extra walk.
 
 It is built on `_json`, the C half of `json`, directly: the `json` package imports `re` and with
 it `enum`, milliseconds of every worker's start-up that plain values never use. The full path
@@ -213,12 +214,33 @@ def _typed(marker: dict, blob: Any) -> Any:
     shape = marker.get("shape")
     if dtype not in ARRAY_DTYPES or not isinstance(shape, list) or len(marker) != 3:
         return None
+    # Arrays that arrive are writable (torch.from_numpy warns on a read-only one). A large call's
+    # blob is a buffer of its own, taken as it is; a blob read inline with its frame (a call's
+    # arguments up to 1 MiB, a relayed call's, a ctx.call reply) is `bytes`, copied once.
+    inline = type(blob) is not BufferBlob
     try:
         import numpy as np  # an array argument is where a tool expects NumPy
     except ImportError:
-        view = memoryview(blob)
+        view = memoryview(bytearray(blob) if inline else blob.writable())
         return view.cast(_MEMORYVIEW_FORMATS[dtype], shape) if shape else view
-    return np.frombuffer(blob, dtype=np.dtype(dtype).newbyteorder("<")).reshape(shape)
+    array = np.frombuffer(blob if inline else blob.writable(), dtype=np.dtype(dtype).newbyteorder("<"))
+    return (array.copy() if inline else array).reshape(shape)
+
+
+class BufferBlob:
+    """A blob received into a buffer of its own (a large call's, parts.py): bytes() gives that
+    buffer as `bytes` and an array gets it writable, neither by copying it."""
+
+    __slots__ = ("_io",)
+
+    def __init__(self, io: Any):
+        self._io = io  # an io.BytesIO holding the blob, with no view of it left
+
+    def __bytes__(self) -> bytes:
+        return self._io.getvalue()
+
+    def writable(self) -> memoryview:
+        return self._io.getbuffer()
 
 
 # struct formats for memoryview.cast, when NumPy is not installed.

@@ -4,12 +4,15 @@ A call runs once all its argument bytes are here. Nothing beyond the worker's me
 ever buffered: an oversized call is refused from its announced size, before any part arrives.
 The Value's fields are parsed as its bytes come, and each field's contents go straight into
 a buffer that becomes its `bytes` without a copy, so a 50 MiB argument is never joined or
-sliced; the local lane even reads a part from the socket into that buffer (`landing`).
+sliced; the local lane even reads a part from the socket into that buffer (`landing`). A blob
+stays in its buffer (codec.BufferBlob): `bytes` for a Buffer argument, a writable NumPy array
+for a typed one, neither copied.
 """
 from __future__ import annotations
 
 import io
 
+from .codec import BufferBlob
 from .runner import too_large_reply
 from .fieldkeys import key
 
@@ -67,6 +70,10 @@ class _Field:
         self.view.release()  # with no view left, getvalue() returns the buffer itself
         return self.io.getvalue()
 
+    def blob(self) -> BufferBlob:
+        self.view.release()
+        return BufferBlob(self.io)
+
 
 class _Collecting:
     """A large call's Value as its bytes arrive: each field's header is parsed as it comes, and
@@ -80,7 +87,7 @@ class _Collecting:
         self.head = bytearray()  # a field header still incomplete
         self.field: _Field | None = None
         self.json = b""
-        self.blobs: list[bytes] = []
+        self.blobs: list[BufferBlob] = []
 
     @property
     def remaining(self) -> int:
@@ -137,7 +144,7 @@ class _Collecting:
         if field.key == _JSON:
             self.json = field.value()
         else:
-            self.blobs.append(field.value())
+            self.blobs.append(field.blob())
 
     def value(self) -> AssembledValue:
         if self.field is not None or self.head:

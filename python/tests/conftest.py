@@ -60,6 +60,7 @@ NEEDS = {
     "test_descriptor.py": [("grpc_tools", "it compiles proto/ to check the generated field tables")],
     "test_wire_protobuf.py": [("grpc_tools", "it compiles proto/ into protobuf's classes to check wire.py against them")],
     "test_codec.py": [("numpy", "it checks NumPy arrays")],
+    "test_parts.py::test_an_array_in_parts_is_writable_over_its_buffer": [("numpy", "it checks a NumPy array")],
 }
 PARTIAL = os.environ.get("SNAKEPIT_PYTEST_PARTIAL") == "1"
 

@@ -65,10 +65,24 @@ def test_arrays_travel_as_raw_data():
     assert rt(np.array(["a", "b"])) == ["a", "b"] and rt(np.array([1 + 2j], dtype=complex).real) is not None
 
 
-def test_arrays_without_numpy_are_memoryviews(monkeypatch):
+def test_arrays_that_arrive_are_writable_in_their_shape():
+    sent = np.arange(24, dtype=np.float32).reshape(4, 3, 2)
+    blob = sent.tobytes()
+    got = codec.decode(b'{"$bytes":0,"dtype":"float32","shape":[4,3,2]}', [blob])
+    assert got.shape == (4, 3, 2) and got.dtype == np.float32 and got.flags.writeable and np.array_equal(got, sent)
+    got[0, 0, 0] = 99
+    assert blob == sent.tobytes(), "a blob read with its frame is bytes: the array is a copy of it"
+    assert rt(got).flags.writeable and np.array_equal(rt(got), got), "a result sent back arrives the same"
+
+
+def test_arrays_without_numpy_are_writable_memoryviews(monkeypatch):
     monkeypatch.setitem(__import__("sys").modules, "numpy", None)  # `import numpy` now fails
     view = codec.decode(b'{"$bytes":0,"dtype":"float64","shape":[2]}', [np.array([1.5, 2.5]).tobytes()])
-    assert isinstance(view, memoryview) and view.format == "d" and view.tolist() == [1.5, 2.5]
+    assert isinstance(view, memoryview) and view.format == "d" and view.tolist() == [1.5, 2.5] and not view.readonly
+    cube = codec.decode(b'{"$bytes":0,"dtype":"int16","shape":[4,3,2]}', [np.arange(24, dtype=np.int16).tobytes()])
+    assert cube.shape == (4, 3, 2) and cube.format == "h" and cube.tolist() == np.arange(24).reshape(4, 3, 2).tolist()
+    cube[3, 2, 1] = -5
+    assert cube.tolist()[3][2][1] == -5
 
 
 def test_big_ints_are_typed_blobs():

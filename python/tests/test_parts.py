@@ -1,13 +1,16 @@
 """parts.py assembles a large call's Value as its bytes arrive, however they are cut: the result
-is what protobuf itself reads from the same bytes, and every blob is a plain `bytes`."""
+is what protobuf itself reads from the same bytes; every blob stays in its buffer, which is its
+`bytes` uncopied, or a writable array's memory."""
 import os
 import socket
 import struct
+import sys
 import threading
 
 import pytest
 
-from snakepit_bridge import wire as pb
+from snakepit_bridge import codec, wire as pb
+from snakepit_bridge.codec import BufferBlob
 from snakepit_bridge.framesocket import FrameSocket
 from snakepit_bridge.parts import Landed, PartialCalls
 
@@ -43,8 +46,8 @@ def test_any_cut_assembles_what_protobuf_reads(value, cut):
         data_cut = cut
     got = _assemble(data, data_cut)
     assert got.json == value.json
-    assert got.blobs == list(value.blobs)
-    assert all(type(b) is bytes for b in got.blobs) and type(got.json) is bytes
+    assert [bytes(b) for b in got.blobs] == list(value.blobs)
+    assert all(type(b) is BufferBlob for b in got.blobs) and type(got.json) is bytes
 
 
 def test_a_part_lands_in_place_inside_its_blob():
@@ -62,8 +65,38 @@ def test_a_part_lands_in_place_inside_its_blob():
     rest = partial.landing(1, len(blob) - 100_000)
     rest[:] = blob[100_000:]
     call, value = partial.add(Landed(1, len(blob) - 100_000))
-    assert call.id == 1 and value.blobs == [blob] and type(value.blobs[0]) is bytes
+    assert call.id == 1 and [bytes(b) for b in value.blobs] == [blob]
+    del first, rest  # the lane's landing views are gone by the time the call runs
+    assert bytes(value.blobs[0]) is bytes(value.blobs[0]), "the blob's bytes are its buffer, not a copy"
     assert partial.landing(1, 1) is None, "a finished call takes nothing more"
+
+
+CUBE = [[[float(6 * i + 2 * j + k) for k in range(2)] for j in range(3)] for i in range(4)]  # 4 × 3 × 2
+
+
+def _assembled_cube():
+    """A float32 array of shape (4, 3, 2) as a large call's argument: (what arrives, its blob)."""
+    json = b'{"x":{"$bytes":0,"dtype":"float32","shape":[4,3,2]}}'
+    data = pb.Value(json=json, blobs=[struct.pack("<24f", *range(24))]).SerializeToString()
+    value = _assemble(data, 4096)
+    return codec.decode(value.json, value.blobs)["x"], value.blobs[0]
+
+
+def test_an_array_in_parts_is_writable_over_its_buffer():
+    import numpy as np
+
+    got, blob = _assembled_cube()
+    assert got.shape == (4, 3, 2) and got.dtype == np.float32 and got.flags.writeable and got.tolist() == CUBE
+    got[3, 2, 1] = -1
+    assert np.frombuffer(blob.writable(), np.float32)[-1] == -1, "the array is the blob's buffer, not a copy"
+
+
+def test_an_array_in_parts_without_numpy_is_a_writable_memoryview(monkeypatch):
+    monkeypatch.setitem(sys.modules, "numpy", None)  # `import numpy` now fails
+    got, blob = _assembled_cube()
+    assert isinstance(got, memoryview) and got.shape == (4, 3, 2) and got.format == "f" and got.tolist() == CUBE
+    got[3, 2, 1] = -1
+    assert struct.unpack_from("<f", blob.writable(), 23 * 4) == (-1.0,), "the view is the blob's buffer, not a copy"
 
 
 @pytest.mark.parametrize("data,message", [
@@ -124,7 +157,7 @@ def test_while_parts_arrive_their_data_skips_the_read_buffer_and_other_frames_st
         assert isinstance(landed, Landed) and (landed.id, landed.size) == (1, 1 << 19) and partial.add(landed) is None
         assert len(fs.next_frame().calls[0].args.json) == 200_002
         call, value = partial.add(fs.next_frame().parts[0])
-        assert call.id == 1 and value.blobs == [blob]
+        assert call.id == 1 and [bytes(b) for b in value.blobs] == [blob]
         assert list(fs.next_frame().pings) == [7]
     finally:
         ours.close()  # first: a sender still writing (the test failed midway) stops with an error

@@ -103,6 +103,7 @@ export interface StreamOptions extends CallOptions {
 
 /** Where a request reports what became of it: the dispatcher. */
 export interface RequestOwner {
+  readonly config: { readonly cancelGraceMs: number };
   callEnded(request: Request, error: SnakepitError | undefined, value: unknown): void;
   requeue(request: Request, error: SnakepitError): void;
   progressed(request: Request, value: unknown): void;
@@ -163,17 +164,19 @@ export class Request implements CallSink {
     return this.deadlineAt !== undefined && !this.settled && performance.now() >= this.deadlineAt;
   }
 
-  timeoutError(): TimeoutError {
-    return new TimeoutError(this.tool, Math.round(this.deadlineAt! - this.submittedAt));
+  /** `answered`: the worker's reply came after the deadline; else the call still waits or runs. */
+  timeoutError(answered = false): TimeoutError {
+    const stage = answered ? 'answered' : this.slot ? 'running' : 'queued';
+    return new TimeoutError(this.tool, Math.round(this.deadlineAt! - this.submittedAt), stage, this.dispatcher.config.cancelGraceMs);
   }
 
   resolve(value: unknown): void {
-    if (this.late) return this.dispatcher.callEnded(this, this.timeoutError(), undefined);
+    if (this.late) return this.dispatcher.callEnded(this, this.timeoutError(true), undefined);
     this.dispatcher.callEnded(this, undefined, value);
   }
 
   reject(error: SnakepitError): void {
-    this.dispatcher.callEnded(this, this.late ? this.timeoutError() : error, undefined);
+    this.dispatcher.callEnded(this, this.late ? this.timeoutError(true) : error, undefined);
   }
 
   unstarted(error: SnakepitError): void {

@@ -3,8 +3,10 @@
 // JSON text, and nothing is pickled. A typed blob adds its type: {"$bytes": i, "dtype": d,
 // "shape": [...]} is an array whose raw little-endian data is blobs[i] (a typed array here, a
 // NumPy array in Python), and {"$bytes": i, "dtype": "bigint"} a Python int beyond 2^53 − 1
-// as its decimal digits, which becomes a BigInt. A user's own key "$bytes" is sent as "$$bytes" (one more
-// "$" for every key of the form $…$bytes), so the marker cannot be forged; both sides undo it.
+// as its decimal digits, which becomes a BigInt. An array arrives here as { dtype, shape, data }
+// (an NdArray), and an argument of that form goes as the same typed blob, so a result sent back
+// arrives as the array it was. A user's own key "$bytes" is sent as "$$bytes" (one more "$" for
+// every key of the form $…$bytes), so the marker cannot be forged; both sides undo it.
 //
 // Arguments are checked while they are encoded, in one walk: what was checked is what is sent.
 // Anything JSON cannot carry faithfully is refused with the path to it, never silently changed.
@@ -54,7 +56,13 @@ const ARRAY_TYPES = {
 
 export type ArrayDtype = keyof typeof ARRAY_TYPES;
 
-/** A NumPy array from Python: its raw data as a typed array (row-major), its dtype and shape. */
+/** NumPy 2's limit on an array's dimensions (also memoryview's). */
+const MAX_DIMENSIONS = 64;
+
+/**
+ * A NumPy array from Python: its raw data as a typed array (row-major), its dtype and shape.
+ * Sent as an argument, the same form arrives in Python as an ndarray of that dtype and shape.
+ */
 export interface NdArray {
   dtype: ArrayDtype;
   shape: number[];
@@ -82,7 +90,7 @@ interface EncodeState {
 
 /** A call's keyword arguments as JSON text plus blobs, or an ArgumentProblem thrown. */
 export function encodeArguments(args: object, limits: EncodeLimits): WireValue {
-  return encodeWith((state) => encodeObject(args, state, 1), limits);
+  return encodeWith((state) => encodeObject(args, state, 1, true), limits);
 }
 
 /** Any value the arguments may hold, e.g. the result of a function Python called (ctx.call). */
@@ -118,18 +126,19 @@ function encodeAny(value: unknown, state: EncodeState, depth: number): string {
   }
 }
 
-function encodeObject(value: object, state: EncodeState, depth: number): string {
+/** `keywords`: the arguments object itself, whose keys are always keyword arguments. */
+function encodeObject(value: object, state: EncodeState, depth: number, keywords = false): string {
   if (value instanceof Uint8Array && !(value instanceof Uint8ClampedArray)) return encodeBytes(value, state);
   if (ArrayBuffer.isView(value) && !(value instanceof DataView)) return encodeTypedArray(value, state);
   if (state.ancestors.includes(value)) throw new ArgumentProblem('', 'refers back to itself (a circular reference)');
   if (depth > state.limits.maxDepth) throw new ArgumentProblem('', `is nested more than maxArgumentDepth (${state.limits.maxDepth}) levels deep`);
   state.ancestors.push(value);
-  const text = Array.isArray(value) ? encodeArray(value, state, depth) : encodeRecord(value, state, depth);
+  const text = Array.isArray(value) ? encodeArray(value, state, depth) : encodeRecord(value, state, depth, keywords);
   state.ancestors.pop();
   return text;
 }
 
-function encodeRecord(value: object, state: EncodeState, depth: number): string {
+function encodeRecord(value: object, state: EncodeState, depth: number, keywords: boolean): string {
   const proto = Object.getPrototypeOf(value);
   const refused = proto === Object.prototype || proto === null ? undefined : refusedKind(value);
   if (refused) throw new ArgumentProblem('', refused);
@@ -137,8 +146,13 @@ function encodeRecord(value: object, state: EncodeState, depth: number): string 
     // Dates and other values that say how they become JSON, as JSON.stringify does.
     return encodeAny((value as { toJSON(): unknown }).toJSON(), state, depth - 1);
   }
+  const keys = Object.keys(value);
+  // The form NumPy results arrive in: sent back as an array of that dtype and shape.
+  if (keys.length === 3 && !keywords && ArrayBuffer.isView((value as { data?: unknown }).data) && keys.includes('dtype') && keys.includes('shape')) {
+    return encodeNdArray(value as Record<'dtype' | 'shape' | 'data', unknown>, state);
+  }
   let out = '{';
-  for (const key of Object.keys(value)) {
+  for (const key of keys) {
     try {
       const item = (value as Record<string, unknown>)[key];
       if (item === undefined) continue; // an absent keyword argument, as in JSON.stringify
@@ -178,12 +192,39 @@ function encodeBytes(value: Uint8Array, state: EncodeState): string {
 /** A typed array (other than Uint8Array) as a 1-D array's raw data: a NumPy array in Python. */
 function encodeTypedArray(value: ArrayBufferView, state: EncodeState): string {
   const dtype = value instanceof Uint8ClampedArray ? 'uint8' : dtypeOf(value);
-  const blob = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  return encodeArrayData(value, dtype, [value.byteLength / ARRAY_TYPES[dtype].BYTES_PER_ELEMENT], state);
+}
+
+/**
+ * `{ dtype, shape, data }` (an NdArray, as results arrive) as an array of that dtype and shape.
+ * Its data being a typed array says it is meant as one, so anything inconsistent is refused
+ * rather than sent as a plain object.
+ */
+function encodeNdArray(value: Record<'dtype' | 'shape' | 'data', unknown>, state: EncodeState): string {
+  const { dtype, shape } = value;
+  const data = value.data as ArrayBufferView;
+  const form = 'is an array ({ dtype, shape, data })';
+  if (typeof dtype !== 'string' || !Object.hasOwn(ARRAY_TYPES, dtype)) {
+    throw new ArgumentProblem('', `${form} whose dtype ${JSON.stringify(dtype)} is not one of ${Object.keys(ARRAY_TYPES).join(', ')}`);
+  }
+  const type = ARRAY_TYPES[dtype as ArrayDtype];
+  if (!(data instanceof type || (type === Uint8Array && data instanceof Uint8ClampedArray))) {
+    throw new ArgumentProblem('', `${form} whose data is a ${data.constructor.name}, but dtype "${dtype}" needs a ${type.name}`);
+  }
+  const valid = Array.isArray(shape) && shape.length <= MAX_DIMENSIONS && shape.every((n) => Number.isSafeInteger(n) && n >= 0);
+  if (!valid) throw new ArgumentProblem('', `${form} whose shape is not a list of at most ${MAX_DIMENSIONS} sizes (whole numbers ≥ 0)`);
+  const elements = (shape as number[]).reduce((a, b) => a * b, 1);
+  const length = data.byteLength / type.BYTES_PER_ELEMENT;
+  if (elements !== length) throw new ArgumentProblem('', `${form} whose shape [${shape}] holds ${elements} elements, but data has ${length}`);
+  return encodeArrayData(data, dtype as ArrayDtype, shape as number[], state);
+}
+
+function encodeArrayData(data: ArrayBufferView, dtype: ArrayDtype, shape: number[], state: EncodeState): string {
+  const blob = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   state.size += blob.length;
   checkSize('', state);
   state.blobs.push(blob);
-  const length = value.byteLength / ARRAY_TYPES[dtype].BYTES_PER_ELEMENT;
-  return `{"$bytes":${state.blobs.length - 1},"dtype":"${dtype}","shape":[${length}]}`;
+  return `{"$bytes":${state.blobs.length - 1},"dtype":"${dtype}","shape":[${shape.join(',')}]}`;
 }
 
 function dtypeOf(value: ArrayBufferView): ArrayDtype {

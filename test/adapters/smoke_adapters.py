@@ -77,6 +77,15 @@ class _Tools:
             return {"type": "memoryview", "format": a.format, "values": a.tolist()}
         return {"type": type(a).__name__, "dtype": a.dtype.name, "doubled": a * 2}
 
+    @tool
+    def cube(self, x):
+        """A 3-D array as it arrives (NumPy where it imports, else a memoryview), its first
+        element set to -1 where it is: that fails on a read-only one."""
+        x[0, 0, 0] = -1
+        if isinstance(x, memoryview):
+            return {"type": "memoryview", "format": x.format, "shape": list(x.shape), "values": x.tolist()}
+        return {"type": "ndarray", "dtype": x.dtype.name, "shape": list(x.shape), "array": x}
+
 
 class Smoke(_Tools, BaseAdapter):
     pass

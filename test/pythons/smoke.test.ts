@@ -1,6 +1,6 @@
 // The smoke suite of every supported Python: real workers on one interpreter, both profiles —
-// a stream, a ctx.call, a cancel, a Buffer of several MiB sent in parts, typed arrays (NumPy
-// where it imports) and a kill -9 with its restart. Not in test/*.test.ts: scripts/test-pythons.mjs
+// a stream, a ctx.call, a cancel, a Buffer of several MiB sent in parts, typed arrays and
+// { dtype, shape, data } arrays (NumPy where it imports) and a kill -9 with its restart. Not in test/*.test.ts: scripts/test-pythons.mjs
 // (`npm run test:pythons`) runs it once per interpreter, with SNAKEPIT_PYTHON set to it and
 // SNAKEPIT_SMOKE_NUMPY=1 or 0 saying whether it has NumPy.
 import assert from 'node:assert/strict';
@@ -100,6 +100,27 @@ for (const { profile, pool } of PROFILES) {
       const ints = (await pit.execute('arrays', { a: new BigInt64Array([-(2n ** 40n), 5n]) })) as Record<string, unknown>;
       if (info.numpy !== null) assert.deepEqual([...(ints.doubled as NdArray).data], [-(2n ** 41n), 10n]);
       else assert.deepEqual(ints, { type: 'memoryview', format: 'q', values: [-(2 ** 40), 5] });
+    });
+
+    test('{ dtype, shape, data } arrives writable in its shape (NumPy, else a memoryview), inline and in parts', async () => {
+      const info = (await pit.execute('interpreter')) as { numpy: string | null };
+      for (const shape of [[4, 3, 2], [32, 128, 80]]) {
+        const size = shape[0] * shape[1] * shape[2]; // the second is 1.25 MiB: it arrives in parts
+        const data = Float32Array.from({ length: size }, (_, i) => i % 1000);
+        const expected = [-1, ...data.subarray(1)];
+        const seen = (await pit.execute('cube', { x: { dtype: 'float32', shape, data } })) as Record<string, unknown>;
+        assert.deepEqual(seen.shape, shape);
+        if (info.numpy === null) {
+          assert.equal(seen.format, 'f');
+          assert.deepEqual((seen.values as number[][][]).flat(2), expected);
+          continue;
+        }
+        const array = seen.array as NdArray;
+        assert.deepEqual([seen.dtype, array.dtype, array.shape], ['float32', 'float32', shape]);
+        assert.deepEqual([...array.data], expected);
+        const again = (await pit.execute('cube', { x: array })) as Record<string, unknown>;
+        assert.deepEqual([...(again.array as NdArray).data], expected, 'the returned array, sent back, arrives as it was');
+      }
     });
 
     test('kill -9 mid-call: the call is WORKER_CRASHED and a new worker serves', async () => {

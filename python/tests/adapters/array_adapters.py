@@ -31,6 +31,22 @@ class _Tools:
                 "half": np.array([1.5], dtype=np.float16), "words": np.array(["a", "b"])}
 
     @tool
+    def double_in_place(self, x):
+        """Doubles an array where it is (which fails on a read-only one), keeps a copy, returns it."""
+        x *= 2
+        self.stored["doubled"] = x.copy()
+        return {"type": type(x).__name__, "dtype": x.dtype.name, "shape": list(x.shape), "writeable": x.flags.writeable, "array": x}
+
+    @tool
+    def same_as_doubled(self, x):
+        kept = self.stored["doubled"]
+        return isinstance(x, np.ndarray) and x.dtype == kept.dtype and x.shape == kept.shape and bool(np.array_equal(x, kept))
+
+    @tool
+    def keywords(self, dtype, shape, data):
+        return {"dtype": dtype, "shape": shape, "data": type(data).__name__}
+
+    @tool
     def echo(self, **value):
         return value
 
