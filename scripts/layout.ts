@@ -61,12 +61,12 @@ export const PARTS: Part[] = [
   },
   {
     name: 'src/calls/',
-    role: 'a call from submit to settled: the per-worker slot and the request, the dispatcher (queue and routing), balancing, the FIFO, affinity sessions, argument checks and encoding, call chains, streams, functions exposed to Python, the texts of what user code throws',
-    mayImport: ['src/observe/', 'src/wire/', SHARED, 'machines/'],
+    role: "a call from submit to settled: the per-worker slot (the one writer of a worker's load, routing state and live handle) and the request, the dispatcher (queue and routing), balancing, the FIFO, affinity sessions, argument checks and encoding, call chains, streams, functions exposed to Python, the texts of what user code throws",
+    mayImport: ['src/observe/', 'src/process/', 'src/wire/', SHARED, 'machines/'],
   },
   {
     name: 'src/supervision/',
-    role: "the machines' real effects (boot, exit watch, heartbeat, retire), the lifecycle events, live workers by id, failures' error objects, the recycler, what inspect() and health() show",
+    role: "the machines' real effects (boot, exit watch, heartbeat, retire), the lifecycle events, live worker processes, failures' error objects, the recycler, what inspect() and health() show",
     mayImport: ['src/calls/', 'src/remote/', 'src/process/', SHARED, 'machines/'],
   },
   {

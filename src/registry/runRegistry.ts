@@ -32,7 +32,8 @@ export class RunRegistry {
   private readonly runsRoot: string;
   private readonly socketRoot: string;
   private readonly file: string;
-  private readonly pids = new Set<number>();
+  /** The PIDs last recorded (their owner is the instance's LiveWorkers). */
+  private pids: number[] = [];
   private writeFailed = false;
   private cleared = false;
   private releaseExitHook = () => {};
@@ -141,13 +142,11 @@ export class RunRegistry {
     return 'removed';
   }
 
-  add(pid: number): void {
-    this.pids.add(pid);
+  /** Records the run's live worker PIDs, when they differ from the ones on record. */
+  record(pids: number[]): void {
+    if (pids.length === this.pids.length && pids.every((pid, i) => pid === this.pids[i])) return;
+    this.pids = pids;
     this.write();
-  }
-
-  remove(pid: number): void {
-    if (this.pids.delete(pid)) this.write();
   }
 
   /** Removes this run's socket directory, then its record. */
@@ -160,7 +159,7 @@ export class RunRegistry {
   }
 
   private writeNow(): void {
-    const record = { runId: this.runId, ownerPid: process.pid, pids: [...this.pids] };
+    const record = { runId: this.runId, ownerPid: process.pid, pids: this.pids };
     for (let attempt = 1; ; attempt++) {
       try {
         writeRecord(this.file, record);
