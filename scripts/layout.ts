@@ -36,7 +36,7 @@ export const PARTS: Part[] = [
   },
   {
     name: 'src/wire/',
-    role: 'the Session protocol: the value codec, client and server frames and their field keys (generated from the proto), the worker connection (call table, outbox, one-frame bursts) and its transports, the local lane and gRPC',
+    role: 'the Session protocol: the value codec, client and server frames and their field keys (generated from the proto), the worker connection (call table, outbox, one-frame bursts), large arguments in parts, error replies as coded errors, and its transports, the local lane and gRPC',
     mayImport: [SHARED],
   },
   {
@@ -76,8 +76,8 @@ export const PARTS: Part[] = [
   },
   {
     name: FACADE,
-    rootFiles: ['callbackGuard.ts', 'cli.ts', 'index.ts', 'snakepit.ts'],
-    role: "the entries (index.ts the library's API, cli.ts the command) and the Snakepit class, which wires the folders together; callbackGuard.ts isolates what the application's callbacks throw",
+    rootFiles: ['callbackGuard.ts', 'cli.ts', 'index.ts', 'signals.ts', 'snakepit.ts'],
+    role: "the entries (index.ts the library's API, cli.ts the command) and the Snakepit class, which wires the folders together; callbackGuard.ts isolates what the application's callbacks throw, signals.ts stops on SIGTERM/SIGINT",
     mayImport: ['src/supervision/', 'src/calls/', 'src/observe/', 'src/remote/', 'src/registry/', 'src/process/', 'src/wire/', 'src/cli/', SHARED, 'machines/'],
   },
   {

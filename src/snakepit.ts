@@ -29,6 +29,7 @@ import { healthReport, type HealthReport, type InspectSnapshot, inspectSnapshot,
 import { streamChunks } from './calls/streamChunks.js';
 import { loadTracer } from './observe/tracing.js';
 import { RunRegistry } from './registry/runRegistry.js';
+import { stopOnSignals } from './signals.js';
 import type { PoolStats } from './observe/stats.js';
 
 export interface StopOptions {
@@ -240,20 +241,9 @@ export class Snakepit {
    */
   stopOnSignals(options: StopOptions = {}): this {
     this.releaseSignals?.();
-    const signals = ['SIGTERM', 'SIGINT'] as const;
-    const onSignal = () => {
-      this.releaseSignals?.();
-      this.stop(options).then(
-        () => process.exit(0),
-        (error: unknown) => {
-          process.stderr.write(`snakepit: stopping on a signal failed: ${String(error)}\n`);
-          process.exit(1);
-        },
-      );
-    };
-    for (const signal of signals) process.on(signal, onSignal);
+    const release = stopOnSignals(() => this.stop(options));
     this.releaseSignals = () => {
-      for (const signal of signals) process.off(signal, onSignal);
+      release();
       this.releaseSignals = undefined;
     };
     return this;

@@ -21,7 +21,7 @@ import { hasRoom, isFree, isRoutable, pickWorker } from './balancing.js';
 import { type CallOptions, type DispatchObserver, Request, type RequestOwner, type StreamSink } from './calls.js';
 import type { CallTotals } from '../observe/callTotals.js';
 import { Fifo } from './fifo.js';
-import { SessionTable } from './sessions.js';
+import { SessionAffinity } from './affinity.js';
 import type { CallTracer } from '../observe/tracing.js';
 import { type PoolStats, StatsRecorder } from '../observe/stats.js';
 import { inOneFrame } from '../wire/frameBatch.js';
@@ -33,7 +33,7 @@ export class Dispatcher implements RequestOwner {
   private readonly queue = new Fifo<Request>();
   /** Calls waiting in workers' pinned queues (strict sessions), all workers together. */
   private pinnedCount = 0;
-  private readonly sessions: SessionTable;
+  private readonly sessions: SessionAffinity;
   private readonly stats = new StatsRecorder();
   private closedWith: SnakepitError | undefined;
   /** Set by close(): queued calls were refused, so none may be queued again. */
@@ -51,8 +51,8 @@ export class Dispatcher implements RequestOwner {
     events: EventEmitter<SnakepitEvents>,
     private readonly observer: DispatchObserver,
   ) {
-    this.sessions = new SessionTable(config.maxSessions, config.sessionTtlMs);
     this.reports = new CallReports(config.name, events);
+    this.sessions = new SessionAffinity(config, (workerId) => this.slot(workerId), (sessionId, from, to) => this.reports.sessionMoved(sessionId, from, to));
   }
 
   slot(workerId: string): WorkerSlot | undefined {
@@ -122,7 +122,7 @@ export class Dispatcher implements RequestOwner {
       if (stream) stream.grant = (chunks) => request.grant(chunks);
       if (this.tracer) request.span = this.tracer.startSpan(`snakepit.call ${tool}`, { attributes: { 'snakepit.pool': this.config.name, 'snakepit.tool': tool } });
       this.watchDeadline(request, options);
-      const bound = options.sessionId === undefined ? undefined : this.sessionWorker(options.sessionId);
+      const bound = options.sessionId === undefined ? undefined : this.sessions.worker(options.sessionId);
       let slot: WorkerSlot | undefined;
       if (bound && this.config.affinity === 'strict') {
         // Its worker or nothing: after the session's calls already waiting for it.
@@ -231,23 +231,6 @@ export class Dispatcher implements RequestOwner {
     request.waitsIn = undefined;
   }
 
-  /** The worker a session is bound to, if that same process still takes calls. */
-  private sessionWorker(sessionId: string): WorkerSlot | undefined {
-    const binding = this.sessions.lookup(sessionId, performance.now());
-    if (!binding) return undefined;
-    const slot = this.slot(binding.workerId);
-    return slot && slot.pid === binding.pid && isRoutable(slot) ? slot : undefined;
-  }
-
-  /** Binds the call's session to the worker running it; says so if its old worker is gone. */
-  private bindSession(sessionId: string, slot: WorkerSlot): void {
-    const previous = this.sessions.bind(sessionId, slot.id, slot.pid, performance.now());
-    if (!previous || (previous.workerId === slot.id && previous.pid === slot.pid)) return;
-    const old = this.slot(previous.workerId);
-    if (old && old.pid === previous.pid && isRoutable(old)) return; // still there: a hint that went elsewhere
-    this.reports.sessionMoved(sessionId, previous.workerId, slot.id);
-  }
-
   /**
    * A worker stops taking calls (draining, crashed, stopped): the calls pinned to it go to the
    * head of the pool's queue, oldest first, and their sessions move to whichever worker runs them.
@@ -264,7 +247,7 @@ export class Dispatcher implements RequestOwner {
   }
 
   private run(request: Request, slot: WorkerSlot): void {
-    if (request.sessionId !== undefined) this.bindSession(request.sessionId, slot);
+    if (request.sessionId !== undefined) this.sessions.bind(request.sessionId, slot);
     request.entry = undefined;
     request.waitsIn = undefined;
     if (request.queueTimer) {
@@ -377,7 +360,7 @@ export class Dispatcher implements RequestOwner {
     let next: { request: Request; slot: WorkerSlot } | undefined;
     const head = this.queue.peek();
     if (head) {
-      const bound = head.sessionId === undefined ? undefined : this.sessionWorker(head.sessionId);
+      const bound = head.sessionId === undefined ? undefined : this.sessions.worker(head.sessionId);
       const slot = bound && isFree(bound) ? bound : pickWorker(this.slots, !head.nested);
       if (slot) next = { request: head, slot };
     }
@@ -428,19 +411,7 @@ export class Dispatcher implements RequestOwner {
   }
 
   snapshot(): PoolStats {
-    const inFlight = this.inFlight;
-    return {
-      pool: this.config.name,
-      requests: this.stats.requests,
-      completed: this.stats.completed,
-      failures: this.stats.failures,
-      queued: this.queued,
-      sessions: this.sessions.size,
-      queueTimeouts: this.stats.queueTimeouts,
-      inFlight,
-      capacity: this.capacity,
-      utilisation: this.capacity ? Math.min(1, inFlight / this.capacity) : 0, // calls sent ahead wait, they do not use a place
-      ...this.stats.summaries(),
-    };
+    return this.stats.snapshot({ pool: this.config.name, queued: this.queued, sessions: this.sessions.size, inFlight: this.inFlight, capacity: this.capacity });
   }
+
 }
