@@ -46,10 +46,8 @@ export type RetireReason = RecycleReason | 'shutdown' | 'restart' | 'pool_failed
 export type CrashReason = 'exited' | 'heartbeat' | 'startup_failed';
 
 export interface WorkerContext extends WorkerInput {
+  /** Calls in flight, as the dispatcher last reported them (LOAD): shown, and it sets `busy`. */
   inFlight: number;
-  /** Of those, calls given up on that still ran past cancelGraceMs: a drain does not wait for them. */
-  stuck: number;
-  requests: number;
   restarts: number;
   pid: number | undefined;
   exit: WorkerExitInfo | undefined;
@@ -60,8 +58,10 @@ export interface WorkerContext extends WorkerInput {
 }
 
 export type WorkerEvent =
-  /** The dispatcher's count of calls in flight (of them stuck) and calls finished, sent when it settles. */
-  | { type: 'LOAD'; inFlight: number; requests: number; stuck?: number }
+  /** The dispatcher's count of calls in flight, sent at most every few ms when it changed: `busy` or `ready`. */
+  | { type: 'LOAD'; inFlight: number }
+  /** From the dispatcher, while draining: no call is left to wait for (only stuck ones, which never end). */
+  | { type: 'DRAINED' }
   | { type: 'EXITED'; exitCode: number | null; signal: string | null }
   /** From the heartbeat watch: `missed` pings in a row went unanswered, the process is frozen. */
   | { type: 'HEARTBEAT_LOST'; missed: number }
@@ -110,17 +110,10 @@ export const workerMachine = setup({
       retireReason: undefined,
       crashReason: undefined,
     }),
-    setLoad: assign(({ event }) => (event.type === 'LOAD' ? { inFlight: event.inFlight, requests: event.requests, stuck: event.stuck ?? 0 } : {})),
-    /**
-     * Brings the load up to date before a drain decides whether anything is left to wait for:
-     * LOAD events may lag the runtime's count by a few ms. The runtime provides it.
-     */
-    readLoad: assign(() => ({})),
+    setLoad: assign(({ event }) => (event.type === 'LOAD' ? { inFlight: event.inFlight } : {})),
   },
   guards: {
     full: ({ context, event }) => event.type === 'LOAD' && event.inFlight >= context.capacity,
-    /** Nothing left to wait for: no call in flight, or only stuck ones, which would never end. */
-    drained: ({ context }) => context.inFlight <= context.stuck,
     restarting: ({ context }) => context.retireReason === 'restart',
   },
 }).createMachine({
@@ -128,8 +121,6 @@ export const workerMachine = setup({
   context: ({ input }) => ({
     ...input,
     inFlight: 0,
-    stuck: 0,
-    requests: 0,
     restarts: 0,
     pid: undefined,
     exit: undefined,
@@ -172,7 +163,7 @@ export const workerMachine = setup({
     },
     alive: {
       entry: [
-        assign({ inFlight: 0, stuck: 0, exit: undefined, startupError: undefined }),
+        assign({ inFlight: 0, exit: undefined, startupError: undefined }),
         { type: 'tellParent', params: ({ context }) => ({ type: 'WORKER_READY', id: context.id }) },
       ],
       invoke: [
@@ -208,22 +199,22 @@ export const workerMachine = setup({
           entry: { type: 'enter', params: { state: 'ready' } },
           on: {
             LOAD: [{ guard: 'full', target: 'busy', actions: 'setLoad' }, { actions: 'setLoad' }],
-            DRAIN: { target: 'draining', actions: [assign({ retireReason: ({ event }) => event.reason }), 'readLoad'] },
-            STOP: { target: 'draining', actions: [assign({ retireReason: 'shutdown' }), 'readLoad'] },
+            DRAIN: { target: 'draining', actions: assign({ retireReason: ({ event }) => event.reason }) },
+            STOP: { target: 'draining', actions: assign({ retireReason: 'shutdown' }) },
           },
         },
         busy: {
           entry: { type: 'enter', params: { state: 'busy' } },
           on: {
             LOAD: [{ guard: 'full', actions: 'setLoad' }, { target: 'ready', actions: 'setLoad' }],
-            DRAIN: { target: 'draining', actions: [assign({ retireReason: ({ event }) => event.reason }), 'readLoad'] },
-            STOP: { target: 'draining', actions: [assign({ retireReason: 'shutdown' }), 'readLoad'] },
+            DRAIN: { target: 'draining', actions: assign({ retireReason: ({ event }) => event.reason }) },
+            STOP: { target: 'draining', actions: assign({ retireReason: 'shutdown' }) },
           },
         },
+        // Calls already sent finish; the dispatcher, which counts them, says when none is left.
         draining: {
           entry: { type: 'enter', params: { state: 'draining' } },
-          always: { guard: 'drained', target: '#worker.recycling' },
-          on: { LOAD: { actions: 'setLoad' } },
+          on: { LOAD: { actions: 'setLoad' }, DRAINED: '#worker.recycling' },
         },
       },
     },

@@ -36,7 +36,7 @@ export const PARTS: Part[] = [
   },
   {
     name: 'src/wire/',
-    role: 'the Session protocol: the value codec, client and server frames and their field keys (generated from the proto), the worker connection (call table, outbox, one-frame bursts) and its transports, the local lane and gRPC',
+    role: 'the Session protocol: the value codec, client and server frames and their field keys (generated from the proto), the worker connection (call table, outbox, one-frame bursts), large arguments in parts, error replies as coded errors, and its transports, the local lane and gRPC',
     mayImport: [SHARED],
   },
   {
@@ -61,12 +61,12 @@ export const PARTS: Part[] = [
   },
   {
     name: 'src/calls/',
-    role: 'a call from submit to settled: the per-worker slot and the request, the dispatcher (queue and routing), balancing, the FIFO, affinity sessions, argument checks and encoding, call chains, streams, functions exposed to Python, the texts of what user code throws',
-    mayImport: ['src/observe/', 'src/wire/', SHARED, 'machines/'],
+    role: "a call from submit to settled: the per-worker slot (the one writer of a worker's load, routing state and live handle) and the request, the dispatcher (queue and routing), balancing, the FIFO, affinity sessions, argument checks and encoding, call chains, streams, functions exposed to Python, the texts of what user code throws",
+    mayImport: ['src/observe/', 'src/process/', 'src/wire/', SHARED, 'machines/'],
   },
   {
     name: 'src/supervision/',
-    role: "the machines' real effects (boot, exit watch, heartbeat, retire), the lifecycle events, live workers by id, failures' error objects, the recycler, what inspect() and health() show",
+    role: "the machines' real effects (boot, exit watch, heartbeat, retire), the lifecycle events, live worker processes, failures' error objects, the recycler, what inspect() and health() show",
     mayImport: ['src/calls/', 'src/remote/', 'src/process/', SHARED, 'machines/'],
   },
   {
@@ -76,8 +76,8 @@ export const PARTS: Part[] = [
   },
   {
     name: FACADE,
-    rootFiles: ['callbackGuard.ts', 'cli.ts', 'index.ts', 'snakepit.ts'],
-    role: "the entries (index.ts the library's API, cli.ts the command) and the Snakepit class, which wires the folders together; callbackGuard.ts isolates what the application's callbacks throw",
+    rootFiles: ['callbackGuard.ts', 'cli.ts', 'index.ts', 'signals.ts', 'snakepit.ts'],
+    role: "the entries (index.ts the library's API, cli.ts the command) and the Snakepit class, which wires the folders together; callbackGuard.ts isolates what the application's callbacks throw, signals.ts stops on SIGTERM/SIGINT",
     mayImport: ['src/supervision/', 'src/calls/', 'src/observe/', 'src/remote/', 'src/registry/', 'src/process/', 'src/wire/', 'src/cli/', SHARED, 'machines/'],
   },
   {

@@ -10,7 +10,8 @@ import { createRuntimeLogic, type RuntimeHooks } from './supervision/actors.js';
 import { CallbackGuard } from './callbackGuard.js';
 import { checkCall, describeValue, isDuration } from './calls/callChecks.js';
 import { MAX_DURATION_MS, type PoolConfig, type ResolvedConfig, resolveConfig, type SnakepitConfig } from './config.js';
-import type { CallOptions, StreamOptions, WorkerSlot } from './calls/calls.js';
+import type { CallOptions, StreamOptions } from './calls/calls.js';
+import type { WorkerSlot } from './calls/workerSlot.js';
 import { Dispatcher } from './calls/dispatcher.js';
 import { InvalidArgumentError, InvalidStateError, PoolNotFoundError, ShuttingDownError, SnakepitError } from './errors.js';
 import type { SnakepitEventName, SnakepitEvents } from './events.js';
@@ -28,6 +29,7 @@ import { healthReport, type HealthReport, type InspectSnapshot, inspectSnapshot,
 import { streamChunks } from './calls/streamChunks.js';
 import { loadTracer } from './observe/tracing.js';
 import { RunRegistry } from './registry/runRegistry.js';
+import { stopOnSignals } from './signals.js';
 import type { PoolStats } from './observe/stats.js';
 
 export interface StopOptions {
@@ -43,10 +45,12 @@ export class Snakepit {
   /** Runs the application's listeners and onProgress callbacks isolated (callbackGuard.ts). */
   private readonly callbacks = new CallbackGuard();
   private readonly dispatchers = new Map<string, Dispatcher>();
-  private readonly processes = new Set<PythonProcess>();
   private readonly recyclers = new Map<string, Recycler>();
-  /** The running workers' process and connection handles, outside the inspectable actors. */
-  private readonly live = new LiveWorkers();
+  /** The live worker processes, and the booted workers' handles (held by their slots). */
+  private readonly live = new LiveWorkers(
+    (pool, workerId) => this.dispatchers.get(pool)?.slot(workerId),
+    (pids) => this.registry?.record(pids),
+  );
   private registry: RunRegistry | undefined;
   private readonly reporter: LifecycleReporter;
   private readonly failures = new Failures();
@@ -54,9 +58,17 @@ export class Snakepit {
   readonly runId = randomBytes(6).toString('hex');
   private readonly python: PythonChoice;
   private root: Actor<ReturnType<typeof createRuntimeLogic>> | undefined;
-  private lifecycle: Lifecycle = 'new';
+  /** Set by start(): the pools' endpoints are resolved, then the root actor is made. */
+  private startCalled = false;
+  /** Set by stop() (or a start that failed before the root was made) once no process is left. */
+  private ended = false;
+  /** The stop under way or done, which every caller of stop() shares. */
   private stopping: Promise<void> | undefined;
-  /** Each worker actor being recycled by hand → the promise every caller of recycleWorker() shares. */
+  private stopCalled = false;
+  /**
+   * Each worker actor recycled by hand → the promise every caller of recycleWorker() shares.
+   * Whether a recycle is under way is the pool actor's to say; this only hands out one promise.
+   */
   private readonly recycles = new WeakMap<AnyActorRef, Promise<void>>();
   /** Workers of an earlier run of this instance that were still alive at start, and killed. */
   survivorsKilled: number[] = [];
@@ -85,7 +97,7 @@ export class Snakepit {
       };
       this.dispatchers.set(pool.name, new Dispatcher(pool, this.events, observer));
     }
-    this.reporter = new LifecycleReporter(this.events, this.dispatchers, this.recyclers, this.config.supervisor, this.live, this.failures);
+    this.reporter = new LifecycleReporter(this.events, this.dispatchers, this.recyclers, this.config.supervisor, this.failures);
   }
 
   /** Creates a Snakepit and resolves once every worker of every pool is ready. */
@@ -99,14 +111,14 @@ export class Snakepit {
     if (this.lifecycle !== 'new') {
       throw new InvalidStateError('start() was already called on this Snakepit; an instance starts once. Create a new Snakepit to start again.');
     }
-    this.lifecycle = 'starting';
+    this.startCalled = true;
     let endpoints: Map<string, string[]>;
     try {
       endpoints = await this.remote.resolve();
       this.registry = RunRegistry.open(this.config.instanceId ?? RunRegistry.defaultInstanceId(this.config.pools), this.runId);
     } catch (error) {
       // Nothing was started: the instance is simply stopped.
-      this.lifecycle = 'stopped';
+      this.ended = true;
       throw error;
     }
     this.survivorsKilled = this.registry.killSurvivors();
@@ -121,8 +133,7 @@ export class Snakepit {
     });
     this.root.start();
     const [settled] = await Promise.all([waitFor(this.root, (snapshot) => snapshot.matches('serving') || snapshot.status !== 'active'), tracing]);
-    if (settled.status === 'active' && this.lifecycle === 'starting') {
-      this.lifecycle = 'running';
+    if (settled.status === 'active' && !this.stopCalled) {
       this.remote.follow(endpoints, {
         endpoints: (pool, list, changed) => {
           if (changed) this.events.emit('pool:endpoints', { pool, at: Date.now(), endpoints: list });
@@ -230,20 +241,9 @@ export class Snakepit {
    */
   stopOnSignals(options: StopOptions = {}): this {
     this.releaseSignals?.();
-    const signals = ['SIGTERM', 'SIGINT'] as const;
-    const onSignal = () => {
-      this.releaseSignals?.();
-      this.stop(options).then(
-        () => process.exit(0),
-        (error: unknown) => {
-          process.stderr.write(`snakepit: stopping on a signal failed: ${String(error)}\n`);
-          process.exit(1);
-        },
-      );
-    };
-    for (const signal of signals) process.on(signal, onSignal);
+    const release = stopOnSignals(() => this.stop(options));
     this.releaseSignals = () => {
-      for (const signal of signals) process.off(signal, onSignal);
+      release();
       this.releaseSignals = undefined;
     };
     return this;
@@ -296,16 +296,18 @@ export class Snakepit {
     }
     this.releaseSignals?.();
     this.remote.stop();
-    this.stopping ??= this.shutDown(timeoutMs);
-    return this.stopping;
+    if (!this.stopCalled) {
+      this.stopCalled = true;
+      this.stopping = this.shutDown(timeoutMs);
+    }
+    return this.stopping!;
   }
 
   private async shutDown(timeoutMs: number): Promise<void> {
-    if (this.lifecycle === 'new' || this.lifecycle === 'stopped') {
-      this.lifecycle = 'stopped';
+    if (!this.startCalled || this.ended) {
+      this.ended = true;
       return;
     }
-    this.lifecycle = 'stopping';
     const root = this.root!;
     const finished = toPromise(root);
     // The root drains (its own timeout), then stops the pools; the dispatchers tell it when no
@@ -326,12 +328,22 @@ export class Snakepit {
   /** Makes sure no worker process survives, then removes the run's record and socket directory. */
   private async cleanUp(): Promise<void> {
     this.remote.stop();
-    // A launch under way as the actors stopped may still add one: end them until none is left.
-    while (this.processes.size > 0) await Promise.all([...this.processes].map((python) => python.terminate(0)));
+    await this.live.endAll();
     this.registry?.clear();
     for (const recycler of this.recyclers.values()) recycler.stopAll();
     this.inspection?.stop?.();
-    this.lifecycle = 'stopped';
+    this.ended = true;
+  }
+
+  /**
+   * Where the instance is: read from the root actor while it serves; before the root exists
+   * (and while a failed start cleans up) it is starting, and from stop() on it is stopping.
+   */
+  private get lifecycle(): Lifecycle {
+    if (this.ended) return 'stopped';
+    if (this.stopCalled) return 'stopping';
+    if (!this.startCalled) return 'new';
+    return this.root?.getSnapshot().matches({ serving: 'running' }) ? 'running' : 'starting';
   }
 
   private hooks(): RuntimeHooks {
@@ -352,7 +364,6 @@ export class Snakepit {
       },
       retireError: (poolName, workerId, pid, reason) => this.failures.retire(poolName, workerId, pid, reason),
       heartbeatConfig: (poolName) => this.poolConfig(poolName).heartbeat,
-      loadOf: (poolName, workerId) => this.dispatchers.get(poolName)!.loadOf(workerId),
       heartbeatMissed: (poolName, workerId, missed, error) => this.reporter.heartbeatMissed(poolName, workerId, missed, error),
       bootFailed: (workerId, error) => this.failures.bootFailed(workerId, error),
       workerEntered: (context, state, send) => this.reporter.workerEntered(context, state, send),
@@ -382,14 +393,7 @@ export class Snakepit {
       startupTimeoutMs: pool.startupTimeoutMs,
       maxMessageBytes: pool.maxMessageBytes,
       host: this.host.forPool({ maxDepth: pool.maxArgumentDepth, maxBytes: pool.maxMessageBytes }),
-      onSpawn: (python: PythonProcess) => {
-        this.processes.add(python);
-        if (python.pid !== undefined) this.registry?.add(python.pid);
-        python.ended.then(() => {
-          this.processes.delete(python);
-          if (python.pid !== undefined) this.registry?.remove(python.pid);
-        });
-      },
+      onSpawn: (python: PythonProcess) => this.live.spawned(python),
       onLog: (stream: 'stdout' | 'stderr', line: string, pid: number | undefined) => {
         const entry = { ...base(pid), stream, line };
         this.events.emit('worker:log', entry);
@@ -431,7 +435,7 @@ export class Snakepit {
     if (!recycled) {
       recycled = this.retired(worker);
       this.recycles.set(worker, recycled);
-      this.recyclers.get(slot.pool)!.request(slot, 'manual');
+      this.requestRecycle(slot.pool, slot.id, 'manual'); // the pool ignores it for a worker already being replaced
     }
     return recycled;
   }

@@ -6,16 +6,12 @@
 // recycling.test.ts (workerMaxRequests), callContext.test.ts (stuck calls).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { WorkerSlot } from '../src/calls/calls.js';
-import { Fifo } from '../src/calls/fifo.js';
-import { hasRoom, isFree, isRoutable, pickWorker } from '../src/calls/balancing.js';
+import { hasRoom, isFree, isRoutable, pickWorker, type Routing } from '../src/calls/balancing.js';
 import { FakeConnection, asConnection } from './dispatchHarness.js';
 
-function slot(id: string, fields: Partial<WorkerSlot> = {}): WorkerSlot {
+function slot(id: string, fields: Partial<Routing> = {}): Routing & { id: string } {
   return {
-    id, pool: 'p', pid: 1, state: 'ready', inFlight: 0, capacity: 1, prefetch: 2, requests: 0, gilEnabled: true,
-    connection: asConnection(new FakeConnection()), pinned: new Fifo(), notify: () => {}, reportedInFlight: 0,
-    loadReportPending: false, stuck: 0, reportedStuck: 0, startedCalls: 0, callLimit: Infinity, recycleRequested: false,
+    id, state: 'ready', inFlight: 0, capacity: 1, prefetch: 2, connection: asConnection(new FakeConnection()), stuck: 0, startedCalls: 0, callLimit: Infinity,
     ...fields,
   };
 }
@@ -47,7 +43,7 @@ test('free counts the places that run calls; room adds the calls a worker may ho
 });
 
 test('pickWorker: the least loaded with room, the earliest joined among equals; an idle one before any sent-ahead place', () => {
-  const pick = (slots: WorkerSlot[], sendAhead?: boolean) => pickWorker(slots, sendAhead)?.id;
+  const pick = (slots: (Routing & { id: string })[], sendAhead?: boolean) => pickWorker(slots, sendAhead)?.id;
   assert.equal(pick([slot('a'), slot('b')]), 'a');
   assert.equal(pick([slot('a', { inFlight: 1 }), slot('b')]), 'b');
   assert.equal(pick([slot('a', { inFlight: 2 }), slot('b', { inFlight: 1 }), slot('c', { inFlight: 1 })]), 'b');

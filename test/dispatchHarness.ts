@@ -5,10 +5,10 @@
 import type { TestContext } from 'node:test';
 import { EventEmitter } from 'eventemitter3';
 import type { WorkerStateName } from '../machines/worker.machine.js';
-import type { WorkerSlot } from '../src/calls/calls.js';
+import type { WorkerSlot } from '../src/calls/workerSlot.js';
 import { type PoolConfig, type PoolConfigInput, resolveConfig } from '../src/config.js';
 import { Dispatcher } from '../src/calls/dispatcher.js';
-import { ShuttingDownError, type SnakepitError, WorkerCrashedError } from '../src/errors.js';
+import { ShuttingDownError, type SnakepitError, WorkerCrashedError, type WorkerExit } from '../src/errors.js';
 import type { SnakepitEvents } from '../src/events.js';
 import { Recycler } from '../src/supervision/recycler.js';
 import type { CallExtras, CallSink, WorkerConnection } from '../src/wire/workerConnection.js';
@@ -95,30 +95,43 @@ let nextPid = 1000;
 /** A worker as the dispatcher sees it, moved between states as lifecycle.ts moves its slot. */
 export class FakeWorker {
   connection = new FakeConnection();
+  /** Ends the current process: its slot drops the handle, as on a real exit. */
+  private exit: (() => void) | undefined;
+  /** DRAINED events its slot sent, as its actor would hear them. */
+  drained = 0;
 
   constructor(
     private readonly dispatcher: Dispatcher,
     private readonly recycler: Recycler,
     readonly slot: WorkerSlot,
+    /** Calls it runs at once (threadsPerWorker). */
+    private readonly capacity: number,
   ) {}
 
   get id(): string {
     return this.slot.id;
   }
 
-  /** A (re)started worker: a new process with a new connection, taking calls. */
-  ready(): void {
+  /** A (re)started worker: a new process (`pid`; null: none known) with a new connection, taking calls. */
+  ready(known: number | null = nextPid++): void {
+    const pid = known ?? undefined;
+    this.exit?.();
     this.connection = new FakeConnection();
-    Object.assign(this.slot, { state: 'ready', pid: nextPid++, connection: asConnection(this.connection), inFlight: 0, stuck: 0 });
+    const exited = new Promise<WorkerExit>((resolve) => (this.exit = () => resolve({ exitCode: 0, signal: null })));
+    const handle = { pid: pid ?? 0, connection: asConnection(this.connection), gilEnabled: true, exited, hasExited: false, kill() {}, async retire() {} };
+    this.slot.entered('starting', { pid: undefined, capacity: this.capacity });
+    this.slot.attach(handle);
+    this.slot.entered('ready', { pid, capacity: this.capacity });
     this.recycler.workerReady(this.slot);
     this.dispatcher.schedulePump();
   }
 
   /** Enters a state in which it takes no calls: its strict sessions' waiting calls go back to the pool's queue. */
   leave(state: Extract<WorkerStateName, 'draining' | 'recycling' | 'crashed' | 'stopped' | 'starting'>): void {
-    this.slot.state = state;
-    if (state === 'crashed' || state === 'stopped' || state === 'starting') this.slot.connection = undefined;
+    this.slot.entered(state, { pid: this.slot.pid, capacity: this.capacity });
+    if (state === 'crashed' || state === 'stopped' || state === 'starting') this.exit?.();
     this.dispatcher.releasePinned(this.slot);
+    if (state === 'draining') this.slot.noteDrained();
     if (state === 'crashed' || state === 'stopped') this.recycler.workerGone(this.slot);
   }
 }
@@ -160,10 +173,16 @@ export function simulatedPool(t: TestContext, pool: Partial<PoolConfigInput> = {
     callEnded: (slot) => recycler.callEnded(slot),
     callStuck: (slot) => recycler.request(slot, 'stuck_call'),
   });
-  const capacity = config.workerProfile === 'thread' ? config.threadsPerWorker : 1;
   const fakes: FakeWorker[] = [];
   const addWorker = () => {
-    const worker = new FakeWorker(dispatcher, recycler, dispatcher.addSlot(`p-${fakes.length + 1}`, capacity, 'starting', () => {}));
+    const worker: FakeWorker = new FakeWorker(
+      dispatcher,
+      recycler,
+      dispatcher.addSlot(`p-${fakes.length + 1}`, 'starting', (event) => {
+        if (event.type === 'DRAINED') worker.drained++;
+      }),
+      config.threadsPerWorker,
+    );
     fakes.push(worker);
     worker.ready();
     return worker;

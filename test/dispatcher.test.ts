@@ -189,6 +189,19 @@ test('deadline: the caller gets TIMEOUT at timeoutMs, the worker a cancel; its p
   assert.deepEqual(w1.connection.held(), ['next', 'after']);
 });
 
+// Real processes: callContext.test.ts, "process profile: a call that ignores its cancel is stuck after cancelGraceMs, and its worker is replaced".
+test('a draining worker whose only calls left are stuck is drained at once: a drain does not wait for calls that never end', async (t) => {
+  const pool = simulatedPool(t, { prefetch: 0, cancelGraceMs: 300 }, 1);
+  const [w1] = pool.workers;
+  pool.call('slow', { timeoutMs: 100 });
+  await pool.advance(100);
+  await pool.advance(300);
+  assert.deepEqual(pool.recycles, ['p-1 stuck_call @400']);
+  w1.leave('draining'); // the replacement is ready: the stuck worker drains
+  assert.equal(w1.drained, 1);
+  assert.equal(w1.slot.inFlight, 1, 'the stuck call still holds its place until the worker is retired');
+});
+
 // Real processes: recycling.test.ts, "a TTL recycle starts the replacement first: capacity never dips, and a queued backlog loses nothing";
 // shutdown.test.ts, "graceful stop: calls in flight complete, new calls are refused, workers stop in reverse start order".
 test('draining: a draining worker is sent no new call but finishes those it holds; closeIntake reports drained once none is left', async (t) => {
@@ -202,10 +215,12 @@ test('draining: a draining worker is sent no new call but finishes those it hold
   assert.equal(pool.dispatcher.queued, 1);
   w1.connection.reply('a');
   assert.deepEqual(w1.connection.held(), ['c'], 'e stays queued though the draining worker has room');
+  assert.equal(w1.drained, 0, 'its actor hears DRAINED only once no call is left on it');
   let drained = 0;
   pool.dispatcher.closeIntake(new ShuttingDownError(), () => drained++);
   pool.call('refused');
   w1.connection.reply('c');
+  assert.equal(w1.drained, 1, 'its last call ended: the worker may retire');
   w2.connection.reply('b');
   w2.connection.reply('d');
   assert.equal(drained, 0, 'e is still to run');

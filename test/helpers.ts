@@ -118,7 +118,8 @@ export function checkNoLeaks(extraRunIds: () => string[] = () => []): void {
 /** The token Node holds for a local worker: it is nowhere else (the pit's live handles are internal). */
 export function workerToken(pit: Snakepit, workerId: string): string {
   const live = (pit as unknown as { live: LiveWorkers }).live;
-  return (live.get(workerId) as WorkerHandle).process.token;
+  const handle = pit.config.pools.map((pool) => live.get(pool.name, workerId)).find((found) => found !== undefined);
+  return (handle as WorkerHandle).process.token;
 }
 
 /**

@@ -71,6 +71,9 @@ export class World {
   readonly endpoints = new Map<string, string | undefined>();
   private readonly exitWatchers = new Map<string, (event: { type: 'EXITED' } & Exit) => void>();
   private readonly heartbeats = new Map<string, (event: { type: 'HEARTBEAT_LOST'; missed: number }) => void>();
+  /** Calls in flight per worker, as the dispatcher would count them (see `calls`), and each worker's actor. */
+  private readonly inFlight = new Map<string, number>();
+  private readonly actors = new Map<string, AnyActorRef>();
   private nextPid = 1000;
 
   now(): number {
@@ -102,8 +105,14 @@ export class World {
       }),
     },
     actions: {
-      enter: ({ context }, { state }) => {
+      enter: ({ context, self }, { state }) => {
         this.states.push({ id: context.id, state, crashReason: context.crashReason, retireReason: context.retireReason, at: this.now() });
+        if (state === 'stopped') {
+          this.actors.delete(context.id);
+          this.inFlight.delete(context.id);
+        } else this.actors.set(context.id, self);
+        // As the dispatcher does: a worker with no call left to wait for ends its drain at once.
+        if (state === 'draining' && !this.inFlight.get(context.id)) self.send({ type: 'DRAINED' });
       },
       kill: (_, { id }) => {
         this.kills.push({ id, at: this.now() });
@@ -124,6 +133,17 @@ export class World {
     actors: { pool: this.pool },
     actions: { announce: (_, announcement) => void this.rootLog.push({ ...announcement, at: this.now() }) },
   });
+
+  /**
+   * `count` calls are in flight on worker `id`, as its dispatcher would count them: it hears
+   * LOAD, and, if it is draining and the count is 0, DRAINED.
+   */
+  calls(id: string, count: number): void {
+    this.inFlight.set(id, count);
+    const actor = this.actors.get(id)!;
+    actor.send({ type: 'LOAD', inFlight: count });
+    if (count === 0 && JSON.stringify(actor.getSnapshot().value).includes('draining')) actor.send({ type: 'DRAINED' });
+  }
 
   /** Boots still waiting for the test, in the order they began. */
   pending(): string[] {

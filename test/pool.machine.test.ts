@@ -25,8 +25,7 @@ test('RECYCLE asked three times for one worker starts one replacement, and retir
 
 test('RECYCLE of a worker that is already draining is ignored: no extra worker', async () => {
   const pool = await readyPool(twoWorkers());
-  const p1 = pool.worker('p-1');
-  p1.send({ type: 'LOAD', inFlight: 1, requests: 0 }); // a call in flight keeps it draining
+  pool.world.calls('p-1', 1); // a call in flight keeps it draining
   pool.send({ type: 'RECYCLE', id: 'p-1', reason: 'manual' });
   await pool.world.settle();
   await pool.world.bootOk('p-3');
@@ -35,7 +34,7 @@ test('RECYCLE of a worker that is already draining is ignored: no extra worker',
   await pool.world.settle();
   assert.deepEqual(pool.world.pending(), [], 'no replacement for a draining worker');
   assert.deepEqual(pool.ids(), ['p-1', 'p-2', 'p-3']);
-  p1.send({ type: 'LOAD', inFlight: 0, requests: 1 });
+  pool.world.calls('p-1', 0);
   await pool.world.settle();
   assert.deepEqual(pool.ids(), ['p-2', 'p-3']);
   pool.stop();
@@ -74,7 +73,7 @@ test('RECYCLE while the pool starts is kept until the pool is ready', async () =
 
 test('a replaced worker that crashes while draining is not restarted and does not count as a restart', async () => {
   const pool = await readyPool(twoWorkers());
-  pool.worker('p-1').send({ type: 'LOAD', inFlight: 1, requests: 0 });
+  pool.world.calls('p-1', 1);
   pool.send({ type: 'RECYCLE', id: 'p-1', reason: 'manual' });
   await pool.world.settle();
   await pool.world.bootOk('p-3');
@@ -87,7 +86,7 @@ test('a replaced worker that crashes while draining is not restarted and does no
 
 test('one_for_all leaves a draining replaced worker out of the group restart', async () => {
   const pool = await readyPool(twoWorkers({ strategy: 'one_for_all' }));
-  pool.worker('p-1').send({ type: 'LOAD', inFlight: 1, requests: 0 });
+  pool.world.calls('p-1', 1);
   pool.send({ type: 'RECYCLE', id: 'p-1', reason: 'manual' });
   await pool.world.settle();
   await pool.world.bootOk('p-3');

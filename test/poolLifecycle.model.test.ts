@@ -108,14 +108,14 @@ test('recycle-before-retire: the old worker serves until its replacement is read
 test('a call in flight keeps the replaced worker draining until LOAD reports none', async () => {
   const pool = await readyPool(poolInput());
   const { world } = pool;
-  pool.worker('p-1').send({ type: 'LOAD', inFlight: 1, requests: 4 });
+  pool.world.calls('p-1', 1);
   pool.send({ type: 'RECYCLE', id: 'p-1', reason: 'max_requests' });
   await world.settle();
   await world.bootOk('p-4');
   await world.advance(120_000);
   assert.equal(pool.workerState('p-1'), '{"alive":"draining"}');
   assert.equal(world.retires.length, 0, 'not retired with a call in flight');
-  pool.worker('p-1').send({ type: 'LOAD', inFlight: 0, requests: 5 });
+  pool.world.calls('p-1', 0);
   await world.settle();
   assert.deepEqual(world.retires.map((r) => `${r.id}:${r.reason}`), ['p-1:max_requests']);
   assert.deepEqual(pool.ids(), ['p-2', 'p-3', 'p-4']);
@@ -125,7 +125,7 @@ test('a call in flight keeps the replaced worker draining until LOAD reports non
 test('RECYCLE repeated — before, during and after the replacement boots — makes one replacement', async () => {
   const pool = await readyPool(poolInput());
   const { world } = pool;
-  pool.worker('p-1').send({ type: 'LOAD', inFlight: 1, requests: 0 });
+  pool.world.calls('p-1', 1);
   for (let i = 0; i < 5; i++) pool.send({ type: 'RECYCLE', id: 'p-1', reason: 'manual' });
   await world.settle();
   assert.deepEqual(world.pending(), ['p-4']);
@@ -133,7 +133,7 @@ test('RECYCLE repeated — before, during and after the replacement boots — ma
   for (let i = 0; i < 5; i++) pool.send({ type: 'RECYCLE', id: 'p-1', reason: 'memory' });
   await world.settle();
   assert.deepEqual(world.pending(), [], 'a draining worker is already on its way out');
-  pool.worker('p-1').send({ type: 'LOAD', inFlight: 0, requests: 1 });
+  pool.world.calls('p-1', 0);
   await world.settle();
   assert.equal(world.boots.length, 4, 'three first workers and one replacement');
   assert.deepEqual(world.retires.map((r) => `${r.id}:${r.reason}`), ['p-1:manual']);

@@ -259,13 +259,13 @@ test('a pool stopping does not start a crashed child again when its backoff ends
   const pool = await readyPool(poolInput({ poolSize: 2, restart: { backoffMs: 5000 } }));
   const { world } = pool;
   await world.exit('p-1', EXIT_1); // p-1 waits out its backoff until 5000
-  pool.worker('p-2').send({ type: 'LOAD', inFlight: 1, requests: 0 });
+  pool.world.calls('p-2', 1);
   await world.advance(100);
   pool.send({ type: 'STOP' }); // p-2, last started, drains first; p-1 waits its turn
   const mark = world.mark();
   await world.advance(10_000);
   assert.deepEqual(world.bootedSince(mark), [], 'no worker starts while the pool stops');
-  pool.worker('p-2').send({ type: 'LOAD', inFlight: 0, requests: 1 });
+  pool.world.calls('p-2', 0);
   await world.settle();
   assert.equal(pool.state(), 'stopped');
   assert.deepEqual(pool.reports.map((r) => r.type), ['POOL_READY', 'POOL_STOPPED']);

@@ -85,8 +85,8 @@ test('a call limit shortened below one call is one call', async (t) => {
 test('workerMaxMemoryMb: a worker whose process is past the limit when a call ends is due; under it, or with no process, it is not', async (t) => {
   const pool = simulatedPool(t, { prefetch: 0, workerMaxMemoryMb: 1 }, 2);
   const [w1, w2] = pool.workers;
-  w1.slot.pid = process.pid; // this Node process: well past 1 MiB
-  w2.slot.pid = undefined;
+  w1.ready(process.pid); // this Node process: well past 1 MiB
+  w2.ready(null);
   pool.call('a');
   pool.call('b');
   assert.deepEqual(pool.recycles, [], 'memory is read as calls end');
@@ -100,7 +100,7 @@ test('workerMaxMemoryMb: a worker whose process is past the limit when a call en
 
 test('workerMaxMemoryMb: a process under the limit is not due', async (t) => {
   const pool = simulatedPool(t, { prefetch: 0, workerMaxMemoryMb: 1_000_000 }, 1);
-  pool.workers[0].slot.pid = process.pid;
+  pool.workers[0].ready(process.pid);
   pool.call('a');
   pool.workers[0].connection.reply('a');
   assert.deepEqual(pool.recycles, []);

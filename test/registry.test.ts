@@ -25,6 +25,7 @@ import { createInterface } from 'node:readline';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { type Snakepit, SnakepitError } from '../src/index.js';
+import { WORKER_MAIN } from '../src/process/pythonProcess.js';
 import { RunRegistry } from '../src/registry/runRegistry.js';
 import { checkNoLeaks, createPit, isAlive, startPit, waitFor } from './helpers.js';
 
@@ -66,7 +67,7 @@ function snapshot(files: string[]): Record<string, string> {
 // Processes that look like a worker of `runId` to /proc (command line and spawner), started by this file.
 const decoys: ChildProcess[] = [];
 function decoy(runId: string, owner: number, uid?: number): number {
-  const child = spawn('/usr/bin/python3', ['-c', 'import time; time.sleep(300)', 'snakepit_bridge', '--run-id', runId], {
+  const child = spawn('/usr/bin/python3', ['-c', 'import time; time.sleep(300)', WORKER_MAIN, '--run-id', runId], {
     detached: true,
     stdio: 'ignore',
     cwd: '/',

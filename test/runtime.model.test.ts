@@ -134,7 +134,7 @@ test('STOP drains first: pools are stopped only after DRAINED, gracefully, and t
 test('STOP with a call that never finishes: exactly at timeoutMs drain_expired is announced and the pools are killed', async () => {
   const rt = await servingRuntime();
   const { world } = rt;
-  rt.worker('a', 'a-1').send({ type: 'LOAD', inFlight: 1, requests: 0 });
+  rt.world.calls('a-1', 1);
   rt.actor.send({ type: 'STOP', timeoutMs: 5000 });
   await world.advance(4999);
   assert.deepEqual(rt.state(), { serving: 'draining' });
@@ -153,7 +153,7 @@ test('STOP with a call that never finishes: exactly at timeoutMs drain_expired i
 test('KILL while serving ends every pool at once, even with calls in flight', async () => {
   const rt = await servingRuntime();
   const { world } = rt;
-  rt.worker('b', 'b-1').send({ type: 'LOAD', inFlight: 1, requests: 0 });
+  rt.world.calls('b-1', 1);
   rt.actor.send({ type: 'KILL' });
   await world.settle();
   assert.deepEqual(world.retires.map((r) => `${r.id}:${r.reason}`), ['c-1:shutdown', 'b-1:shutdown', 'a-1:shutdown']);

@@ -2,7 +2,7 @@
 // transition the lifecycle promises exists, with no process involved (the machine is pure).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { assign, createActor, fromCallback, fromPromise } from 'xstate';
+import { createActor, fromCallback, fromPromise } from 'xstate';
 import { getAdjacencyMap } from 'xstate/graph';
 import { workerMachine } from '../machines/worker.machine.js';
 
@@ -16,9 +16,10 @@ const events = [
   { type: 'xstate.done.actor.boot', output: { pid: 42 } },
   { type: 'xstate.error.actor.boot', error: new Error('import failed') },
   { type: 'xstate.done.actor.retire' },
-  { type: 'LOAD', inFlight: 0, requests: 1 },
-  { type: 'LOAD', inFlight: 1, requests: 1 },
-  { type: 'LOAD', inFlight: 3, requests: 1 },
+  { type: 'LOAD', inFlight: 0 },
+  { type: 'LOAD', inFlight: 1 },
+  { type: 'LOAD', inFlight: 3 },
+  { type: 'DRAINED' },
   { type: 'EXITED', exitCode: null, signal: 'SIGKILL' },
   { type: 'DRAIN', reason: 'max_requests' },
   { type: 'STOP' },
@@ -58,13 +59,11 @@ test('every worker state is reachable and every lifecycle transition exists', ()
     'ready -LOAD-> ready', // a thread worker with room left
     'busy -LOAD-> ready',
     'busy -LOAD-> busy', // still full, new count
-    'ready -DRAIN-> draining', // a thread worker with calls in flight
-    'ready -DRAIN-> recycling', // nothing in flight: draining passes straight through
+    'ready -DRAIN-> draining',
     'busy -DRAIN-> draining',
-    'ready -STOP-> recycling',
     'ready -STOP-> draining',
     'busy -STOP-> draining',
-    'draining -LOAD-> recycling',
+    'draining -DRAINED-> recycling', // the dispatcher says no call is left (at once, if none was)
     'draining -LOAD-> draining',
     'ready -EXITED-> crashed',
     'busy -EXITED-> crashed',
@@ -100,35 +99,33 @@ test('a thread worker is busy only when every thread is in use', () => {
   actor.start();
   return new Promise<void>((resolve) => {
     setTimeout(() => {
-      actor.send({ type: 'LOAD', inFlight: 3, requests: 0 });
+      actor.send({ type: 'LOAD', inFlight: 3 });
       assert.deepEqual(actor.getSnapshot().value, { alive: 'ready' });
       assert.equal(actor.getSnapshot().context.inFlight, 3);
-      actor.send({ type: 'LOAD', inFlight: 8, requests: 0 });
+      actor.send({ type: 'LOAD', inFlight: 8 });
       assert.deepEqual(actor.getSnapshot().value, { alive: 'busy' });
-      actor.send({ type: 'LOAD', inFlight: 7, requests: 1 });
+      actor.send({ type: 'LOAD', inFlight: 7 });
       assert.deepEqual(actor.getSnapshot().value, { alive: 'ready' });
-      assert.equal(actor.getSnapshot().context.requests, 1);
+      assert.equal(actor.getSnapshot().context.inFlight, 7);
       actor.stop();
       resolve();
     }, 5);
   });
 });
 
-test('a drain reads the load afresh: calls the machine has not heard of yet are waited for', () => {
-  // The runtime counts 2 calls in flight; no LOAD event has told the machine yet.
-  let counted = { inFlight: 2, stuck: 0, requests: 2 };
+test('a drain ends when the dispatcher says no call is left, not on a load report', () => {
   const machine = workerMachine.provide({
-    actions: { tellParent: () => undefined, readLoad: assign(() => counted) },
+    actions: { tellParent: () => undefined },
     actors: { boot: fromPromise(async () => ({ pid: 7 })), watchExit: fromCallback(() => undefined), heartbeat: fromCallback(() => undefined) },
   });
   const actor = createActor(machine, { input: { id: 'w-1', pool: 'p', capacity: 4 } }).start();
   return new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
     assert.equal(leaf(actor.getSnapshot().value), 'ready');
-    assert.equal(actor.getSnapshot().context.inFlight, 0, 'the machine has heard of no call');
     actor.send({ type: 'DRAIN', reason: 'server_draining' });
-    assert.equal(leaf(actor.getSnapshot().value), 'draining', 'it waits for the 2 calls instead of retiring at once');
-    counted = { inFlight: 0, stuck: 0, requests: 2 };
-    actor.send({ type: 'LOAD', ...counted });
+    assert.equal(leaf(actor.getSnapshot().value), 'draining', 'it waits for the dispatcher, which counts the calls');
+    actor.send({ type: 'LOAD', inFlight: 0 });
+    assert.equal(leaf(actor.getSnapshot().value), 'draining', 'a load report is for display: it ends no drain');
+    actor.send({ type: 'DRAINED' });
     assert.equal(leaf(actor.getSnapshot().value), 'recycling');
     actor.stop();
   });

@@ -6,7 +6,7 @@
 // fails at once; one that waits in the queue longer than its pool's nestedQueueTimeoutMs fails
 // then — a chain of several callers may be waiting on each other, which no one place shows.
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { WorkerSlot } from './calls.js';
+import type { WorkerSlot } from './workerSlot.js';
 import { CallChainError } from '../errors.js';
 
 /** One call of a chain: the tool that ran, where, and the exposed function it called. */

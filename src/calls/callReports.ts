@@ -2,7 +2,8 @@
 // built only when someone listens (a call's hot path pays one listener count each), and the
 // end of a call's span.
 import type { EventEmitter } from 'eventemitter3';
-import type { Progress, WorkerSlot } from './calls.js';
+import type { Progress } from './calls.js';
+import type { WorkerSlot } from './workerSlot.js';
 import type { SnakepitError } from '../errors.js';
 import type { SnakepitEvents } from '../events.js';
 import { type CallSpan, SPAN_ERROR } from '../observe/tracing.js';

@@ -1,5 +1,6 @@
-// What the dispatcher keeps per worker and per call: the slot (a worker's load, as the
-// dispatcher counts it) and the request (one call from submit until it is settled).
+// What the dispatcher keeps per call: the request (one call from submit until it is settled),
+// the options a caller gives, and what a worker looks like in inspect(). The per-worker slot is
+// workerSlot.ts.
 import type { WorkerStateName } from '../../machines/worker.machine.js';
 import type { CallChain } from './callChains.js';
 import type { WireValue } from '../wire/codec.js';
@@ -7,6 +8,7 @@ import { type SnakepitError, TimeoutError } from '../errors.js';
 import type { Fifo, FifoEntry } from './fifo.js';
 import type { CallSpan } from '../observe/tracing.js';
 import type { CallSink, WorkerConnection } from '../wire/workerConnection.js';
+import type { WorkerSlot } from './workerSlot.js';
 
 /** One worker as `inspect()` shows it. */
 export interface WorkerInfo {
@@ -23,51 +25,12 @@ export interface WorkerInfo {
   endpoint?: string;
 }
 
-/**
- * The dispatcher's view of one worker. It owns the load (calls in flight and finished, counted
- * synchronously as calls start and end); `state`, `pid` and `gilEnabled` are copies the worker
- * machine's `enter` effect writes after each committed transition, for routing and events.
- */
-export interface WorkerSlot {
-  id: string;
-  pool: string;
-  pid: number | undefined;
-  state: WorkerStateName;
-  inFlight: number;
-  capacity: number;
-  /** Calls it may hold beyond its capacity, waiting in the worker behind the running one. */
-  prefetch: number;
-  requests: number;
-  gilEnabled: boolean | undefined;
-  connection: WorkerConnection | undefined;
-  /** Calls of strict sessions bound to this worker, waiting for room on it. */
-  pinned: Fifo<Request>;
-  /** Tells the worker's state machine its load (see reportLoad). */
-  notify: (event: LoadEvent) => void;
-  reportedInFlight: number;
-  loadReportPending: boolean;
-  /** Of the calls in flight, those given up on and still running past cancelGraceMs. */
-  stuck: number;
-  reportedStuck: number;
-  /** Calls started on the current process, and how many it may start (workerMaxRequests). */
-  startedCalls: number;
-  callLimit: number;
-  recycleRequested: boolean;
-}
-
 /** Per-call observations the recycler needs. */
 export interface DispatchObserver {
   callStarted(slot: WorkerSlot): void;
   callEnded(slot: WorkerSlot): void;
   /** A call given up on still runs past cancelGraceMs: the worker is to be replaced. */
   callStuck(slot: WorkerSlot): void;
-}
-
-export interface LoadEvent {
-  type: 'LOAD';
-  inFlight: number;
-  requests: number;
-  stuck: number;
 }
 
 /** A ctx.progress() report from Python. */

@@ -3,7 +3,7 @@
 // signals settle the caller at once and cancel the call on the worker; the worker's slot frees
 // only when Python is done with it, so capacity is never over-committed.
 import type { EventEmitter } from 'eventemitter3';
-import type { WorkerStateName } from '../../machines/worker.machine.js';
+import type { WorkerEvent, WorkerStateName } from '../../machines/worker.machine.js';
 import type { PoolConfig } from '../config.js';
 import { encodeCallArguments } from './callArguments.js';
 import { chainDeadlock, chainWaited, currentChain } from './callChains.js';
@@ -18,24 +18,14 @@ import {
 } from '../errors.js';
 import type { SnakepitEvents } from '../events.js';
 import { hasRoom, isFree, isRoutable, pickWorker } from './balancing.js';
-import {
-  type CallOptions,
-  type DispatchObserver,
-  type LoadEvent,
-  Request,
-  type RequestOwner,
-  type StreamSink,
-  type WorkerSlot,
-} from './calls.js';
+import { type CallOptions, type DispatchObserver, Request, type RequestOwner, type StreamSink } from './calls.js';
 import type { CallTotals } from '../observe/callTotals.js';
 import { Fifo } from './fifo.js';
-import { SessionTable } from './sessions.js';
+import { SessionAffinity } from './affinity.js';
 import type { CallTracer } from '../observe/tracing.js';
 import { type PoolStats, StatsRecorder } from '../observe/stats.js';
 import { inOneFrame } from '../wire/frameBatch.js';
-
-/** The longest the worker machine's busy/ready may lag the dispatcher's count of calls. */
-const LOAD_REPORT_MS = 10;
+import { WorkerSlot } from './workerSlot.js';
 
 export class Dispatcher implements RequestOwner {
   /** The workers this pool routes to, in the order they joined. */
@@ -43,7 +33,7 @@ export class Dispatcher implements RequestOwner {
   private readonly queue = new Fifo<Request>();
   /** Calls waiting in workers' pinned queues (strict sessions), all workers together. */
   private pinnedCount = 0;
-  private readonly sessions: SessionTable;
+  private readonly sessions: SessionAffinity;
   private readonly stats = new StatsRecorder();
   private closedWith: SnakepitError | undefined;
   /** Set by close(): queued calls were refused, so none may be queued again. */
@@ -61,8 +51,8 @@ export class Dispatcher implements RequestOwner {
     events: EventEmitter<SnakepitEvents>,
     private readonly observer: DispatchObserver,
   ) {
-    this.sessions = new SessionTable(config.maxSessions, config.sessionTtlMs);
     this.reports = new CallReports(config.name, events);
+    this.sessions = new SessionAffinity(config, (workerId) => this.slot(workerId), (sessionId, from, to) => this.reports.sessionMoved(sessionId, from, to));
   }
 
   slot(workerId: string): WorkerSlot | undefined {
@@ -70,23 +60,23 @@ export class Dispatcher implements RequestOwner {
   }
 
   /** A worker joins: it takes calls once its state is ready and it has a connection. */
-  addSlot(workerId: string, capacity: number, state: WorkerStateName, notify: (event: LoadEvent) => void): WorkerSlot {
-    const slot: WorkerSlot = {
-      id: workerId, pool: this.config.name, pid: undefined, state, inFlight: 0, capacity,
-      prefetch: this.config.prefetch, pinned: new Fifo<Request>(), requests: 0, gilEnabled: undefined, connection: undefined, notify,
-      reportedInFlight: 0, loadReportPending: false, stuck: 0, reportedStuck: 0, startedCalls: 0, callLimit: Infinity, recycleRequested: false,
-    };
+  addSlot(workerId: string, state: WorkerStateName, notify: (event: WorkerEvent) => void): WorkerSlot {
+    const slot = new WorkerSlot(workerId, this.config.name, this.config.prefetch, state, notify);
     this.slots.push(slot);
     return slot;
   }
 
   removeSlot(slot: WorkerSlot): void {
     this.slots.splice(this.slots.indexOf(slot), 1);
+    slot.remove();
   }
 
+  /**
+   * Calls the pool runs at once: poolSize × threadsPerWorker; in a remote pool, what its bridge
+   * servers stated as they connected (0 before any did). The one place it is computed.
+   */
   get capacity(): number {
     if (this.config.workerProfile !== 'remote') return this.config.poolSize * this.config.threadsPerWorker;
-    // Each bridge server states its own capacity when it connects.
     let total = 0;
     for (const slot of this.slots) total += slot.capacity;
     return total;
@@ -132,7 +122,7 @@ export class Dispatcher implements RequestOwner {
       if (stream) stream.grant = (chunks) => request.grant(chunks);
       if (this.tracer) request.span = this.tracer.startSpan(`snakepit.call ${tool}`, { attributes: { 'snakepit.pool': this.config.name, 'snakepit.tool': tool } });
       this.watchDeadline(request, options);
-      const bound = options.sessionId === undefined ? undefined : this.sessionWorker(options.sessionId);
+      const bound = options.sessionId === undefined ? undefined : this.sessions.worker(options.sessionId);
       let slot: WorkerSlot | undefined;
       if (bound && this.config.affinity === 'strict') {
         // Its worker or nothing: after the session's calls already waiting for it.
@@ -199,18 +189,18 @@ export class Dispatcher implements RequestOwner {
     const slot = request.slot;
     if (!slot) return;
     request.stuck = true;
-    slot.stuck++; // no call is routed here any more (isRoutable)
-    this.reportLoad(slot);
+    slot.callStuck(); // no call is routed here any more (isRoutable)
     request.connection?.reclaimBehind(request.callId);
     this.observer.callStuck(slot);
   }
 
-  /** The call left its worker: its grace timer and stuck mark go. */
-  private leaveWorker(request: Request, slot: WorkerSlot): void {
+  /** The call left its worker (`finished` there, or handed back): its grace timer and stuck mark go. */
+  private leaveWorker(request: Request, slot: WorkerSlot, finished: boolean): void {
     if (request.graceTimer) clearTimeout(request.graceTimer);
     request.graceTimer = undefined;
-    if (request.stuck) slot.stuck--;
+    slot.callLeft(request.stuck, finished);
     request.stuck = false;
+    request.slot = undefined;
   }
 
   /**
@@ -241,23 +231,6 @@ export class Dispatcher implements RequestOwner {
     request.waitsIn = undefined;
   }
 
-  /** The worker a session is bound to, if that same process still takes calls. */
-  private sessionWorker(sessionId: string): WorkerSlot | undefined {
-    const binding = this.sessions.lookup(sessionId, performance.now());
-    if (!binding) return undefined;
-    const slot = this.slot(binding.workerId);
-    return slot && slot.pid === binding.pid && isRoutable(slot) ? slot : undefined;
-  }
-
-  /** Binds the call's session to the worker running it; says so if its old worker is gone. */
-  private bindSession(sessionId: string, slot: WorkerSlot): void {
-    const previous = this.sessions.bind(sessionId, slot.id, slot.pid, performance.now());
-    if (!previous || (previous.workerId === slot.id && previous.pid === slot.pid)) return;
-    const old = this.slot(previous.workerId);
-    if (old && old.pid === previous.pid && isRoutable(old)) return; // still there: a hint that went elsewhere
-    this.reports.sessionMoved(sessionId, previous.workerId, slot.id);
-  }
-
   /**
    * A worker stops taking calls (draining, crashed, stopped): the calls pinned to it go to the
    * head of the pool's queue, oldest first, and their sessions move to whichever worker runs them.
@@ -274,7 +247,7 @@ export class Dispatcher implements RequestOwner {
   }
 
   private run(request: Request, slot: WorkerSlot): void {
-    if (request.sessionId !== undefined) this.bindSession(request.sessionId, slot);
+    if (request.sessionId !== undefined) this.sessions.bind(request.sessionId, slot);
     request.entry = undefined;
     request.waitsIn = undefined;
     if (request.queueTimer) {
@@ -286,9 +259,7 @@ export class Dispatcher implements RequestOwner {
     request.startedAt = performance.now();
     request.span?.setAttribute('snakepit.worker', slot.id);
     this.stats.started(request.startedAt - request.submittedAt);
-    slot.inFlight++;
-    slot.startedCalls++;
-    this.reportLoad(slot);
+    slot.callStarted();
     this.observer.callStarted(slot);
     this.reports.started(slot, request.tool, request.startedAt - request.submittedAt);
     const { deadlineAt } = request;
@@ -312,56 +283,28 @@ export class Dispatcher implements RequestOwner {
    */
   requeue(request: Request, error: SnakepitError): void {
     const slot = request.slot!;
-    this.leaveWorker(request, slot);
-    slot.inFlight--;
-    this.reportLoad(slot);
-    request.slot = undefined;
+    this.leaveWorker(request, slot, false);
     request.connection = undefined;
-    if (request.settled) return this.noteIfDrained();
-    if (this.queueClosed) return this.settle(request, error);
-    this.enqueue(request, this.queue, true);
-    this.schedulePump();
+    if (request.settled) this.noteIfDrained();
+    else if (this.queueClosed) this.settle(request, error);
+    else {
+      this.enqueue(request, this.queue, true);
+      this.schedulePump();
+    }
+    slot.noteDrained();
   }
 
   /** The worker is done with a call (or died holding it): free its slot, settle the caller. */
   callEnded(request: Request, error: SnakepitError | undefined, value: unknown): void {
     const slot = request.slot!;
-    this.leaveWorker(request, slot);
-    request.slot = undefined;
-    slot.inFlight--;
-    slot.requests++;
-    this.reportLoad(slot);
+    this.leaveWorker(request, slot, true);
     this.observer.callEnded(slot);
     this.stats.ended(request.tool, request.startedAt - request.submittedAt, performance.now() - request.startedAt, error?.code);
     this.settle(request, error, value, slot);
     // The freed place goes to the longest-waiting call at once, before any newer call can take it.
     this.pump();
     this.noteIfDrained();
-  }
-
-  /**
-   * The slot's counters are the dispatcher's truth, updated synchronously. The worker machine
-   * hears the load at most every LOAD_REPORT_MS, and only if it changed: a worker serving
-   * thousands of short calls a second costs a few state transitions (and busy/idle events) a
-   * second, not two per call — about a tenth of a sequential call's CPU in Node.
-   */
-  private reportLoad(slot: WorkerSlot): void {
-    if (slot.loadReportPending) return;
-    slot.loadReportPending = true;
-    setTimeout(() => {
-      slot.loadReportPending = false;
-      if ((slot.inFlight === slot.reportedInFlight && slot.stuck === slot.reportedStuck) || !this.slots.includes(slot)) return;
-      slot.notify({ type: 'LOAD', ...this.loadOf(slot.id)! });
-    }, LOAD_REPORT_MS);
-  }
-
-  /** A worker's load now, for its machine: what it is told becomes what it was last told. */
-  loadOf(workerId: string): { inFlight: number; stuck: number; requests: number } | undefined {
-    const slot = this.slot(workerId);
-    if (!slot) return undefined;
-    slot.reportedInFlight = slot.inFlight;
-    slot.reportedStuck = slot.stuck;
-    return { inFlight: slot.inFlight, stuck: slot.stuck, requests: slot.requests };
+    slot.noteDrained();
   }
 
   private settle(request: Request, error: SnakepitError | undefined, value?: unknown, slot?: WorkerSlot): void {
@@ -417,7 +360,7 @@ export class Dispatcher implements RequestOwner {
     let next: { request: Request; slot: WorkerSlot } | undefined;
     const head = this.queue.peek();
     if (head) {
-      const bound = head.sessionId === undefined ? undefined : this.sessionWorker(head.sessionId);
+      const bound = head.sessionId === undefined ? undefined : this.sessions.worker(head.sessionId);
       const slot = bound && isFree(bound) ? bound : pickWorker(this.slots, !head.nested);
       if (slot) next = { request: head, slot };
     }
@@ -468,19 +411,7 @@ export class Dispatcher implements RequestOwner {
   }
 
   snapshot(): PoolStats {
-    const inFlight = this.inFlight;
-    return {
-      pool: this.config.name,
-      requests: this.stats.requests,
-      completed: this.stats.completed,
-      failures: this.stats.failures,
-      queued: this.queued,
-      sessions: this.sessions.size,
-      queueTimeouts: this.stats.queueTimeouts,
-      inFlight,
-      capacity: this.capacity,
-      utilisation: this.capacity ? Math.min(1, inFlight / this.capacity) : 0, // calls sent ahead wait, they do not use a place
-      ...this.stats.summaries(),
-    };
+    return this.stats.snapshot({ pool: this.config.name, queued: this.queued, sessions: this.sessions.size, inFlight: this.inFlight, capacity: this.capacity });
   }
+
 }

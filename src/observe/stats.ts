@@ -126,10 +126,22 @@ export class StatsRecorder {
     }
   }
 
-  summaries(): Pick<PoolStats, 'waitMs' | 'runMs' | 'tools'> {
+  /** The pool's figures: these counts and distributions, with what the dispatcher sees now. */
+  snapshot(now: Pick<PoolStats, 'pool' | 'queued' | 'sessions' | 'inFlight' | 'capacity'>): PoolStats {
     const tools: Record<string, ToolStats> = {};
     for (const [name, tool] of this.tools) tools[name] = tool.snapshot();
-    return { waitMs: this.wait.summary(), runMs: this.run.summary(), tools };
+    return {
+      ...now,
+      requests: this.requests,
+      completed: this.completed,
+      failures: this.failures,
+      queueTimeouts: this.queueTimeouts,
+      // Calls sent ahead wait in the worker: they do not use a place.
+      utilisation: now.capacity ? Math.min(1, now.inFlight / now.capacity) : 0,
+      waitMs: this.wait.summary(),
+      runMs: this.run.summary(),
+      tools,
+    };
   }
 
   /** Starts every distribution and per-tool count afresh; the pool's totals keep counting. */

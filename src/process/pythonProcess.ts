@@ -84,8 +84,11 @@ const CONTROL_LINE_BYTES = 1024 * 1024;
 // A killed process can outlive its group's leader while the kernel frees its memory (≈ 0.1 s per
 // GiB); past this, one stuck in the kernel is left to finish on its own.
 const GROUP_END_TIMEOUT_MS = 5000;
-/** The worker's entry, as `python -c` runs it (python/tests/conftest.py starts workers the same way). */
-const WORKER_MAIN = 'from snakepit_bridge.worker import main; main()';
+/**
+ * The worker's entry, as `python -c` runs it (python/tests/conftest.py starts workers the same way).
+ * A command line holding it (and `--run-id`) is a worker's: the run registry tells its workers so.
+ */
+export const WORKER_MAIN = 'from snakepit_bridge.worker import main; main()';
 
 export class PythonProcess {
   readonly token: string;

@@ -17,7 +17,7 @@ import { onProcessExit } from '../process/exitHook.js';
 import { ensurePrivateDir, ownUid, privateBaseDir } from './privateDir.js';
 import { isRunning, procArgs, procEnv, procStat, procUids } from '../process/procInfo.js';
 import { readRecord, RECORD_FILE, RUN_ID, writeRecord } from './runRecord.js';
-import { OWNER_PID_ENV } from '../process/pythonProcess.js';
+import { OWNER_PID_ENV, WORKER_MAIN } from '../process/pythonProcess.js';
 import { checkSocketDir } from '../process/socketPath.js';
 
 /** Safe as one path segment: no separator, no dots, so never `..`. */
@@ -32,7 +32,10 @@ export class RunRegistry {
   private readonly runsRoot: string;
   private readonly socketRoot: string;
   private readonly file: string;
-  private readonly pids = new Set<number>();
+  /** The PIDs last recorded (their owner is the instance's LiveWorkers). */
+  private pids: number[] = [];
+  /** The PIDs to record next (see writeSoon). */
+  private latest: number[] = [];
   private writeFailed = false;
   private cleared = false;
   private writeQueued = false;
@@ -142,13 +145,10 @@ export class RunRegistry {
     return 'removed';
   }
 
-  add(pid: number): void {
-    this.pids.add(pid);
+  /** Records the run's live worker PIDs (written once per turn, when they differ from the ones on record). */
+  record(pids: number[]): void {
+    this.latest = pids;
     this.writeSoon();
-  }
-
-  remove(pid: number): void {
-    if (this.pids.delete(pid)) this.writeSoon();
   }
 
   /** Removes this run's socket directory, then its record. */
@@ -161,7 +161,7 @@ export class RunRegistry {
   }
 
   private writeNow(): void {
-    const record = { runId: this.runId, ownerPid: process.pid, pids: [...this.pids] };
+    const record = { runId: this.runId, ownerPid: process.pid, pids: this.pids };
     for (let attempt = 1; ; attempt++) {
       try {
         writeRecord(this.file, record);
@@ -175,7 +175,7 @@ export class RunRegistry {
   }
 
   /**
-   * One write for the pids added or removed in the same turn: a pool's batch spawns its workers
+   * One write for the PIDs that changed in the same turn: a pool's batch spawns its workers
    * together, and each write (a file and a rename) costs milliseconds on the start-up's path. A
    * worker spawned in this turn is unrecorded until its end, but then it is also not yet past
    * the links that end it with this process (the control pipe, the parent-death signal).
@@ -185,6 +185,9 @@ export class RunRegistry {
     this.writeQueued = true;
     queueMicrotask(() => {
       this.writeQueued = false;
+      const pids = this.latest;
+      if (pids.length === this.pids.length && pids.every((pid, i) => pid === this.pids[i])) return;
+      this.pids = pids;
       this.write();
     });
   }
@@ -250,7 +253,7 @@ function removeIfEmpty(dir: string): void {
 function workerState(pid: number, runId: string): 'orphaned' | 'live' | 'other' {
   const args = procArgs(pid);
   const at = args?.indexOf('--run-id') ?? -1;
-  if (!args?.includes('snakepit_bridge') || at < 0 || args[at + 1] !== runId) return 'other';
+  if (!args?.includes(WORKER_MAIN) || at < 0 || args[at + 1] !== runId) return 'other';
   const uid = ownUid();
   const uids = procUids(pid);
   if (uid !== undefined && (!uids || uids.some((u) => u !== uid))) return 'other';

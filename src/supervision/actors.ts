@@ -2,12 +2,11 @@
 // a remote pool, connects to its bridge server), its exit watcher listens for the end, retiring
 // it sends the signals, and every state entry and supervisor milestone is handed to the
 // runtime's hooks.
-import { type AnyActorRef, assign, fromCallback, fromPromise } from 'xstate';
+import { type AnyActorRef, fromCallback, fromPromise } from 'xstate';
 import type { PoolAnnouncement, PoolContext } from '../../machines/pool.machine.js';
 import { poolMachine } from '../../machines/pool.machine.js';
 import { type RuntimeAnnouncement, runtimeMachine } from '../../machines/runtime.machine.js';
-import { type RetireReason, type WorkerContext, type WorkerStateName, workerMachine } from '../../machines/worker.machine.js';
-import type { LoadEvent } from '../calls/calls.js';
+import { type RetireReason, type WorkerContext, type WorkerEvent, type WorkerStateName, workerMachine } from '../../machines/worker.machine.js';
 import type { PoolConfig } from '../config.js';
 import type { SnakepitError } from '../errors.js';
 import { watchHeartbeat } from './heartbeat.js';
@@ -24,17 +23,15 @@ export interface RuntimeHooks {
   /** What calls still held by a worker ended with KILL fail with (by KILL reason). */
   retireError(pool: string, workerId: string, pid: number | undefined, reason: RetireReason): SnakepitError | undefined;
   heartbeatConfig(pool: string): PoolConfig['heartbeat'];
-  /** The worker's load as the dispatcher counts it now (the machine hears it at most every few ms). */
-  loadOf(pool: string, workerId: string): { inFlight: number; stuck: number; requests: number } | undefined;
   heartbeatMissed(pool: string, workerId: string, missed: number, error: Error): void;
   /** A boot failed: the runtime keeps the error (stderr lines and all); the machine keeps its text. */
   bootFailed(workerId: string, error: unknown): void;
-  workerEntered(context: WorkerContext, state: WorkerStateName, send: (event: LoadEvent) => void): void;
+  workerEntered(context: WorkerContext, state: WorkerStateName, send: (event: WorkerEvent) => void): void;
   poolAnnounced(context: PoolContext, what: PoolAnnouncement, workerId: string | undefined): void;
   runtimeAnnounced(announcement: RuntimeAnnouncement): void;
 }
 
-/** `live` holds the booted workers' handles, which never enter a machine's context. */
+/** `live` finds the booted workers' handles, which never enter a machine's context. */
 export function createRuntimeLogic(hooks: RuntimeHooks, live: LiveWorkers) {
   const worker = workerMachine.provide({
     actors: {
@@ -43,7 +40,7 @@ export function createRuntimeLogic(hooks: RuntimeHooks, live: LiveWorkers) {
           const handle: LiveWorker = input.endpoint === undefined
             ? await WorkerHandle.start(hooks.launchOptions(input.pool, input.id), signal)
             : await RemoteWorker.connect(hooks.remoteOptions(input.pool, input.id, input.endpoint), signal);
-          live.add(input.id, handle);
+          if (!live.booted(input.pool, input.id, handle)) handle.kill(); // its start was given up meanwhile
           return { pid: handle.pid, capacity: handle.capacity };
         } catch (error) {
           hooks.bootFailed(input.id, error);
@@ -51,7 +48,7 @@ export function createRuntimeLogic(hooks: RuntimeHooks, live: LiveWorkers) {
         }
       }),
       watchExit: fromCallback(({ input, sendBack }) => {
-        const handle = live.get(input.id);
+        const handle = live.get(input.pool, input.id);
         let watching = true;
         const exited = handle ? handle.exited : Promise.resolve({ exitCode: null, signal: null });
         exited.then((exit) => watching && sendBack({ type: 'EXITED', exitCode: exit.exitCode, signal: exit.signal }));
@@ -62,14 +59,14 @@ export function createRuntimeLogic(hooks: RuntimeHooks, live: LiveWorkers) {
         };
       }),
       retire: fromPromise(async ({ input }) => {
-        const handle = live.get(input.id);
+        const handle = live.get(input.pool, input.id);
         // A worker with a stuck call would only sit out the grace period: it is killed at once.
         const graceMs = input.reason === 'stuck_call' ? 0 : hooks.shutdownGraceMs;
         await handle?.retire(graceMs, hooks.retireError(input.pool, input.id, handle.pid, input.reason));
       }),
       heartbeat: fromCallback(({ input, sendBack }) => {
         const config = hooks.heartbeatConfig(input.pool);
-        const handle = live.get(input.id);
+        const handle = live.get(input.pool, input.id);
         if (!config.enabled || !handle) return undefined;
         return watchHeartbeat(handle, config, (missed, error, lost) => {
           hooks.heartbeatMissed(input.pool, input.id, missed, error);
@@ -78,8 +75,7 @@ export function createRuntimeLogic(hooks: RuntimeHooks, live: LiveWorkers) {
       }),
     },
     actions: {
-      readLoad: assign(({ context }) => hooks.loadOf(context.pool, context.id) ?? {}),
-      kill: (_, { id }) => live.get(id)?.kill(),
+      kill: ({ context }) => live.get(context.pool, context.id)?.kill(),
       enter: ({ context, self }, params) =>
         afterCommit(self, () => hooks.workerEntered(context, params.state, (event) => self.send(event))),
     },

@@ -4,14 +4,12 @@
 import type { EventEmitter } from 'eventemitter3';
 import type { PoolAnnouncement, PoolContext } from '../../machines/pool.machine.js';
 import type { RuntimeAnnouncement } from '../../machines/runtime.machine.js';
-import type { WorkerContext, WorkerStateName } from '../../machines/worker.machine.js';
+import type { WorkerContext, WorkerEvent, WorkerStateName } from '../../machines/worker.machine.js';
 import type { ResolvedConfig } from '../config.js';
-import type { LoadEvent } from '../calls/calls.js';
 import type { Dispatcher } from '../calls/dispatcher.js';
 import { ShuttingDownError } from '../errors.js';
 import type { SnakepitEvents } from '../events.js';
 import type { Failures } from './failures.js';
-import type { LiveWorkers } from './liveWorkers.js';
 import type { Recycler } from './recycler.js';
 
 export class LifecycleReporter {
@@ -23,7 +21,6 @@ export class LifecycleReporter {
     private readonly dispatchers: Map<string, Dispatcher>,
     private readonly recyclers: Map<string, Recycler>,
     private readonly supervisor: ResolvedConfig['supervisor'],
-    private readonly live: LiveWorkers,
     private readonly failures: Failures,
   ) {}
 
@@ -35,37 +32,21 @@ export class LifecycleReporter {
     });
   }
 
-  workerEntered(
-    context: WorkerContext,
-    state: WorkerStateName,
-    send: (event: LoadEvent) => void,
-  ): void {
+  workerEntered(context: WorkerContext, state: WorkerStateName, send: (event: WorkerEvent) => void): void {
     const dispatcher = this.dispatchers.get(context.pool)!;
-    let slot = dispatcher.slot(context.id);
-    const from = slot?.state;
-    slot ??= dispatcher.addSlot(context.id, context.capacity, state, send);
-    slot.state = state;
-    slot.notify = send;
-    if (context.pid !== undefined) slot.pid = context.pid;
+    const known = dispatcher.slot(context.id);
+    const slot = known ?? dispatcher.addSlot(context.id, state, send);
+    const left = slot.entered(state, context);
+    const from = known ? left : undefined;
     const base = { pool: context.pool, workerId: context.id, pid: slot.pid, at: Date.now() };
     this.events.emit('worker:state', { ...base, from, to: state });
     switch (state) {
       case 'starting':
-        slot.connection = undefined;
-        slot.pid = undefined;
         this.workerStartedAt.set(context.id, performance.now());
         this.events.emit('worker:starting', { ...base, pid: undefined, restarts: context.restarts });
         break;
       case 'ready':
         if (from === 'starting') {
-          const handle = this.live.get(context.id); // gone only if the process already died
-          slot.connection = handle?.connection;
-          slot.gilEnabled = handle?.gilEnabled;
-          slot.capacity = context.capacity;
-          slot.inFlight = 0;
-          slot.reportedInFlight = 0;
-          slot.stuck = 0;
-          slot.reportedStuck = 0;
           const startupMs = performance.now() - (this.workerStartedAt.get(context.id) ?? performance.now());
           this.events.emit('worker:ready', { ...base, startupMs, gilEnabled: slot.gilEnabled });
           if (context.restarts > 0) this.events.emit('worker:restarted', { ...base, restarts: context.restarts });
@@ -81,13 +62,13 @@ export class LifecycleReporter {
       case 'draining':
         dispatcher.releasePinned(slot);
         this.events.emit('worker:draining', { ...base, reason: context.retireReason ?? 'shutdown' });
+        slot.noteDrained(); // it may have nothing left to wait for already
         break;
       case 'recycling':
         dispatcher.releasePinned(slot);
         if (context.retireReason !== 'shutdown') this.events.emit('worker:recycling', { ...base, reason: context.retireReason ?? 'manual' });
         break;
       case 'crashed': {
-        slot.connection = undefined;
         dispatcher.releasePinned(slot);
         this.recyclers.get(context.pool)!.workerGone(slot);
         this.events.emit('worker:crashed', {
@@ -99,7 +80,6 @@ export class LifecycleReporter {
         break;
       }
       case 'stopped':
-        slot.connection = undefined;
         dispatcher.releasePinned(slot);
         this.recyclers.get(context.pool)!.workerGone(slot);
         this.failures.workerStopped(context.id);
@@ -116,8 +96,7 @@ export class LifecycleReporter {
       case 'starting':
         this.poolStartedAt.set(pool, performance.now());
         // A remote pool's capacity is known once its servers say it (0 until then).
-        const capacity = context.endpoints ? 0 : context.poolSize * context.workerCapacity;
-        this.events.emit('pool:starting', { pool, at, poolSize: context.poolSize, capacity });
+        this.events.emit('pool:starting', { pool, at, poolSize: context.poolSize, capacity: this.dispatchers.get(pool)!.capacity });
         break;
       case 'batch': {
         const first = (context.batches - 1) * context.startupBatchSize;
@@ -128,11 +107,12 @@ export class LifecycleReporter {
       }
       case 'ready': {
         const startupMs = performance.now() - (this.poolStartedAt.get(pool) ?? performance.now());
-        const emit = (capacity: number) => this.events.emit('pool:ready', { pool, at, workers: context.poolSize, capacity, startupMs });
+        const dispatcher = this.dispatchers.get(pool)!;
+        const emit = () => this.events.emit('pool:ready', { pool, at, workers: context.poolSize, capacity: dispatcher.capacity, startupMs });
         // A remote pool's capacity is what its servers stated, counted once the last worker's
         // own ready (which records it) has been committed, right after this.
-        if (context.endpoints) queueMicrotask(() => emit(this.dispatchers.get(pool)!.capacity));
-        else emit(context.poolSize * context.workerCapacity);
+        if (context.endpoints) queueMicrotask(emit);
+        else emit();
         break;
       }
       case 'failed': {

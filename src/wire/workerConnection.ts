@@ -4,9 +4,10 @@
 // (grpcConnection.ts, localConnection.ts) only open, write, read and close.
 import { decodeValue, type WireValue } from './codec.js';
 import { inOneFrame, inOneFrameNow } from './frameBatch.js';
-import { ErrorCode, InvalidArgumentError, MessageTooLargeError, PythonError, ShuttingDownError, SnakepitError, ToolNotFoundError } from '../errors.js';
+import { ShuttingDownError, type SnakepitError } from '../errors.js';
+import { drainingError, toCallError } from './callErrors.js';
+import { PART_BYTES, partsOf } from './parts.js';
 import {
-  type CallErrorMessage,
   type ClientFrame,
   encodeClientFrame,
   encodePartFrame,
@@ -42,13 +43,6 @@ interface PendingCall {
   tool: string;
   sink: CallSink;
 }
-
-/**
- * Arguments larger than this leave in parts of this size, each written only once the previous one
- * was taken by the transport: a 100 MB Buffer never sits in Node's memory twice, never blocks the
- * event loop for long, and calls to the same worker keep flowing between its parts.
- */
-export const PART_BYTES = 1 << 20;
 
 const emptyFrame = (): ClientFrame => ({ calls: [], cancels: [], parts: [], hostReplies: [], credits: [], reclaims: [] });
 
@@ -338,64 +332,11 @@ export abstract class WorkerConnection {
   }
 }
 
-/** A piece this long (a blob, a large JSON text) gets parts of its own. */
-const OWN_PARTS_BYTES = 64 * 1024;
-
-/**
- * Cuts a Value's pieces into parts of at most PART_BYTES. Small pieces (field headers, short
- * fields) share parts; a long piece starts a part and ends one, so every part of it lies
- * inside that one field: the local lane's worker reads such a part straight into the field's
- * own buffer.
- */
-export function* partsOf(pieces: Buffer[]): Generator<Buffer[]> {
-  let part: Buffer[] = [];
-  let room = PART_BYTES;
-  for (const piece of pieces) {
-    const long = piece.length >= OWN_PARTS_BYTES;
-    if (long && part.length) {
-      yield part;
-      part = [];
-      room = PART_BYTES;
-    }
-    for (let offset = 0; offset < piece.length; ) {
-      const take = Math.min(room, piece.length - offset);
-      part.push(piece.subarray(offset, offset + take));
-      offset += take;
-      room -= take;
-      if (room === 0 || (long && offset === piece.length)) {
-        yield part;
-        part = [];
-        room = PART_BYTES;
-      }
-    }
-  }
-  if (part.length) yield part;
-}
-
 /** A frame's bytes decoded, or the FrameDecodeError saying why they are not a frame. */
 export function decodeFrameOrError<T>(decode: () => T): T | FrameDecodeError {
   try {
     return decode();
   } catch (error) {
     return error instanceof FrameDecodeError ? error : new FrameDecodeError(`bad frame from the worker: ${String(error)}`);
-  }
-}
-
-function drainingError(error: CallErrorMessage): SnakepitError {
-  return new SnakepitError(ErrorCode.WORKER_CRASHED, `${error.message || 'The bridge server is draining'}: the call never started there; retry it.`);
-}
-
-function toCallError(tool: string, error: CallErrorMessage): SnakepitError {
-  switch (error.code) {
-    case 'TOOL_NOT_FOUND':
-      return new ToolNotFoundError(tool, error.message);
-    case 'INVALID_ARGUMENT':
-      return new InvalidArgumentError(tool, error.message);
-    case 'MESSAGE_TOO_LARGE':
-      return new MessageTooLargeError(tool, error.message);
-    case 'WORKER_CRASHED': // a process-profile bridge server's worker died under this call
-      return new SnakepitError(ErrorCode.WORKER_CRASHED, `Tool "${tool}": ${error.message}`);
-    default:
-      return new PythonError(tool, error.type || 'Exception', error.message, error.traceback);
   }
 }
