@@ -18,7 +18,7 @@ import type { SnakepitEventName, SnakepitEvents } from './events.js';
 import { Failures } from './supervision/failures.js';
 import { type ExposedFunction, HostFunctions } from './calls/hostFunctions.js';
 import { LifecycleReporter } from './supervision/lifecycle.js';
-import { type Inspection, resolveInspection } from './observe/inspection.js';
+import { type Inspection, resolveInspection } from './observe/inspectorOption.js';
 import { LiveWorkers } from './supervision/liveWorkers.js';
 import { Metrics, WorkerTotals } from './observe/metrics.js';
 import type { PythonProcess } from './process/pythonProcess.js';
