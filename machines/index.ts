@@ -5,5 +5,5 @@ export { workerMachine } from './worker.machine.js';
 export type { WorkerContext, WorkerEvent, WorkerStateName, RecycleReason, RetireReason, CrashReason } from './worker.machine.js';
 export { poolMachine } from './pool.machine.js';
 export type { PoolContext, PoolInput } from './pool.machine.js';
-export { runtimeMachine as supervisorMachine } from './runtime.machine.js';
+export { supervisorMachine } from './supervisor.machine.js';
 export { machineConfig, mermaidDiagram } from './export.js';

@@ -4,9 +4,9 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'eventemitter3';
 import { type Actor, type AnyActorRef, createActor, toPromise, waitFor } from 'xstate';
 import type { PoolInput } from '../machines/pool.machine.js';
-import type { RuntimeOutput } from '../machines/runtime.machine.js';
+import type { SupervisorOutput } from '../machines/supervisor.machine.js';
 import type { RecycleReason, WorkerContext } from '../machines/worker.machine.js';
-import { createRuntimeLogic, type RuntimeHooks } from './supervision/actors.js';
+import { createSupervisorLogic, type SupervisorHooks } from './supervision/actors.js';
 import { CallbackGuard } from './callbackGuard.js';
 import { checkCall, describeValue, isDuration } from './calls/callChecks.js';
 import { MAX_DURATION_MS, type PoolConfig, type ResolvedConfig, resolveConfig, type SnakepitConfig } from './config.js';
@@ -18,7 +18,7 @@ import type { SnakepitEventName, SnakepitEvents } from './events.js';
 import { Failures } from './supervision/failures.js';
 import { type ExposedFunction, HostFunctions } from './calls/hostFunctions.js';
 import { LifecycleReporter } from './supervision/lifecycle.js';
-import { type Inspection, resolveInspection } from './observe/inspection.js';
+import { type Inspection, resolveInspection } from './observe/inspectorOption.js';
 import { LiveWorkers } from './supervision/liveWorkers.js';
 import { Metrics, WorkerTotals } from './observe/metrics.js';
 import type { PythonProcess } from './process/pythonProcess.js';
@@ -57,7 +57,7 @@ export class Snakepit {
   /** Tags this instance's workers on their command line (`--run-id`). */
   readonly runId = randomBytes(6).toString('hex');
   private readonly python: PythonChoice;
-  private root: Actor<ReturnType<typeof createRuntimeLogic>> | undefined;
+  private root: Actor<ReturnType<typeof createSupervisorLogic>> | undefined;
   /** Set by start(): the pools' endpoints are resolved, then the root actor is made. */
   private startCalled = false;
   /** Set by stop() (or a start that failed before the root was made) once no process is left. */
@@ -126,7 +126,7 @@ export class Snakepit {
     const tracing = loadTracer().then((tracer) => {
       for (const dispatcher of this.dispatchers.values()) dispatcher.tracer = tracer;
     });
-    this.root = createActor(createRuntimeLogic(this.hooks(), this.live), {
+    this.root = createActor(createSupervisorLogic(this.hooks(), this.live), {
       input: { pools: this.config.pools.map((pool) => toPoolInput(pool, endpoints.get(pool.name))), supervisor: this.config.supervisor },
       inspect: this.inspection?.observer as any,
       systemId: 'snakepit',
@@ -143,13 +143,13 @@ export class Snakepit {
       });
       return;
     }
-    const output = (await toPromise(this.root)) as RuntimeOutput;
+    const output = (await toPromise(this.root)) as SupervisorOutput;
     await this.cleanUp();
     throw (output.startFailure && this.failures.pool(output.startFailure.pool)) ?? new ShuttingDownError();
   }
 
   /** The root xstate actor: `actor.system.get('pool:name')`, `getSnapshot()`, inspection. */
-  get actor(): Actor<ReturnType<typeof createRuntimeLogic>> {
+  get actor(): Actor<ReturnType<typeof createSupervisorLogic>> {
     if (!this.root) throw new InvalidStateError('The actor tree exists once start() has been called.');
     return this.root;
   }
@@ -346,7 +346,7 @@ export class Snakepit {
     return this.root?.getSnapshot().matches({ serving: 'running' }) ? 'running' : 'starting';
   }
 
-  private hooks(): RuntimeHooks {
+  private hooks(): SupervisorHooks {
     return {
       shutdownGraceMs: this.config.shutdownGraceMs,
       launchOptions: (poolName, workerId) => this.launchOptions(poolName, workerId),
@@ -368,7 +368,7 @@ export class Snakepit {
       bootFailed: (workerId, error) => this.failures.bootFailed(workerId, error),
       workerEntered: (context, state, send) => this.reporter.workerEntered(context, state, send),
       poolAnnounced: (context, what, workerId) => this.reporter.poolAnnounced(context, what, workerId),
-      runtimeAnnounced: (announcement) => this.reporter.runtimeAnnounced(announcement),
+      supervisorAnnounced: (announcement) => this.reporter.supervisorAnnounced(announcement),
     };
   }
 

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { QueueTimeoutError } from '../src/errors.js';
-import { SessionTable } from '../src/calls/sessions.js';
+import { AffinityTable } from '../src/calls/affinityTable.js';
 import { type SimulatedPool, heldBy, settle, simulatedPool } from './dispatchHarness.js';
 
 /** Runs one call of `sessionId` on the second worker (the first kept busy meanwhile), which binds it there. */
@@ -162,7 +162,7 @@ test('a session idle for longer than sessionTtlMs is forgotten: its next call is
 });
 
 test('the session table: least recently bound forgotten first past maxSessions; idle past the TTL forgotten at lookup', () => {
-  const table = new SessionTable(2, 1000);
+  const table = new AffinityTable(2, 1000);
   table.bind('a', 'p-1', 11, 0);
   table.bind('b', 'p-2', 12, 10);
   assert.deepEqual(table.bind('a', 'p-2', 12, 20), { workerId: 'p-1', pid: 11, lastUsed: 0 }, 'rebinding returns the old binding');

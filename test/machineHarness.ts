@@ -4,7 +4,7 @@
 // runs and time moves only when the test advances the clock.
 import { type AnyActorRef, type Snapshot, SimulatedClock, createActor, fromCallback, fromPromise, setup } from 'xstate';
 import { type PoolContext, type PoolInput, type PoolReport, poolMachine } from '../machines/pool.machine.js';
-import { type RuntimeAnnouncement, type RuntimeInput, runtimeMachine } from '../machines/runtime.machine.js';
+import { type SupervisorAnnouncement, type SupervisorInput, supervisorMachine } from '../machines/supervisor.machine.js';
 import { type CrashReason, type RetireReason, type WorkerContext, workerMachine } from '../machines/worker.machine.js';
 
 /**
@@ -65,7 +65,7 @@ export class World {
   /** Pool milestones (the pool's `announce` action). */
   readonly poolLog: { pool: string; what: string; workerId?: string; at: number }[] = [];
   /** Root decisions (the runtime's `announce` action). */
-  readonly rootLog: (RuntimeAnnouncement & { at: number })[] = [];
+  readonly rootLog: (SupervisorAnnouncement & { at: number })[] = [];
   private readonly pendingBoots = new Map<string, { resolve: (out: { pid: number; capacity?: number }) => void; reject: (e: Error) => void }>();
   /** Each boot's endpoint (remote pools), by worker id. */
   readonly endpoints = new Map<string, string | undefined>();
@@ -129,7 +129,7 @@ export class World {
     },
   });
 
-  readonly runtime = runtimeMachine.provide({
+  readonly supervisor = supervisorMachine.provide({
     actors: { pool: this.pool },
     actions: { announce: (_, announcement) => void this.rootLog.push({ ...announcement, at: this.now() }) },
   });
@@ -311,9 +311,9 @@ export async function readyPool(input: PoolInput, world = new World()) {
 }
 
 /** The root with its pools; events the pools receive are recorded through inspection. */
-export async function startRuntime(input: RuntimeInput, world = new World()) {
+export async function startSupervisor(input: SupervisorInput, world = new World()) {
   const poolEvents: { pool: string; type: string; at: number }[] = [];
-  const actor = createActor(world.runtime, {
+  const actor = createActor(world.supervisor, {
     clock: world.clock,
     input,
     inspect: (event) => {

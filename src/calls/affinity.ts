@@ -1,13 +1,13 @@
 // Session affinity as routing sees it: the worker a session's next call goes back to, if that
 // same process still takes calls, and the binding moved to whichever worker runs a call of it.
-// The table itself (bounded, least recently used, idle TTL) is sessions.ts.
+// The table itself (bounded, least recently used, idle TTL) is affinityTable.ts.
 import type { PoolConfig } from '../config.js';
 import { isRoutable } from './balancing.js';
-import { SessionTable } from './sessions.js';
+import { AffinityTable } from './affinityTable.js';
 import type { WorkerSlot } from './workerSlot.js';
 
 export class SessionAffinity {
-  private readonly table: SessionTable;
+  private readonly table: AffinityTable;
 
   constructor(
     config: Pick<PoolConfig, 'maxSessions' | 'sessionTtlMs'>,
@@ -15,7 +15,7 @@ export class SessionAffinity {
     /** A session's calls now run on another worker because its old one is gone. */
     private readonly moved: (sessionId: string, from: string, to: string) => void,
   ) {
-    this.table = new SessionTable(config.maxSessions, config.sessionTtlMs);
+    this.table = new AffinityTable(config.maxSessions, config.sessionTtlMs);
   }
 
   get size(): number {

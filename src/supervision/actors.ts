@@ -5,7 +5,7 @@
 import { type AnyActorRef, fromCallback, fromPromise } from 'xstate';
 import type { PoolAnnouncement, PoolContext } from '../../machines/pool.machine.js';
 import { poolMachine } from '../../machines/pool.machine.js';
-import { type RuntimeAnnouncement, runtimeMachine } from '../../machines/runtime.machine.js';
+import { type SupervisorAnnouncement, supervisorMachine } from '../../machines/supervisor.machine.js';
 import { type RetireReason, type WorkerContext, type WorkerEvent, type WorkerStateName, workerMachine } from '../../machines/worker.machine.js';
 import type { PoolConfig } from '../config.js';
 import type { SnakepitError } from '../errors.js';
@@ -16,7 +16,7 @@ import type { LiveWorkers } from './liveWorkers.js';
 import { RemoteWorker, type RemoteOptions } from '../remote/remoteWorker.js';
 import { WorkerHandle } from '../process/workerHandle.js';
 
-export interface RuntimeHooks {
+export interface SupervisorHooks {
   launchOptions(pool: string, workerId: string): LaunchOptions;
   remoteOptions(pool: string, workerId: string, endpoint: string): RemoteOptions;
   shutdownGraceMs: number;
@@ -28,11 +28,11 @@ export interface RuntimeHooks {
   bootFailed(workerId: string, error: unknown): void;
   workerEntered(context: WorkerContext, state: WorkerStateName, send: (event: WorkerEvent) => void): void;
   poolAnnounced(context: PoolContext, what: PoolAnnouncement, workerId: string | undefined): void;
-  runtimeAnnounced(announcement: RuntimeAnnouncement): void;
+  supervisorAnnounced(announcement: SupervisorAnnouncement): void;
 }
 
 /** `live` finds the booted workers' handles, which never enter a machine's context. */
-export function createRuntimeLogic(hooks: RuntimeHooks, live: LiveWorkers) {
+export function createSupervisorLogic(hooks: SupervisorHooks, live: LiveWorkers) {
   const worker = workerMachine.provide({
     actors: {
       boot: fromPromise(async ({ input, signal }) => {
@@ -84,9 +84,9 @@ export function createRuntimeLogic(hooks: RuntimeHooks, live: LiveWorkers) {
     actors: { worker },
     actions: { announce: ({ context }, params) => hooks.poolAnnounced(context, params.what, params.workerId) },
   });
-  return runtimeMachine.provide({
+  return supervisorMachine.provide({
     actors: { pool },
-    actions: { announce: (_, params) => hooks.runtimeAnnounced(params) },
+    actions: { announce: (_, params) => hooks.supervisorAnnounced(params) },
   });
 }
 

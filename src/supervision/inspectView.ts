@@ -3,7 +3,7 @@
 // they happen. Nothing here is kept: every call reads afresh.
 import type { ActorSystem, AnyActorRef } from 'xstate';
 import type { PoolContext } from '../../machines/pool.machine.js';
-import type { RuntimeContext } from '../../machines/runtime.machine.js';
+import type { SupervisorContext } from '../../machines/supervisor.machine.js';
 import type { WorkerContext, WorkerStateName } from '../../machines/worker.machine.js';
 import type { WorkerInfo } from '../calls/calls.js';
 import type { PoolConfig, ResolvedConfig } from '../config.js';
@@ -50,7 +50,7 @@ export interface HealthReport {
 /** Where the view reads from: the running actor system (if any) and the dispatchers. */
 export interface ViewSource {
   system: ActorSystem<any> | undefined;
-  rootContext: RuntimeContext | undefined;
+  rootContext: SupervisorContext | undefined;
   config: ResolvedConfig;
   dispatchers: Map<string, Dispatcher>;
   lifecycle: 'new' | 'starting' | 'running' | 'stopping' | 'stopped';

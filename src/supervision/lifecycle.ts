@@ -3,7 +3,7 @@
 // with its workers (which are routable, over which connection).
 import type { EventEmitter } from 'eventemitter3';
 import type { PoolAnnouncement, PoolContext } from '../../machines/pool.machine.js';
-import type { RuntimeAnnouncement } from '../../machines/runtime.machine.js';
+import type { SupervisorAnnouncement } from '../../machines/supervisor.machine.js';
 import type { WorkerContext, WorkerEvent, WorkerStateName } from '../../machines/worker.machine.js';
 import type { ResolvedConfig } from '../config.js';
 import type { Dispatcher } from '../calls/dispatcher.js';
@@ -132,7 +132,7 @@ export class LifecycleReporter {
     }
   }
 
-  runtimeAnnounced(announcement: RuntimeAnnouncement): void {
+  supervisorAnnounced(announcement: SupervisorAnnouncement): void {
     switch (announcement.what) {
       case 'drain_expired':
         // The calls still queued are given up; those in flight fail as their workers are killed.

@@ -4,22 +4,22 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { RestartStrategy } from '../machines/restartPolicy.js';
-import type { RuntimeInput } from '../machines/runtime.machine.js';
-import { EXIT_1, poolInput, startRuntime } from './machineHarness.js';
+import type { SupervisorInput } from '../machines/supervisor.machine.js';
+import { EXIT_1, poolInput, startSupervisor } from './machineHarness.js';
 import { checkNoLeaks } from './helpers.js';
 
 checkNoLeaks();
 
 /** Three one-worker pools that give up at their first crash, so one crash escalates to the root. */
-function runtimeInput(supervisor: Partial<RuntimeInput['supervisor']> = {}): RuntimeInput {
+function supervisorInput(supervisor: Partial<SupervisorInput['supervisor']> = {}): SupervisorInput {
   return {
     pools: ['a', 'b', 'c'].map((name) => poolInput({ name, poolSize: 1, restart: { intensity: 0 } })),
     supervisor: { strategy: 'one_for_one', intensity: 5, periodMs: 60_000, ...supervisor },
   };
 }
 
-async function servingRuntime(supervisor?: Partial<RuntimeInput['supervisor']>) {
-  const rt = await startRuntime(runtimeInput(supervisor));
+async function servingSupervisor(supervisor?: Partial<SupervisorInput['supervisor']>) {
+  const rt = await startSupervisor(supervisorInput(supervisor));
   await rt.world.bootAll();
   assert.deepEqual(rt.state(), { serving: 'running' });
   return rt;
@@ -33,7 +33,7 @@ const RESTARTED: Record<RestartStrategy, string[]> = {
 
 for (const strategy of ['one_for_one', 'one_for_all', 'rest_for_one'] as const) {
   test(`root ${strategy}: pool b failing while serving restarts ${RESTARTED[strategy].join(', ')}`, async () => {
-    const rt = await servingRuntime({ strategy });
+    const rt = await servingSupervisor({ strategy });
     const { world } = rt;
     const mark = world.mark();
     await world.exit('b-1', EXIT_1);
@@ -54,7 +54,7 @@ for (const strategy of ['one_for_one', 'one_for_all', 'rest_for_one'] as const) 
 }
 
 test('root intensity exceeded: the root gives up, every pool stops, and the output says why', async () => {
-  const rt = await servingRuntime({ intensity: 1, periodMs: 60_000 });
+  const rt = await servingSupervisor({ intensity: 1, periodMs: 60_000 });
   const { world } = rt;
   await world.exit('b-1', EXIT_1);
   await world.bootAll();
@@ -70,7 +70,7 @@ test('root intensity exceeded: the root gives up, every pool stops, and the outp
 });
 
 test('root intensity: once periodMs has passed since a pool restart, the next failure is restarted again', async () => {
-  const rt = await servingRuntime({ intensity: 1, periodMs: 60_000 });
+  const rt = await servingSupervisor({ intensity: 1, periodMs: 60_000 });
   const { world } = rt;
   await world.exit('b-1', EXIT_1);
   await world.bootAll();
@@ -83,7 +83,7 @@ test('root intensity: once periodMs has passed since a pool restart, the next fa
 });
 
 test('a pool failing during start fails the start: the others are ended and output.startFailure names it', async () => {
-  const rt = await startRuntime(runtimeInput());
+  const rt = await startSupervisor(supervisorInput());
   const { world } = rt;
   await world.bootOk('a-1');
   await world.bootFails('b-1', 'SyntaxError in adapter');
@@ -98,9 +98,9 @@ test('a pool failing during start fails the start: the others are ended and outp
 });
 
 test('a pool timing out during start fails the start at exactly its startupTimeoutMs', async () => {
-  const input = runtimeInput();
+  const input = supervisorInput();
   input.pools[2] = poolInput({ name: 'c', poolSize: 1, startupTimeoutMs: 8000 });
-  const rt = await startRuntime(input);
+  const rt = await startSupervisor(input);
   const { world } = rt;
   await world.bootOk('a-1', 'b-1');
   await world.advance(7999);
@@ -111,7 +111,7 @@ test('a pool timing out during start fails the start at exactly its startupTimeo
 });
 
 test('STOP drains first: pools are stopped only after DRAINED, gracefully, and the root ends', async () => {
-  const rt = await servingRuntime();
+  const rt = await servingSupervisor();
   const { world } = rt;
   rt.actor.send({ type: 'STOP', timeoutMs: 5000 });
   await world.advance(3000);
@@ -132,7 +132,7 @@ test('STOP drains first: pools are stopped only after DRAINED, gracefully, and t
 });
 
 test('STOP with a call that never finishes: exactly at timeoutMs drain_expired is announced and the pools are killed', async () => {
-  const rt = await servingRuntime();
+  const rt = await servingSupervisor();
   const { world } = rt;
   rt.world.calls('a-1', 1);
   rt.actor.send({ type: 'STOP', timeoutMs: 5000 });
@@ -151,7 +151,7 @@ test('STOP with a call that never finishes: exactly at timeoutMs drain_expired i
 });
 
 test('KILL while serving ends every pool at once, even with calls in flight', async () => {
-  const rt = await servingRuntime();
+  const rt = await servingSupervisor();
   const { world } = rt;
   rt.world.calls('b-1', 1);
   rt.actor.send({ type: 'KILL' });

@@ -11,14 +11,14 @@ import { type ActorRefFrom, assign, enqueueActions, setup } from 'xstate';
 import { type PoolFailure, type PoolInput, type PoolReport, poolMachine } from './pool.machine.js';
 import { type RestartStrategy, affectedChildren, exceedsIntensity } from './restartPolicy.js';
 
-export interface RuntimeInput {
+export interface SupervisorInput {
   pools: PoolInput[];
   supervisor: { strategy: RestartStrategy; intensity: number; periodMs: number };
 }
 
-export interface RuntimeContext {
+export interface SupervisorContext {
   pools: { name: string; ref: ActorRefFrom<typeof poolMachine> }[];
-  supervisor: RuntimeInput['supervisor'];
+  supervisor: SupervisorInput['supervisor'];
   readyPools: string[];
   /** Pool restarts inside the intensity window, by sequence number (see the pool machine). */
   restartWindow: number[];
@@ -29,7 +29,7 @@ export interface RuntimeContext {
   gaveUp: { pool: string; failure: PoolFailure } | undefined;
 }
 
-export type RuntimeEvent =
+export type SupervisorEvent =
   | PoolReport
   /** Graceful stop: calls queued and in flight get up to `timeoutMs` to finish. */
   | { type: 'STOP'; timeoutMs: number }
@@ -39,12 +39,12 @@ export type RuntimeEvent =
   | { type: 'RESTART_EXPIRED'; seq: number };
 
 /** How the root ended: why the first start failed, or why it gave up, if it did. */
-export interface RuntimeOutput {
-  startFailure: RuntimeContext['startFailure'];
-  gaveUp: RuntimeContext['gaveUp'];
+export interface SupervisorOutput {
+  startFailure: SupervisorContext['startFailure'];
+  gaveUp: SupervisorContext['gaveUp'];
 }
 
-export type RuntimeAnnouncement =
+export type SupervisorAnnouncement =
   /** A pool gave up; the root restarts `restarting` (in start order). */
   | { what: 'pool_escalated'; pool: string; failure: PoolFailure; restarting: string[]; restartsInWindow: number }
   /** The root gave up as well: every pool stops. */
@@ -52,18 +52,18 @@ export type RuntimeAnnouncement =
   /** A graceful stop outlasted its timeout: calls still queued or running are given up. */
   | { what: 'drain_expired' };
 
-const poolsToRestart = (context: RuntimeContext, failed: string) =>
+const poolsToRestart = (context: SupervisorContext, failed: string) =>
   affectedChildren(context.supervisor.strategy, context.pools.map((p) => p.name), failed);
 
-export const runtimeMachine = setup({
+export const supervisorMachine = setup({
   types: {
-    context: {} as RuntimeContext,
-    events: {} as RuntimeEvent,
-    input: {} as RuntimeInput,
+    context: {} as SupervisorContext,
+    events: {} as SupervisorEvent,
+    input: {} as SupervisorInput,
   },
   actors: { pool: poolMachine },
   actions: {
-    announce: (_, _params: RuntimeAnnouncement) => undefined,
+    announce: (_, _params: SupervisorAnnouncement) => undefined,
     forget: assign({
       pools: ({ context, event }) => (event.type === 'POOL_STOPPED' ? context.pools.filter((p) => p.name !== event.name) : context.pools),
     }),
@@ -105,7 +105,7 @@ export const runtimeMachine = setup({
     gaveUp: undefined,
   }),
   initial: 'starting',
-  output: ({ context }): RuntimeOutput => ({ startFailure: context.startFailure, gaveUp: context.gaveUp }),
+  output: ({ context }): SupervisorOutput => ({ startFailure: context.startFailure, gaveUp: context.gaveUp }),
   on: {
     POOL_STOPPED: { actions: 'forget' },
     RESTART_EXPIRED: { actions: assign({ restartWindow: ({ context, event }) => context.restartWindow.filter((seq) => seq !== event.seq) }) },

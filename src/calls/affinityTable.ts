@@ -3,16 +3,16 @@
 // past `maxSessions` forgets the one idle longest, and a session idle for `ttlMs` is forgotten
 // when next looked up. No timers: the table costs nothing while nobody uses sessions.
 
-export interface SessionBinding {
+export interface AffinityBinding {
   workerId: string;
   /** The process that holds the session's state; a restarted worker is another process. */
   pid: number | undefined;
   lastUsed: number;
 }
 
-export class SessionTable {
+export class AffinityTable {
   /** Oldest use first: Map keeps insertion order, and each use re-inserts. */
-  private readonly bindings = new Map<string, SessionBinding>();
+  private readonly bindings = new Map<string, AffinityBinding>();
 
   constructor(
     private readonly maxSessions: number,
@@ -24,7 +24,7 @@ export class SessionTable {
   }
 
   /** The session's binding, unless it has been idle for longer than the TTL. */
-  lookup(sessionId: string, now: number): SessionBinding | undefined {
+  lookup(sessionId: string, now: number): AffinityBinding | undefined {
     const binding = this.bindings.get(sessionId);
     if (binding && now - binding.lastUsed > this.ttlMs) {
       this.bindings.delete(sessionId);
@@ -34,7 +34,7 @@ export class SessionTable {
   }
 
   /** Binds the session to the worker running its call now; returns the binding it had. */
-  bind(sessionId: string, workerId: string, pid: number | undefined, now: number): SessionBinding | undefined {
+  bind(sessionId: string, workerId: string, pid: number | undefined, now: number): AffinityBinding | undefined {
     const previous = this.bindings.get(sessionId);
     this.bindings.delete(sessionId);
     this.bindings.set(sessionId, { workerId, pid, lastUsed: now });
