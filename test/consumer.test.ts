@@ -127,12 +127,13 @@ interface Block {
   code: string;
 }
 
-/** The code blocks of the README's "Getting started", in order. */
+/** The code blocks of the README's first section, "Getting started", in order. */
 function gettingStarted(): Block[] {
   const readme = readFileSync(path.join(repo, 'README.md'), 'utf8');
   const start = readme.indexOf('\n## Getting started\n');
   const end = readme.indexOf('\n## ', start + 1);
   assert.ok(start >= 0 && end > start, 'README.md has a "## Getting started" section');
+  assert.equal(readme.indexOf('\n## '), start, '"Getting started" is the first section of README.md');
   return [...readme.slice(start, end).matchAll(/^```(\w*)\n([\s\S]*?)^```$/gm)].map((m) => ({ language: m[1], code: m[2] }));
 }
 
