@@ -174,7 +174,9 @@ test("the README's Getting started, word for word, in a project made by `npm ini
         const command = line.replace(/\s+#.*$/, '').trim();
         const prints = /# prints: (.*)$/.exec(line)?.[1];
         // The one change: the package comes from the packed tarball instead of the registry.
+        const started = Date.now();
         const outcome = await ok('/bin/sh', ['-c', command === 'npm install snakepit' ? `npm install ${tarball}` : command], dir, env);
+        console.log(`${command}: ${((Date.now() - started) / 1000).toFixed(1)} s`);
         if (prints !== undefined) assert.equal(outcome.stdout.trim().split('\n').at(-1), prints, `${command}:\n${outcome.stdout}\n${outcome.stderr}`);
         if (command.includes('-m pytest')) assert.match(outcome.stdout, /\b1 passed\b/, outcome.stdout);
         ran.push(command);
