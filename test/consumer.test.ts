@@ -222,7 +222,7 @@ test('without python3 on PATH the install succeeds; doctor and setup name what i
   const bin = path.join(temp, 'node-only-bin');
   mkdirSync(bin);
   for (const tool of ['node', 'npm', 'npx']) symlinkSync(path.join(path.dirname(process.execPath), tool), path.join(bin, tool));
-  symlinkSync('/bin/sh', path.join(bin, 'sh')); // npm runs install scripts through sh
+  symlinkSync('/bin/sh', path.join(bin, 'sh')); // npx runs the bin through sh
   const env = { ...cleanEnv, PATH: bin };
   const lookup = await run('/bin/sh', ['-c', 'command -v npm; command -v python3 python; true'], repo, env);
   assert.equal(lookup.stdout.trim(), path.join(bin, 'npm'), 'the node-only PATH must find npm and no python');
