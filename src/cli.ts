@@ -1,16 +1,47 @@
 #!/usr/bin/env node
 // The `snakepit` command: `setup` makes the Python runtime environment in the consumer's
 // project, `doctor` checks an interpreter for everything a worker needs.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { doctor } from './cli/doctor.js';
 import { setup } from './cli/setup.js';
+import { PACKAGE_ROOT } from './packageRoot.js';
 
-const USAGE = `usage:
-  npx snakepit setup [--grpc] [--requirements FILE]
-      make <project>/.snakepit/venv with FILE's packages (and, with --grpc, grpcio for
-      transport 'grpc' and bridge servers; the local lane needs only the standard library)
-  npx snakepit doctor [--adapter module.Class] [--python-path DIR]...
-      check the interpreter Snakepit would use, its packages, the bridge and an adapter`;
+const HELP = { help: { type: 'boolean', short: 'h' } } as const;
+
+const COMMANDS = {
+  setup: {
+    options: { ...HELP, requirements: { type: 'string' }, grpc: { type: 'boolean' } },
+    usage: `npx snakepit setup [--grpc] [--requirements FILE]
+    Makes <project>/.snakepit/venv, the interpreter Snakepit then uses from this project, where
+    \`import snakepit_bridge\` works (so plain pytest runs your adapters' tests).
+      --requirements FILE  pip-install FILE's packages into it (your adapters' imports)
+      --grpc               also grpcio, for transport 'grpc' and bridge servers
+                           (the default local lane needs only the standard library)
+    Run again with nothing changed, it only refreshes the bridge's path and bytecode.`,
+  },
+  doctor: {
+    options: { ...HELP, adapter: { type: 'string' }, 'python-path': { type: 'string', multiple: true } },
+    usage: `npx snakepit doctor [--adapter module.Class] [--python-path DIR]...
+    Checks the interpreter Snakepit would use (and which rule chose it), its version, grpcio,
+    NumPy, the bridge's import, the GIL and an adapter's import; prints the fix for each failure
+    and exits 1 if any check failed.
+      --adapter module.Class  import this adapter as a worker would
+      --python-path DIR       a folder holding adapters (python.pythonPath); repeatable`,
+  },
+} as const;
+
+const USAGE = `usage: npx snakepit <command> [options]
+
+  ${COMMANDS.setup.usage}
+
+  ${COMMANDS.doctor.usage}
+
+  npx snakepit <command> --help   this command's help
+  npx snakepit --version          the installed snakepit's version`;
+
+const version = () => (JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
 function main(argv: string[]): number {
   const [command, ...rest] = argv;
@@ -18,16 +49,20 @@ function main(argv: string[]): number {
   const cwd = process.cwd();
   try {
     if (command === 'setup') {
-      const { values } = parseArgs({ args: rest, options: { requirements: { type: 'string' }, grpc: { type: 'boolean' } } });
+      const { values } = parseArgs({ args: rest, options: COMMANDS.setup.options });
+      if (values.help) return help(COMMANDS.setup.usage);
       return setup({ requirements: values.requirements, grpc: values.grpc, cwd, log });
     }
     if (command === 'doctor') {
-      const { values } = parseArgs({
-        args: rest,
-        options: { adapter: { type: 'string' }, 'python-path': { type: 'string', multiple: true } },
-      });
+      const { values } = parseArgs({ args: rest, options: COMMANDS.doctor.options });
+      if (values.help) return help(COMMANDS.doctor.usage);
       return doctor({ adapter: values.adapter, pythonPath: values['python-path'] ?? [], cwd, log });
     }
+    if (command === '--version' || command === '-v' || command === 'version') {
+      console.log(version());
+      return 0;
+    }
+    if (command === 'help' && rest[0] in COMMANDS) return help(COMMANDS[rest[0] as keyof typeof COMMANDS].usage);
     if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
       console.log(USAGE);
       return command === undefined ? 1 : 0;
@@ -38,6 +73,11 @@ function main(argv: string[]): number {
     console.error(`snakepit ${command}: ${(error as Error).message}\n${USAGE}`);
   }
   return 1;
+}
+
+function help(usage: string): number {
+  console.log(`usage: ${usage}`);
+  return 0;
 }
 
 process.exitCode = main(process.argv.slice(2));

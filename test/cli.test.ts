@@ -3,13 +3,13 @@
 // successful `setup` in a consumer project is shown by consumer.test.ts.)
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parseRequirement, readBridgeRequirements, satisfies } from '../src/cli/bridgeRequirements.js';
-import { dependencyCheck, grpcExtraCheck } from '../src/cli/doctor.js';
+import { dependencyCheck, grpcExtraCheck, numpyCheck } from '../src/cli/doctor.js';
 import { PACKAGE_ROOT } from '../src/packageRoot.js';
 import { explainPythonExecutable, findProjectRoot } from '../src/process/pythonExecutable.js';
 import { checkNoLeaks } from './helpers.js';
@@ -139,6 +139,17 @@ describe("the bridge's declared requirements", () => {
     assert.equal(dependencyCheck(protobuf, '6.33.6', '/venv/bin/python').ok, true);
   });
 
+  test('NumPy may be missing: the line says what arrays then become and how to get it', () => {
+    assert.deepEqual(numpyCheck('2.1.3'), {
+      name: 'NumPy',
+      ok: true,
+      detail: '2.1.3: typed arrays and { dtype, shape, data } values arrive in tools as ndarrays, and ndarrays a tool returns arrive as { dtype, shape, data }',
+    });
+    const missing = numpyCheck(null);
+    assert.equal(missing.ok, true);
+    assert.match(missing.detail, /^not installed: .* as memoryviews \(add numpy to `npx snakepit setup --requirements FILE` for ndarrays\)$/);
+  });
+
   test('the gRPC extra may be missing, but not out of its bounds', () => {
     const grpcio = { name: 'grpcio', specifier: '>=1.51.1' };
     assert.equal(grpcExtraCheck(grpcio, null, '/venv/bin/python').ok, true);
@@ -158,7 +169,10 @@ describe('snakepit doctor', () => {
   test('passes every check with a working interpreter and an importable adapter', async () => {
     const { code, stdout } = await snakepit(['doctor', '--adapter', 'sample_adapters.Calc', '--python-path', adapters], repo);
     assert.equal(code, 0, stdout);
-    for (const check of ['interpreter', 'Python', 'grpcio', 'bridge', 'adapter']) assert.match(stdout, new RegExp(`^ok +${check} `, 'm'));
+    for (const check of ['interpreter', 'Python', 'grpcio', 'NumPy', 'bridge', 'adapter']) assert.match(stdout, new RegExp(`^ok +${check} `, 'm'));
+    // This checkout's .venv has NumPy; the line names its version and what it changes.
+    const numpy = execFileSync(path.join(repo, '.venv', 'bin', 'python'), ['-c', 'import numpy; print(numpy.__version__)'], { encoding: 'utf8' }).trim();
+    assert.match(stdout, new RegExp(`^ok +NumPy +${numpy.replaceAll('.', '\\.')}: typed arrays and \\{ dtype, shape, data \\} values arrive in tools as ndarrays`, 'm'));
     assert.match(stdout, new RegExp(`sample_adapters.Calc imports \\(python path ${path.join(repo, adapters)}\\)`));
   });
 
@@ -188,6 +202,7 @@ describe('snakepit doctor', () => {
     assert.equal(code, 0, stdout);
     assert.match(stdout, /^ok +interpreter .*bare-venv\/bin\/python \(a virtualenv is active \(VIRTUAL_ENV\)\)/m);
     assert.match(stdout, /^ok +grpcio +not installed: only transport 'grpc' and bridge servers need it \(`npx snakepit setup --grpc`\)/m);
+    assert.match(stdout, /^ok +NumPy +not installed: typed arrays and \{ dtype, shape, data \} values arrive in tools as memoryviews/m);
     assert.match(stdout, /^ok +bridge +imports from /m);
   });
 
@@ -233,6 +248,38 @@ describe('snakepit setup and the command line', () => {
     const help = await snakepit(['--help'], temp);
     assert.equal(help.code, 0);
     assert.match(help.stdout, /npx snakepit setup \[--grpc\] \[--requirements FILE\]/);
+    assert.match(help.stdout, /npx snakepit doctor \[--adapter module\.Class\]/);
+    assert.match(help.stdout, /--version/);
+    const none = await snakepit([], temp);
+    assert.equal(none.code, 1, 'no command is a usage error');
+    assert.match(none.stdout, /^usage: npx snakepit <command>/);
+  });
+
+  test('every command has --help (and -h, and `help <command>`): its usage and options, exit 0, nothing run', async () => {
+    const project = path.join(temp, 'help-project');
+    mkdirSync(project, { recursive: true });
+    writeFileSync(path.join(project, 'package.json'), '{}');
+    const options = { setup: ['--requirements FILE', '--grpc'], doctor: ['--adapter module.Class', '--python-path DIR'] };
+    const asked = { setup: [['--grpc', '--help']], doctor: [['--adapter', 'calc.Calc', '--help']] };
+    for (const [command, expected] of Object.entries(options) as [keyof typeof options, string[]][]) {
+      for (const args of [[command, '--help'], [command, '-h'], ['help', command], ...asked[command].map((a) => [command, ...a])]) {
+        const { code, stdout, stderr } = await snakepit(args, project);
+        assert.equal(code, 0, `${args.join(' ')}: ${stdout}${stderr}`);
+        assert.match(stdout, new RegExp(`^usage: npx snakepit ${command} `), args.join(' '));
+        for (const option of expected) assert.ok(stdout.includes(option), `${args.join(' ')} names ${option}`);
+      }
+    }
+    // A failing doctor would have printed checks; a setup would have made the environment.
+    assert.ok(!existsSync(path.join(project, '.snakepit')), '`setup --help` made nothing');
+  });
+
+  test('--version prints the package version', async () => {
+    const { version } = JSON.parse(readFileSync(path.join(repo, 'package.json'), 'utf8')) as { version: string };
+    for (const flag of ['--version', '-v']) {
+      const { code, stdout } = await snakepit([flag], temp);
+      assert.equal(code, 0);
+      assert.equal(stdout.trim(), version);
+    }
   });
 });
 

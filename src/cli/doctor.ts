@@ -1,7 +1,8 @@
 // `npx snakepit doctor [--adapter module.Class] [--python-path DIR]`: checks what a worker
 // needs — the interpreter and why it was chosen, its version, the bridge import and the adapter
-// import — and whether the gRPC extra (grpcio, for transport 'grpc') is there within the
-// bridge's bounds, and prints the fix for each failure. Exit code 1 when anything fails.
+// import — whether the gRPC extra (grpcio, for transport 'grpc') is there within the bridge's
+// bounds, whether NumPy is (what arrays become in Python), and prints the fix for each failure.
+// Exit code 1 when anything fails.
 import path from 'node:path';
 import { BRIDGE_DIR, explainPythonExecutable, findProjectRoot } from '../process/pythonExecutable.js';
 import { pipArgument, readBridgeRequirements, satisfies, type Requirement } from './bridgeRequirements.js';
@@ -50,7 +51,7 @@ def dist_version(dist, module):
 answer = {
     "version": "%d.%d.%d" % sys.version_info[:3],
     "executable": sys.executable,
-    "versions": {"grpcio": dist_version("grpcio", "grpc")},
+    "versions": {"grpcio": dist_version("grpcio", "grpc"), "numpy": dist_version("numpy", "numpy")},
     "free_threaded": bool(sysconfig.get_config_var("Py_GIL_DISABLED")),
     "gil_enabled": bool(getattr(sys, "_is_gil_enabled", lambda: True)()),
 }
@@ -129,6 +130,7 @@ export function doctor({ adapter, pythonPath, cwd, log }: DoctorOptions): number
   });
   for (const requirement of bridge.dependencies) checks.push(dependencyCheck(requirement, answer.versions[requirement.name], answer.executable));
   for (const requirement of bridge.grpc) checks.push(grpcExtraCheck(requirement, answer.versions[requirement.name], answer.executable));
+  checks.push(numpyCheck(answer.versions.numpy));
   const dependenciesOk = checks.every((c) => c.ok);
   checks.push({
     name: 'bridge',
@@ -156,6 +158,18 @@ export function grpcExtraCheck(requirement: Requirement, version: string | null 
   }
   const check = dependencyCheck(requirement, version, python);
   return check.ok ? check : { ...check, fix: `run \`npx snakepit setup --grpc\`, or: ${python} -m pip install "${pipArgument(requirement)}"` };
+}
+
+/** NumPy is optional: without it arrays still arrive, as memoryviews. */
+export function numpyCheck(version: string | null | undefined): Check {
+  if (!version) {
+    return {
+      name: 'NumPy',
+      ok: true,
+      detail: 'not installed: typed arrays and { dtype, shape, data } values arrive in tools as memoryviews (add numpy to `npx snakepit setup --requirements FILE` for ndarrays)',
+    };
+  }
+  return { name: 'NumPy', ok: true, detail: `${version}: typed arrays and { dtype, shape, data } values arrive in tools as ndarrays, and ndarrays a tool returns arrive as { dtype, shape, data }` };
 }
 
 function adapterCheck(adapter: string, failure: ProbeFailure | null, pythonPath: string[], cwd: string, python: string): Check {

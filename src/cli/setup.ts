@@ -2,11 +2,12 @@
 // consumer's project — a virtualenv with the user's requirements and, with --grpc, the bridge's
 // gRPC extra (grpcio, within the bounds python/pyproject.toml declares; only transport 'grpc'
 // and bridge servers need it: the local lane runs on the standard library). The bridge itself
-// is not installed: workers load it from this package through PYTHONPATH.
+// is not installed: workers load it from this package through PYTHONPATH, and a .pth file puts
+// the same folder on the environment's own path, for everything else run with it (pytest).
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { explainPythonExecutable, findProjectRoot, SETUP_VENV, venvPython } from '../process/pythonExecutable.js';
+import { BRIDGE_DIR, explainPythonExecutable, findProjectRoot, SETUP_VENV, venvPython } from '../process/pythonExecutable.js';
 import { pipArgument, readBridgeRequirements, satisfies } from './bridgeRequirements.js';
 import { compileBridge, pythonVersion, runPython } from './python.js';
 
@@ -41,7 +42,10 @@ export function setup({ requirements, grpc = false, cwd, log }: SetupOptions): n
     .digest('hex');
   if (existsSync(python) && existsSync(stampFile) && readFileSync(stampFile, 'utf8').trim() === stamp) {
     log(`Python environment is up to date: ${venv}`);
-    compileFor(python, log); // this package may have been upgraded since
+    // This package may have been upgraded or moved since.
+    const linked = linkBridge(python);
+    if (linked) return fail(linked, 'check that the environment is writable, or delete it and run `npx snakepit setup` again');
+    compileFor(python, log);
     return reportChoice(python, cwd, log);
   }
 
@@ -76,6 +80,8 @@ export function setup({ requirements, grpc = false, cwd, log }: SetupOptions): n
     log('nothing to install: the local lane needs only the standard library (add --grpc for transport \'grpc\')');
   }
 
+  const linked = linkBridge(python);
+  if (linked) return fail(linked, 'check that the environment is writable, or delete it and run `npx snakepit setup` again');
   const check = runPython(python, ['-c', 'import snakepit_bridge.worker, snakepit_bridge.session']);
   if (!check.ok) return fail(`the bridge does not import with ${python}: ${check.failure}`, 'run `npx snakepit doctor` for details');
 
@@ -83,6 +89,26 @@ export function setup({ requirements, grpc = false, cwd, log }: SetupOptions): n
   log(`Python environment ready: ${venv}`);
   compileFor(python, log);
   return reportChoice(python, cwd, log);
+}
+
+/** The .pth file in the environment's site-packages; it is read at every start of that Python. */
+const BRIDGE_PTH = 'snakepit_bridge.pth';
+
+/**
+ * Puts this package's bridge on the environment's own path, so `import snakepit_bridge` works
+ * outside a worker (an adapter's tests with plain pytest). Rewritten at every setup, so it follows
+ * the installed package. Returns what went wrong, if anything did.
+ */
+function linkBridge(python: string): string | undefined {
+  const where = runPython(python, ['-c', 'import sysconfig; print(sysconfig.get_paths()["purelib"])']);
+  if (!where.ok) return `${python} could not name its site-packages: ${where.failure}`;
+  const file = path.join(where.stdout.trim(), BRIDGE_PTH);
+  try {
+    writeFileSync(file, BRIDGE_DIR + '\n');
+  } catch (error) {
+    return `writing ${file} failed: ${(error as Error).message}`;
+  }
+  return undefined;
 }
 
 function compileFor(python: string, log: (line: string) => void): void {
