@@ -12,8 +12,10 @@
 //
 // A file in no tier, or a tier naming a file that is not there, fails the run before any test.
 //
-//   node scripts/test-node.mjs [unit] [once] [transport | grpc | local]   (none: all three tiers;
-//                                                     grpc or local: one pass of the transport tier)
+//   node scripts/test-node.mjs [--jobs N] [unit] [once] [transport | grpc | local]
+//     (none: all three tiers; grpc or local: one pass of the transport tier). Each file of each
+//     pass runs alone in its own `node --test`, N at a time (default SNAKEPIT_TEST_JOBS, else 3),
+//     the longest first (scripts/jobs.mjs).
 import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
