@@ -14,9 +14,13 @@
 // The environments live in .venv-range/<name> and are reused while their stamp matches; the
 // Debian packages are installed with apt-get when missing (as root). Usage:
 //
-//   node scripts/test-python-range.mjs [--refresh] [--only oldest|newest] [-- <more pytest args>]
+//   node scripts/test-python-range.mjs [--refresh] [--only oldest|newest] [--prepare] [--unless-main] [-- <more pytest args>]
 //
-// --refresh rebuilds the environments, e.g. so that `newest` picks up new releases.
+// --refresh rebuilds the environments, e.g. so that `newest` picks up new releases; --prepare
+// builds them and stops (scripts/test-all.mjs then runs each end as a job of its own).
+// --unless-main leaves out an end whose Python, grpcio, protobuf and grpcio-tools are the main
+// .venv's (on a fresh clone `newest` is: both take the index's newest): the interpreter matrix
+// runs every pytest file there, so it would be the same run twice. `npm test` passes it.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -59,11 +63,13 @@ function fail(msg) {
 function parseArgs(argv) {
   const dash = argv.indexOf('--');
   const own = dash < 0 ? argv : argv.slice(0, dash);
-  const options = { refresh: false, only: null, pytestArgs: dash < 0 ? [] : argv.slice(dash + 1) };
+  const options = { refresh: false, only: null, prepare: false, unlessMain: false, pytestArgs: dash < 0 ? [] : argv.slice(dash + 1) };
   for (let i = 0; i < own.length; i++) {
     if (own[i] === '--refresh') options.refresh = true;
     else if (own[i] === '--only' && ['oldest', 'newest'].includes(own[i + 1])) options.only = own[++i];
-    else fail(`unknown argument ${own[i]}; usage: test-python-range.mjs [--refresh] [--only oldest|newest] [-- <pytest args>]`);
+    else if (own[i] === '--prepare') options.prepare = true;
+    else if (own[i] === '--unless-main') options.unlessMain = true;
+    else fail(`unknown argument ${own[i]}; usage: test-python-range.mjs [--refresh] [--only oldest|newest] [--prepare] [--unless-main] [-- <pytest args>]`);
   }
   return options;
 }
@@ -143,6 +149,9 @@ const ENVIRONMENTS = {
   },
 };
 
+/** The two ends, by the name `--only` takes. */
+export const RANGE_ENDS = Object.keys(ENVIRONMENTS);
+
 const VERSIONS_SCRIPT = `
 import json, platform
 from importlib.metadata import version
@@ -177,6 +186,14 @@ function prepare(name, refresh) {
   return { python, versions };
 }
 
+/** Whether the main .venv (whose pytest run, in scripts/test-pythons.mjs, has every file) has these versions of what RANGE depends on. */
+function sameAsMain(versions) {
+  const probe = run(join(repo, '.venv', 'bin', 'python'), ['-c', VERSIONS_SCRIPT], 'version check', { quiet: true });
+  if (!probe.ok) return false;
+  const main = JSON.parse(probe.stdout);
+  return ['python', 'grpcio', 'protobuf', 'protobuf implementation', 'grpcio-tools'].every((key) => main[key] === versions[key]);
+}
+
 /** Every test file in RANGE or ELSEWHERE, and only there. */
 function checkClassified() {
   const onDisk = readdirSync(testsDir).filter((f) => /^test_.*\.py$/.test(f));
@@ -189,19 +206,33 @@ function checkClassified() {
   if (twice.length) fail(`in both RANGE and ELSEWHERE: ${twice.join(', ')}`);
 }
 
-const options = parseArgs(process.argv.slice(2));
-checkClassified();
-const names = options.only ? [options.only] : ['oldest', 'newest'];
-const t0 = Date.now();
-const results = [];
-for (const name of names) {
-  const { python, versions } = prepare(name, options.refresh);
-  const summary = Object.entries(versions).map(([k, v]) => `${k} ${v}`).join(', ');
-  log(`${name}: ${summary}`);
-  const started = Date.now();
-  const tests = run(python, ['-m', 'pytest', ...RANGE.map((f) => join('python', 'tests', f)), '-q', '-p', 'no:cacheprovider', ...options.pytestArgs], 'pytest', { rawErr: true });
-  results.push({ name, ok: tests.ok, summary, seconds: (Date.now() - started) / 1000 });
+async function main() {
+  const options = parseArgs(process.argv.slice(2));
+  checkClassified();
+  const names = options.only ? [options.only] : RANGE_ENDS;
+  if (options.prepare) {
+    for (const name of names) prepare(name, options.refresh);
+    log(`environments ready: ${names.join(', ')}`);
+    process.exit(0);
+  }
+  const t0 = Date.now();
+  const results = [];
+  for (const name of names) {
+    const { python, versions } = prepare(name, options.refresh);
+    const summary = Object.entries(versions).map(([k, v]) => `${k} ${v}`).join(', ');
+    log(`${name}: ${summary}`);
+    if (options.unlessMain && sameAsMain(versions)) {
+      log(`${name}: the main .venv has the same Python, grpcio, protobuf and grpcio-tools, and the matrix runs every file there: not run twice`);
+      results.push({ name, ok: true, summary, seconds: 0 });
+      continue;
+    }
+    const started = Date.now();
+    const tests = run(python, ['-m', 'pytest', ...RANGE.map((f) => join('python', 'tests', f)), '-q', '-p', 'no:cacheprovider', ...options.pytestArgs], 'pytest', { rawErr: true });
+    results.push({ name, ok: tests.ok, summary, seconds: (Date.now() - started) / 1000 });
+  }
+  log(`done in ${((Date.now() - t0) / 1000).toFixed(1)} s:`);
+  for (const r of results) log(`  ${r.ok ? 'passed' : 'FAILED'}  ${r.name} (${r.summary}) in ${r.seconds.toFixed(1)} s`);
+  process.exit(results.every((r) => r.ok) ? 0 : 1);
 }
-log(`done in ${((Date.now() - t0) / 1000).toFixed(1)} s:`);
-for (const r of results) log(`  ${r.ok ? 'passed' : 'FAILED'}  ${r.name} (${r.summary}) in ${r.seconds.toFixed(1)} s`);
-process.exit(results.every((r) => r.ok) ? 0 : 1);
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) await main();

@@ -3,8 +3,10 @@
 // the bridge's pytest suite and the Node smoke suite (test/pythons/smoke.test.ts, real workers
 // with SNAKEPIT_PYTHON set to it), two interpreters at a time, then prints the matrix of counts.
 //
-//   node scripts/test-pythons.mjs [--refresh] [--only 3.8,3.13t,...]
+//   node scripts/test-pythons.mjs [--refresh] [--only 3.8,3.13t,...] [--prepare]
 //
+// --prepare builds the environments and stops: scripts/test-all.mjs runs it first, then each
+// interpreter (--only) as a job of its own beside the rest of the suite.
 // The interpreters: 3.8 to 3.13 from pyenv (`$PYENV_ROOT` or `pyenv root`: its newest 3.X.*),
 // else `python3.X` on PATH; and the free-threaded 3.13t as scripts/build-free-threaded-python.mjs
 // --no-build finds it (`npm test` builds it first). One that is missing fails the run.
@@ -27,6 +29,9 @@ const venvsDir = join(repo, '.venv-pythons');
 const mainPython = join(repo, '.venv', 'bin', 'python');
 const SMOKE = 'test/pythons/smoke.test.ts';
 const MINORS = ['3.8', '3.9', '3.10', '3.11', '3.12', '3.13'];
+const FREE_THREADED = '3.13t';
+/** Every interpreter of the matrix, by the name `--only` takes. */
+export const TARGET_NAMES = [...MINORS, FREE_THREADED];
 const AT_ONCE = 2; // the machine's cores
 // Installed where the index has a wheel for the interpreter (python/tests/conftest.py's NEEDS
 // says which tests need them). Nothing the worker needs: on the local lane it runs on the
@@ -48,11 +53,12 @@ function fail(msg) {
 }
 
 function parseArgs(argv) {
-  const options = { refresh: false, only: null };
+  const options = { refresh: false, only: null, prepare: false };
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--refresh') options.refresh = true;
     else if (argv[i] === '--only' && argv[i + 1]) options.only = argv[++i].split(',');
-    else fail(`unknown argument ${argv[i]}; usage: test-pythons.mjs [--refresh] [--only 3.8,3.13t,...]`);
+    else if (argv[i] === '--prepare') options.prepare = true;
+    else fail(`unknown argument ${argv[i]}; usage: test-pythons.mjs [--refresh] [--only 3.8,3.13t,...] [--prepare]`);
   }
   return options;
 }
@@ -126,8 +132,8 @@ function targets(only) {
     return python ? { name: minor, python } : { name: minor, missing: `no pyenv ${minor}.* under ${root ?? '(no pyenv)'} and no python${minor} on PATH` };
   });
   const ft = findFreeThreaded();
-  out.push(ft ? { name: '3.13t', python: ft } : {
-    name: '3.13t', missing: 'no free-threaded 3.13: `npm run setup:python313t` builds it (scripts/build-free-threaded-python.mjs)',
+  out.push(ft ? { name: FREE_THREADED, python: ft } : {
+    name: FREE_THREADED, missing: 'no free-threaded 3.13: `npm run setup:python313t` builds it (scripts/build-free-threaded-python.mjs)',
   });
   return only ? out.filter((t) => only.includes(t.name)) : out;
 }
@@ -259,21 +265,31 @@ function printMatrix(results, seconds) {
   console.log(`pythons: ${passed} passed, ${failed} failed`);
 }
 
-const options = parseArgs(process.argv.slice(2));
-const t0 = Date.now();
-const all = targets(options.only);
-const present = all.filter((t) => !t.missing);
-if (present.some((t) => !t.main && [probe(t.python)].some((info) => info && usesDebianPytest(info)))) ensureDebianPackages();
-// Environments first, one at a time (pip and apt are no place for two at once), then the tests.
-const prepared = new Map(present.map((t) => [t, t.main ? { python: mainPython, info: probe(mainPython) } : prepare(t, options.refresh)]));
-// Longest first: the main .venv runs the whole pytest suite, and 3.13t (built without PGO, and
-// free-threaded) runs the rest slowest.
-const cost = (t) => (t.main ? 0 : t.name.endsWith('t') ? 1 : 2);
-const queue = [...present].sort((a, b) => cost(a) - cost(b));
-const results = new Map();
-await Promise.all(Array.from({ length: AT_ONCE }, async () => {
-  for (let t = queue.shift(); t; t = queue.shift()) results.set(t, await test(t, prepared.get(t)));
-}));
-printMatrix(all.map((t) => (t.missing ? t : results.get(t))), (Date.now() - t0) / 1000);
-const ok = all.every((t) => !t.missing && results.get(t).failures.length === 0);
-process.exit(ok ? 0 : 1);
+async function main() {
+  const options = parseArgs(process.argv.slice(2));
+  const t0 = Date.now();
+  const all = targets(options.only);
+  const present = all.filter((t) => !t.missing);
+  if (present.some((t) => !t.main && [probe(t.python)].some((info) => info && usesDebianPytest(info)))) ensureDebianPackages();
+  // Environments first, one at a time (pip and apt are no place for two at once), then the tests.
+  const prepared = new Map(present.map((t) => [t, t.main ? { python: mainPython, info: probe(mainPython) } : prepare(t, options.refresh)]));
+  if (options.prepare) {
+    const missing = all.filter((t) => t.missing);
+    for (const t of missing) console.error(`[pythons] ERROR: ${t.name}: ${t.missing}`);
+    log(`environments ready: ${present.map((t) => t.name).join(', ')}`);
+    process.exit(missing.length ? 1 : 0);
+  }
+  // Longest first: the main .venv runs the whole pytest suite, and 3.13t (built without PGO, and
+  // free-threaded) runs the rest slowest.
+  const cost = (t) => (t.main ? 0 : t.name.endsWith('t') ? 1 : 2);
+  const queue = [...present].sort((a, b) => cost(a) - cost(b));
+  const results = new Map();
+  await Promise.all(Array.from({ length: AT_ONCE }, async () => {
+    for (let t = queue.shift(); t; t = queue.shift()) results.set(t, await test(t, prepared.get(t)));
+  }));
+  printMatrix(all.map((t) => (t.missing ? t : results.get(t))), (Date.now() - t0) / 1000);
+  const ok = all.every((t) => !t.missing && results.get(t).failures.length === 0);
+  process.exit(ok ? 0 : 1);
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) await main();

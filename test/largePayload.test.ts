@@ -39,16 +39,17 @@ test('a 100 MB Buffer argument: the event loop stays free and Node holds it abou
   };
   const first = await timedCall();
   const { peak } = memory();
-  // On a loaded machine the OS alone can hold the loop back ~200 ms once; handling the payload
-  // synchronously would block it every time. So the loop counts as blocked only if a second
-  // call is held back as well.
-  const maxBlockMs = first.maxBlockMs < 100 ? first.maxBlockMs : Math.min(first.maxBlockMs, (await timedCall()).maxBlockMs);
+  // On a loaded machine (other test files run beside this one) the OS alone can hold the loop
+  // back 100–200 ms in a call; handling the payload synchronously would block it every time. So
+  // the loop counts as blocked only if two more calls are held back as well.
+  let maxBlockMs = first.maxBlockMs;
+  for (let again = 0; again < 2 && maxBlockMs >= 100; again++) maxBlockMs = Math.min(maxBlockMs, (await timedCall()).maxBlockMs);
   console.log(
     `100 MB argument: ${first.seconds.toFixed(2)} s (${(100 / first.seconds).toFixed(0)} MB/s), event loop max delay ${maxBlockMs.toFixed(1)} ms, ` +
       `RSS before ${(before / MB).toFixed(0)} MB, peak ${(peak / MB).toFixed(0)} MB (+${((peak - before) / MB).toFixed(0)} MB)`,
   );
   assert.deepEqual(first.result, { size: payload.length, sha256: expected });
-  assert.ok(maxBlockMs < 100, `the event loop was blocked ${maxBlockMs.toFixed(1)} ms in each of two calls`);
+  assert.ok(maxBlockMs < 100, `the event loop was blocked at least ${maxBlockMs.toFixed(1)} ms in each of three calls`);
   assert.ok(peak - before < 2 * payload.length, `Node's peak RSS grew by ${((peak - before) / MB).toFixed(0)} MB for a 100 MB payload`);
   await pit.stop();
 });

@@ -37,7 +37,8 @@ test('stats: wait and run percentiles per pool and per tool; p99 moves when call
   for (let i = 0; i < 50; i++) await pit.execute('sleep', { seconds: 0 }, { pool: 'p' });
   const fast = pit.stats('p');
   assert.equal(fast.runMs.count, 50);
-  assert.ok(fast.runMs.p99 < 100, `fast p99 ${fast.runMs.p99} ms`);
+  // Below the 390 ms the slow calls must reach, with room for a stall on a busy machine.
+  assert.ok(fast.runMs.p99 < 390, `fast p99 ${fast.runMs.p99} ms`);
   assert.equal(fast.tools.sleep.completed, 50);
   for (const key of ['p50', 'p90', 'p99', 'max', 'count', 'mean'] as const) assert.equal(typeof fast.waitMs[key], 'number');
 
