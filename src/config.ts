@@ -39,7 +39,7 @@ export const MAX_SESSIONS = 10_000_000;
  * `kill -9` is repaired within about 1.5 cold starts while a worker that crashes at boot still
  * reaches its restart intensity at a measured pace, not in a spin.
  */
-export const DEFAULT_BACKOFF_MS = 50;
+export const DEFAULT_BACKOFF_MS = 25;
 /** Chunks a stream's generator may run ahead of its consumer, unless the call says otherwise. */
 export const DEFAULT_HIGH_WATER_MARK = 64;
 export const MAX_HIGH_WATER_MARK = 1_000_000;
