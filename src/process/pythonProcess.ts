@@ -84,6 +84,8 @@ const CONTROL_LINE_BYTES = 1024 * 1024;
 // A killed process can outlive its group's leader while the kernel frees its memory (≈ 0.1 s per
 // GiB); past this, one stuck in the kernel is left to finish on its own.
 const GROUP_END_TIMEOUT_MS = 5000;
+/** How long a worker that ended before it was ready may take to close its output pipes (see awaitReady). */
+const OUTPUT_CLOSE_TIMEOUT_MS = 1000;
 /**
  * The worker's entry, as `python -c` runs it (python/tests/conftest.py starts workers the same way).
  * A command line holding it (and `--run-id`) is a worker's: the run registry tells its workers so.
@@ -98,6 +100,8 @@ export class PythonProcess {
   readonly exited: Promise<WorkerExit>;
   /** The worker has exited and no process of its group runs any more. */
   readonly ended: Promise<WorkerExit>;
+  /** Its stdout, stderr and control pipes have all closed: every line it wrote has been read. */
+  private readonly outputClosed: Promise<void>;
   exit: WorkerExit | undefined;
   private readonly child: ChildProcess;
   private readonly stderrTail: string[] = [];
@@ -142,6 +146,7 @@ export class PythonProcess {
     control?.write(`${this.token}\n`);
     // If Node exits without stop(), the worker goes with it.
     const releaseExitHook = onProcessExit(() => this.killNow());
+    this.outputClosed = new Promise((resolve) => this.child.once('close', () => resolve()));
     this.exited = new Promise((resolve) => {
       this.child.once('exit', (exitCode, signal) => {
         releaseExitHook();
@@ -234,8 +239,10 @@ export class PythonProcess {
       this.exited.then(async (exit) => {
         done();
         if (ready) return; // a later exit is the supervisor's business, not start-up's
-        // Let the last stderr lines arrive before quoting them.
-        await new Promise((r) => setTimeout(r, 20));
+        // Let the last stderr and control lines arrive before quoting them: the pipes close once
+        // the worker's group is gone (killed on its exit); one that escaped the group could keep
+        // them open, hence the limit.
+        await Promise.race([this.outputClosed, sleep(OUTPUT_CLOSE_TIMEOUT_MS, undefined, { ref: false })]);
         reject(this.startupFailure(exit, startupError));
       });
     });
