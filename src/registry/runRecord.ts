@@ -17,13 +17,16 @@ export const RECORD_FILE = /^([0-9a-f]{12})\.json$/;
 const MAX_RECORD_BYTES = 256 * 1024;
 
 /** The record, or why the file is not one (the caller warns and leaves the file alone). */
+/** What readRecord says of a record its run (or another start's sweep) removed meanwhile. */
+export const RECORD_GONE = 'removed while reading';
+
 export function readRecord(file: string, runId: string): RunRecord | string {
   let fd: number;
   try {
     // No symlink is followed, and a planted FIFO cannot block the open.
     fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'removed while reading' : `cannot be opened (${(error as Error).message})`;
+    return (error as NodeJS.ErrnoException).code === 'ENOENT' ? RECORD_GONE : `cannot be opened (${(error as Error).message})`;
   }
   try {
     const stats = fstatSync(fd);

@@ -16,7 +16,7 @@ import { InvalidConfigError } from '../errors.js';
 import { onProcessExit } from '../process/exitHook.js';
 import { ensurePrivateDir, ownUid, privateBaseDir } from './privateDir.js';
 import { isRunning, procArgs, procEnv, procStat, procUids } from '../process/procInfo.js';
-import { readRecord, RECORD_FILE, RUN_ID, writeRecord } from './runRecord.js';
+import { readRecord, RECORD_FILE, RECORD_GONE, RUN_ID, writeRecord } from './runRecord.js';
 import { OWNER_PID_ENV, WORKER_MAIN } from '../process/pythonProcess.js';
 import { checkSocketDir } from '../process/socketPath.js';
 
@@ -126,6 +126,7 @@ export class RunRegistry {
   private settleRun(instanceId: string, runId: string, killed: number[], problems: string[]): 'kept' | 'removed' {
     const file = path.join(this.runsRoot, instanceId, `${runId}.json`);
     const record = readRecord(file, runId);
+    if (record === RECORD_GONE) return 'kept'; // its run ended, or another start swept it: nothing left to do
     if (typeof record === 'string') {
       if (!reported.has(file)) problems.push(`${file} ${record}, so it is not a record`);
       reported.add(file);
