@@ -6,7 +6,9 @@
 // requests without the token refused; SSE clients that stop reading disconnected.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { once } from 'node:events';
 import { get, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
+import { connect } from 'node:net';
 import { test } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -417,5 +419,23 @@ test('SSE clients that stop reading are disconnected and released: the heap stay
     idle.kill('SIGKILL');
     live.stop();
     await dashboard.close();
+  }
+});
+
+test('close() ends connections that sent nothing or half a request, instead of waiting on them', async () => {
+  const pit = await startPit({ pools: [{ name: 'p', poolSize: 1, adapter: 'sample_adapters.Calc' }] });
+  const dashboard = await serveDashboard(pit);
+  const port = Number(new URL(dashboard.url).port);
+  const silent = connect(port, '127.0.0.1');
+  const halfway = connect(port, '127.0.0.1');
+  try {
+    await Promise.all([silent, halfway].map((socket) => once(socket, 'connect')));
+    halfway.write(`GET /api/state HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n`); // no blank line: the request never ends
+    await sleep(200);
+    const outcome = await Promise.race([dashboard.close().then(() => 'closed'), sleep(10_000).then(() => 'still open after 10 s')]);
+    assert.equal(outcome, 'closed');
+  } finally {
+    silent.destroy();
+    halfway.destroy();
   }
 });

@@ -98,7 +98,10 @@ export async function serveDashboard(pit: Snakepit, options: DashboardOptions = 
       clearTimeout(stateSoon);
       for (const [name, listener] of listeners) pit.off(name, listener as never);
       streams.close();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // A client that sent nothing, or half a request, would otherwise hold close() open.
+      server.closeAllConnections();
+      await closed;
     },
   };
 }
