@@ -44,7 +44,16 @@ for (const { profile, pool } of PROFILES) {
     test('two chains that wait on each other fail after nestedQueueTimeoutMs, naming their chain; the pool then serves on', async () => {
       const pit = await startPit({ pools: [{ name: 'p', nestedQueueTimeoutMs: 1500, ...pool }] });
       const failures: unknown[] = [];
-      pit.expose('descend', ({ depth }) => pit.execute('chain', { depth }).catch((error) => (failures.push(error), Promise.reject(error))));
+      // Both chains hold their place before either makes its nested call: the deadlock is set
+      // up, not left to which call a busy machine happens to start first.
+      let inDescend = 0;
+      let bothIn!: () => void;
+      const bothHoldTheirPlace = new Promise<void>((resolve) => (bothIn = resolve));
+      pit.expose('descend', async ({ depth }) => {
+        if (++inDescend === 2) bothIn();
+        await bothHoldTheirPlace;
+        return pit.execute('chain', { depth }).catch((error) => (failures.push(error), Promise.reject(error)));
+      });
       const t0 = performance.now();
       const outcomes = await Promise.allSettled([pit.execute('chain', { depth: 2 }), pit.execute('chain', { depth: 2 })]);
       const tookMs = performance.now() - t0;
