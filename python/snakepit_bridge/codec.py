@@ -160,15 +160,17 @@ def encode(obj: Any) -> tuple[bytes, list[bytes]]:
             return data, _NO_BLOBS
     except (TypeError, ValueError, RecursionError):
         pass
-    obj = _prepare(obj)
     blobs: list[bytes] = []
     _tls.blobs = blobs
     try:
-        text = _encode_full(obj)
+        text = _encode_full(_prepare(obj))
     except ValueError as e:
         if "Out of range float" in str(e):
             raise ValueError(f"the value contains NaN or Infinity, which JSON cannot carry ({e})") from None
         raise
+    except RecursionError:
+        # `from None`: the recursion's own traceback is thousands of lines of this module.
+        raise ValueError("the value contains itself (a reference cycle) or is nested too deeply to send; send a tree of plain values") from None
     return text.encode(), blobs
 
 

@@ -122,6 +122,19 @@ def test_nan_and_infinity_are_refused():
             codec.encode({"x": [bad]})
 
 
+def test_a_cycle_or_too_deep_a_value_is_a_short_error():
+    cycle = []
+    cycle.append(cycle)
+    deep = current = []
+    for _ in range(100_000):
+        current.append([])
+        current = current[0]
+    for bad in ({"a": cycle}, deep):
+        with pytest.raises(ValueError, match="reference cycle") as info:
+            codec.encode(bad)
+        assert info.value.__context__ is None or info.value.__suppress_context__
+
+
 def test_unknown_type_names_the_type():
     class Model:
         pass
