@@ -115,6 +115,8 @@ export class Snakepit {
     let endpoints: Map<string, string[]>;
     try {
       endpoints = await this.remote.resolve();
+      // stop() while the endpoints were asked for: this start ends here, having made nothing.
+      if (this.stopCalled) throw new ShuttingDownError();
       this.registry = RunRegistry.open(this.config.instanceId ?? RunRegistry.defaultInstanceId(this.config.pools), this.runId);
     } catch (error) {
       // Nothing was started: the instance is simply stopped.
@@ -304,11 +306,12 @@ export class Snakepit {
   }
 
   private async shutDown(timeoutMs: number): Promise<void> {
-    if (!this.startCalled || this.ended) {
+    // No root yet: start() is still asking for endpoints, and will end there, having made nothing.
+    const root = this.root;
+    if (!root || this.ended) {
       this.ended = true;
       return;
     }
-    const root = this.root!;
     const finished = toPromise(root);
     // The root drains (its own timeout), then stops the pools; the dispatchers tell it when no
     // call is left. A root still starting skips the drain: nothing has run yet.
