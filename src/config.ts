@@ -6,6 +6,7 @@ import path from 'node:path';
 // import, ≈ 45 ms of this package's import time; the v3 entry is ten modules.
 import { z } from 'zod/v3';
 import { InvalidConfigError } from './errors.js';
+import type { InspectOption } from './observe/inspectorOption.js';
 import { stderrLogger, type WorkerLogger } from './workerLog.js';
 
 /** The variables that size native thread pools of NumPy, MKL, OpenMP, NumExpr and Accelerate. */
@@ -182,7 +183,8 @@ function buildSchemas() {
         })
         .strict()
         .default({ strategy: 'one_for_one', intensity: 3, periodMs: 5000 }),
-      inspect: z.any().optional(),
+      // Checked by resolveInspection (observe/inspectorOption.ts), which says what it takes.
+      inspect: z.custom<InspectOption>().optional(),
       logger: z
         .custom<WorkerLogger | false>((value) => value === false || typeof value === 'function', 'expected a function ({ pool, workerId, pid, stream, line }) => void, or false')
         .default(() => stderrLogger),
