@@ -26,6 +26,18 @@ export type { InspectOption, InspectionObserver } from './observe/inspectorOptio
 export type { CallOptions, Progress, StreamOptions, WorkerInfo } from './calls/calls.js';
 export type { ExposedFunction } from './calls/hostFunctions.js';
 export type { ArrayData, ArrayDtype, NdArray } from './wire/codec.js';
+export type {
+  AnyTools,
+  NdArrayArgument,
+  ToolArgs,
+  ToolCallOptions,
+  ToolChunk,
+  ToolResult,
+  ToolSet,
+  ToolSignature,
+  ToolStreamOptions,
+  ToolsView,
+} from './calls/toolTypes.js';
 export type { SnakepitEvents, SnakepitEventName } from './events.js';
 export type { HealthReport, InspectSnapshot, SupervisorInfo } from './supervision/inspectView.js';
 export type { StopOptions } from './snakepit.js';
