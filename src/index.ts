@@ -21,8 +21,15 @@ export {
 } from './errors.js';
 export { THREAD_ENV_VARS } from './config.js';
 
-export type { SnakepitConfig, PoolConfigInput, PoolConfigInput as PoolConfig, EndpointSource, RemoteTls } from './config.js';
-export type { InspectOption, InspectionObserver } from './observe/inspectorOption.js';
+export type {
+  SnakepitConfig,
+  PoolConfigInput,
+  PoolConfigInput as PoolConfig,
+  EndpointSource,
+  InspectOption,
+  InspectionObserver,
+  RemoteTls,
+} from './config.js';
 export type { CallOptions, Progress, StreamOptions, WorkerInfo } from './calls/calls.js';
 export type { ExposedFunction } from './calls/hostFunctions.js';
 export type { ArrayData, ArrayDtype, NdArray } from './wire/codec.js';

@@ -1,17 +1,7 @@
 // The `inspect` option: an xstate inspection observer (a function or `{ next }`), or an
 // inspector object such as @statelyai/inspect's, whose `inspect` observer is used and which is
 // stopped with the pit, so its connection never keeps Node alive after stop().
-import type { InspectionEvent, Observer as XstateObserver } from 'xstate';
 import { InvalidConfigError } from '../errors.js';
-
-/** An xstate inspection observer, as `createActor(logic, { inspect })` takes it (with its next()). */
-export type InspectionObserver = ((event: InspectionEvent) => void) | (XstateObserver<InspectionEvent> & { next: (event: InspectionEvent) => void });
-
-/**
- * The `inspect` option: an inspection observer, or an inspector that has one, such as
- * `createWebSocketInspector()` or `createSkyInspector()` of @statelyai/inspect.
- */
-export type InspectOption = InspectionObserver | { inspect: XstateObserver<InspectionEvent> | ((event: InspectionEvent) => void); stop?: () => void };
 
 type Observer = ((event: unknown) => void) | { next: (event: unknown) => void };
 
