@@ -66,6 +66,7 @@ test('`snakepit types` writes the example adapters\' tools from their hints', as
   const typed = written.get('typed.tools.ts')!;
   assert.match(typed, /count: \{\n    args: \{ n: number \| bigint \};\n    chunk: number;/); // a generator: ctx is no argument
   assert.match(typed, /"class-name": \{\n    args: Record<string, never>;\n    result: string;/);
+  assert.match(typed, /  \/\*\* Two lines and a \*\\\/ that would end a comment \*\/\n  noted: \{/); // one line, still a comment
 });
 
 test('test/fixtures/typedTools.ts is what `snakepit types` writes today', async () => {

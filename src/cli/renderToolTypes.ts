@@ -68,7 +68,7 @@ function renderTool(tool: ToolDescription, uses: Set<string>): string {
   if (tool.rest) fields.push(`[key: string]: ${render(tool.rest, 'args', uses)}`);
   const args = fields.length > 0 ? `{ ${fields.join('; ')} }` : 'Record<string, never>';
   const out = `${tool.streaming ? 'chunk' : 'result'}: ${render(tool.result, 'result', uses)}`;
-  const doc = tool.description ? `  /** ${tool.description.replaceAll('*/', '*\\/')} */\n` : '';
+  const doc = tool.description ? `  /** ${tool.description.replace(/\s*\n\s*/g, ' ').replaceAll('*/', '*\\/')} */\n` : '';
   return `${doc}  ${key(tool.name)}: {\n    args: ${args};\n    ${out};\n  };`;
 }
 

@@ -78,6 +78,10 @@ class Typed(BaseAdapter):
     def class_name(cls) -> str:
         return cls.__name__
 
+    @tool(description="Two lines\n    and a */ that would end a comment")
+    def noted(self) -> bool:
+        return True
+
     def not_a_tool(self, x: int) -> int:
         return x
 
