@@ -49,7 +49,8 @@ export function types({ adapter, pythonPath, out, cwd, print, report }: TypesOpt
   const file = path.resolve(cwd, out);
   mkdirSync(path.dirname(file), { recursive: true });
   writeFileSync(file, text);
-  report(`wrote ${interfaceName(adapter)} (${described.tools.length} tools of ${adapter}) to ${out}`);
+  const count = described.tools.length;
+  report(`wrote ${interfaceName(adapter)} (${count} tool${count === 1 ? '' : 's'} of ${adapter}) to ${out}`);
   return 0;
 }
 
