@@ -50,6 +50,8 @@ const USAGE = `usage: npx snakepit <command> [options]
 
   ${COMMANDS.doctor.usage}
 
+  ${COMMANDS.types.usage}
+
   npx snakepit <command> --help   this command's help
   npx snakepit --version          the installed snakepit's version`;
 
