@@ -2,9 +2,9 @@
 // INVALID_CONFIG error naming the key, before any process is started.
 import os from 'node:os';
 import path from 'node:path';
+import type { InspectionEvent, Observer as XstateObserver } from 'xstate';
 // zod's v3 API (a permanent subpath of zod 4): zod 4's own entry loads its 64 locales at
 // import, ≈ 45 ms of this package's import time; the v3 entry is ten modules.
-import type { InspectionEvent, Observer as XstateObserver } from 'xstate';
 import { z } from 'zod/v3';
 import { InvalidConfigError } from './errors.js';
 import { stderrLogger, type WorkerLogger } from './workerLog.js';
