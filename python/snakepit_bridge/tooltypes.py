@@ -2,10 +2,10 @@
 
 `python -m snakepit_bridge.tooltypes module.Class` imports the adapter's module (it does not
 create the adapter) and prints one JSON object: each tool's parameters and result as a small
-type tree that Node renders as TypeScript (src/cli/renderToolTypes.ts). A type tree is a dict with a
-"kind": number, integer, string, boolean, null, bytes, unknown, ndarray (with "dtype"), array
-("of"), tuple ("items"), record ("of"), object ("fields"), literal ("value") or union ("of").
-What JSON cannot carry, or a hint that says nothing, is "unknown": never a guess.
+type tree that Node renders as TypeScript (src/cli/renderToolTypes.ts). A type tree is a dict
+with a "kind": number, integer, string, boolean, null, bytes, unknown, ndarray (with "dtype"),
+array ("of"), tuple ("items"), record ("of"), object ("fields"), literal ("value") or union
+("of"). What JSON cannot carry, or a hint that says nothing, is "unknown": never a guess.
 """
 from __future__ import annotations
 
