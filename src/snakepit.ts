@@ -27,6 +27,7 @@ import { Recycler } from './supervision/recycler.js';
 import { RemotePools } from './remote/remotePools.js';
 import { healthReport, type HealthReport, type InspectSnapshot, inspectSnapshot, type ViewSource } from './supervision/inspectView.js';
 import { streamChunks } from './calls/streamChunks.js';
+import { type AnyTools, type ToolSet, type ToolsView, toolsView } from './calls/toolTypes.js';
 import { loadTracer } from './observe/tracing.js';
 import { RunRegistry } from './registry/runRegistry.js';
 import { stopOnSignals } from './signals.js';
@@ -166,7 +167,7 @@ export class Snakepit {
     return this.host.expose(name, fn);
   }
 
-  execute<T = unknown>(tool: string, args: Record<string, unknown> = {}, options: CallOptions = {}): Promise<T> {
+  execute<T = unknown>(tool: string, args: object = {}, options: CallOptions = {}): Promise<T> {
     const target = this.route(tool, args, options);
     if (target instanceof SnakepitError) return Promise.reject(target);
     return target.submit(tool, args, this.guarded(options)) as Promise<T>;
@@ -177,10 +178,21 @@ export class Snakepit {
    * The generator runs at most `highWaterMark` chunks ahead of the loop: past that it is not
    * resumed until the loop takes more, so memory stays bounded on both sides.
    */
-  async *stream<T = unknown>(tool: string, args: Record<string, unknown> = {}, options: StreamOptions = {}): AsyncGenerator<T> {
+  async *stream<T = unknown>(tool: string, args: object = {}, options: StreamOptions = {}): AsyncGenerator<T> {
     const target = this.route(tool, args, options);
     if (target instanceof SnakepitError) throw target;
     yield* streamChunks<T>(target, tool, args, this.guarded(options));
+  }
+
+  /**
+   * `execute` and `stream` on one pool (by default the default pool), typed by the interface
+   * `npx snakepit types` writes for its adapter: `pit.tools<CalcTools>({ pool: 'calc' })`.
+   * An unknown pool throws POOL_NOT_FOUND here rather than at the first call.
+   */
+  tools<T extends ToolSet<T> = AnyTools>(options: { pool?: string } = {}): ToolsView<T> {
+    const pool = options?.pool;
+    if (pool !== undefined && !this.dispatchers.has(pool)) throw new PoolNotFoundError(String(pool), [...this.dispatchers.keys()]);
+    return toolsView<T>(this, pool);
   }
 
   /** The options with their onProgress (checked to be a function by route) run guarded. */

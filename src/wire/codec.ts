@@ -63,11 +63,14 @@ const MAX_DIMENSIONS = 64;
  * A NumPy array from Python: its raw data as a typed array (row-major), its dtype and shape.
  * Sent as an argument, the same form arrives in Python as an ndarray of that dtype and shape.
  */
-export interface NdArray {
-  dtype: ArrayDtype;
+export interface NdArray<D extends ArrayDtype = ArrayDtype> {
+  dtype: D;
   shape: number[];
-  data: InstanceType<(typeof ARRAY_TYPES)[ArrayDtype]>;
+  data: ArrayData<D>;
 }
+
+/** The typed array an array of dtype `D` holds its data in (`bool`: a Uint8Array of 0/1). */
+export type ArrayData<D extends ArrayDtype = ArrayDtype> = InstanceType<(typeof ARRAY_TYPES)[D]>;
 
 /** User keys sent with one more "$", and the escaped form received (drop one "$"). */
 const USER_KEY = /^\$+bytes$/;
