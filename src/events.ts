@@ -1,5 +1,6 @@
 // The lifecycle events Snakepit emits, with their payloads. Names are part of the public contract.
 import type { WorkerStateName } from '../machines/worker.machine.js';
+import type { PreloadState } from './preload/preloader.js';
 
 interface PoolEventBase {
   pool: string;
@@ -18,6 +19,11 @@ export interface SnakepitEvents {
   'pool:failed': (e: PoolEventBase & { reason: string; error: Error }) => void;
   /** A remote pool's endpoints changed (its workers follow), or looking them up failed (`error`; the last ones stay). */
   'pool:endpoints': (e: PoolEventBase & { endpoints: string[]; error?: string }) => void;
+  /**
+   * A pool's preloading fork server changed state (`preload`): `ready` forks workers; `restarting`
+   * after it died; `refused` (threads at import) and `failed` mean the pool spawns its workers.
+   */
+  'pool:preload': (e: PoolEventBase & { state: PreloadState; pid: number | undefined; restarts: number; message?: string }) => void;
   'worker:starting': (e: WorkerEventBase & { restarts: number }) => void;
   'worker:ready': (e: WorkerEventBase & { startupMs: number; gilEnabled: boolean | undefined }) => void;
   'worker:busy': (e: WorkerEventBase & { inFlight: number }) => void;

@@ -24,6 +24,7 @@ import { Metrics, WorkerTotals } from './observe/metrics.js';
 import type { PythonProcess } from './process/pythonProcess.js';
 import { explainPythonExecutable, type PythonChoice } from './process/pythonExecutable.js';
 import { Recycler } from './supervision/recycler.js';
+import { Preloader } from './preload/preloader.js';
 import { RemotePools } from './remote/remotePools.js';
 import { healthReport, type HealthReport, type InspectSnapshot, inspectSnapshot, type ViewSource } from './supervision/inspectView.js';
 import { streamChunks } from './calls/streamChunks.js';
@@ -46,6 +47,8 @@ export class Snakepit {
   private readonly callbacks = new CallbackGuard();
   private readonly dispatchers = new Map<string, Dispatcher>();
   private readonly recyclers = new Map<string, Recycler>();
+  /** The fork servers of the pools with `preload`. */
+  private readonly preloaders = new Map<string, Preloader>();
   /** The live worker processes, and the booted workers' handles (held by their slots). */
   private readonly live = new LiveWorkers(
     (pool, workerId) => this.dispatchers.get(pool)?.slot(workerId),
@@ -122,6 +125,7 @@ export class Snakepit {
       throw error;
     }
     this.survivorsKilled = this.registry.killSurvivors();
+    for (const pool of this.config.pools) if (pool.preload) this.preloaders.set(pool.name, this.preloader(pool));
     // Looked for while the workers start, not before: start-up does not wait for the import.
     const tracing = loadTracer().then((tracer) => {
       for (const dispatcher of this.dispatchers.values()) dispatcher.tracer = tracer;
@@ -231,6 +235,7 @@ export class Snakepit {
     return {
       system: this.root?.system, rootContext: this.root?.getSnapshot().context, config: this.config,
       dispatchers: this.dispatchers, lifecycle: this.lifecycle, rootFailed: this.failures.root !== undefined,
+      preloads: (pool) => this.preloaders.get(pool)?.info,
     };
   }
 
@@ -328,6 +333,7 @@ export class Snakepit {
   /** Makes sure no worker process survives, then removes the run's record and socket directory. */
   private async cleanUp(): Promise<void> {
     this.remote.stop();
+    for (const preloader of this.preloaders.values()) preloader.close();
     await this.live.endAll();
     this.registry?.clear();
     for (const recycler of this.recyclers.values()) recycler.stopAll();
@@ -372,10 +378,35 @@ export class Snakepit {
     };
   }
 
+  private preloader(pool: PoolConfig): Preloader {
+    const options = {
+      executable: this.python.path,
+      pool: pool.name,
+      adapter: pool.adapter,
+      transport: pool.transport,
+      env: { ...this.config.python.env, ...pool.env },
+      pythonPath: this.config.python.pythonPath,
+      socketDir: this.registry!.socketDir,
+      runId: this.runId,
+      startupTimeoutMs: pool.startupTimeoutMs,
+      onLog: (stream: 'stdout' | 'stderr', line: string, pid: number | undefined) => this.workerLog({ pool: pool.name, workerId: `${pool.name}-preload`, pid, at: Date.now(), stream, line }),
+    };
+    return new Preloader(options, pool.restart, {
+      spawned: (server) => this.live.spawned(server),
+      changed: (info) => this.events.emit('pool:preload', { pool: pool.name, at: Date.now(), ...info }),
+    });
+  }
+
+  private workerLog(entry: SnakepitEvents['worker:log'] extends (e: infer E) => void ? E : never): void {
+    this.events.emit('worker:log', entry);
+    if (this.config.logger) this.config.logger(entry);
+  }
+
   private launchOptions(poolName: string, workerId: string) {
     const pool = this.poolConfig(poolName);
     const base = (pid: number | undefined) => ({ pool: poolName, workerId, pid, at: Date.now() });
     return {
+      preloader: this.preloaders.get(poolName),
       executable: this.python.path,
       executableSource: this.python.reason,
       workerId,
@@ -394,11 +425,7 @@ export class Snakepit {
       maxMessageBytes: pool.maxMessageBytes,
       host: this.host.forPool({ maxDepth: pool.maxArgumentDepth, maxBytes: pool.maxMessageBytes }),
       onSpawn: (python: PythonProcess) => this.live.spawned(python),
-      onLog: (stream: 'stdout' | 'stderr', line: string, pid: number | undefined) => {
-        const entry = { ...base(pid), stream, line };
-        this.events.emit('worker:log', entry);
-        if (this.config.logger) this.config.logger(entry);
-      },
+      onLog: (stream: 'stdout' | 'stderr', line: string, pid: number | undefined) => this.workerLog({ ...base(pid), stream, line }),
       onControl: (message: Record<string, unknown>, pid: number | undefined) => {
         if (message.type !== 'thread_safety_warning') return;
         this.events.emit('worker:thread-safety-warning', {

@@ -27,6 +27,9 @@ DEFAULT_MAX_MESSAGE = 256 * 1024 * 1024
 FRAME_OVERHEAD = 4 * 1024 * 1024
 TOKEN_KEY = "x-snakepit-token"
 HANDLER_THREADS = 8  # Session and Heartbeat RPCs; tool threads are separate
+# What an adapter class's `preload()` returned in the fork server this worker was forked from,
+# by adapter spec (forkserver.py); a spawned worker runs the hook itself.
+PRELOADED: dict = {}
 
 
 class StartupError(Exception):
@@ -161,6 +164,14 @@ def check_thread_safe(cls) -> None:
         )
 
 
+def make_adapter(cls, spec: str):
+    """`cls()`; a class with a `preload()` hook gets what it returned as `preloaded=`."""
+    hook = getattr(cls, "preload", None)
+    if hook is None:
+        return cls()
+    return cls(preloaded=PRELOADED[spec] if spec in PRELOADED else hook())
+
+
 def require_token(context, token: bytes) -> None:
     """Ends the RPC as UNAUTHENTICATED unless its metadata carries `token` (compared in constant time)."""
     import grpc
@@ -232,7 +243,7 @@ def serve(args, control: Control, token: bytes):
         cls = load_adapter_class(args.adapter)
         if args.profile == "thread":
             check_thread_safe(cls)
-        adapter = cls()
+        adapter = make_adapter(cls, args.adapter)
     tools = discover_tools(adapter)
 
     checker = None
@@ -343,6 +354,10 @@ def serve_grpc(args, token: bytes, runner, pool, in_flight):
 
 
 def main(argv=None) -> None:
+    if argv is None and sys.argv[1:2] == ["--fork-server"]:  # a pool's preloading fork server
+        from .forkserver import main as serve_forks
+
+        return serve_forks(sys.argv[2:])
     # Line-buffered output so Node sees each log line as it is written.
     for stream in (sys.stdout, sys.stderr):
         try:

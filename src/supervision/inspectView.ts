@@ -8,6 +8,7 @@ import type { WorkerContext, WorkerStateName } from '../../machines/worker.machi
 import type { WorkerInfo } from '../calls/calls.js';
 import type { PoolConfig, ResolvedConfig } from '../config.js';
 import type { Dispatcher } from '../calls/dispatcher.js';
+import type { PreloadInfo } from '../preload/preloader.js';
 
 export interface SupervisorInfo {
   strategy: string;
@@ -29,6 +30,8 @@ export interface InspectSnapshot {
     /** The pool as the supervisor of its workers. */
     supervisor: SupervisorInfo;
     workers: WorkerInfo[];
+    /** The pool's fork server, for a pool with `preload`. */
+    preload?: PreloadInfo;
   }[];
 }
 
@@ -55,6 +58,7 @@ export interface ViewSource {
   dispatchers: Map<string, Dispatcher>;
   lifecycle: 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
   rootFailed: boolean;
+  preloads(pool: string): PreloadInfo | undefined;
 }
 
 export function inspectSnapshot(source: ViewSource): InspectSnapshot {
@@ -63,6 +67,7 @@ export function inspectSnapshot(source: ViewSource): InspectSnapshot {
     supervisor: supervisorInfo(source.config.supervisor, root?.restartWindow.length, root?.pools.map((p) => p.name)),
     pools: source.config.pools.map((pool) => {
       const dispatcher = source.dispatchers.get(pool.name)!;
+      const preload = pool.preload ? (source.preloads(pool.name) ?? { state: 'starting' as const, pid: undefined, restarts: 0 }) : undefined;
       return {
         name: pool.name,
         profile: pool.workerProfile,
@@ -85,6 +90,7 @@ export function inspectSnapshot(source: ViewSource): InspectSnapshot {
             ...(context.endpoint === undefined ? {} : { endpoint: context.endpoint }),
           };
         }),
+        ...(preload ? { preload } : {}),
       };
     }),
   };

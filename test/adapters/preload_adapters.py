@@ -1,0 +1,54 @@
+"""Adapters for test/preload.test.ts: module state loaded once in a pool's fork server."""
+import os
+import threading
+import time
+
+from snakepit_bridge import BaseAdapter, ThreadSafeAdapter, tool
+
+LOADED_IN = os.getpid()  # the fork server's pid, for every fork of it
+STATE = {"bumps": 0}  # module state: each worker has its own copy once it writes to it
+
+
+class _Tools:
+    @tool
+    def info(self) -> dict:
+        return {
+            "pid": os.getpid(),
+            "loaded_in": LOADED_IN,
+            "preloaded_in": self.preloaded["loaded_in"],
+            "preload_calls": self.preloaded["calls"],
+            "bumps": STATE["bumps"],
+            "threads": threading.active_count(),
+        }
+
+    @tool
+    def bump(self) -> int:
+        STATE["bumps"] += 1
+        return STATE["bumps"]
+
+    @tool
+    def sleep(self, seconds: float) -> int:
+        time.sleep(seconds)
+        return os.getpid()
+
+
+_preload_calls = []
+
+
+class Preloaded(_Tools, BaseAdapter):
+    @classmethod
+    def preload(cls) -> dict:
+        _preload_calls.append(os.getpid())
+        return {"loaded_in": os.getpid(), "calls": len(_preload_calls)}
+
+    def __init__(self, preloaded):
+        self.preloaded = preloaded
+
+
+class ThreadedPreloaded(_Tools, ThreadSafeAdapter):
+    @classmethod
+    def preload(cls) -> dict:
+        return {"loaded_in": os.getpid(), "calls": 1}
+
+    def __init__(self, preloaded):
+        self.preloaded = preloaded
