@@ -45,6 +45,11 @@ export const PARTS: Part[] = [
     mayImport: ['src/wire/', SHARED],
   },
   {
+    name: 'src/preload/',
+    role: "a pool's preloading fork server (`preload`): the process, its requests and the links its forks open to Node, and its supervision (restarts, refusal, falling back to spawning)",
+    mayImport: ['src/process/', SHARED, 'machines/'],
+  },
+  {
     name: 'src/registry/',
     role: "the run's record of its worker processes in a private directory, and the next start's sweep for survivors",
     mayImport: ['src/process/', SHARED],
@@ -67,7 +72,7 @@ export const PARTS: Part[] = [
   {
     name: 'src/supervision/',
     role: "the machines' real effects (boot, exit watch, heartbeat, retire), the lifecycle events, live worker processes, failures' error objects, the recycler, what inspect() and health() show",
-    mayImport: ['src/calls/', 'src/remote/', 'src/process/', SHARED, 'machines/'],
+    mayImport: ['src/calls/', 'src/remote/', 'src/preload/', 'src/process/', SHARED, 'machines/'],
   },
   {
     name: 'src/cli/',
@@ -78,7 +83,7 @@ export const PARTS: Part[] = [
     name: FACADE,
     rootFiles: ['callbackGuard.ts', 'cli.ts', 'index.ts', 'signals.ts', 'snakepit.ts'],
     role: "the entries (index.ts the library's API, cli.ts the command) and the Snakepit class, which wires the folders together; callbackGuard.ts isolates what the application's callbacks throw, signals.ts stops on SIGTERM/SIGINT",
-    mayImport: ['src/supervision/', 'src/calls/', 'src/observe/', 'src/remote/', 'src/registry/', 'src/process/', 'src/wire/', 'src/cli/', SHARED, 'machines/'],
+    mayImport: ['src/supervision/', 'src/calls/', 'src/observe/', 'src/remote/', 'src/registry/', 'src/preload/', 'src/process/', 'src/wire/', 'src/cli/', SHARED, 'machines/'],
   },
   {
     name: 'src/dashboard/',

@@ -40,7 +40,7 @@ const TIERS = {
   transport: [
     'arrays', 'badArguments', 'badFrames', 'callChains', 'callContext', 'chaos', 'dashboard', 'execute', 'fairness',
     'faults', 'heartbeat', 'hostSafety', 'inspection', 'largePayload', 'manyInstances', 'messageBudgets', 'metrics',
-    'pools', 'prefetch', 'production', 'protocolVersion', 'recycling', 'restartStrategies', 'sessions', 'shutdown',
+    'pools', 'prefetch', 'preload', 'production', 'protocolVersion', 'recycling', 'restartStrategies', 'sessions', 'shutdown',
     'startup', 'streamFlow', 'supervision', 'threadProfile', 'toolExits', 'tracing', 'workerToken',
   ],
 };

@@ -1,10 +1,25 @@
 // The lifecycle events Snakepit emits, with their payloads. Names are part of the public contract.
 import type { WorkerStateName } from '../machines/worker.machine.js';
-import type { PreloadState } from './preload/preloader.js';
 
 interface PoolEventBase {
   pool: string;
   at: number;
+}
+
+/**
+ * A pool's fork server (`preload`): starting → ready; ready → restarting (it died) → ready;
+ * refused (threads at import), failed (given up) and stopped are final, and the first two mean
+ * the pool spawns its workers.
+ */
+export type PreloadState = 'starting' | 'ready' | 'restarting' | 'refused' | 'failed' | 'stopped';
+
+export interface PreloadInfo {
+  state: PreloadState;
+  /** The fork server's pid, while one runs. */
+  pid: number | undefined;
+  restarts: number;
+  /** Why it was refused or given up. */
+  message?: string;
 }
 
 export interface WorkerEventBase extends PoolEventBase {
@@ -19,11 +34,8 @@ export interface SnakepitEvents {
   'pool:failed': (e: PoolEventBase & { reason: string; error: Error }) => void;
   /** A remote pool's endpoints changed (its workers follow), or looking them up failed (`error`; the last ones stay). */
   'pool:endpoints': (e: PoolEventBase & { endpoints: string[]; error?: string }) => void;
-  /**
-   * A pool's preloading fork server changed state (`preload`): `ready` forks workers; `restarting`
-   * after it died; `refused` (threads at import) and `failed` mean the pool spawns its workers.
-   */
-  'pool:preload': (e: PoolEventBase & { state: PreloadState; pid: number | undefined; restarts: number; message?: string }) => void;
+  /** A pool's preloading fork server changed state (`preload`). */
+  'pool:preload': (e: PoolEventBase & PreloadInfo) => void;
   'worker:starting': (e: WorkerEventBase & { restarts: number }) => void;
   'worker:ready': (e: WorkerEventBase & { startupMs: number; gilEnabled: boolean | undefined }) => void;
   'worker:busy': (e: WorkerEventBase & { inFlight: number }) => void;

@@ -25,7 +25,7 @@ export type { SnakepitConfig, PoolConfigInput } from './config.js';
 export type { CallOptions, Progress, StreamOptions, WorkerInfo } from './calls/calls.js';
 export type { ExposedFunction } from './calls/hostFunctions.js';
 export type { ArrayDtype, NdArray } from './wire/codec.js';
-export type { SnakepitEvents, SnakepitEventName } from './events.js';
+export type { PreloadInfo, PreloadState, SnakepitEvents, SnakepitEventName } from './events.js';
 export type { HealthReport, InspectSnapshot, SupervisorInfo } from './supervision/inspectView.js';
 export type { StopOptions } from './snakepit.js';
 export type { WorkerLogEntry, WorkerLogger } from './workerLog.js';

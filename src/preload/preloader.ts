@@ -6,23 +6,9 @@
 import { exceedsIntensity, shouldRestart } from '../../machines/restartPolicy.js';
 import type { PoolConfig } from '../config.js';
 import type { WorkerExit } from '../errors.js';
+import type { PreloadInfo, PreloadState } from '../events.js';
 import type { Preloader as PreloaderPort, StartedProcess } from '../process/pythonProcess.js';
 import { ForkServer, ForkServerGone, type ForkServerOptions } from './forkServer.js';
-
-/**
- * starting → ready; ready → restarting (it died) → ready; refused, failed (given up: the pool
- * spawns) and stopped are final.
- */
-export type PreloadState = 'starting' | 'ready' | 'restarting' | 'refused' | 'failed' | 'stopped';
-
-export interface PreloadInfo {
-  state: PreloadState;
-  /** The fork server's pid, while one runs. */
-  pid: number | undefined;
-  restarts: number;
-  /** Why it was refused or given up. */
-  message?: string;
-}
 
 export interface PreloaderHooks {
   /** Tracks its process like a worker's (the run's record, stop()). */

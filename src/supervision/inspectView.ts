@@ -8,7 +8,7 @@ import type { WorkerContext, WorkerStateName } from '../../machines/worker.machi
 import type { WorkerInfo } from '../calls/calls.js';
 import type { PoolConfig, ResolvedConfig } from '../config.js';
 import type { Dispatcher } from '../calls/dispatcher.js';
-import type { PreloadInfo } from '../preload/preloader.js';
+import type { PreloadInfo } from '../events.js';
 
 export interface SupervisorInfo {
   strategy: string;

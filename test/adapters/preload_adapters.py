@@ -11,7 +11,8 @@ STATE = {"bumps": 0}  # module state: each worker has its own copy once it write
 
 class _Tools:
     @tool
-    def info(self) -> dict:
+    def info(self, hold: float = 0) -> dict:
+        time.sleep(hold)
         return {
             "pid": os.getpid(),
             "loaded_in": LOADED_IN,
@@ -22,9 +23,10 @@ class _Tools:
         }
 
     @tool
-    def bump(self) -> int:
+    def bump(self, hold: float = 0) -> dict:
         STATE["bumps"] += 1
-        return STATE["bumps"]
+        time.sleep(hold)
+        return {"pid": os.getpid(), "bumps": STATE["bumps"]}
 
     @tool
     def sleep(self, seconds: float) -> int:
