@@ -81,7 +81,7 @@ def _load(spec: str, transport: str) -> None:
 
         from . import grpcsession, started, wire  # noqa: F401
     cls = worker.load_adapter_class(spec)
-    hook = getattr(cls, "preload", None)
+    hook = worker.preload_hook(cls)
     if hook is not None:
         worker.PRELOADED[spec] = hook()
 
@@ -258,11 +258,11 @@ def make_environ_unique() -> None:
     env_start = int(fields[47])  # env_start: field 50 of stat
     with open("/proc/self/environ", "rb") as f:
         block = f.read()
-    prefix = b"\0" + reaper.NONCE_IN_ENV
-    at = block.find(prefix)
+    entries = b"\0" + block  # so that the first entry, too, follows a NUL
+    at = entries.find(b"\0" + reaper.NONCE_IN_ENV)
     if at < 0:
         raise RuntimeError(f"the fork server's environment has no {reaper.NONCE_ENV}")
-    start = at + len(prefix)
+    start = at + len(reaper.NONCE_IN_ENV)  # in `block`: the NUL put in front and the one found cancel out
     old = block[start:block.index(b"\0", start)]
     new = os.urandom(len(old) // 2 + 1).hex()[: len(old)].encode()
     ctypes.memmove(env_start + start, new, len(new))

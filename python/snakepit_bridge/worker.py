@@ -164,9 +164,19 @@ def check_thread_safe(cls) -> None:
         )
 
 
+def preload_hook(cls):
+    """The class's `preload` classmethod (or staticmethod), if it defines one."""
+    for klass in cls.__mro__:
+        found = klass.__dict__.get("preload")
+        if found is not None:
+            return getattr(cls, "preload") if isinstance(found, (classmethod, staticmethod)) else None
+    return None
+
+
 def make_adapter(cls, spec: str):
-    """`cls()`; a class with a `preload()` hook gets what it returned as `preloaded=`."""
-    hook = getattr(cls, "preload", None)
+    """`cls()`; a class with a `preload()` hook gets what it returned as `preloaded=`: from the fork
+    server this worker was forked from, or run here by a spawned worker."""
+    hook = preload_hook(cls)
     if hook is None:
         return cls()
     return cls(preloaded=PRELOADED[spec] if spec in PRELOADED else hook())

@@ -112,6 +112,7 @@ export class ForkServer {
   /** Forks a worker with the worker's arguments; resolves once its three links are connected. */
   fork(args: string[], signal?: AbortSignal): Promise<StartedProcess> {
     if (this.exit) return Promise.reject(new ForkServerGone());
+    if (signal?.aborted) return Promise.reject(signal.reason);
     const key = randomBytes(16).toString('hex');
     return new Promise<StartedProcess>((resolve, reject) => {
       const onAbort = () => {
