@@ -27,7 +27,7 @@ interface InspectWorker {
   gilEnabled?: boolean;
 }
 interface InspectSnapshot {
-  pools: Array<{ name: string; profile: string; capacity: number; workers: InspectWorker[] }>;
+  pools: Array<{ name: string; profile: string; capacity: number; workers: InspectWorker[]; preload?: { pid?: number } }>;
 }
 export interface Pit {
   execute(tool: string, args: Record<string, unknown>, opts: { pool: string }): Promise<unknown>;

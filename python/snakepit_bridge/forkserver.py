@@ -114,7 +114,8 @@ def check_one_thread(spec: str) -> None:
             f"preload: importing adapter {spec} left {len(threads)} other thread(s) running "
             f"({', '.join(threads[:8])}), and a process with threads cannot fork safely. Start threads in the "
             "adapter's __init__ (it runs in each worker, after the fork) rather than at import or in preload(); "
-            "for OpenMP or BLAS pools, import the library in __init__; or set preload: false. "
+            "native pools (OpenMP, OpenBLAS, MKL) start none at import with OMP_NUM_THREADS, OPENBLAS_NUM_THREADS "
+            "and MKL_NUM_THREADS at 1 in the pool's adapterEnv (the process profile's default); or set preload: false. "
             "The pool spawns its workers without preloading."
         )
 
