@@ -25,7 +25,7 @@ const SHARED = 'shared';
 export const PARTS: Part[] = [
   {
     name: 'machines/',
-    role: 'the pure statecharts (worker, pool, the root supervisor) and the restart policy; their effects are named, and supervision/ provides them',
+    role: 'the pure statecharts (worker, pool, the root supervisor, a pool\'s fork server) and the restart policy; their effects are named, and supervision/ provides them',
     mayImport: [],
   },
   {

@@ -25,7 +25,7 @@ const repo = dirname(dirname(fileURLToPath(import.meta.url)));
 
 const TIERS = {
   unit: [
-    'layout', 'machines', 'pool.machine', 'poolLifecycle.model', 'poolRestarts.model', 'remotePool.model', 'restartPolicy',
+    'layout', 'machines', 'forkServer.machine', 'pool.machine', 'poolLifecycle.model', 'poolRestarts.model', 'remotePool.model', 'restartPolicy',
     'supervisor.model', 'sessionCodec', 'wireFuzz', 'worker.machine',
     // The dispatcher, its queue, balancing, affinity and recycler with fake workers (test/dispatchHarness.ts).
     'affinity', 'balancing', 'dispatcher', 'fifo', 'recycler',

@@ -1,4 +1,5 @@
 // The lifecycle events Snakepit emits, with their payloads. Names are part of the public contract.
+import type { ForkServerStateName } from '../machines/forkServer.machine.js';
 import type { WorkerStateName } from '../machines/worker.machine.js';
 
 interface PoolEventBase {
@@ -7,11 +8,11 @@ interface PoolEventBase {
 }
 
 /**
- * A pool's fork server (`preload`): starting → ready; ready → restarting (it died) → ready;
- * refused (threads at import), failed (given up) and stopped are final, and the first two mean
- * the pool spawns its workers.
+ * A pool's fork server (`preload`): starting → ready; ready → restarting (it died) → starting;
+ * refused (threads at import), failed (given up) and stopped stay, and the first two mean the
+ * pool spawns its workers (machines/forkServer.machine.ts).
  */
-export type PreloadState = 'starting' | 'ready' | 'restarting' | 'refused' | 'failed' | 'stopped';
+export type PreloadState = ForkServerStateName;
 
 export interface PreloadInfo {
   state: PreloadState;

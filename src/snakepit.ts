@@ -235,7 +235,6 @@ export class Snakepit {
     return {
       system: this.root?.system, rootContext: this.root?.getSnapshot().context, config: this.config,
       dispatchers: this.dispatchers, lifecycle: this.lifecycle, rootFailed: this.failures.root !== undefined,
-      preloads: (pool) => this.preloaders.get(pool)?.info,
     };
   }
 
@@ -368,6 +367,8 @@ export class Snakepit {
           host: this.host.forPool({ maxDepth: pool.maxArgumentDepth, maxBytes: pool.maxMessageBytes }),
         };
       },
+      preloader: (poolName) => this.preloaders.get(poolName),
+      forkServerEntered: (context, state) => this.preloaders.get(context.pool)?.entered(state, context),
       retireError: (poolName, workerId, pid, reason) => this.failures.retire(poolName, workerId, pid, reason),
       heartbeatConfig: (poolName) => this.poolConfig(poolName).heartbeat,
       heartbeatMissed: (poolName, workerId, missed, error) => this.reporter.heartbeatMissed(poolName, workerId, missed, error),
@@ -391,7 +392,7 @@ export class Snakepit {
       startupTimeoutMs: pool.startupTimeoutMs,
       onLog: (stream: 'stdout' | 'stderr', line: string, pid: number | undefined) => this.workerLog({ pool: pool.name, workerId: `${pool.name}-preload`, pid, at: Date.now(), stream, line }),
     };
-    return new Preloader(options, pool.restart, {
+    return new Preloader(options, {
       spawned: (server) => this.live.spawned(server),
       changed: (info) => this.events.emit('pool:preload', { pool: pool.name, at: Date.now(), ...info }),
     });
@@ -503,5 +504,6 @@ function toPoolInput(pool: PoolConfig, endpoints: string[] | undefined): PoolInp
     startupBatchDelayMs: pool.startupBatchDelayMs,
     startupTimeoutMs: pool.startupTimeoutMs,
     restart: pool.restart,
+    ...(pool.preload ? { preload: true } : {}),
   };
 }

@@ -35,7 +35,7 @@ export type ForkServerOptions = Pick<LaunchOptions, 'executable' | 'pool' | 'ada
 };
 
 /** How loading ended: ready to fork, or why not (`refused`: threads at import). */
-export type LoadOutcome = { ok: true } | { ok: false; reason: 'refused' | 'startup_error' | 'exited'; message: string };
+export type Loaded = { ok: true } | { ok: false; refused: boolean; message: string };
 
 /** A fork was asked of a fork server that is gone: the worker can be spawned instead. */
 export class ForkServerGone extends Error {}
@@ -49,7 +49,7 @@ interface PendingFork {
 
 export class ForkServer {
   readonly process: StartedProcess;
-  readonly loaded: Promise<LoadOutcome>;
+  readonly loaded: Promise<Loaded>;
   /** Its group has ended. */
   readonly ended: Promise<WorkerExit>;
   exit: WorkerExit | undefined;
@@ -62,13 +62,13 @@ export class ForkServer {
     const releaseExitHook = onProcessExit(() => this.killNow());
     readCappedLines(this.process.stdout, LOG_LINE_BYTES, (line) => options.onLog('stdout', line, this.pid));
     readCappedLines(this.process.stderr, LOG_LINE_BYTES, (line) => options.onLog('stderr', line, this.pid));
-    let settleLoad: (outcome: LoadOutcome) => void = () => {};
+    let settleLoad: (outcome: Loaded) => void = () => {};
     this.loaded = new Promise((resolve) => (settleLoad = resolve));
     readCappedLines(this.process.control, CONTROL_LINE_BYTES, (line) => {
       const message = parse(line);
       if (message?.type === 'preloaded') settleLoad({ ok: true });
-      else if (message?.type === 'refused') settleLoad({ ok: false, reason: 'refused', message: String(message.message) });
-      else if (message?.type === 'startup_error') settleLoad({ ok: false, reason: 'startup_error', message: `${message.error_type}: ${message.message}` });
+      else if (message?.type === 'refused') settleLoad({ ok: false, refused: true, message: String(message.message) });
+      else if (message?.type === 'startup_error') settleLoad({ ok: false, refused: false, message: `${message.error_type}: ${message.message}` });
       else if (message?.type === 'forked') this.forked(String(message.key), Number(message.pid));
       else if (message?.type === 'exited') this.reaped(Number(message.pid), message);
     });
@@ -78,7 +78,7 @@ export class ForkServer {
       this.exit = exit;
       this.process.signalGroup('SIGKILL');
       link.close();
-      settleLoad({ ok: false, reason: 'exited', message: `the fork server exited (${describeExit(exit)}) before it had loaded the adapter's module` });
+      settleLoad({ ok: false, refused: false, message: `the fork server exited (${describeExit(exit)}) before it had loaded the adapter's module` });
       for (const [key, pending] of this.pending) {
         this.pending.delete(key);
         pending.reject(new ForkServerGone());

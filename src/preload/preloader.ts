@@ -1,14 +1,13 @@
-// The fork server of one pool with `preload`, supervised: started with the pool's first worker,
-// restarted under the pool's restart rules when it dies (its forks keep serving meanwhile: they
-// are not its children in any way that matters to them), and given up for spawning when it is
-// refused (threads at import), fails to load, or dies too often. Every change of its state is
-// one `pool:preload` event.
-import { exceedsIntensity, shouldRestart } from '../../machines/restartPolicy.js';
-import type { PoolConfig } from '../config.js';
+// The runtime side of a pool's fork server: its actor (machines/forkServer.machine.ts) decides
+// when it starts, restarts or is given up; this holds the running process, starts it when the
+// actor loads, tells the actor when it exits, and answers the pool's worker starts — a fork
+// while it is ready, a wait while it (re)starts, and "spawn this one" once it is refused, failed
+// or stopped. Every state the actor enters is one `pool:preload` event.
+import type { ForkServerContext, ForkServerStateName, LoadOutcome } from '../../machines/forkServer.machine.js';
 import type { WorkerExit } from '../errors.js';
-import type { PreloadInfo, PreloadState } from '../events.js';
+import type { PreloadInfo } from '../events.js';
 import type { Preloader as PreloaderPort, StartedProcess } from '../process/pythonProcess.js';
-import { ForkServer, ForkServerGone, type ForkServerOptions } from './forkServer.js';
+import { ForkServer, ForkServerGone, type ForkServerOptions, type Loaded } from './forkServer.js';
 
 export interface PreloaderHooks {
   /** Tracks its process like a worker's (the run's record, stop()). */
@@ -17,111 +16,99 @@ export interface PreloaderHooks {
 }
 
 export class Preloader implements PreloaderPort {
-  private state: PreloadState = 'starting';
+  private state: ForkServerStateName = 'starting';
+  private info: PreloadInfo = { state: 'starting', pid: undefined, restarts: 0 };
   private server: ForkServer | undefined;
-  private loading: Promise<ForkServer | undefined> | undefined;
-  private restartTimes: number[] = [];
-  private restarts = 0;
-  private message: string | undefined;
-  private backoff: NodeJS.Timeout | undefined;
+  /** Worker starts waiting for the fork server to be ready or given up. */
+  private waiting: (() => void)[] = [];
 
   constructor(
     private readonly options: ForkServerOptions & { startupTimeoutMs: number },
-    private readonly restart: PoolConfig['restart'],
     private readonly hooks: PreloaderHooks,
   ) {}
 
-  get info(): PreloadInfo {
-    const pid = this.server && !this.server.exit && !this.isFinal() ? this.server.pid : undefined;
-    return { state: this.state, pid, restarts: this.restarts, ...(this.message === undefined ? {} : { message: this.message }) };
-  }
-
-  /** A worker forked from the fork server; undefined when the pool spawns instead. */
+  /** A worker forked from the fork server; undefined when the pool spawns this one instead. */
   async fork(args: string[], signal?: AbortSignal): Promise<StartedProcess | undefined> {
-    const server = await this.current();
-    if (!server) return undefined;
+    while (this.state === 'starting' || this.state === 'restarting') {
+      if (signal?.aborted) return undefined;
+      await new Promise<void>((resolve) => {
+        this.waiting.push(resolve);
+        signal?.addEventListener('abort', () => resolve(), { once: true });
+      });
+    }
+    if (this.state !== 'ready' || !this.server) return undefined;
     try {
-      return await server.fork(args, signal);
+      return await this.server.fork(args, signal);
     } catch (error) {
-      if (error instanceof ForkServerGone) return undefined; // died under this request: spawned, not kept waiting
+      if (error instanceof ForkServerGone) return undefined; // it died under this request: spawned, not kept waiting
       throw error;
     }
   }
 
-  /** No more forks or restarts; its process ends with the run's other processes. */
-  close(): void {
-    clearTimeout(this.backoff);
-    if (this.state !== 'refused' && this.state !== 'failed') this.enter('stopped');
-  }
-
-  private current(): Promise<ForkServer | undefined> {
-    if (this.isFinal()) return Promise.resolve(undefined);
-    this.loading ??= this.load();
-    return this.loading;
-  }
-
-  private isFinal(): boolean {
-    return this.state === 'refused' || this.state === 'failed' || this.state === 'stopped';
-  }
-
-  private async load(): Promise<ForkServer | undefined> {
-    clearTimeout(this.backoff);
+  /** The actor's `load`: starts a fork server and resolves once it forks, or says why it will not. */
+  async load(signal: AbortSignal): Promise<LoadOutcome> {
+    if (process.platform !== 'linux') {
+      return { ok: false, refused: false, message: 'preloading needs Linux (/proc, and each fork rewrites its environment block in place)' };
+    }
     let server: ForkServer;
     try {
       server = await ForkServer.start(this.options);
     } catch (error) {
-      this.giveUp('failed', `the fork server's link socket could not be opened: ${(error as Error).message}`);
-      return undefined;
+      return { ok: false, refused: false, message: `the fork server's link socket could not be opened: ${(error as Error).message}` };
     }
     this.server = server;
     this.hooks.spawned(server);
+    const onAbort = () => server.killNow(); // stopped while loading: nothing will fork from it
+    signal.addEventListener('abort', onAbort, { once: true });
     let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<{ ok: false; reason: 'timeout'; message: string }>((resolve) => {
+    const timedOut = new Promise<Loaded>((resolve) => {
       timer = setTimeout(() => resolve({
-        ok: false, reason: 'timeout',
+        ok: false, refused: false,
         message: `the fork server had not loaded adapter ${this.options.adapter} within ${this.options.startupTimeoutMs} ms (startupTimeoutMs)`,
       }), this.options.startupTimeoutMs);
     });
     const outcome = await Promise.race([server.loaded, timedOut]);
     clearTimeout(timer);
-    if (this.state === 'stopped') return undefined;
+    signal.removeEventListener('abort', onAbort);
     if (!outcome.ok) {
       server.killNow();
-      this.giveUp(outcome.reason === 'refused' ? 'refused' : 'failed', outcome.message);
-      return undefined;
+      return outcome;
     }
-    void server.process.exited.then((exit) => this.serverExited(server, exit));
-    this.enter('ready');
-    return server;
+    return { ok: true, pid: server.pid! };
   }
 
-  private serverExited(server: ForkServer, exit: WorkerExit): void {
-    if (this.server !== server || this.isFinal()) return;
-    this.loading = undefined;
-    if (!shouldRestart(this.restart.type, exit)) {
-      this.giveUp('failed', `the fork server exited and the pool's restart type is "${this.restart.type}"`);
-      return;
-    }
-    const now = Date.now();
-    this.restartTimes = this.restartTimes.filter((at) => now - at < this.restart.periodMs);
-    if (exceedsIntensity(this.restartTimes.length, this.restart.intensity)) {
-      this.giveUp('failed', `the fork server died more than ${this.restart.intensity} times within ${this.restart.periodMs} ms`);
-      return;
-    }
-    this.restartTimes.push(now);
-    this.restarts += 1;
-    this.enter('restarting');
-    // A fork asked for meanwhile starts it at once; otherwise it comes back after the backoff.
-    this.backoff = setTimeout(() => void this.current(), this.restart.backoffMs);
+  /** The actor's `watchExit`: `exited` once the running fork server exits. */
+  watchExit(exited: (exit: WorkerExit) => void): () => void {
+    let watching = true;
+    const server = this.server;
+    void (server ? server.process.exited : Promise.resolve({ exitCode: null, signal: null })).then((exit) => watching && exited(exit));
+    return () => {
+      watching = false;
+    };
   }
 
-  private giveUp(state: 'refused' | 'failed', message: string): void {
-    this.message = message;
-    this.enter(state);
-  }
-
-  private enter(state: PreloadState): void {
+  /** The actor entered `state`; `starting` is no news (the first start, or after `restarting`). */
+  entered(state: ForkServerStateName, context: ForkServerContext): void {
+    if (this.state === 'stopped') return; // closed: the actor's last states come after
     this.state = state;
+    if (state !== 'starting') this.report(context);
+    for (const wake of this.waiting.splice(0)) wake();
+  }
+
+  /** No more forks: what waits spawns, and the process ends with the run's others. A refused or failed one stays so. */
+  close(): void {
+    const given = this.state === 'refused' || this.state === 'failed';
+    if (this.state === 'stopped') return;
+    this.state = 'stopped';
+    for (const wake of this.waiting.splice(0)) wake();
+    if (given) return;
+    const { message: _why, ...last } = this.info;
+    this.hooks.changed({ ...last, state: 'stopped', pid: undefined });
+  }
+
+  private report(context: ForkServerContext): void {
+    const { pid, restarts, message } = context;
+    this.info = { state: this.state, pid, restarts, ...(message === undefined ? {} : { message }) };
     this.hooks.changed(this.info);
   }
 }
