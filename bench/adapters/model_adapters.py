@@ -30,3 +30,4 @@ class Model(BaseAdapter):
     @tool
     def pid(self) -> int:
         return os.getpid()
+

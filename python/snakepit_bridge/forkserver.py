@@ -95,15 +95,14 @@ def other_threads() -> list[str]:
         tasks = [tid for tid in os.listdir("/proc/self/task") if tid != me]
     except OSError:
         tasks = []
-    if len(tasks) > len(names):  # native threads Python does not know of
-        for tid in tasks:
+    if len(tasks) > len(names):  # threads native code started, which Python does not know of
+        for tid in tasks[: len(tasks) - len(names)]:
             try:
                 with open(f"/proc/self/task/{tid}/comm") as f:
                     comm = f.read().strip()
             except OSError:
                 continue
-            if comm not in names:
-                names.append(comm)
+            names.append(f"{comm} (native)")
     return names
 
 
@@ -182,8 +181,9 @@ class ForkServer:
         try:
             check_one_thread(self.spec)  # nothing of ours starts one; a stray library might
         except Refused as e:
+            # No more forks from here; those made serve on, linked to Node, not to us.
             self.ctl.send({"type": "refused", "message": str(e)})
-            self._end()
+            os._exit(1)
         gc.freeze()
         for stream in (sys.stdout, sys.stderr):
             stream.flush()  # or the child would write our buffered output again

@@ -81,6 +81,7 @@ export class ForkServer {
       settleLoad({ ok: false, refused: false, message: `the fork server exited (${describeExit(exit)}) before it had loaded the adapter's module` });
       for (const [key, pending] of this.pending) {
         this.pending.delete(key);
+        signalGroup(pending.pid, 'SIGKILL'); // forked but not linked yet: its start is given up
         pending.reject(new ForkServerGone());
         for (const socket of Object.values(pending.links)) socket.destroy();
       }

@@ -181,10 +181,14 @@ export class PythonProcess {
     const args = workerArgs(options, address);
     const startedCalls = options.profile === 'process' ? new StartedCallsFile(`${address.slice('unix:'.length)}.started`) : undefined;
     if (startedCalls) args.push('--started-file', startedCalls.path);
-    let started = options.preloader ? await options.preloader.fork(args, signal) : undefined;
-    if (signal?.aborted) {
+    let started: StartedProcess | undefined;
+    try {
+      started = options.preloader ? await options.preloader.fork(args, signal) : undefined;
+      if (signal?.aborted) throw startCancelled(options);
+    } catch (error) {
       started?.signalGroup('SIGKILL');
-      throw startCancelled(options);
+      startedCalls?.remove();
+      throw signal?.aborted ? startCancelled(options) : error;
     }
     started ??= spawnWorker(options, args);
     const worker = new PythonProcess(options, started, startedCalls);
