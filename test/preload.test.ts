@@ -104,6 +104,25 @@ test('a recycle and a restart are forks of the same fork server; preload() does 
   await pit.stop();
 });
 
+test('a frozen forked worker is found by its heartbeats, killed and replaced by a fork', async () => {
+  const heartbeat = { enabled: true, pingIntervalMs: 300, timeoutMs: 500, maxMissedHeartbeats: 2 };
+  const pit = createPit({ pools: [{ name: 'p', poolSize: 2, adapter: 'preload_adapters.Preloaded', preload: true, heartbeat }] });
+  const crashes: { reason: string; signal: string | null }[] = [];
+  pit.on('worker:crashed', (e) => crashes.push({ reason: e.reason, signal: e.signal }));
+  await pit.start();
+  const server = forkServerPid(pit, 'p');
+  const frozen = pit.inspect().pools[0].workers[0];
+  process.kill(frozen.pid!, 'SIGSTOP');
+  const replaced = await waitFor(() => {
+    const w = pit.inspect().pools[0].workers.find((x) => x.id === frozen.id);
+    return w && w.state === 'ready' && w.pid !== frozen.pid ? w : undefined;
+  }, 15_000, 'a replacement');
+  assert.deepEqual(crashes, [{ reason: 'heartbeat', signal: 'SIGKILL' }], 'its exit status came from the fork server');
+  assert.ok(!isAlive(frozen.pid!));
+  assert.equal(parentOf(replaced.pid!), server);
+  await pit.stop();
+});
+
 test('a module that starts a thread at import is refused for preloading with one event, and the pool serves by spawning', async () => {
   const pit = createPit({ pools: [{ name: 'p', poolSize: 2, adapter: 'threads_at_import_adapters.ThreadsAtImport', preload: true }] });
   const events = preloadEvents(pit);
