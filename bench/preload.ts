@@ -13,8 +13,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { LIFECYCLE_ROUNDS } from './config.js';
 import { median } from './floors.js';
-import { sampleNoise } from './noise.js';
-import { notePids, type Pit, type PoolConfig, startPit, stopPit } from './processes.js';
+import { interleaved, timePitStart, timeRecovery } from './lifecycle.js';
+import { type PoolConfig, startPit, stopPit } from './processes.js';
 import { fmt, table } from './report.js';
 
 export interface PreloadResult {
@@ -31,25 +31,6 @@ const model = (preload: boolean, poolSize: number, name = 'model'): PoolConfig =
   // What is measured is one replacement, never the restart budget.
   restart: { intensity: 1000, periodMs: 1000 },
 });
-
-/** kill -9 of the pool's worker; ms until a worker with another PID is ready. */
-async function timeRecovery(pit: Pit): Promise<number> {
-  const victim = pit.inspect().pools[0]!.workers[0]!.pid;
-  const ready = new Promise<void>((res) => {
-    const onReady = (e: { pid: number }) => {
-      if (e.pid === victim) return;
-      pit.off('worker:ready', onReady);
-      res();
-    };
-    pit.on('worker:ready', onReady);
-  });
-  const t0 = performance.now();
-  process.kill(victim, 'SIGKILL');
-  await ready;
-  const ms = performance.now() - t0;
-  notePids(pit);
-  return ms;
-}
 
 /** Pss of `pid` in MB, from the kernel's rollup of its mappings. */
 function pssMb(pid: number): number {
@@ -99,40 +80,21 @@ async function poolPssMb(preload: boolean, poolSize: number): Promise<number> {
   }
 }
 
-async function timeStart(pool: PoolConfig): Promise<number> {
-  const t0 = performance.now();
-  const pit = await startPit([pool]);
-  const ms = performance.now() - t0;
-  await stopPit(pit);
-  return ms;
-}
-
 export async function preloadSection(results: Record<string, unknown>): Promise<PreloadResult> {
   const rounds = Math.min(LIFECYCLE_ROUNDS, 3);
   console.log(`\n== Preloading: a 2 s, 200 MB NumPy model, preload against spawn (${rounds} rounds)\n`);
-  const samples = new Map<string, number[]>();
-  const add = (k: string, v: number) => samples.set(k, [...(samples.get(k) ?? []), v]);
   const echo = (preload: boolean): PoolConfig => ({ name: 'start', workerProfile: 'process', poolSize: 8, adapter: 'bench_adapters.Bench', preload });
   const pits = { preload: await startPit([model(true, 1)]), spawn: await startPit([model(false, 1)]) };
+  let samples: Map<string, number[]>;
   try {
-    for (let round = 0; round < rounds; round++) {
-      const steps: Array<[string, () => Promise<number>]> = [
-        ['recoveryPreload', () => timeRecovery(pits.preload)],
-        ['recoverySpawn', () => timeRecovery(pits.spawn)],
-        ['echoPreload', () => timeStart(echo(true))],
-        ['echoSpawn', () => timeStart(echo(false))],
-        ['modelPreload', () => timeStart(model(true, 8, 'start'))],
-        ['modelSpawn', () => timeStart(model(false, 8, 'start'))],
-      ];
-      const parts: string[] = [];
-      for (const [k, fn] of round % 2 ? steps.reverse() : steps) {
-        const ms = await fn();
-        add(k, ms);
-        parts.push(`${k} ${fmt(ms)}`);
-      }
-      sampleNoise(1);
-      console.log(`  round ${round + 1}/${rounds}: ${parts.join(', ')}`);
-    }
+    samples = await interleaved([
+      ['recoveryPreload', () => timeRecovery(pits.preload)],
+      ['recoverySpawn', () => timeRecovery(pits.spawn)],
+      ['echoPreload', () => timePitStart([echo(true)])],
+      ['echoSpawn', () => timePitStart([echo(false)])],
+      ['modelPreload', () => timePitStart([model(true, 8, 'start')])],
+      ['modelSpawn', () => timePitStart([model(false, 8, 'start')])],
+    ], rounds);
   } finally {
     await Promise.all([stopPit(pits.preload), stopPit(pits.spawn)]);
   }

@@ -381,6 +381,18 @@ export class Snakepit {
 
   private preloader(pool: PoolConfig): Preloader {
     const options = {
+      ...this.pythonOptions(pool),
+      onLog: (stream: 'stdout' | 'stderr', line: string, pid: number | undefined) => this.workerLog({ pool: pool.name, workerId: `${pool.name}-preload`, pid, at: Date.now(), stream, line }),
+    };
+    return new Preloader(options, {
+      spawned: (server) => this.live.spawned(server),
+      changed: (info) => this.events.emit('pool:preload', { pool: pool.name, at: Date.now(), ...info }),
+    });
+  }
+
+  /** What a pool's workers and its fork server are started with alike. */
+  private pythonOptions(pool: PoolConfig) {
+    return {
       executable: this.python.path,
       pool: pool.name,
       adapter: pool.adapter,
@@ -390,12 +402,7 @@ export class Snakepit {
       socketDir: this.registry!.socketDir,
       runId: this.runId,
       startupTimeoutMs: pool.startupTimeoutMs,
-      onLog: (stream: 'stdout' | 'stderr', line: string, pid: number | undefined) => this.workerLog({ pool: pool.name, workerId: `${pool.name}-preload`, pid, at: Date.now(), stream, line }),
     };
-    return new Preloader(options, {
-      spawned: (server) => this.live.spawned(server),
-      changed: (info) => this.events.emit('pool:preload', { pool: pool.name, at: Date.now(), ...info }),
-    });
   }
 
   private workerLog(entry: SnakepitEvents['worker:log'] extends (e: infer E) => void ? E : never): void {
@@ -407,22 +414,14 @@ export class Snakepit {
     const pool = this.poolConfig(poolName);
     const base = (pid: number | undefined) => ({ pool: poolName, workerId, pid, at: Date.now() });
     return {
+      ...this.pythonOptions(pool),
       preloader: this.preloaders.get(poolName),
-      executable: this.python.path,
       executableSource: this.python.reason,
       workerId,
-      pool: poolName,
-      adapter: pool.adapter,
       profile: pool.workerProfile === 'thread' ? ('thread' as const) : ('process' as const),
-      transport: pool.transport,
       threads: pool.threadsPerWorker,
       threadSafetyChecks: pool.threadSafetyChecks,
       idlePollMicros: pool.idlePollMicros,
-      env: { ...this.config.python.env, ...pool.env },
-      pythonPath: this.config.python.pythonPath,
-      socketDir: this.registry!.socketDir,
-      runId: this.runId,
-      startupTimeoutMs: pool.startupTimeoutMs,
       maxMessageBytes: pool.maxMessageBytes,
       host: this.host.forPool({ maxDepth: pool.maxArgumentDepth, maxBytes: pool.maxMessageBytes }),
       onSpawn: (python: PythonProcess) => this.live.spawned(python),
