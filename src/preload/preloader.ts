@@ -77,13 +77,17 @@ export class Preloader implements PreloaderPort {
     return { ok: true, pid: server.pid! };
   }
 
-  /** The actor's `watchExit`: `exited` once the running fork server exits. */
+  /**
+   * The actor's `watchExit`: `exited` once the running fork server exits. The actor stops
+   * watching a live one only when it is itself stopped (with its pool): the process goes too.
+   */
   watchExit(exited: (exit: WorkerExit) => void): () => void {
     let watching = true;
     const server = this.server;
     void (server ? server.process.exited : Promise.resolve({ exitCode: null, signal: null })).then((exit) => watching && exited(exit));
     return () => {
       watching = false;
+      server?.killNow();
     };
   }
 
