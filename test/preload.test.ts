@@ -89,6 +89,12 @@ test('a recycle and a restart are forks of the same fork server; preload() does 
   const pit = await startPit({ pools: [{ name: 'p', poolSize: 1, adapter: 'preload_adapters.Preloaded', preload: true }] });
   const server = forkServerPid(pit, 'p');
   const first = pit.inspect().pools[0].workers[0];
+  // A fork's output is its own, on its own links: attributed to it, not to the fork server.
+  const logs: string[] = [];
+  pit.on('worker:log', (e) => logs.push(`${e.workerId} ${e.pid} ${e.stream} ${e.line}`));
+  const said = await pit.execute<number>('say', { text: 'hello' });
+  await waitFor(() => logs.length >= 2, 5000, 'both lines');
+  assert.deepEqual(logs.sort(), [`${first.id} ${said} stderr err: hello`, `${first.id} ${said} stdout out: hello`]);
   await pit.recycleWorker(first.id);
   const recycled = await pit.execute<Info>('info', {});
   assert.notEqual(recycled.pid, first.pid);

@@ -1,5 +1,6 @@
 """Adapters for test/preload.test.ts: module state loaded once in a pool's fork server."""
 import os
+import sys
 import threading
 import time
 
@@ -27,6 +28,12 @@ class _Tools:
         STATE["bumps"] += 1
         time.sleep(hold)
         return {"pid": os.getpid(), "bumps": STATE["bumps"]}
+
+    @tool
+    def say(self, text: str) -> int:
+        print(f"out: {text}")
+        print(f"err: {text}", file=sys.stderr)
+        return os.getpid()
 
     @tool
     def sleep(self, seconds: float) -> int:
