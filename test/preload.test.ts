@@ -10,7 +10,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import type { Snakepit } from '../src/index.js';
+import { Snakepit } from '../src/index.js';
 import type { LiveWorkers } from '../src/supervision/liveWorkers.js';
 import type { WorkerHandle } from '../src/process/workerHandle.js';
 import { checkNoLeaks, createPit, isAlive, startPit, waitFor, workerProcesses, workerToken } from './helpers.js';
@@ -49,6 +49,17 @@ function preloadEvents(pit: Snakepit): PreloadEvent[] {
   pit.on('pool:preload', (e) => seen.push(e));
   return seen;
 }
+
+test('preload is a boolean, off by default, and refused for a remote pool', () => {
+  const refused = (pool: object, message: RegExp) =>
+    assert.throws(
+      () => new Snakepit({ pools: [{ name: 'x', ...pool }] }),
+      (e: Error & { code?: string }) => e.code === 'INVALID_CONFIG' && message.test(e.message),
+    );
+  refused({ adapter: 'a.B', preload: 'yes' }, /pools\[0\]\.preload/);
+  refused({ workerProfile: 'remote', preload: true, endpoints: ['127.0.0.1:1'], token: 't', tls: false }, /preload: does not apply to workerProfile "remote"/);
+  assert.equal(new Snakepit({ pools: [{ name: 'x', adapter: 'a.B' }] }).config.pools[0].preload, false);
+});
 
 test('workers forked from the fork server share what it loaded, and not their sockets, tokens or module state', async () => {
   for (const [profile, adapter] of [['process', 'preload_adapters.Preloaded'], ['thread', 'preload_adapters.ThreadedPreloaded']] as const) {
