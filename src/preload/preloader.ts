@@ -2,7 +2,7 @@
 // when it starts, restarts or is given up; this holds the running process, starts it when the
 // actor loads, tells the actor when it exits, and answers the pool's worker starts — a fork
 // while it is ready, a wait while it (re)starts, and "spawn this one" once it is refused, failed
-// or stopped. Every state the actor enters is one `pool:preload` event.
+// or stopped. Every state the actor enters, but `starting`, is one `pool:preload` event.
 import type { ForkServerContext, ForkServerStateName, LoadOutcome } from '../../machines/forkServer.machine.js';
 import type { WorkerExit } from '../errors.js';
 import type { PreloadInfo } from '../events.js';
