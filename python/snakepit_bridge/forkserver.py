@@ -80,10 +80,15 @@ def _load(spec: str, transport: str) -> None:
         import grpc  # noqa: F401
 
         from . import grpcsession, started, wire  # noqa: F401
-    cls = worker.load_adapter_class(spec)
-    hook = worker.preload_hook(cls)
-    if hook is not None:
-        worker.PRELOADED[spec] = hook()
+    from .gil import GilWatch
+
+    with GilWatch() as gil_watch:  # as a spawned worker watches its import (worker.serve)
+        cls = worker.load_adapter_class(spec)
+        hook = worker.preload_hook(cls)
+        if hook is not None:
+            worker.PRELOADED[spec] = hook()
+    if gil_watch.module is not None:
+        worker.PRELOAD_ENABLED_GIL[spec] = gil_watch.module
 
 
 def other_threads() -> list[str]:

@@ -28,8 +28,10 @@ FRAME_OVERHEAD = 4 * 1024 * 1024
 TOKEN_KEY = "x-snakepit-token"
 HANDLER_THREADS = 8  # Session and Heartbeat RPCs; tool threads are separate
 # What an adapter class's `preload()` returned in the fork server this worker was forked from,
-# by adapter spec (forkserver.py); a spawned worker runs the hook itself.
+# by adapter spec (forkserver.py); a spawned worker runs the hook itself. And the module whose
+# import there enabled the GIL on a free-threaded build, which a fork's own watch cannot see.
 PRELOADED: dict = {}
+PRELOAD_ENABLED_GIL: dict = {}
 
 
 class StartupError(Exception):
@@ -286,8 +288,9 @@ def serve(args, control: Control, token: bytes):
         "worker_id": args.worker_id,
         "run_id": args.run_id,
     })
-    if gil_watch.module is not None and args.profile == "thread":
-        control.send(gil_warning(args, gil_watch.module))
+    gil_module = gil_watch.module or PRELOAD_ENABLED_GIL.get(args.adapter)
+    if gil_module is not None and args.profile == "thread":
+        control.send(gil_warning(args, gil_module))
     return server
 
 
