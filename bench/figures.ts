@@ -9,6 +9,7 @@ import type { FreeThreadedResult } from './freeThreaded.js';
 import type { LifecycleResult } from './lifecycle.js';
 import type { PayloadResult } from './payloads.js';
 import type { PeersResult } from './peers.js';
+import type { PreloadResult } from './preload.js';
 import type { RemoteResult } from './remote.js';
 import { repoRoot } from './floors.js';
 import { fmt } from './report.js';
@@ -30,6 +31,7 @@ export interface SectionResults {
   capacity?: CapacityResult;
   payloads?: PayloadResult;
   lifecycle?: LifecycleResult;
+  preload?: PreloadResult;
   remote?: RemoteResult;
   /** Sequential tiny call, 1 process worker: time over gRPC ÷ time over the local lane (latency section). */
   grpcOverLocal?: number;
@@ -145,6 +147,7 @@ export function computeFigures(r: SectionResults): Figure[] {
     fig('recoveryRatio', lc?.recoveryRatio, '≤ 2', (v) => v <= 2,
       lc ? `kill -9 → replacement ready ${fmt(lc.recoveryMs, 0)} ms ÷ cold start of 1 worker ${fmt(lc.startup1Ms, 0)} ms` : ''),
     rssFigure(r.cpu, r.freeThreaded),
+    ...preloadFigures(r.preload),
     r.remote
       ? {
           name: 'remoteVsLocal', value: r.remote.remoteVsLocal, goal: 'reported', met: null,
@@ -155,9 +158,31 @@ export function computeFigures(r: SectionResults): Figure[] {
   ];
 }
 
+/** The preload section's three figures, each against spawning in the same run. */
+function preloadFigures(p: PreloadResult | undefined): Figure[] {
+  const model = '2 s, 200 MB NumPy model';
+  return [
+    fig('recoveryMsPreload', p?.recoveryMs.preload, '≤ 100 ms', (v) => v <= 100,
+      p ? `kill -9 → replacement ready, ${model}; without preload ${fmt(p.recoveryMs.spawn, 0)} ms` : ''),
+    p
+      ? {
+          name: 'pssPerExtraWorkerMb', value: { preload: p.pssPerExtraWorkerMb.preload, spawn: p.pssPerExtraWorkerMb.spawn },
+          goal: '≤ 0.3 × spawn', met: p.pssRatio <= 0.3,
+          note: `PSS of the pool's processes, (4 workers − 1) ÷ 3, ${model}, each worker having read it all: ${fmt(p.pssRatio, 2)} × spawn`,
+        }
+      : { name: 'pssPerExtraWorkerMb', value: null, goal: '≤ 0.3 × spawn', met: null, note: 'not measured (its section failed or did not run)' },
+    p
+      ? {
+          name: 'startup8MsPreload', value: p.startup8Ms.echoPreload, goal: 'reported', met: null,
+          note: `8 echo workers (without preload ${fmt(p.startup8Ms.echoSpawn, 0)} ms); 8 workers of the ${model}: ${fmt(p.startup8Ms.modelPreload, 0)} ms, without ${fmt(p.startup8Ms.modelSpawn, 0)} ms`,
+        }
+      : { name: 'startup8MsPreload', value: null, goal: 'reported', met: null, note: 'not measured (its section failed or did not run)' },
+  ];
+}
+
 export function formatValue(f: Figure): string {
   if (f.value === null) return 'n/a';
-  if (typeof f.value === 'number') return f.name.endsWith('Ms') ? `${fmt(f.value, 0)} ms` : f.value.toFixed(2);
+  if (typeof f.value === 'number') return /Ms(Preload)?$/.test(f.name) ? `${fmt(f.value, 0)} ms` : f.value.toFixed(2);
   return Object.entries(f.value)
     .map(([k, v]) => `${k} ${fmt(v, 1)}`)
     .join(', ');

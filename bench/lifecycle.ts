@@ -16,7 +16,7 @@ import { pathToFileURL } from 'node:url';
 import { LIFECYCLE_ROUNDS, PYTHON } from './config.js';
 import { median, repoRoot } from './floors.js';
 import { echoScript } from './peers/bridges.js';
-import { notePids, notePythonPids, startPit, stopPit, type Pit } from './processes.js';
+import { notePids, notePythonPids, type Pit, type PoolConfig, startPit, stopPit } from './processes.js';
 import { fmt, rotated, table } from './report.js';
 import { sampleNoise } from './noise.js';
 import { freeThreadedPython } from '../scripts/freeThreadedPython.js';
@@ -49,13 +49,16 @@ function timeFrameDecode(): Record<string, number> {
 
 const echoPool = (poolSize: number) => [{ name: 'start', workerProfile: 'process', poolSize, adapter: 'bench_adapters.Bench' }];
 
-async function timeSnakepitStart(poolSize: number): Promise<number> {
+/** Snakepit.start of `pools` until every worker is ready, in ms. */
+export async function timePitStart(pools: PoolConfig[]): Promise<number> {
   const t0 = performance.now();
-  const pit = await startPit(echoPool(poolSize));
+  const pit = await startPit(pools);
   const ms = performance.now() - t0;
   await stopPit(pit);
   return ms;
 }
+
+const timeSnakepitStart = (poolSize: number) => timePitStart(echoPool(poolSize));
 
 async function timePythonShellStart(processes: number): Promise<number> {
   const { PythonShell } = (await import('python-shell')) as typeof import('python-shell');
@@ -91,7 +94,7 @@ function timeImport(file: string): number {
 }
 
 /** kill -9 the pool's worker; ms until a worker with another PID is ready. */
-async function timeRecovery(pit: Pit): Promise<number> {
+export async function timeRecovery(pit: Pit): Promise<number> {
   const victim = pit.inspect().pools[0]!.workers[0]!.pid;
   const ready = new Promise<void>((res) => {
     const onReady = (e: { pid: number }) => {
@@ -109,11 +112,25 @@ async function timeRecovery(pit: Pit): Promise<number> {
   return ms;
 }
 
+/** Each step once a round, in an order rotated every round so that all share the machine's noise; each step's ms. */
+export async function interleaved(steps: Array<[string, () => Promise<number>]>, rounds: number): Promise<Map<string, number[]>> {
+  const samples = new Map<string, number[]>();
+  for (let round = 0; round < rounds; round++) {
+    const parts: string[] = [];
+    for (const [k, fn] of rotated(steps, round)) {
+      const ms = await fn();
+      samples.set(k, [...(samples.get(k) ?? []), ms]);
+      parts.push(`${k} ${fmt(ms)}`);
+    }
+    sampleNoise(1);
+    console.log(`  round ${round + 1}/${rounds}: ${parts.join(', ')}`);
+  }
+  return samples;
+}
+
 export async function lifecycleSection(results: Record<string, unknown>): Promise<LifecycleResult> {
   console.log(`\n== Start-up, import and recovery (${LIFECYCLE_ROUNDS} interleaved rounds)\n`);
   const target = importTarget();
-  const samples = new Map<string, number[]>();
-  const add = (k: string, v: number) => samples.set(k, [...(samples.get(k) ?? []), v]);
   const steps: Array<[string, () => Promise<number>]> = [
     ['startup1Ms', () => timeSnakepitStart(1)],
     ['startup8Ms', () => timeSnakepitStart(8)],
@@ -126,19 +143,11 @@ export async function lifecycleSection(results: Record<string, unknown>): Promis
   }
   // A restart budget no benchmark round can exhaust: what is measured is one replacement.
   const pit = await startPit([{ ...echoPool(1)[0]!, name: 'recover', restart: { intensity: 1000, periodMs: 1000 } }]);
+  let samples: Map<string, number[]>;
   try {
     steps.push(['recoveryMs', () => timeRecovery(pit)]);
     await pit.execute('echo', { x: 1 }, { pool: 'recover' });
-    for (let round = 0; round < LIFECYCLE_ROUNDS; round++) {
-      const parts: string[] = [];
-      for (const [k, fn] of rotated(steps, round)) {
-        const ms = await fn();
-        add(k, ms);
-        parts.push(`${k} ${fmt(ms)}`);
-      }
-      sampleNoise(1);
-      console.log(`  round ${round + 1}/${LIFECYCLE_ROUNDS}: ${parts.join(', ')}`);
-    }
+    samples = await interleaved(steps, LIFECYCLE_ROUNDS);
   } finally {
     await stopPit(pit);
   }

@@ -27,7 +27,7 @@ interface InspectWorker {
   gilEnabled?: boolean;
 }
 interface InspectSnapshot {
-  pools: Array<{ name: string; profile: string; capacity: number; workers: InspectWorker[] }>;
+  pools: Array<{ name: string; profile: string; capacity: number; workers: InspectWorker[]; preload?: { pid?: number } }>;
 }
 export interface Pit {
   execute(tool: string, args: Record<string, unknown>, opts: { pool: string }): Promise<unknown>;
@@ -77,7 +77,10 @@ export const workerPidsSeen = (): number[] => [...seenPids];
 /** Record the pit's current worker PIDs; call again after work, as restarts bring new ones. */
 export function notePids(pit: Pit): void {
   try {
-    for (const pool of pit.inspect().pools) for (const w of pool.workers) if (w.pid > 0) seenPids.add(w.pid);
+    for (const pool of pit.inspect().pools) {
+      for (const w of pool.workers) if (w.pid > 0) seenPids.add(w.pid);
+      if (pool.preload?.pid) seenPids.add(pool.preload.pid); // a fork server
+    }
   } catch {
     /* inspect unavailable: nothing to note */
   }

@@ -13,6 +13,8 @@
  *   capacity  (capacity.ts)  64 concurrent 50 ms sleeps on 4 × 16 threads.
  *   payloads  (payloads.ts)  50 MiB each way against a plain pipe.
  *   lifecycle (lifecycle.ts) start-up of 1 / 8 workers, import time, kill -9 recovery.
+ *   preload   (preload.ts)   recovery, memory and start-up of a 2 s, 200 MB NumPy model with
+ *                            `preload` against spawning.
  *   remote    (remote.ts)    a call to bridge servers on loopback (TLS) against a local one.
  * The named figures (figures.ts) with goals and MET / NOT MET go to the console,
  * bench/results/latest.json and bench/RESULTS.md, with the machine's noise (noise.ts).
@@ -42,6 +44,7 @@ import { noiseSummary, sampleNoise } from './noise.js';
 import { payloadsSection } from './payloads.js';
 import { remoteSection } from './remote.js';
 import { peersSection } from './peers.js';
+import { preloadSection } from './preload.js';
 import { cleanup, workerPidsSeen } from './processes.js';
 import { errorExcerpt, fmt, table } from './report.js';
 import { LATEST_JSON, RESULTS_MD, writeResults } from './resultsFiles.js';
@@ -85,6 +88,7 @@ async function main(): Promise<number> {
     await run('capacity', async () => void (sections.capacity = await capacitySection(results)));
     await run('payloads', async () => void (sections.payloads = await payloadsSection(results)));
     await run('lifecycle', async () => void (sections.lifecycle = await lifecycleSection(results)));
+    await run('preload', async () => void (sections.preload = await preloadSection(results)));
     await run('remote', async () => void (sections.remote = await remoteSection(results)));
   } catch (e) {
     failed = true;

@@ -12,6 +12,7 @@ import {
   type RestartType,
   shouldRestart,
 } from './restartPolicy.js';
+import { forkServerMachine } from './forkServer.machine.js';
 import { type RecycleReason, type RetireReason, type WorkerReport, workerMachine } from './worker.machine.js';
 
 export interface PoolInput {
@@ -28,6 +29,8 @@ export interface PoolInput {
    * The runtime sends ENDPOINTS as they change.
    */
   endpoints?: string[];
+  /** The pool has a preloading fork server (`preload`): its actor is this pool's child `preload:<name>`. */
+  preload?: boolean;
 }
 
 export interface PoolChild {
@@ -121,8 +124,14 @@ export const poolMachine = setup({
     events: {} as PoolEvent,
     input: {} as PoolInput,
   },
-  actors: { worker: workerMachine },
+  actors: { worker: workerMachine, forkServer: forkServerMachine },
   actions: {
+    /** A pool with `preload` supervises its fork server for its whole life, across its own restarts. */
+    spawnForkServer: enqueueActions(({ context, enqueue }) => {
+      if (!context.preload) return;
+      const { name: pool, restart } = context;
+      enqueue.spawnChild('forkServer', { id: 'forkServer', systemId: `preload:${pool}`, input: { pool, restart } });
+    }),
     /** Tells the runtime about a pool milestone (pool:batch, pool:ready, …). */
     announce: (_, _params: { what: PoolAnnouncement; workerId?: string }) => undefined,
     beginRound: assign({
@@ -329,6 +338,7 @@ export const poolMachine = setup({
     failure: undefined,
   }),
   initial: 'starting',
+  entry: 'spawnForkServer',
   on: {
     WORKER_STOPPED: { actions: 'forget' },
     RESTART_EXPIRED: { actions: assign({ restartWindow: ({ context, event }) => context.restartWindow.filter((seq) => seq !== event.seq) }) },

@@ -4,10 +4,10 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createMachine } from 'xstate';
-import { machineConfig, mermaidDiagram, poolMachine, supervisorMachine, workerMachine } from '../machines/index.js';
+import { forkServerMachine, machineConfig, mermaidDiagram, poolMachine, supervisorMachine, workerMachine } from '../machines/index.js';
 
 const repo = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
-export const MACHINES = { worker: workerMachine, pool: poolMachine, supervisor: supervisorMachine };
+export const MACHINES = { worker: workerMachine, pool: poolMachine, supervisor: supervisorMachine, forkServer: forkServerMachine };
 export const DIAGRAM_START = '<!-- worker machine: drawn by `npm run machines:export` -->';
 export const DIAGRAM_END = '<!-- end of the worker machine -->';
 

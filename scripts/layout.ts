@@ -25,7 +25,7 @@ const SHARED = 'shared';
 export const PARTS: Part[] = [
   {
     name: 'machines/',
-    role: 'the pure statecharts (worker, pool, the root supervisor) and the restart policy; their effects are named, and supervision/ provides them',
+    role: 'the pure statecharts (worker, pool, the root supervisor, a pool\'s fork server) and the restart policy; their effects are named, and supervision/ provides them',
     mayImport: [],
   },
   {
@@ -43,6 +43,11 @@ export const PARTS: Part[] = [
     name: 'src/process/',
     role: 'a worker process on this machine: which interpreter, spawning it, start-up hints, its output lines, what /proc says, the exit hook, socket paths, the calls a dead worker had started; the LiveWorker contract every worker fulfils',
     mayImport: ['src/wire/', SHARED],
+  },
+  {
+    name: 'src/preload/',
+    role: "a pool's preloading fork server (`preload`): the process, its requests and the links its forks open to Node, and its supervision (restarts, refusal, falling back to spawning)",
+    mayImport: ['src/process/', SHARED, 'machines/'],
   },
   {
     name: 'src/registry/',
@@ -67,7 +72,7 @@ export const PARTS: Part[] = [
   {
     name: 'src/supervision/',
     role: "the machines' real effects (boot, exit watch, heartbeat, retire), the lifecycle events, live worker processes, failures' error objects, the recycler, what inspect() and health() show",
-    mayImport: ['src/calls/', 'src/remote/', 'src/process/', SHARED, 'machines/'],
+    mayImport: ['src/calls/', 'src/remote/', 'src/preload/', 'src/process/', SHARED, 'machines/'],
   },
   {
     name: 'src/cli/',
@@ -78,7 +83,7 @@ export const PARTS: Part[] = [
     name: FACADE,
     rootFiles: ['callbackGuard.ts', 'cli.ts', 'index.ts', 'signals.ts', 'snakepit.ts'],
     role: "the entries (index.ts the library's API, cli.ts the command) and the Snakepit class, which wires the folders together; callbackGuard.ts isolates what the application's callbacks throw, signals.ts stops on SIGTERM/SIGINT",
-    mayImport: ['src/supervision/', 'src/calls/', 'src/observe/', 'src/remote/', 'src/registry/', 'src/process/', 'src/wire/', 'src/cli/', SHARED, 'machines/'],
+    mayImport: ['src/supervision/', 'src/calls/', 'src/observe/', 'src/remote/', 'src/registry/', 'src/preload/', 'src/process/', 'src/wire/', 'src/cli/', SHARED, 'machines/'],
   },
   {
     name: 'src/dashboard/',

@@ -25,7 +25,7 @@ const repo = dirname(dirname(fileURLToPath(import.meta.url)));
 
 const TIERS = {
   unit: [
-    'layout', 'machines', 'pool.machine', 'poolLifecycle.model', 'poolRestarts.model', 'remotePool.model', 'restartPolicy',
+    'layout', 'machines', 'forkServer.machine', 'pool.machine', 'poolLifecycle.model', 'poolRestarts.model', 'remotePool.model', 'restartPolicy',
     'supervisor.model', 'sessionCodec', 'valueCodec', 'wireFuzz', 'worker.machine',
     // The dispatcher, its queue, balancing, affinity and recycler with fake workers (test/dispatchHarness.ts).
     'affinity', 'balancing', 'dispatcher', 'fifo', 'recycler',
@@ -42,7 +42,7 @@ const TIERS = {
   transport: [
     'arrays', 'badArguments', 'badFrames', 'callChains', 'callContext', 'chaos', 'dashboard', 'execute', 'fairness',
     'faults', 'heartbeat', 'hostSafety', 'inspection', 'largePayload', 'manyInstances', 'messageBudgets', 'metrics',
-    'pools', 'prefetch', 'production', 'protocolVersion', 'recycling', 'restartStrategies', 'sessions', 'shutdown',
+    'pools', 'prefetch', 'preload', 'production', 'protocolVersion', 'recycling', 'restartStrategies', 'sessions', 'shutdown',
     'startup', 'streamFlow', 'supervision', 'threadProfile', 'toolExits', 'tracing', 'workerToken',
   ],
 };

@@ -160,6 +160,7 @@ function buildSchemas() {
       startupTimeoutMs: duration.default(30_000),
       heartbeat: heartbeatSchema.default(HEARTBEAT_DEFAULTS),
       threadSafetyChecks: z.boolean().default(false),
+      preload: z.boolean().default(false),
       workerTtlMs: duration.optional(),
       workerMaxRequests: positiveInt.optional(),
       workerMaxMemoryMb: positiveInt.optional(),
@@ -301,6 +302,7 @@ function resolveRemotePool(pool: ParsedPool, at: (key: string) => string, issues
   for (const key of local) {
     if (pool[key] !== undefined) issues.push({ path: at(key), message: 'does not apply to workerProfile "remote": each endpoint is one worker, and its server sets the rest' });
   }
+  if (pool.preload) issues.push({ path: at('preload'), message: 'does not apply to workerProfile "remote": its servers load their adapter themselves' });
   if (pool.endpoints === undefined) issues.push({ path: at('endpoints'), message: 'required for workerProfile "remote": "dns:///name:port", ["host:port", …] or a function' });
   if (pool.token === undefined) issues.push({ path: at('token'), message: "required for workerProfile \"remote\": the bridge servers' token (their --token-file)" });
   if (pool.tls === undefined) {

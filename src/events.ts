@@ -1,9 +1,26 @@
 // The lifecycle events Snakepit emits, with their payloads. Names are part of the public contract.
+import type { ForkServerStateName } from '../machines/forkServer.machine.js';
 import type { WorkerStateName } from '../machines/worker.machine.js';
 
 interface PoolEventBase {
   pool: string;
   at: number;
+}
+
+/**
+ * A pool's fork server (`preload`): starting → ready; ready → restarting (it died) → starting;
+ * refused (threads at import), failed (given up) and stopped stay, and the first two mean the
+ * pool spawns its workers (machines/forkServer.machine.ts).
+ */
+export type PreloadState = ForkServerStateName;
+
+export interface PreloadInfo {
+  state: PreloadState;
+  /** The fork server's pid, while one runs. */
+  pid: number | undefined;
+  restarts: number;
+  /** Why it was refused or given up. */
+  message?: string;
 }
 
 export interface WorkerEventBase extends PoolEventBase {
@@ -18,6 +35,8 @@ export interface SnakepitEvents {
   'pool:failed': (e: PoolEventBase & { reason: string; error: Error }) => void;
   /** A remote pool's endpoints changed (its workers follow), or looking them up failed (`error`; the last ones stay). */
   'pool:endpoints': (e: PoolEventBase & { endpoints: string[]; error?: string }) => void;
+  /** A pool's preloading fork server changed state (`preload`). */
+  'pool:preload': (e: PoolEventBase & PreloadInfo) => void;
   'worker:starting': (e: WorkerEventBase & { restarts: number }) => void;
   'worker:ready': (e: WorkerEventBase & { startupMs: number; gilEnabled: boolean | undefined }) => void;
   'worker:busy': (e: WorkerEventBase & { inFlight: number }) => void;

@@ -45,7 +45,7 @@ export type {
   ToolStreamOptions,
   ToolsView,
 } from './calls/toolTypes.js';
-export type { SnakepitEvents, SnakepitEventName } from './events.js';
+export type { PreloadInfo, PreloadState, SnakepitEvents, SnakepitEventName } from './events.js';
 export type { HealthReport, InspectSnapshot, SupervisorInfo } from './supervision/inspectView.js';
 export type { StopOptions } from './snakepit.js';
 export type { WorkerLogEntry, WorkerLogger } from './workerLog.js';

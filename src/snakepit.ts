@@ -24,6 +24,7 @@ import { Metrics, WorkerTotals } from './observe/metrics.js';
 import type { PythonProcess } from './process/pythonProcess.js';
 import { explainPythonExecutable, type PythonChoice } from './process/pythonExecutable.js';
 import { Recycler } from './supervision/recycler.js';
+import { Preloader } from './preload/preloader.js';
 import { RemotePools } from './remote/remotePools.js';
 import { healthReport, type HealthReport, type InspectSnapshot, inspectSnapshot, type ViewSource } from './supervision/inspectView.js';
 import { streamChunks } from './calls/streamChunks.js';
@@ -47,6 +48,8 @@ export class Snakepit {
   private readonly callbacks = new CallbackGuard();
   private readonly dispatchers = new Map<string, Dispatcher>();
   private readonly recyclers = new Map<string, Recycler>();
+  /** The fork servers of the pools with `preload`. */
+  private readonly preloaders = new Map<string, Preloader>();
   /** The live worker processes, and the booted workers' handles (held by their slots). */
   private readonly live = new LiveWorkers(
     (pool, workerId) => this.dispatchers.get(pool)?.slot(workerId),
@@ -125,6 +128,7 @@ export class Snakepit {
       throw error;
     }
     this.survivorsKilled = this.registry.killSurvivors();
+    for (const pool of this.config.pools) if (pool.preload) this.preloaders.set(pool.name, this.preloader(pool));
     // Looked for while the workers start, not before: start-up does not wait for the import.
     const tracing = loadTracer().then((tracer) => {
       for (const dispatcher of this.dispatchers.values()) dispatcher.tracer = tracer;
@@ -343,6 +347,7 @@ export class Snakepit {
   /** Makes sure no worker process survives, then removes the run's record and socket directory. */
   private async cleanUp(): Promise<void> {
     this.remote.stop();
+    for (const preloader of this.preloaders.values()) preloader.close();
     await this.live.endAll();
     this.registry?.clear();
     for (const recycler of this.recyclers.values()) recycler.stopAll();
@@ -377,6 +382,8 @@ export class Snakepit {
           host: this.host.forPool({ maxDepth: pool.maxArgumentDepth, maxBytes: pool.maxMessageBytes }),
         };
       },
+      preloader: (poolName) => this.preloaders.get(poolName),
+      forkServerEntered: (context, state) => this.preloaders.get(context.pool)?.entered(state, context),
       retireError: (poolName, workerId, pid, reason) => this.failures.retire(poolName, workerId, pid, reason),
       heartbeatConfig: (poolName) => this.poolConfig(poolName).heartbeat,
       heartbeatMissed: (poolName, workerId, missed, error) => this.reporter.heartbeatMissed(poolName, workerId, missed, error),
@@ -387,33 +394,53 @@ export class Snakepit {
     };
   }
 
-  private launchOptions(poolName: string, workerId: string) {
-    const pool = this.poolConfig(poolName);
-    const base = (pid: number | undefined) => ({ pool: poolName, workerId, pid, at: Date.now() });
+  private preloader(pool: PoolConfig): Preloader {
+    const options = {
+      ...this.pythonOptions(pool),
+      onLog: (stream: 'stdout' | 'stderr', line: string, pid: number | undefined) => this.workerLog({ pool: pool.name, workerId: `${pool.name}-preload`, pid, at: Date.now(), stream, line }),
+    };
+    return new Preloader(options, {
+      spawned: (server) => this.live.spawned(server),
+      changed: (info) => this.events.emit('pool:preload', { pool: pool.name, at: Date.now(), ...info }),
+    });
+  }
+
+  /** What a pool's workers and its fork server are started with alike. */
+  private pythonOptions(pool: PoolConfig) {
     return {
       executable: this.python.path,
-      executableSource: this.python.reason,
-      workerId,
-      pool: poolName,
+      pool: pool.name,
       adapter: pool.adapter,
-      profile: pool.workerProfile === 'thread' ? ('thread' as const) : ('process' as const),
       transport: pool.transport,
-      threads: pool.threadsPerWorker,
-      threadSafetyChecks: pool.threadSafetyChecks,
-      idlePollMicros: pool.idlePollMicros,
       env: { ...this.config.python.env, ...pool.env },
       pythonPath: this.config.python.pythonPath,
       socketDir: this.registry!.socketDir,
       runId: this.runId,
       startupTimeoutMs: pool.startupTimeoutMs,
+    };
+  }
+
+  private workerLog(entry: SnakepitEvents['worker:log'] extends (e: infer E) => void ? E : never): void {
+    this.events.emit('worker:log', entry);
+    if (this.config.logger) this.config.logger(entry);
+  }
+
+  private launchOptions(poolName: string, workerId: string) {
+    const pool = this.poolConfig(poolName);
+    const base = (pid: number | undefined) => ({ pool: poolName, workerId, pid, at: Date.now() });
+    return {
+      ...this.pythonOptions(pool),
+      preloader: this.preloaders.get(poolName),
+      executableSource: this.python.reason,
+      workerId,
+      profile: pool.workerProfile === 'thread' ? ('thread' as const) : ('process' as const),
+      threads: pool.threadsPerWorker,
+      threadSafetyChecks: pool.threadSafetyChecks,
+      idlePollMicros: pool.idlePollMicros,
       maxMessageBytes: pool.maxMessageBytes,
       host: this.host.forPool({ maxDepth: pool.maxArgumentDepth, maxBytes: pool.maxMessageBytes }),
       onSpawn: (python: PythonProcess) => this.live.spawned(python),
-      onLog: (stream: 'stdout' | 'stderr', line: string, pid: number | undefined) => {
-        const entry = { ...base(pid), stream, line };
-        this.events.emit('worker:log', entry);
-        if (this.config.logger) this.config.logger(entry);
-      },
+      onLog: (stream: 'stdout' | 'stderr', line: string, pid: number | undefined) => this.workerLog({ ...base(pid), stream, line }),
       onControl: (message: Record<string, unknown>, pid: number | undefined) => {
         if (message.type !== 'thread_safety_warning') return;
         this.events.emit('worker:thread-safety-warning', {
@@ -491,5 +518,6 @@ function toPoolInput(pool: PoolConfig, endpoints: string[] | undefined): PoolInp
     startupBatchDelayMs: pool.startupBatchDelayMs,
     startupTimeoutMs: pool.startupTimeoutMs,
     restart: pool.restart,
+    ...(pool.preload ? { preload: true } : {}),
   };
 }

@@ -87,6 +87,24 @@ test("an adapter whose import enables the GIL: the thread pool emits worker:thre
   await pit.stop();
 });
 
+test('with preload, a thread worker forked after the import that enabled the GIL emits the same warning', async () => {
+  const adapterEnv = { SNAKEPIT_TEST_NEEDS_GIL_DIR: buildNeedsGil(python.executable) };
+  const warnings: Warning[] = [];
+  const pit = createPit({
+    python,
+    pools: [{ name: 'f', transport: 'local', workerProfile: 'thread', poolSize: 1, threadsPerWorker: 4, adapter: 'gil_adapters.NeedsGil', adapterEnv, preload: true }],
+  });
+  pit.on('worker:thread-safety-warning', (e) => warnings.push(e));
+  await pit.start();
+  assert.equal(pit.inspect().pools[0].preload?.state, 'ready', 'the worker is a fork');
+  assert.equal(await pit.execute('answer', {}, { pool: 'f' }), 42);
+  await waitFor(() => warnings.length > 0, 10_000, 'the warning');
+  assert.equal(warnings.length, 1, JSON.stringify(warnings));
+  assert.equal(warnings[0].library, 'needs_gil');
+  assert.equal(warnings[0].workerId, pit.inspect().pools[0].workers[0].id);
+  await pit.stop();
+});
+
 // A reply for a call Node no longer holds (answered, or never sent) is dropped by the
 // connection without a trace; counting them here is how a duplicated reply shows.
 function strayReplies(): { ids: number[]; restore: () => void } {

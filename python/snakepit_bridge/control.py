@@ -34,6 +34,7 @@ TOKEN_LINE_BYTES = 4096
 _worker_pid: int | None = None  # set by guard_descendants(); a forked child is never the worker
 _watchdog: int | None = None  # the pid of the reaper's watchdog, spared by our own sweeps
 _child_must_close: list[int] = []  # fds a forked child must not hold: the parent link, the watchdog pipe
+_parent_is_node = True  # false in a worker forked by a pool's fork server (forkserver.py)
 
 
 class Control:
@@ -132,6 +133,14 @@ def _die_with_group() -> None:
     os._exit(1)
 
 
+def forked_by_fork_server() -> None:
+    """This process is a worker forked by a pool's fork server: its parent is that server, whose
+    death it outlives (Node's ends it through the control channel), and the server's fds are not its own."""
+    global _parent_is_node
+    _parent_is_node = False
+    _child_must_close.clear()
+
+
 def _on_parent_death(_signum, _frame) -> None:
     _die_with_group()
 
@@ -140,7 +149,7 @@ def _set_parent_death_signal() -> None:
     # A second line of defence on Linux: the kernel signals us when the parent dies. SIGHUP,
     # not SIGKILL: its handler takes the whole process group down, as the EOF watcher does,
     # whereas a bare SIGKILL of the leader would leave the tools' children running.
-    if not sys.platform.startswith("linux"):
+    if not sys.platform.startswith("linux") or not _parent_is_node:
         return
     try:
         import ctypes

@@ -27,6 +27,11 @@ DEFAULT_MAX_MESSAGE = 256 * 1024 * 1024
 FRAME_OVERHEAD = 4 * 1024 * 1024
 TOKEN_KEY = "x-snakepit-token"
 HANDLER_THREADS = 8  # Session and Heartbeat RPCs; tool threads are separate
+# What an adapter class's `preload()` returned in the fork server this worker was forked from,
+# by adapter spec (forkserver.py); a spawned worker runs the hook itself. And the module whose
+# import there enabled the GIL on a free-threaded build, which a fork's own watch cannot see.
+PRELOADED: dict = {}
+PRELOAD_ENABLED_GIL: dict = {}
 
 
 class StartupError(Exception):
@@ -161,6 +166,24 @@ def check_thread_safe(cls) -> None:
         )
 
 
+def preload_hook(cls):
+    """The class's `preload` classmethod (or staticmethod), if it defines one."""
+    for klass in cls.__mro__:
+        found = klass.__dict__.get("preload")
+        if found is not None:
+            return getattr(cls, "preload") if isinstance(found, (classmethod, staticmethod)) else None
+    return None
+
+
+def make_adapter(cls, spec: str):
+    """`cls()`; a class with a `preload()` hook gets what it returned as `preloaded=`: from the fork
+    server this worker was forked from, or run here by a spawned worker."""
+    hook = preload_hook(cls)
+    if hook is None:
+        return cls()
+    return cls(preloaded=PRELOADED[spec] if spec in PRELOADED else hook())
+
+
 def require_token(context, token: bytes) -> None:
     """Ends the RPC as UNAUTHENTICATED unless its metadata carries `token` (compared in constant time)."""
     import grpc
@@ -232,7 +255,7 @@ def serve(args, control: Control, token: bytes):
         cls = load_adapter_class(args.adapter)
         if args.profile == "thread":
             check_thread_safe(cls)
-        adapter = cls()
+        adapter = make_adapter(cls, args.adapter)
     tools = discover_tools(adapter)
 
     checker = None
@@ -265,8 +288,9 @@ def serve(args, control: Control, token: bytes):
         "worker_id": args.worker_id,
         "run_id": args.run_id,
     })
-    if gil_watch.module is not None and args.profile == "thread":
-        control.send(gil_warning(args, gil_watch.module))
+    gil_module = gil_watch.module or PRELOAD_ENABLED_GIL.get(args.adapter)
+    if gil_module is not None and args.profile == "thread":
+        control.send(gil_warning(args, gil_module))
     return server
 
 
@@ -343,6 +367,10 @@ def serve_grpc(args, token: bytes, runner, pool, in_flight):
 
 
 def main(argv=None) -> None:
+    if argv is None and sys.argv[1:2] == ["--fork-server"]:  # a pool's preloading fork server
+        from .forkserver import main as serve_forks
+
+        return serve_forks(sys.argv[2:])
     # Line-buffered output so Node sees each log line as it is written.
     for stream in (sys.stdout, sys.stderr):
         try:

@@ -106,6 +106,8 @@ ${STATECHART_SCRIPT}
       box.append(text('h2', '', pool.name + ' — ' + pool.state));
       box.append(text('div', 'meta', pool.profile + ' profile · capacity ' + pool.capacity + ' · in flight ' + (stats.inFlight ?? 0) +
         ' · queued ' + (stats.queued ?? 0) + ' · calls ' + (stats.completed ?? 0) + ' ok / ' + (stats.failures ?? 0) + ' failed'));
+      const fork = pool.preload;
+      if (fork) box.append(text('div', 'meta preload', 'fork server ' + fork.state + ' · pid ' + (fork.pid ?? '—') + ' · restarts ' + fork.restarts + (fork.message ? ' · ' + fork.message : '')));
       const list = text('div', 'workers');
       for (const w of pool.workers) {
         // State and load from the same snapshot; the recent states from the events.

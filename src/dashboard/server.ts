@@ -37,7 +37,7 @@ export interface Dashboard {
 /** The events the page shows. Per-call events other than failures and worker output are left
  *  out: at thousands of calls a second they would flood the page; load comes with `state`. */
 const FORWARDED: SnakepitEventName[] = [
-  'pool:starting', 'pool:batch', 'pool:ready', 'pool:failed',
+  'pool:starting', 'pool:batch', 'pool:ready', 'pool:failed', 'pool:preload',
   'worker:starting', 'worker:ready', 'worker:busy', 'worker:idle', 'worker:draining', 'worker:recycling',
   'worker:crashed', 'worker:restarted', 'worker:stopped', 'worker:state', 'worker:heartbeat-missed',
   'supervisor:restart', 'supervisor:escalation', 'session:moved', 'request:failed',

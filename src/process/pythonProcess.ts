@@ -1,12 +1,13 @@
 // One Python worker process: how it is started, how we learn it is ready, and how it ends.
 //
 // The worker is its own process group (so a stop reaches its grandchildren too) and talks to
-// us over an extra pipe on fd 3: its readiness and start-up errors arrive there as JSON lines,
+// us over a control channel (an extra pipe on fd 3, or for a fork of a pool's fork server a
+// connection to Node's link socket: preload/forkServer.ts): its readiness and start-up errors arrive there as JSON lines,
 // where no user print() can forge them, and the pipe's end-of-file tells it we died. The ready
 // line states the bridge's protocol version; a bridge that speaks another one does not start.
 // Its token is the first line we write on that pipe: in the environment it would stay readable
 // in /proc/<pid>/environ for as long as the worker lives.
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { Duplex, Readable } from 'node:stream';
@@ -55,6 +56,30 @@ export interface LaunchOptions {
   onSpawn?: (process: PythonProcess) => void;
   /** Answers the worker's calls into Node (ctx.call). */
   host?: HostCallAnswerer;
+  /** The pool's fork server, when it preloads. */
+  preloader?: Preloader;
+}
+
+/** A worker process once started, spawned by Node or forked by its pool's fork server. */
+export interface StartedProcess {
+  readonly pid: number | undefined;
+  readonly stdout: Readable;
+  readonly stderr: Readable;
+  /** The control channel: the worker's token goes out on it, its control lines come in. */
+  readonly control: Duplex;
+  /** The process itself (its group's leader) has exited. */
+  readonly exited: Promise<WorkerExit>;
+  /** Its stdout, stderr and control channels have all closed. */
+  readonly outputClosed: Promise<void>;
+  /** Why it could not be started (spawn's errors), to quote. */
+  readonly errors?: string[];
+  /** Signals its whole process group; false if nothing was there. */
+  signalGroup(signal: NodeJS.Signals): boolean;
+}
+
+/** Where a pool with `preload` gets its workers: undefined means spawn this one (preload/preloader.ts). */
+export interface Preloader {
+  fork(args: string[], signal?: AbortSignal): Promise<StartedProcess | undefined>;
 }
 
 export interface ControlMessage {
@@ -103,77 +128,37 @@ export class PythonProcess {
   /** Its stdout, stderr and control pipes have all closed: every line it wrote has been read. */
   private readonly outputClosed: Promise<void>;
   exit: WorkerExit | undefined;
-  private readonly child: ChildProcess;
+  private readonly child: StartedProcess;
   private readonly stderrTail: string[] = [];
 
-  private constructor(readonly options: LaunchOptions, address: string) {
+  private constructor(readonly options: LaunchOptions, started: StartedProcess, startedCalls: StartedCallsFile | undefined) {
     this.token = randomBytes(24).toString('base64url');
-    const args = [
-      // `python -m snakepit_bridge` without runpy, whose imports cost milliseconds of every start.
-      '-u', '-c', WORKER_MAIN,
-      '--adapter', options.adapter,
-      '--address', address,
-      '--transport', options.transport,
-      '--profile', options.profile,
-      '--threads', String(options.threads),
-      '--worker-id', options.workerId,
-      '--run-id', options.runId,
-      '--max-message-bytes', String(options.maxMessageBytes),
-    ];
-    if (options.profile === 'process') {
-      this.startedCalls = new StartedCallsFile(`${address.slice('unix:'.length)}.started`);
-      args.push('--started-file', this.startedCalls.path);
-    }
-    if (options.threadSafetyChecks) args.push('--thread-safety-checks');
-    if (options.idlePollMicros) args.push('--idle-poll-us', String(options.idlePollMicros));
-    this.child = spawn(options.executable, args, {
-      stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
-      detached: true,
-      env: {
-        ...process.env,
-        ...options.env,
-        PYTHONPATH: [BRIDGE_DIR, ...options.pythonPath, process.env.PYTHONPATH].filter(Boolean).join(path.delimiter),
-        PYTHONUNBUFFERED: '1',
-        SNAKEPIT_CONTROL_FD: '3',
-        // Not a secret: it makes the worker's environment block unique, so its reaper can tell
-        // the worker's forks apart from other workers' (python/snakepit_bridge/reaper.py).
-        SNAKEPIT_WORKER_NONCE: randomBytes(8).toString('hex'),
-        [OWNER_PID_ENV]: String(process.pid),
-      },
-    });
-    const control = this.child.stdio[3] as Duplex | null;
+    this.child = started;
+    this.startedCalls = startedCalls;
+    const control = started.control;
     control?.on('error', () => {}); // a worker gone early: its exit says why
     control?.write(`${this.token}\n`);
     // If Node exits without stop(), the worker goes with it.
     const releaseExitHook = onProcessExit(() => this.killNow());
-    this.outputClosed = new Promise((resolve) => this.child.once('close', () => resolve()));
-    this.exited = new Promise((resolve) => {
-      this.child.once('exit', (exitCode, signal) => {
-        releaseExitHook();
-        this.exit = { exitCode, signal };
-        // The leader is gone; take down anything it left in its group.
-        this.signalGroup('SIGKILL');
-        resolve(this.exit);
-      });
-      this.child.once('error', (error) => {
-        this.keepStderr(String(error));
-        if (this.child.pid === undefined) {
-          releaseExitHook();
-          this.exit = { exitCode: null, signal: null };
-          resolve(this.exit);
-        }
-      });
+    this.outputClosed = started.outputClosed;
+    this.exited = started.exited.then((exit) => {
+      releaseExitHook();
+      for (const error of started.errors ?? []) this.keepStderr(error); // it could not be started at all
+      this.exit = exit;
+      // The leader is gone; take down anything it left in its group.
+      this.signalGroup('SIGKILL');
+      return exit;
     });
     this.ended = this.exited.then(async (exit) => {
-      const group = this.child.pid;
+      const group = started.pid;
       const deadline = Date.now() + GROUP_END_TIMEOUT_MS;
       while (group !== undefined && groupRunning(group) && Date.now() < deadline) await sleep(10);
       this.startedCalls?.remove();
       return exit;
     });
     options.onSpawn?.(this);
-    readCappedLines(this.child.stdout!, LOG_LINE_BYTES, (line) => options.onLog('stdout', line, this.pid));
-    readCappedLines(this.child.stderr!, LOG_LINE_BYTES, (line) => {
+    readCappedLines(started.stdout, LOG_LINE_BYTES, (line) => options.onLog('stdout', line, this.pid));
+    readCappedLines(started.stderr, LOG_LINE_BYTES, (line) => {
       this.keepStderr(line);
       options.onLog('stderr', line, this.pid);
     });
@@ -189,11 +174,24 @@ export class PythonProcess {
     return this.child.pid;
   }
 
-  /** Starts a worker and resolves once it listens on its socket. */
+  /** Starts a worker (a fork of the pool's fork server, if it has one that forks) and resolves once it listens on its socket. */
   static async launch(options: LaunchOptions, signal?: AbortSignal): Promise<{ process: PythonProcess; ready: ReadyInfo }> {
     if (signal?.aborted) throw startCancelled(options); // nothing is spawned for a start already given up
     const address = `unix:${freeSocketPath(options.socketDir)}`;
-    const worker = new PythonProcess(options, address);
+    const args = workerArgs(options, address);
+    const startedCalls = options.profile === 'process' ? new StartedCallsFile(`${address.slice('unix:'.length)}.started`) : undefined;
+    if (startedCalls) args.push('--started-file', startedCalls.path);
+    let started: StartedProcess | undefined;
+    try {
+      started = options.preloader ? await options.preloader.fork(args, signal) : undefined;
+      if (signal?.aborted) throw startCancelled(options);
+    } catch (error) {
+      started?.signalGroup('SIGKILL');
+      startedCalls?.remove();
+      throw signal?.aborted ? startCancelled(options) : error;
+    }
+    started ??= spawnWorker(options, args);
+    const worker = new PythonProcess(options, started, startedCalls);
     try {
       const ready = await worker.awaitReady(signal);
       return { process: worker, ready };
@@ -222,7 +220,7 @@ export class PythonProcess {
         clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
       };
-      readCappedLines(this.child.stdio[3] as Readable, CONTROL_LINE_BYTES, (line) => {
+      readCappedLines(this.child.control!, CONTROL_LINE_BYTES, (line) => {
         const message = parseControl(line);
         if (!message) return;
         if (message.type === 'ready') {
@@ -291,14 +289,7 @@ export class PythonProcess {
 
   /** Sends a signal to the worker's whole process group; false if nothing was there. */
   signalGroup(signal: NodeJS.Signals): boolean {
-    const pid = this.child.pid;
-    if (pid === undefined) return false;
-    try {
-      process.kill(-pid, signal);
-      return true;
-    } catch {
-      return false;
-    }
+    return this.child.signalGroup(signal);
   }
 
   /** SIGTERM, then SIGKILL after `graceMs` if the worker is still there; resolves once its group has ended. */
@@ -315,6 +306,87 @@ export class PythonProcess {
   /** Synchronous last resort for process exit: no promise will run after this. */
   killNow(): void {
     if (!this.exit) this.signalGroup('SIGKILL');
+  }
+}
+
+/** The worker's command line after the interpreter's own options. */
+function workerArgs(options: LaunchOptions, address: string): string[] {
+  const args = [
+    '--adapter', options.adapter,
+    '--address', address,
+    '--transport', options.transport,
+    '--profile', options.profile,
+    '--threads', String(options.threads),
+    '--worker-id', options.workerId,
+    '--run-id', options.runId,
+    '--max-message-bytes', String(options.maxMessageBytes),
+  ];
+  if (options.threadSafetyChecks) args.push('--thread-safety-checks');
+  if (options.idlePollMicros) args.push('--idle-poll-us', String(options.idlePollMicros));
+  return args;
+}
+
+/**
+ * The environment of a worker, and of a pool's fork server: `nonce` makes its environment block
+ * unique (a fork server's children give themselves their own, in place: forkserver.py).
+ */
+export function workerEnv(options: Pick<LaunchOptions, 'env' | 'pythonPath'>, nonce: string): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    ...options.env,
+    PYTHONPATH: [BRIDGE_DIR, ...options.pythonPath, process.env.PYTHONPATH].filter(Boolean).join(path.delimiter),
+    PYTHONUNBUFFERED: '1',
+    SNAKEPIT_CONTROL_FD: '3',
+    // Not a secret: it makes the worker's environment block unique, so its reaper can tell
+    // the worker's forks apart from other workers' (python/snakepit_bridge/reaper.py).
+    SNAKEPIT_WORKER_NONCE: nonce,
+    [OWNER_PID_ENV]: String(process.pid),
+  };
+}
+
+/**
+ * Spawns `python -u -c WORKER_MAIN …args` as its own process group (so a stop reaches its
+ * grandchildren too), with the control pipe on fd 3.
+ */
+export function spawnPython(options: Pick<LaunchOptions, 'executable' | 'env' | 'pythonPath'>, args: string[], nonce: string): StartedProcess {
+  // `python -m snakepit_bridge` without runpy, whose imports cost milliseconds of every start.
+  const child = spawn(options.executable, ['-u', '-c', WORKER_MAIN, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+    detached: true,
+    env: workerEnv(options, nonce),
+  });
+  const errors: string[] = [];
+  const exited = new Promise<WorkerExit>((resolve) => {
+    child.once('exit', (exitCode, signal) => resolve({ exitCode, signal }));
+    child.once('error', (error) => {
+      errors.push(String(error));
+      if (child.pid === undefined) resolve({ exitCode: null, signal: null });
+    });
+  });
+  return {
+    pid: child.pid,
+    stdout: child.stdout!,
+    stderr: child.stderr!,
+    control: child.stdio[3] as Duplex,
+    exited,
+    outputClosed: new Promise((resolve) => child.once('close', () => resolve())),
+    errors,
+    signalGroup: (signal) => signalGroup(child.pid, signal),
+  };
+}
+
+function spawnWorker(options: LaunchOptions, args: string[]): StartedProcess {
+  return spawnPython(options, args, randomBytes(8).toString('hex'));
+}
+
+/** Sends a signal to the process group `pid` leads; false if nothing was there. */
+export function signalGroup(pid: number | undefined, signal: NodeJS.Signals): boolean {
+  if (pid === undefined) return false;
+  try {
+    process.kill(-pid, signal);
+    return true;
+  } catch {
+    return false;
   }
 }
 

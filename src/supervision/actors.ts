@@ -4,6 +4,7 @@
 // runtime's hooks.
 import { type AnyActorRef, fromCallback, fromPromise } from 'xstate';
 import type { PoolAnnouncement, PoolContext } from '../../machines/pool.machine.js';
+import { type ForkServerContext, type ForkServerStateName, forkServerMachine } from '../../machines/forkServer.machine.js';
 import { poolMachine } from '../../machines/pool.machine.js';
 import { type SupervisorAnnouncement, supervisorMachine } from '../../machines/supervisor.machine.js';
 import { type RetireReason, type WorkerContext, type WorkerEvent, type WorkerStateName, workerMachine } from '../../machines/worker.machine.js';
@@ -13,11 +14,15 @@ import { watchHeartbeat } from './heartbeat.js';
 import type { LaunchOptions } from '../process/pythonProcess.js';
 import type { LiveWorker } from '../process/liveWorker.js';
 import type { LiveWorkers } from './liveWorkers.js';
+import type { Preloader } from '../preload/preloader.js';
 import { RemoteWorker, type RemoteOptions } from '../remote/remoteWorker.js';
 import { WorkerHandle } from '../process/workerHandle.js';
 
 export interface SupervisorHooks {
   launchOptions(pool: string, workerId: string): LaunchOptions;
+  /** The fork server of a pool with `preload`. */
+  preloader(pool: string): Preloader | undefined;
+  forkServerEntered(context: ForkServerContext, state: ForkServerStateName): void;
   remoteOptions(pool: string, workerId: string, endpoint: string): RemoteOptions;
   shutdownGraceMs: number;
   /** What calls still held by a worker ended with KILL fail with (by KILL reason). */
@@ -80,8 +85,21 @@ export function createSupervisorLogic(hooks: SupervisorHooks, live: LiveWorkers)
         afterCommit(self, () => hooks.workerEntered(context, params.state, (event) => self.send(event))),
     },
   });
+  const forkServer = forkServerMachine.provide({
+    actors: {
+      load: fromPromise(async ({ input, signal }) => {
+        const preloader = hooks.preloader(input.pool);
+        return preloader ? preloader.load(signal) : { ok: false as const, refused: false, message: 'the pool has no preload option' };
+      }),
+      watchExit: fromCallback(({ input, sendBack }) =>
+        hooks.preloader(input.pool)?.watchExit((exit) => sendBack({ type: 'EXITED', exitCode: exit.exitCode, signal: exit.signal }))),
+    },
+    actions: {
+      enter: ({ context, self }, params) => afterCommit(self, () => hooks.forkServerEntered(context, params.state)),
+    },
+  });
   const pool = poolMachine.provide({
-    actors: { worker },
+    actors: { worker, forkServer },
     actions: { announce: ({ context }, params) => hooks.poolAnnounced(context, params.what, params.workerId) },
   });
   return supervisorMachine.provide({

@@ -2,12 +2,14 @@
 // supervision from the actors; load and capacity from the dispatchers, which count calls as
 // they happen. Nothing here is kept: every call reads afresh.
 import type { ActorSystem, AnyActorRef } from 'xstate';
+import type { ForkServerContext, ForkServerStateName } from '../../machines/forkServer.machine.js';
 import type { PoolContext } from '../../machines/pool.machine.js';
 import type { SupervisorContext } from '../../machines/supervisor.machine.js';
 import type { WorkerContext, WorkerStateName } from '../../machines/worker.machine.js';
 import type { WorkerInfo } from '../calls/calls.js';
 import type { PoolConfig, ResolvedConfig } from '../config.js';
 import type { Dispatcher } from '../calls/dispatcher.js';
+import type { PreloadInfo } from '../events.js';
 
 export interface SupervisorInfo {
   strategy: string;
@@ -29,6 +31,8 @@ export interface InspectSnapshot {
     /** The pool as the supervisor of its workers. */
     supervisor: SupervisorInfo;
     workers: WorkerInfo[];
+    /** The pool's fork server, for a pool with `preload`. */
+    preload?: PreloadInfo;
   }[];
 }
 
@@ -63,6 +67,7 @@ export function inspectSnapshot(source: ViewSource): InspectSnapshot {
     supervisor: supervisorInfo(source.config.supervisor, root?.restartWindow.length, root?.pools.map((p) => p.name)),
     pools: source.config.pools.map((pool) => {
       const dispatcher = source.dispatchers.get(pool.name)!;
+      const preload = pool.preload ? forkServerInfo(source, pool.name) : undefined;
       return {
         name: pool.name,
         profile: pool.workerProfile,
@@ -85,6 +90,7 @@ export function inspectSnapshot(source: ViewSource): InspectSnapshot {
             ...(context.endpoint === undefined ? {} : { endpoint: context.endpoint }),
           };
         }),
+        ...(preload ? { preload } : {}),
       };
     }),
   };
@@ -129,6 +135,14 @@ function supervisorInfo(
 ): SupervisorInfo {
   const { strategy, intensity, periodMs } = rules;
   return { strategy, intensity, periodMs, restartsInWindow, children };
+}
+
+/** A pool's fork server, from its actor (`preload:<pool>`); before and after the actor, from the instance's lifecycle. */
+function forkServerInfo(source: ViewSource, pool: string): PreloadInfo {
+  const actor = source.system?.get(`preload:${pool}`);
+  if (!actor) return { state: source.lifecycle === 'new' || source.lifecycle === 'starting' ? 'starting' : 'stopped', pid: undefined, restarts: 0 };
+  const { context, value } = actor.getSnapshot() as { context: ForkServerContext; value: ForkServerStateName };
+  return { state: value, pid: context.pid, restarts: context.restarts, ...(context.message === undefined ? {} : { message: context.message }) };
 }
 
 /** A worker's state name: the innermost of `{ alive: 'busy' }`. */

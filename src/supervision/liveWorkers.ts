@@ -7,10 +7,17 @@
 // environment, and cannot be serialised.
 import type { WorkerSlot } from '../calls/workerSlot.js';
 import type { LiveWorker } from '../process/liveWorker.js';
-import type { PythonProcess } from '../process/pythonProcess.js';
+
+/** A process of the run: a worker, or a pool's fork server. */
+export interface RunProcess {
+  readonly pid: number | undefined;
+  /** Its whole process group has ended. */
+  readonly ended: Promise<unknown>;
+  terminate(graceMs: number): Promise<unknown>;
+}
 
 export class LiveWorkers {
-  private readonly processes = new Set<PythonProcess>();
+  private readonly processes = new Set<RunProcess>();
 
   constructor(
     private readonly slotOf: (pool: string, workerId: string) => WorkerSlot | undefined,
@@ -18,8 +25,8 @@ export class LiveWorkers {
     private readonly record: (pids: number[]) => void,
   ) {}
 
-  /** A worker process was spawned: it is live until its whole group has ended. */
-  spawned(python: PythonProcess): void {
+  /** A worker process (or fork server) was started: it is live until its whole group has ended. */
+  spawned(python: RunProcess): void {
     this.processes.add(python);
     this.record(this.pids());
     void python.ended.then(() => {
