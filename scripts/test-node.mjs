@@ -28,7 +28,7 @@ const TIERS = {
     'layout', 'machines', 'pool.machine', 'poolLifecycle.model', 'poolRestarts.model', 'remotePool.model', 'restartPolicy',
     'supervisor.model', 'sessionCodec', 'wireFuzz', 'worker.machine',
     // The dispatcher, its queue, balancing, affinity and recycler with fake workers (test/dispatchHarness.ts).
-    'affinity', 'balancing', 'dispatcher', 'fifo', 'recycler',
+    'affinity', 'balancing', 'dispatcher', 'fifo', 'recycler', 'workerPinning',
   ],
   once: [
     // Their own programs, which leave the transport to the product's default.

@@ -22,7 +22,7 @@ export {
 export { THREAD_ENV_VARS } from './config.js';
 
 export type { SnakepitConfig, PoolConfigInput } from './config.js';
-export type { CallOptions, Progress, StreamOptions, WorkerInfo } from './calls/calls.js';
+export type { BroadcastOptions, BroadcastResult, CallOptions, Progress, StreamOptions, WorkerInfo } from './calls/calls.js';
 export type { ExposedFunction } from './calls/hostFunctions.js';
 export type { ArrayDtype, NdArray } from './wire/codec.js';
 export type { SnakepitEvents, SnakepitEventName } from './events.js';

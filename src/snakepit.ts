@@ -8,9 +8,9 @@ import type { SupervisorOutput } from '../machines/supervisor.machine.js';
 import type { RecycleReason, WorkerContext } from '../machines/worker.machine.js';
 import { createSupervisorLogic, type SupervisorHooks } from './supervision/actors.js';
 import { CallbackGuard } from './callbackGuard.js';
-import { checkCall, describeValue, isDuration } from './calls/callChecks.js';
+import { checkBroadcast, checkCall, describeValue, isDuration } from './calls/callChecks.js';
 import { MAX_DURATION_MS, type PoolConfig, type ResolvedConfig, resolveConfig, type SnakepitConfig } from './config.js';
-import type { CallOptions, StreamOptions } from './calls/calls.js';
+import type { BroadcastOptions, BroadcastResult, CallOptions, StreamOptions } from './calls/calls.js';
 import type { WorkerSlot } from './calls/workerSlot.js';
 import { Dispatcher } from './calls/dispatcher.js';
 import { InvalidArgumentError, InvalidStateError, PoolNotFoundError, ShuttingDownError, SnakepitError } from './errors.js';
@@ -179,6 +179,21 @@ export class Snakepit {
     const target = this.route(tool, args, options);
     if (target instanceof SnakepitError) throw target;
     yield* streamChunks<T>(target, tool, args, this.guarded(options));
+  }
+
+  /**
+   * Runs the tool once on every worker of the pool that takes calls now (ready or busy, not
+   * starting or leaving); resolves to one entry per worker, `{ workerId, ok, value | error }`,
+   * once every call has settled. A worker that is busy runs it after the calls already waiting
+   * for it. No worker serving: `[]`.
+   */
+  async broadcast<T = unknown>(tool: string, args: Record<string, unknown> = {}, options: BroadcastOptions = {}): Promise<BroadcastResult<T>[]> {
+    const target = this.route(tool, args, options);
+    if (target instanceof SnakepitError) throw target;
+    const misuse = checkBroadcast(options);
+    if (misuse) throw new InvalidArgumentError(tool, misuse);
+    const { pool, timeoutMs, signal } = options;
+    return (await target.broadcast(tool, args, { pool, timeoutMs, signal })) as BroadcastResult<T>[];
   }
 
   /** The options with their onProgress (checked to be a function by route) run guarded. */
