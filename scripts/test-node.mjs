@@ -41,7 +41,7 @@ const TIERS = {
     'arrays', 'badArguments', 'badFrames', 'callChains', 'callContext', 'chaos', 'dashboard', 'execute', 'fairness',
     'faults', 'heartbeat', 'hostSafety', 'inspection', 'largePayload', 'manyInstances', 'messageBudgets', 'metrics',
     'pools', 'prefetch', 'production', 'protocolVersion', 'recycling', 'restartStrategies', 'sessions', 'shutdown',
-    'startup', 'streamFlow', 'supervision', 'threadProfile', 'toolExits', 'tracing', 'workerToken',
+    'reachWorkers', 'startup', 'streamFlow', 'supervision', 'threadProfile', 'toolExits', 'tracing', 'workerToken',
   ],
 };
 
