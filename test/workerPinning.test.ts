@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { BroadcastResult } from '../src/calls/calls.js';
-import { heldBy, settle, simulatedPool } from './dispatchHarness.js';
+import { prng } from './chaos/schedule.js';
+import { type FakeConnection, heldBy, settle, simulatedPool } from './dispatchHarness.js';
 
 /** A broadcast's entries as `workerId ok` or `workerId CODE`. */
 const summary = (results: BroadcastResult[]) => results.map((r) => `${r.workerId} ${r.ok ? `ok ${String(r.value)}` : r.error.code}`);
@@ -192,6 +193,96 @@ test('broadcast: each call has its own deadline and waits for its own worker; on
   w3.connection.reply('long');
   await settle();
   assert.deepEqual(w3.connection.sent.map((c) => c.tool), ['long']);
+  assert.equal(pool.dispatcher.queued, 0);
+  assert.equal(pool.dispatcher.inFlight, 0);
+});
+
+// The invariant under a seeded random schedule, to the millisecond: calls made for one worker
+// (some for an unknown one), broadcasts and plain calls, with deadlines and aborts, while workers
+// answer, die (having started some of their calls), restart and drain. Real processes:
+// reachWorkers.test.ts, "seeded schedule".
+const SEED = process.env.SNAKEPIT_REACH_SEED ? Number(process.env.SNAKEPIT_REACH_SEED) >>> 0 : Math.floor(Math.random() * 2 ** 32);
+
+test(`seeded schedule (SNAKEPIT_REACH_SEED=${SEED}): every call settles once; one made for a worker is sent at most once, to that worker only`, async (t) => {
+  const random = prng(SEED);
+  const pick = <T>(items: readonly T[]) => items[Math.floor(random() * items.length)];
+  const pool = simulatedPool(t, { prefetch: 1, queueTimeoutMs: 400 }, 3);
+  const owner = new Map<FakeConnection, string>(); // every connection a worker had → its id
+  const note = () => pool.workers.forEach((w) => owner.set(w.connection, w.id));
+  const settles = new Map<string, number>();
+  const made = new Map<string, string | undefined>(); // tool → the worker it was made for
+  const broadcasts: Promise<BroadcastResult[]>[] = [];
+  const count = (tool: string) => () => void settles.set(tool, (settles.get(tool) ?? 0) + 1);
+  const options = (workerId?: string) => {
+    const roll = random();
+    if (roll < 0.15) return { workerId, timeoutMs: 1 + Math.floor(random() * 300) };
+    if (roll < 0.25) return { workerId, signal: AbortSignal.abort() };
+    return { workerId };
+  };
+  note();
+  for (let step = 0; step < 600; step++) {
+    const tool = `c${step}`;
+    const roll = random();
+    const serving = pool.workers.filter((w) => w.slot.state === 'ready' || w.slot.state === 'busy');
+    if (roll < 0.3) {
+      const workerId = random() < 0.05 ? 'p-404' : pick(pool.workers).id;
+      made.set(tool, workerId);
+      pool.dispatcher.submit(tool, {}, options(workerId)).then(count(tool), count(tool));
+    } else if (roll < 0.4) {
+      made.set(tool, undefined);
+      const results = pool.dispatcher.broadcast(tool, {}, options());
+      results.then(count(tool), count(tool));
+      broadcasts.push(results.catch(() => [])); // refused whole (an aborted signal): no entries
+    } else if (roll < 0.5) {
+      pool.dispatcher.submit(tool, {}, options()).then(count(tool), count(tool));
+    } else if (roll < 0.85) {
+      const busy = serving.filter((w) => w.connection.open.size > 0);
+      if (busy.length) pick(busy).connection.reply();
+    } else if (roll < 0.9 && serving.length) {
+      const victim = pick(serving);
+      const open = [...victim.connection.open.keys()];
+      victim.connection.die(victim.id, open.length ? pick(open) : 0);
+      victim.leave('crashed');
+    } else if (roll < 0.95) {
+      const down = pool.workers.filter((w) => w.slot.state === 'crashed' || w.slot.state === 'starting');
+      if (down.length) pick(down).ready();
+    } else if (roll < 0.97 && serving.length > 1) {
+      const leaving = pick(serving);
+      leaving.leave('draining');
+      while (leaving.connection.open.size) leaving.connection.reply();
+      leaving.leave('stopped');
+      pool.dispatcher.removeSlot(leaving.slot); // its id stays in pool.workers: a call made for it now is INVALID_ARGUMENT
+      pool.addWorker();
+    }
+    note();
+    await pool.advance(Math.floor(random() * 20));
+  }
+  // Let everything end: every worker serves and answers what it holds, every timer runs out.
+  for (const w of pool.workers) if (w.slot.state === 'crashed' || w.slot.state === 'starting') w.ready();
+  note();
+  for (let round = 0; round < 50 && pool.workers.some((w) => w.connection.open.size); round++) {
+    for (const w of pool.workers) while (w.connection.open.size) w.connection.reply();
+    await pool.advance(500);
+  }
+  await pool.advance(1000);
+  const results = await Promise.all(broadcasts);
+
+  const sent = new Map<string, string[]>(); // tool → the workers it was sent to, in order
+  for (const [connection, workerId] of owner) for (const call of connection.sent) sent.set(call.tool, [...(sent.get(call.tool) ?? []), workerId]);
+  const violations: string[] = [];
+  for (let step = 0; step < 600; step++) {
+    const tool = `c${step}`;
+    const times = settles.get(tool);
+    if (times === undefined && !(made.has(tool) || sent.has(tool))) continue; // a step that made no call
+    if (times !== 1) violations.push(`${tool} settled ${times ?? 0} times`);
+  }
+  for (const [tool, workerId] of made) {
+    const to = sent.get(tool) ?? [];
+    if (workerId !== undefined && (to.length > 1 || to.some((id) => id !== workerId))) violations.push(`${tool} for ${workerId} sent to ${to.join(', ')}`);
+    if (workerId === undefined && new Set(to).size !== to.length) violations.push(`broadcast ${tool} sent twice to one worker: ${to.join(', ')}`);
+  }
+  for (const entries of results) if (new Set(entries.map((e) => e.workerId)).size !== entries.length) violations.push(`a worker twice in ${JSON.stringify(entries)}`);
+  assert.deepEqual(violations, [], `SNAKEPIT_REACH_SEED=${SEED}`);
   assert.equal(pool.dispatcher.queued, 0);
   assert.equal(pool.dispatcher.inFlight, 0);
 });
