@@ -163,7 +163,14 @@ export class Dispatcher implements RequestOwner {
    * Runs an encoded call on the worker it must run on (made for one, or a strict session's),
    * else its session's worker or the least-loaded one; or queues it.
    */
-  private accept(tool: string, wire: WireValue, options: CallOptions, resolve: (value: unknown) => void, reject: (error: SnakepitError) => void, stream: StreamSink | undefined): void {
+  private accept(
+    tool: string,
+    wire: WireValue,
+    options: CallOptions,
+    resolve: (value: unknown) => void,
+    reject: (error: SnakepitError) => void,
+    stream: StreamSink | undefined,
+  ): void {
     const bound = options.sessionId === undefined ? undefined : this.sessions.worker(options.sessionId);
     const pinnedTo = options.workerId === undefined ? undefined : pinnedWorker(this.slots, this.config.name, tool, options.workerId);
     if (pinnedTo instanceof SnakepitError) return this.refuse(tool, reject, pinnedTo);
@@ -183,7 +190,10 @@ export class Dispatcher implements RequestOwner {
       slot = bound && isFree(bound) ? bound : pickWorker(this.slots, !nested);
     }
     if (slot) return this.run(request, slot);
-    const deadlock = chain && (pinnedTo ? chainDeadlock(tool, this.config.name, chain, [pinnedTo], pinnedTo.capacity) : chainDeadlock(tool, this.config.name, chain, this.slots, this.capacity));
+    // A nested call made for one worker can only ever get that worker's places.
+    const deadlock = chain && (pinnedTo
+      ? chainDeadlock(tool, this.config.name, chain, [pinnedTo], pinnedTo.capacity)
+      : chainDeadlock(tool, this.config.name, chain, this.slots, this.capacity));
     if (deadlock) return this.settle(request, deadlock);
     if (this.queued >= this.config.maxQueue) {
       return this.settle(request, new PoolSaturatedError(this.config.name, this.config.maxQueue));
