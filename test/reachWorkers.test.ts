@@ -116,7 +116,10 @@ test('kill -9 during a broadcast: that worker\'s entry is WORKER_CRASHED, the ot
   assert.deepEqual(entries(results), workers.map((w) => (w === victim ? `${w.id} WORKER_CRASHED` : `${w.id} ok ${w.pid}`)));
   const crashed = results[1];
   assert.ok(!crashed.ok && crashed.error instanceof SnakepitError);
-  assert.equal((await waiting).code, 'WORKER_CRASHED');
+  const behind = await waiting;
+  assert.equal(behind.code, 'WORKER_CRASHED');
+  assert.equal(behind.signal, 'SIGKILL');
+  assert.match(behind.message, new RegExp(`Worker ${victim.id} .* went down \\(signal SIGKILL\\) before it ran tool "run"`));
   assert.equal(starts(journal).get('behind'), undefined, 'the call made for the dead worker never ran');
 
   await waitFor(() => workersOf(pit).every((w) => w.state === 'ready'), 30_000, 'the worker to be restarted');

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { BroadcastResult } from '../src/calls/calls.js';
+import { WorkerCrashedError } from '../src/errors.js';
 import { prng } from './chaos/schedule.js';
 import { type FakeConnection, heldBy, settle, simulatedPool } from './dispatchHarness.js';
 
@@ -87,13 +88,15 @@ test('a worker that dies before it starts a call made for it: the call fails WOR
   const [w1, w2] = pool.workers;
   pool.call('running', { workerId: 'p-1' });
   pool.call('ahead', { workerId: 'p-1' });
-  pool.call('waiting', { workerId: 'p-1' });
+  const waiting = pool.call('waiting', { workerId: 'p-1' });
   pool.call('anyAhead'); // p-2 is free: it runs there
   assert.deepEqual(heldBy(pool), { 'p-1': ['running', 'ahead'], 'p-2': ['anyAhead'] });
   w1.connection.die(w1.id, w1.connection.sent[0].id); // it had started `running` only
   w1.leave('crashed');
   await settle();
   assert.deepEqual(pool.outcomes, ['ahead WORKER_CRASHED', 'running WORKER_CRASHED', 'waiting WORKER_CRASHED']);
+  const lost = await waiting.catch((error: WorkerCrashedError) => error);
+  assert.ok(lost instanceof WorkerCrashedError && lost.workerId === 'p-1', 'a WorkerCrashedError naming the worker');
   assert.equal(pool.dispatcher.queued, 0);
   w1.ready(); // restarted under the same id: nothing is left for it
   await settle();

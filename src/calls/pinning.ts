@@ -2,7 +2,7 @@
 // what the caller hears when it cannot run the call. Such a call waits for its own worker, in
 // that worker's queue, and never runs on another one: whatever befalls the worker befalls it.
 import type { WorkerExitInfo } from '../../machines/worker.machine.js';
-import { ErrorCode, InvalidArgumentError, SnakepitError } from '../errors.js';
+import { InvalidArgumentError, type SnakepitError, WorkerCrashedError, type WorkerExit } from '../errors.js';
 import { isRoutable } from './balancing.js';
 import type { WorkerSlot } from './workerSlot.js';
 
@@ -53,11 +53,10 @@ function workerRetired(slot: WorkerSlot, tool: string): InvalidArgumentError {
   );
 }
 
-function workerDown(slot: WorkerSlot, tool: string, exit?: WorkerExitInfo): SnakepitError {
+function workerDown(slot: WorkerSlot, tool: string, exit?: WorkerExitInfo): WorkerCrashedError {
+  const status: WorkerExit = { exitCode: exit?.exitCode ?? null, signal: (exit?.signal ?? null) as NodeJS.Signals | null };
   const how = exit ? (exit.signal ? ` (signal ${exit.signal})` : ` (exit code ${exit.exitCode})`) : '';
-  return new SnakepitError(
-    ErrorCode.WORKER_CRASHED,
+  return new WorkerCrashedError(slot.id, slot.pid, status, undefined, undefined,
     `Worker ${slot.id} of pool "${slot.pool}" went down${how} before it ran tool "${tool}", which was made for it alone (workerId), ` +
-      'so it does not run on another worker. The supervisor restarts the worker under the same id; retry once it is ready if the call is safe to repeat.',
-  );
+      'so it does not run on another worker. The supervisor restarts the worker under the same id; retry once it is ready if the call is safe to repeat.');
 }
