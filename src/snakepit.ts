@@ -207,7 +207,7 @@ export class Snakepit {
     if (this.lifecycle === 'stopping' || this.lifecycle === 'stopped') return new ShuttingDownError();
     const misuse = checkCall(tool, args, options);
     if (misuse) return new InvalidArgumentError(String(tool), misuse);
-    const name = options.pool ?? (this.dispatchers.has('default') ? 'default' : this.config.pools[0].name);
+    const name = options.pool ?? this.poolOfWorker(options.workerId) ?? (this.dispatchers.has('default') ? 'default' : this.config.pools[0].name);
     const dispatcher = this.dispatchers.get(name);
     if (!dispatcher) return new PoolNotFoundError(name, [...this.dispatchers.keys()]);
     return dispatcher;
@@ -465,6 +465,11 @@ export class Snakepit {
     }
     const failure = this.failures.recycle(final.context);
     if (failure) throw failure;
+  }
+
+  /** The pool a call made for `workerId` without a `pool` goes to: the one that worker is in. */
+  private poolOfWorker(workerId: string | undefined): string | undefined {
+    return workerId === undefined ? undefined : this.slotOf(workerId)?.pool;
   }
 
   private slotOf(workerId: string): WorkerSlot | undefined {

@@ -86,6 +86,23 @@ test('an unknown or retired workerId is INVALID_ARGUMENT for execute and stream;
   assert.deepEqual(starts(journal), new Map(), 'none of them ran');
 });
 
+test('two pools: without `pool` a call with workerId goes to that worker\'s pool; a broadcast reaches its own pool\'s workers only', async () => {
+  const pit = await startPit({
+    pools: [
+      { name: 'default', poolSize: 1, adapter: 'chaos_adapters.Chaos' },
+      { name: 'other', poolSize: 2, adapter: 'chaos_adapters.Chaos' },
+    ],
+  });
+  const journal = newJournal();
+  const other = pit.inspect().pools.find((p) => p.name === 'other')!.workers;
+  assert.equal((await pit.execute<Ran>('run', { journal, key: 'there' }, { workerId: other[1].id })).pid, other[1].pid);
+  const wrongPool = await errorOf(pit.execute('run', { journal, key: 'nowhere' }, { pool: 'default', workerId: other[1].id }));
+  assert.equal(wrongPool.code, 'INVALID_ARGUMENT');
+  assert.match(wrongPool.message, /Pool "default" has no worker "other-2"/);
+  const results = await pit.broadcast<Ran>('run', { journal, key: 'others' }, { pool: 'other' });
+  assert.deepEqual(entries(results), other.map((w) => `${w.id} ok ${w.pid}`));
+});
+
 test('a busy worker: a call made for it waits behind its running call while the other worker is free, then runs there', async () => {
   const pit = await startPit({ pools: [{ name: 'p', poolSize: 2, prefetch: 0, adapter: 'chaos_adapters.Chaos' }] });
   const journal = newJournal();
