@@ -103,6 +103,18 @@ test('two pools: without `pool` a call with workerId goes to that worker\'s pool
   assert.deepEqual(entries(results), other.map((w) => `${w.id} ok ${w.pid}`));
 });
 
+test('inside an exposed function: a call made for the worker its caller holds can never run and fails at once; one for another worker runs', async () => {
+  const pit = await startPit({ pools: [{ name: 'p', poolSize: 2, adapter: 'smoke_adapters.Smoke', nestedQueueTimeoutMs: 20_000 }] });
+  const [first, second] = workersOf(pit);
+  pit.expose('pid_on', ({ workerId }) => pit.execute('pid', {}, { workerId: workerId as string }));
+  assert.equal(await pit.execute('ask_node', { name: 'pid_on', workerId: second.id }, { workerId: first.id }), second.pid);
+  const t0 = performance.now();
+  const failed = await errorOf(pit.execute('ask_node', { name: 'pid_on', workerId: first.id }, { workerId: first.id }));
+  assert.ok(performance.now() - t0 < 10_000, 'at once, not after nestedQueueTimeoutMs');
+  assert.equal(failed.code, 'PYTHON_ERROR', 'the tool saw ctx.call raise');
+  assert.match(failed.message, /can never get a worker/);
+});
+
 test('a busy worker: a call made for it waits behind its running call while the other worker is free, then runs there', async () => {
   const pit = await startPit({ pools: [{ name: 'p', poolSize: 2, prefetch: 0, adapter: 'chaos_adapters.Chaos' }] });
   const journal = newJournal();
