@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { BroadcastResult } from '../src/calls/calls.js';
-import { WorkerCrashedError } from '../src/errors.js';
+import { ShuttingDownError, WorkerCrashedError } from '../src/errors.js';
 import { prng } from './chaos/schedule.js';
 import { type FakeConnection, heldBy, settle, simulatedPool } from './dispatchHarness.js';
 
@@ -135,6 +135,22 @@ test('a retiring worker: calls made for it are INVALID_ARGUMENT, at once or, if 
   await settle();
   assert.deepEqual(pool.outcomes.at(-1), 'running ok');
   assert.equal(w1.drained, 1);
+});
+
+test('stop: a call waiting for its worker fails SHUTTING_DOWN as the worker drains, not INVALID_ARGUMENT; the running one finishes', async (t) => {
+  const pool = simulatedPool(t, { prefetch: 0 }, 1);
+  const [w1] = pool.workers;
+  pool.call('running', { workerId: 'p-1' });
+  pool.call('waiting', { workerId: 'p-1' });
+  let drained = false;
+  pool.dispatcher.closeIntake(new ShuttingDownError(), () => (drained = true));
+  w1.leave('draining');
+  await settle();
+  assert.deepEqual(pool.outcomes, ['waiting SHUTTING_DOWN']);
+  w1.connection.reply('running');
+  await settle();
+  assert.deepEqual(pool.outcomes, ['waiting SHUTTING_DOWN', 'running ok']);
+  assert.ok(drained);
 });
 
 test('workerId with sessionId: INVALID_ARGUMENT if the session is bound to another worker; else it runs there and binds the session', async (t) => {
