@@ -56,7 +56,8 @@ function workerRetired(slot: WorkerSlot, tool: string): InvalidArgumentError {
 function workerDown(slot: WorkerSlot, tool: string, exit?: WorkerExitInfo): WorkerCrashedError {
   const status: WorkerExit = { exitCode: exit?.exitCode ?? null, signal: (exit?.signal ?? null) as NodeJS.Signals | null };
   const how = exit ? (exit.signal ? ` (signal ${exit.signal})` : ` (exit code ${exit.exitCode})`) : '';
-  return new WorkerCrashedError(slot.id, slot.pid, status, undefined, undefined,
+  const message =
     `Worker ${slot.id} of pool "${slot.pool}" went down${how} before it ran tool "${tool}", which was made for it alone (workerId), ` +
-      'so it does not run on another worker. The supervisor restarts the worker under the same id; retry once it is ready if the call is safe to repeat.');
+    'so it does not run on another worker. The supervisor restarts the worker under the same id; retry once it is ready if the call is safe to repeat.';
+  return new WorkerCrashedError(slot.id, slot.pid, status, undefined, undefined, message);
 }
