@@ -58,7 +58,7 @@ PASSES.transport = [...PASSES.grpc, ...PASSES.local];
 // waiting on one of them. A file not named counts as 3 s. Only the order depends on these.
 const SECONDS = {
   freeThreaded: 50, consumer: 50, chaos: 30, heartbeat: 25, recycling: 20, remote: 18, prefetch: 15, sessions: 14,
-  faults: 13, restartStrategies: 12, dashboard: 10, threadProfile: 10, fairness: 9, examples: 9, readme: 9, supervision: 8,
+  faults: 13, reachWorkers: 14, restartStrategies: 12, dashboard: 10, threadProfile: 10, fairness: 9, examples: 9, readme: 9, supervision: 8,
 };
 
 function fail(msg) {
