@@ -61,7 +61,7 @@ export const PARTS: Part[] = [
   },
   {
     name: 'src/calls/',
-    role: "a call from submit to settled: the per-worker slot (the one writer of a worker's load, routing state and live handle) and the request, the dispatcher (queue and routing), balancing, the FIFO, affinity sessions, calls made for one worker and broadcasts, argument checks and encoding, call chains, streams, functions exposed to Python, the texts of what user code throws",
+    role: "a call from submit to settled: the per-worker slot (the one writer of a worker's load, routing state and live handle) and the request, the dispatcher (queue and routing), balancing, the FIFO, affinity sessions, calls made for one worker and broadcasts, argument checks and encoding, call chains, streams, functions exposed to Python, the texts of what user code throws, typed views of a pool's tools",
     mayImport: ['src/observe/', 'src/process/', 'src/wire/', SHARED, 'machines/'],
   },
   {
@@ -71,7 +71,7 @@ export const PARTS: Part[] = [
   },
   {
     name: 'src/cli/',
-    role: 'the `npx snakepit` commands: setup, doctor, python',
+    role: 'the `npx snakepit` commands: setup, doctor, types (and rendering an adapter\'s tools as TypeScript), python',
     mayImport: ['src/process/', SHARED],
   },
   {

@@ -26,7 +26,7 @@ const repo = dirname(dirname(fileURLToPath(import.meta.url)));
 const TIERS = {
   unit: [
     'layout', 'machines', 'pool.machine', 'poolLifecycle.model', 'poolRestarts.model', 'remotePool.model', 'restartPolicy',
-    'supervisor.model', 'sessionCodec', 'wireFuzz', 'worker.machine',
+    'supervisor.model', 'sessionCodec', 'valueCodec', 'wireFuzz', 'worker.machine',
     // The dispatcher, its queue, balancing, affinity and recycler with fake workers (test/dispatchHarness.ts).
     'affinity', 'balancing', 'dispatcher', 'fifo', 'recycler', 'workerPinning',
   ],
@@ -36,6 +36,8 @@ const TIERS = {
     // Each pool names its transport: where both matter the file starts both.
     'descendants', 'processOutput', 'registry', 'remote', 'dashboardBrowser', 'validation',
     'freeThreaded', 'idlePoll', 'localLane',
+    // `snakepit types` and tsc runs of their own; its one pool names its transport.
+    'toolTypes',
   ],
   transport: [
     'arrays', 'badArguments', 'badFrames', 'callChains', 'callContext', 'chaos', 'dashboard', 'execute', 'fairness',
@@ -58,7 +60,7 @@ PASSES.transport = [...PASSES.grpc, ...PASSES.local];
 // waiting on one of them. A file not named counts as 3 s. Only the order depends on these.
 const SECONDS = {
   freeThreaded: 50, consumer: 50, chaos: 30, heartbeat: 25, recycling: 20, remote: 18, prefetch: 15, sessions: 14,
-  faults: 13, reachWorkers: 14, restartStrategies: 12, dashboard: 10, threadProfile: 10, fairness: 9, examples: 9, readme: 9, supervision: 8,
+  faults: 13, reachWorkers: 14, restartStrategies: 12, dashboard: 10, threadProfile: 10, fairness: 9, examples: 9, readme: 9, toolTypes: 9, supervision: 8,
 };
 
 function fail(msg) {

@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 // The `snakepit` command: `setup` makes the Python runtime environment in the consumer's
-// project, `doctor` checks an interpreter for everything a worker needs.
+// project, `doctor` checks an interpreter for everything a worker needs, `types` writes an
+// adapter's tools as a TypeScript interface.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { doctor } from './cli/doctor.js';
 import { setup } from './cli/setup.js';
+import { types } from './cli/types.js';
 import { PACKAGE_ROOT } from './packageRoot.js';
 
 const HELP = { help: { type: 'boolean', short: 'h' } } as const;
@@ -30,6 +32,16 @@ const COMMANDS = {
       --adapter module.Class  import this adapter as a worker would
       --python-path DIR       a folder holding adapters (python.pythonPath); repeatable`,
   },
+  types: {
+    options: { ...HELP, adapter: { type: 'string' }, 'python-path': { type: 'string', multiple: true }, out: { type: 'string' } },
+    usage: `npx snakepit types --adapter module.Class [--python-path DIR]... [--out FILE]
+    Writes a TypeScript interface of the adapter's tools from their type hints (each tool's
+    arguments, and its result or, for a generator, each chunk), for pit.tools<Interface>({ pool }).
+    Imports the adapter's module with the interpreter Snakepit would use; does not create it.
+      --adapter module.Class  the adapter, as a pool's adapter option names it
+      --python-path DIR       a folder holding adapters (python.pythonPath); repeatable
+      --out FILE              write it to FILE (.ts or .d.ts) instead of stdout`,
+  },
 } as const;
 
 const USAGE = `usage: npx snakepit <command> [options]
@@ -37,6 +49,8 @@ const USAGE = `usage: npx snakepit <command> [options]
   ${COMMANDS.setup.usage}
 
   ${COMMANDS.doctor.usage}
+
+  ${COMMANDS.types.usage}
 
   npx snakepit <command> --help   this command's help
   npx snakepit --version          the installed snakepit's version`;
@@ -57,6 +71,12 @@ function main(argv: string[]): number {
       const { values } = parseArgs({ args: rest, options: COMMANDS.doctor.options });
       if (values.help) return help(COMMANDS.doctor.usage);
       return doctor({ adapter: values.adapter, pythonPath: values['python-path'] ?? [], cwd, log });
+    }
+    if (command === 'types') {
+      const { values } = parseArgs({ args: rest, options: COMMANDS.types.options });
+      if (values.help) return help(COMMANDS.types.usage);
+      const print = (text: string) => process.stdout.write(text);
+      return types({ adapter: values.adapter, pythonPath: values['python-path'] ?? [], out: values.out, cwd, print, report: (line) => console.error(line) });
     }
     if (command === '--version' || command === '-v' || command === 'version') {
       console.log(version());

@@ -2,6 +2,7 @@
 // INVALID_CONFIG error naming the key, before any process is started.
 import os from 'node:os';
 import path from 'node:path';
+import type { InspectionEvent, Observer as XstateObserver } from 'xstate';
 // zod's v3 API (a permanent subpath of zod 4): zod 4's own entry loads its 64 locales at
 // import, ≈ 45 ms of this package's import time; the v3 entry is ten modules.
 import { z } from 'zod/v3';
@@ -65,6 +66,15 @@ export interface RemoteTls {
   /** The name the servers' certificates carry, when it is not the address dialled (a dns:/// endpoint's name by default). */
   servername?: string;
 }
+
+/** An xstate inspection observer, as `createActor(logic, { inspect })` takes it (with its next()). */
+export type InspectionObserver = ((event: InspectionEvent) => void) | (XstateObserver<InspectionEvent> & { next: (event: InspectionEvent) => void });
+
+/**
+ * The `inspect` option: an inspection observer, or an inspector that has one, such as
+ * `createWebSocketInspector()` or `createSkyInspector()` of @statelyai/inspect.
+ */
+export type InspectOption = InspectionObserver | { inspect: XstateObserver<InspectionEvent> | ((event: InspectionEvent) => void); stop?: () => void };
 
 /**
  * The schemas, built on first use rather than at import: building them is a tenth of the
@@ -182,7 +192,8 @@ function buildSchemas() {
         })
         .strict()
         .default({ strategy: 'one_for_one', intensity: 3, periodMs: 5000 }),
-      inspect: z.any().optional(),
+      // Checked by resolveInspection (observe/inspectorOption.ts), whose message says what it takes.
+      inspect: z.custom<InspectOption>().optional(),
       logger: z
         .custom<WorkerLogger | false>((value) => value === false || typeof value === 'function', 'expected a function ({ pool, workerId, pid, stream, line }) => void, or false')
         .default(() => stderrLogger),

@@ -21,10 +21,30 @@ export {
 } from './errors.js';
 export { THREAD_ENV_VARS } from './config.js';
 
-export type { SnakepitConfig, PoolConfigInput } from './config.js';
+export type {
+  SnakepitConfig,
+  PoolConfigInput,
+  PoolConfigInput as PoolConfig,
+  EndpointSource,
+  InspectOption,
+  InspectionObserver,
+  RemoteTls,
+} from './config.js';
 export type { BroadcastOptions, BroadcastResult, CallOptions, Progress, StreamOptions, WorkerInfo } from './calls/calls.js';
 export type { ExposedFunction } from './calls/hostFunctions.js';
-export type { ArrayDtype, NdArray } from './wire/codec.js';
+export type { ArrayData, ArrayDtype, NdArray } from './wire/codec.js';
+export type {
+  AnyTools,
+  NdArrayArgument,
+  ToolArgs,
+  ToolCallOptions,
+  ToolChunk,
+  ToolResult,
+  ToolSet,
+  ToolSignature,
+  ToolStreamOptions,
+  ToolsView,
+} from './calls/toolTypes.js';
 export type { SnakepitEvents, SnakepitEventName } from './events.js';
 export type { HealthReport, InspectSnapshot, SupervisorInfo } from './supervision/inspectView.js';
 export type { StopOptions } from './snakepit.js';

@@ -27,6 +27,7 @@ import { Recycler } from './supervision/recycler.js';
 import { RemotePools } from './remote/remotePools.js';
 import { healthReport, type HealthReport, type InspectSnapshot, inspectSnapshot, type ViewSource } from './supervision/inspectView.js';
 import { streamChunks } from './calls/streamChunks.js';
+import { type AnyTools, type ToolSet, type ToolsView, toolsView } from './calls/toolTypes.js';
 import { loadTracer } from './observe/tracing.js';
 import { RunRegistry } from './registry/runRegistry.js';
 import { stopOnSignals } from './signals.js';
@@ -115,6 +116,8 @@ export class Snakepit {
     let endpoints: Map<string, string[]>;
     try {
       endpoints = await this.remote.resolve();
+      // stop() while the endpoints were asked for: this start ends here, having made nothing.
+      if (this.stopCalled) throw new ShuttingDownError();
       this.registry = RunRegistry.open(this.config.instanceId ?? RunRegistry.defaultInstanceId(this.config.pools), this.runId);
     } catch (error) {
       // Nothing was started: the instance is simply stopped.
@@ -164,7 +167,7 @@ export class Snakepit {
     return this.host.expose(name, fn);
   }
 
-  execute<T = unknown>(tool: string, args: Record<string, unknown> = {}, options: CallOptions = {}): Promise<T> {
+  execute<T = unknown>(tool: string, args: object = {}, options: CallOptions = {}): Promise<T> {
     const target = this.route(tool, args, options);
     if (target instanceof SnakepitError) return Promise.reject(target);
     return target.submit(tool, args, this.guarded(options)) as Promise<T>;
@@ -175,7 +178,7 @@ export class Snakepit {
    * The generator runs at most `highWaterMark` chunks ahead of the loop: past that it is not
    * resumed until the loop takes more, so memory stays bounded on both sides.
    */
-  async *stream<T = unknown>(tool: string, args: Record<string, unknown> = {}, options: StreamOptions = {}): AsyncGenerator<T> {
+  async *stream<T = unknown>(tool: string, args: object = {}, options: StreamOptions = {}): AsyncGenerator<T> {
     const target = this.route(tool, args, options);
     if (target instanceof SnakepitError) throw target;
     yield* streamChunks<T>(target, tool, args, this.guarded(options));
@@ -187,13 +190,24 @@ export class Snakepit {
    * once every call has settled. A worker that is busy runs it after the calls already waiting
    * for it. No worker serving: `[]`.
    */
-  async broadcast<T = unknown>(tool: string, args: Record<string, unknown> = {}, options: BroadcastOptions = {}): Promise<BroadcastResult<T>[]> {
+  async broadcast<T = unknown>(tool: string, args: object = {}, options: BroadcastOptions = {}): Promise<BroadcastResult<T>[]> {
     const target = this.route(tool, args, options);
     if (target instanceof SnakepitError) throw target;
     const misuse = checkBroadcast(options);
     if (misuse) throw new InvalidArgumentError(tool, misuse);
     const { pool, timeoutMs, signal } = options;
     return (await target.broadcast(tool, args, { pool, timeoutMs, signal })) as BroadcastResult<T>[];
+  }
+
+  /**
+   * `execute`, `stream` and `broadcast` on one pool (by default the default pool), typed by the interface
+   * `npx snakepit types` writes for its adapter: `pit.tools<CalcTools>({ pool: 'calc' })`.
+   * An unknown pool throws POOL_NOT_FOUND here rather than at the first call.
+   */
+  tools<T extends ToolSet<T> = AnyTools>(options: { pool?: string } = {}): ToolsView<T> {
+    const pool = options?.pool;
+    if (pool !== undefined && !this.dispatchers.has(pool)) throw new PoolNotFoundError(String(pool), [...this.dispatchers.keys()]);
+    return toolsView<T>(this, pool);
   }
 
   /** The options with their onProgress (checked to be a function by route) run guarded. */
@@ -319,11 +333,12 @@ export class Snakepit {
   }
 
   private async shutDown(timeoutMs: number): Promise<void> {
-    if (!this.startCalled || this.ended) {
+    // No root yet: start() is still asking for endpoints, and will end there, having made nothing.
+    const root = this.root;
+    if (!root || this.ended) {
       this.ended = true;
       return;
     }
-    const root = this.root!;
     const finished = toPromise(root);
     // The root drains (its own timeout), then stops the pools; the dispatchers tell it when no
     // call is left. A root still starting skips the drain: nothing has run yet.

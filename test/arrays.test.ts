@@ -83,6 +83,19 @@ for (const { profile, pool } of PROFILES) {
       assert.deepEqual(await pit.execute('keywords', { dtype: 'float32', shape: [2], data: new Float32Array(2) }), { dtype: 'float32', shape: [2], data: 'ndarray' });
     });
 
+    test('empty and 0-d arrays go both ways in their shapes; a "__proto__" key holding bytes comes back a key', async () => {
+      const pit = await startPit({ pools: [{ name: 'p', poolSize: 1, ...pool }] });
+      const empty = { dtype: 'float32', shape: [0, 3], data: new Float32Array(0) };
+      const scalar = { dtype: 'float64', shape: [], data: new Float64Array([2.5]) };
+      assert.deepEqual(await pit.execute('describe', { a: empty }), { type: 'ndarray', dtype: 'float32', shape: [0, 3], sum: 0 });
+      assert.deepEqual(await pit.execute('describe', { a: scalar }), { type: 'ndarray', dtype: 'float64', shape: [], sum: 2.5 });
+      assert.deepEqual(await pit.execute('echo', { empty, scalar }), { empty, scalar });
+      const args = Object.defineProperty({}, '__proto__', { value: Buffer.from('hi'), enumerable: true });
+      const back = (await pit.execute('echo', args)) as Record<string, unknown>;
+      assert.equal(Object.getPrototypeOf(back), Object.prototype);
+      assert.deepEqual(Object.getOwnPropertyDescriptor(back, '__proto__')?.value, Buffer.from('hi'));
+    });
+
     test('a 50 MiB Float64Array round-trips exactly', async (t) => {
       const pit = await startPit({ pools: [{ name: 'p', poolSize: 1, ...pool }] });
       const values = new Float64Array((50 * 1024 * 1024) / 8);

@@ -249,6 +249,7 @@ describe('snakepit setup and the command line', () => {
     assert.equal(help.code, 0);
     assert.match(help.stdout, /npx snakepit setup \[--grpc\] \[--requirements FILE\]/);
     assert.match(help.stdout, /npx snakepit doctor \[--adapter module\.Class\]/);
+    assert.match(help.stdout, /npx snakepit types --adapter module\.Class \[--python-path DIR\]\.\.\. \[--out FILE\]/);
     assert.match(help.stdout, /--version/);
     const none = await snakepit([], temp);
     assert.equal(none.code, 1, 'no command is a usage error');
@@ -259,8 +260,12 @@ describe('snakepit setup and the command line', () => {
     const project = path.join(temp, 'help-project');
     mkdirSync(project, { recursive: true });
     writeFileSync(path.join(project, 'package.json'), '{}');
-    const options = { setup: ['--requirements FILE', '--grpc'], doctor: ['--adapter module.Class', '--python-path DIR'] };
-    const asked = { setup: [['--grpc', '--help']], doctor: [['--adapter', 'calc.Calc', '--help']] };
+    const options = {
+      setup: ['--requirements FILE', '--grpc'],
+      doctor: ['--adapter module.Class', '--python-path DIR'],
+      types: ['--adapter module.Class', '--python-path DIR', '--out FILE'],
+    };
+    const asked = { setup: [['--grpc', '--help']], doctor: [['--adapter', 'calc.Calc', '--help']], types: [['--adapter', 'calc.Calc', '--out', 'calc.tools.ts', '--help']] };
     for (const [command, expected] of Object.entries(options) as [keyof typeof options, string[]][]) {
       for (const args of [[command, '--help'], [command, '-h'], ['help', command], ...asked[command].map((a) => [command, ...a])]) {
         const { code, stdout, stderr } = await snakepit(args, project);
@@ -269,8 +274,9 @@ describe('snakepit setup and the command line', () => {
         for (const option of expected) assert.ok(stdout.includes(option), `${args.join(' ')} names ${option}`);
       }
     }
-    // A failing doctor would have printed checks; a setup would have made the environment.
+    // A failing doctor would have printed checks; a setup would have made the environment, types its file.
     assert.ok(!existsSync(path.join(project, '.snakepit')), '`setup --help` made nothing');
+    assert.ok(!existsSync(path.join(project, 'calc.tools.ts')), '`types --help` wrote nothing');
   });
 
   test('--version prints the package version', async () => {

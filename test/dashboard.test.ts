@@ -14,6 +14,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { serveDashboard } from '../src/dashboard/index.js';
 import { EventRing } from '../src/dashboard/eventHistory.js';
+import type { SnakepitError } from '../src/index.js';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -437,5 +438,22 @@ test('close() ends connections that sent nothing or half a request, instead of w
   } finally {
     silent.destroy();
     halfway.destroy();
+  }
+});
+
+test('a port already taken is an INVALID_CONFIG that says what to do, and leaves no listener on pit', async () => {
+  const pit = await startPit({ pools: [{ name: 'p', poolSize: 1, adapter: 'sample_adapters.Calc' }] });
+  const first = await serveDashboard(pit);
+  try {
+    const events = (pit as unknown as { events: { listenerCount(name: string): number } }).events;
+    const before = events.listenerCount('worker:state');
+    await assert.rejects(serveDashboard(pit, { port: Number(new URL(first.url).port) }), (error: SnakepitError) => {
+      assert.equal(error.code, 'INVALID_CONFIG');
+      assert.match(error.message, /could not listen on 127\.0\.0\.1:\d+ .*EADDRINUSE.*choose another port, or 0/);
+      return true;
+    });
+    assert.equal(events.listenerCount('worker:state'), before);
+  } finally {
+    await first.close();
   }
 });

@@ -64,6 +64,7 @@ test('the inspect option takes an inspector object or its observer, and refuses 
   createPit({ inspect: { inspect: observer, stop: () => undefined }, pools });
   createPit({ inspect: { next: observer }, pools });
   assert.throws(
+    // @ts-expect-error a URL is not an inspector: a type error, and INVALID_CONFIG for JavaScript callers
     () => createPit({ inspect: { url: 'ws://x' }, pools }),
     (error: Error & { code?: string }) => error.code === 'INVALID_CONFIG' && /createWebSocketInspector/.test(error.message),
   );

@@ -5,6 +5,7 @@ import { createInterface } from 'node:readline';
 import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import type { AnyActorRef } from 'xstate';
 import { checkNoLeaks, errorOf, isAlive, startPit, waitFor } from './helpers.js';
 
 const orphanRunIds: string[] = [];
@@ -68,8 +69,8 @@ test('when the Node parent is SIGKILLed, its workers and their children exit wit
 test('the inspect option receives the actor system\'s inspection events', async () => {
   const actors = new Set<string>();
   const pit = await startPit({
-    inspect: (event: { type: string; actorRef: { id: string } }) => {
-      if (event.type === '@xstate.snapshot') actors.add(event.actorRef.id);
+    inspect: (event) => {
+      if (event.type === '@xstate.snapshot') actors.add((event.actorRef as AnyActorRef).id);
     },
     pools: [{ name: 'seen', poolSize: 1, adapter: 'sample_adapters.Calc' }],
   });

@@ -1,8 +1,8 @@
 // Every code block in README.md runs as shown: the Python files are written where their first
 // line says (`# py/calc.py`), each TypeScript block runs against them with this checkout as the
-// `snakepit` package, and the `npx snakepit` commands run against them too. The other shell
-// lines run elsewhere: the development commands are .ci/run's, and installing the package with
-// `setup` is what test/consumer.test.ts does with the packed tarball.
+// `snakepit` package, and the `npx snakepit` commands (doctor, types) run against them too. The
+// other shell lines run elsewhere: the development commands are .ci/run's, and installing the
+// package with `setup` is what test/consumer.test.ts does with the packed tarball.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -93,9 +93,13 @@ test('the shell blocks: the development commands are .ci/run\'s, and every `npx 
   writePythonFiles();
   const cli = path.join(repo, 'src', 'cli.ts');
   const doctor = commands.filter((c) => c.startsWith('npx snakepit doctor'));
-  assert.ok(doctor.length > 0);
-  for (const command of doctor) {
+  const types = commands.filter((c) => c.startsWith('npx snakepit types'));
+  assert.ok(doctor.length > 0 && types.length > 0);
+  for (const command of [...doctor, ...types]) {
     const { code, output } = await runTs(cli, project, command.split(/\s+/).slice(2));
     assert.equal(code, 0, `${command}:\n${output}`);
   }
+  // What the Typed tools section imports, with the types its comments show.
+  const calcTools = readFileSync(path.join(project, 'calc.tools.ts'), 'utf8');
+  assert.match(calcTools, /export interface CalcTools \{[\s\S]*add: \{\n    args: \{ a: number \| bigint; b: number \| bigint \};\n    result: number;[\s\S]*count: \{\n    args: \{ n: number \| bigint \};\n    chunk: number;/);
 });

@@ -263,3 +263,19 @@ test('remote pool options: what is missing or does not apply is INVALID_CONFIG n
   const onLocal = await errorOf((async () => startPit({ pools: [{ name: 'l', adapter: 'a.B', transport: 'local', token: 't' }] }))());
   assert.match(onLocal.message, /pools\[0\]\.token: applies to workerProfile "remote" only/);
 });
+
+test('an endpoints function that never answers fails start() at startupTimeoutMs; stop() while it is asked ends that start with nothing made', async () => {
+  const silent = { ...remotePool(() => []), endpoints: () => new Promise<string[]>(() => {}), startupTimeoutMs: 300 };
+  const late = await errorOf((async () => startPit({ pools: [silent] }))());
+  assert.equal(late.code, 'STARTUP_FAILED');
+  assert.match(late.message, /Pool "remote": its endpoints cannot be resolved \(no answer within 300 ms, the pool's startupTimeoutMs\)/);
+
+  let answer: (endpoints: string[]) => void = () => {};
+  const pit = createPit({ pools: [{ ...remotePool(() => []), endpoints: () => new Promise<string[]>((resolve) => (answer = resolve)) }] });
+  const starting = errorOf(pit.start());
+  await sleep(50);
+  await pit.stop(); // returns at once: nothing was made yet
+  answer(['127.0.0.1:1']);
+  assert.equal((await starting).code, 'SHUTTING_DOWN');
+  assert.throws(() => pit.actor, /once start\(\) has been called/, 'no actor tree was made');
+});

@@ -1,4 +1,6 @@
 """The seed's thread-safe inference adapter, with a small NumPy model in place of PyTorch."""
+from typing import List, TypedDict
+
 import numpy as np
 
 from snakepit_bridge.base_adapter_threaded import ThreadSafeAdapter, thread_safe_method, tool
@@ -16,6 +18,10 @@ class TinyModel:
         return np.tanh(np.maximum(x @ self.w1, 0.0) @ self.w2)
 
 
+class Prediction(TypedDict):
+    prediction: List[float]
+
+
 class InferenceAdapter(ThreadSafeAdapter):
     __thread_safe__ = True  # Required declaration
 
@@ -28,7 +34,7 @@ class InferenceAdapter(ThreadSafeAdapter):
 
     @thread_safe_method
     @tool(description="Run inference")
-    def predict(self, input_data: list) -> dict:
+    def predict(self, input_data: List[float]) -> Prediction:
         # Pattern 2: thread-local cache
         cache = self.get_thread_local("cache", {})
         key = tuple(input_data)

@@ -1,8 +1,20 @@
 """I/O-style tools for the process profile: each call runs alone in its own process."""
 import time
 from html.parser import HTMLParser
+from typing import List, TypedDict
 
 from snakepit_bridge import BaseAdapter, tool
+
+
+# Result shapes: `npx snakepit types` writes them into the tools' TypeScript interface.
+class Page(TypedDict):
+    title: str
+    links: List[str]
+
+
+class Fetched(TypedDict):
+    url: str
+    status: int
 
 
 class _LinkCollector(HTMLParser):
@@ -30,13 +42,13 @@ class WebAdapter(BaseAdapter):
     """Stands in for a scraper: parses a page it is given instead of fetching one."""
 
     @tool(description="Extract the title and links of an HTML page")
-    def extract_links(self, html: str) -> dict:
+    def extract_links(self, html: str) -> Page:
         parser = _LinkCollector()
         parser.feed(html)
         return {"title": parser.title.strip(), "links": parser.links}
 
     @tool(description="Simulate a slow upstream call")
-    def fetch(self, url: str, latency_ms: int = 50) -> dict:
+    def fetch(self, url: str, latency_ms: int = 50) -> Fetched:
         time.sleep(latency_ms / 1000)
         return {"url": url, "status": 200}
 

@@ -19,7 +19,7 @@ CONTEXT_PARAM = "ctx"
 # type checkers read before the one definition that runs.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Callable, TypeVar, overload
+    from typing import Any, Callable, Iterator, TypeVar, overload
 
     # Any function or method: the decorators hand back the very object they were given, so type
     # checkers must see its own type (parameters, return, self) come out unchanged.
@@ -178,10 +178,16 @@ def _param_text(p: Any) -> str:
 
 def discover_tools(adapter: object) -> dict[str, Tool]:
     """Find the @tool methods of an adapter instance (including inherited ones)."""
-    tools: dict[str, Tool] = {}
+    return {name: Tool(name, getattr(adapter, attr_name), raw, description, bool(getattr(raw, THREAD_SAFE_MARK, False)))
+            for name, attr_name, raw, description in tool_members(type(adapter))}
+
+
+def tool_members(klass: type) -> Iterator[tuple[str, str, Any, str]]:
+    """(tool name, attribute name, marked function, description) of each @tool method of a
+    class, inherited ones included, without creating an adapter (tooltypes.py reads them too)."""
     seen: set[str] = set()
-    for klass in type(adapter).__mro__:
-        for attr_name, attr in vars(klass).items():
+    for base in klass.__mro__:
+        for attr_name, attr in vars(base).items():
             if attr_name in seen:
                 continue
             seen.add(attr_name)  # the most derived definition wins, marked or not
@@ -189,11 +195,8 @@ def discover_tools(adapter: object) -> dict[str, Tool]:
             mark = getattr(raw, TOOL_MARK, None) if callable(raw) else None
             if not isinstance(mark, dict):
                 continue
-            name = mark.get("name") or attr_name
-            description = mark.get("description") or _first_doc_line(_docstring(type(adapter), attr_name))
-            bound = getattr(adapter, attr_name)
-            tools[name] = Tool(name, bound, raw, description, bool(getattr(raw, THREAD_SAFE_MARK, False)))
-    return tools
+            description = mark.get("description") or _first_doc_line(_docstring(klass, attr_name))
+            yield mark.get("name") or attr_name, attr_name, raw, description
 
 
 def _docstring(klass: type, name: str) -> str:

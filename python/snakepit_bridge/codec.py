@@ -52,9 +52,10 @@ def _array(np: Any, a: Any) -> Any:
         a = a.astype(np.float32)
     name = a.dtype.name
     if name not in ARRAY_DTYPES:
-        return a.tolist()
+        return _prepare(a.tolist())  # an object array may hold big ints and dicts
     data = np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("<"))
-    return _blob(memoryview(data).cast("B"), dtype=name, shape=list(a.shape))
+    raw = memoryview(data).cast("B") if data.size else b""  # a view with a 0 in its shape cannot be cast
+    return _blob(raw, dtype=name, shape=list(a.shape))
 
 
 def _hook(o: Any) -> Any:
@@ -63,7 +64,7 @@ def _hook(o: Any) -> Any:
     if isinstance(o, _BigInt):
         return _blob(str(o.value).encode(), dtype="bigint")
     if isinstance(o, (set, frozenset, tuple)):
-        return list(o)
+        return _prepare(list(o))  # its big ints and marker keys, which _prepare did not see
     np = sys.modules.get("numpy")  # only if the tool already imported it
     if np is not None:
         if isinstance(o, np.ndarray):
@@ -106,8 +107,21 @@ _DIGIT_RUN = b"1" * 16
 _DIGITS = bytes(0x31 if 0x30 <= i <= 0x39 else 0x30 for i in range(256))
 
 
+_big_int_pattern: Any = None  # compiled the first time a run of 16 digits is seen
+
+
 def _may_hold_big_int(data: bytes) -> bool:
-    return len(data) >= 16 and _DIGIT_RUN in data.translate(_DIGITS)
+    """Whether `data` has a JSON int of 16 or more digits. The run of digits is checked first
+    (no `re` at start-up); a float's digits (next to "." or an exponent) are not an int, so a
+    list of floats, whose repr often has 16 digits and more, stays on the fast path."""
+    global _big_int_pattern
+    if len(data) < 16 or _DIGIT_RUN not in data.translate(_DIGITS):
+        return False
+    if _big_int_pattern is None:
+        import re
+
+        _big_int_pattern = re.compile(rb"(?<![\d.])\d{16,}(?![\d.eE])")
+    return _big_int_pattern.search(data) is not None
 
 
 def _not_plain(o: Any) -> Any:
@@ -146,15 +160,17 @@ def encode(obj: Any) -> tuple[bytes, list[bytes]]:
             return data, _NO_BLOBS
     except (TypeError, ValueError, RecursionError):
         pass
-    obj = _prepare(obj)
     blobs: list[bytes] = []
     _tls.blobs = blobs
     try:
-        text = _encode_full(obj)
+        text = _encode_full(_prepare(obj))
     except ValueError as e:
         if "Out of range float" in str(e):
             raise ValueError(f"the value contains NaN or Infinity, which JSON cannot carry ({e})") from None
         raise
+    except RecursionError:
+        # `from None`: the recursion's own traceback is thousands of lines of this module.
+        raise ValueError("the value contains itself (a reference cycle) or is nested too deeply to send; send a tree of plain values") from None
     return text.encode(), blobs
 
 
@@ -222,7 +238,9 @@ def _typed(marker: dict, blob: Any) -> Any:
         import numpy as np  # an array argument is where a tool expects NumPy
     except ImportError:
         view = memoryview(bytearray(blob) if inline else blob.writable())
-        return view.cast(_MEMORYVIEW_FORMATS[dtype], shape) if shape else view
+        fmt = _MEMORYVIEW_FORMATS[dtype]
+        # A memoryview cannot have a 0 in its shape: an empty array arrives 1-D.
+        return view.cast(fmt, shape) if view.nbytes else view.cast(fmt)
     array = np.frombuffer(blob if inline else blob.writable(), dtype=np.dtype(dtype).newbyteorder("<"))
     return (array.copy() if inline else array).reshape(shape)
 

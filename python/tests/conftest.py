@@ -61,6 +61,7 @@ NEEDS = {
     "test_wire_protobuf.py": [("grpc_tools", "it compiles proto/ into protobuf's classes to check wire.py against them")],
     "test_codec.py": [("numpy", "it checks NumPy arrays")],
     "test_parts.py::test_an_array_in_parts_is_writable_over_its_buffer": [("numpy", "it checks a NumPy array")],
+    "test_tooltypes.py::test_numpy_arrays_and_scalars": [("numpy", "it reads NumPy types in hints")],
 }
 PARTIAL = os.environ.get("SNAKEPIT_PYTEST_PARTIAL") == "1"
 

@@ -85,6 +85,26 @@ def test_arrays_without_numpy_are_writable_memoryviews(monkeypatch):
     assert cube.tolist()[3][2][1] == -5
 
 
+def test_empty_and_zero_dimensional_arrays():
+    for shape in ((0,), (0, 3), (2, 0, 4), ()):
+        a = np.zeros(shape, dtype=np.float32)
+        out = rt(a)
+        assert out.shape == shape and out.dtype == np.float32 and out.flags.writeable
+
+
+def test_empty_and_zero_dimensional_arrays_without_numpy(monkeypatch):
+    monkeypatch.setitem(__import__("sys").modules, "numpy", None)
+    empty = codec.decode(b'{"$bytes":0,"dtype":"float32","shape":[0,3]}', [b""])
+    assert isinstance(empty, memoryview) and empty.format == "f" and empty.tolist() == []
+    scalar = codec.decode(b'{"$bytes":0,"dtype":"float64","shape":[]}', [np.float64(2.5).tobytes()])
+    assert isinstance(scalar, memoryview) and scalar.shape == () and scalar.tolist() == 2.5
+
+
+def test_big_ints_and_marker_keys_inside_sets_and_object_arrays():
+    out = rt({"s": {2**64}, "f": frozenset([-(2**60)]), "t": (2**70,), "o": np.array([2**65, {"$bytes": 1}], dtype=object)})
+    assert out == {"s": [2**64], "f": [-(2**60)], "t": [2**70], "o": [2**65, {"$bytes": 1}]}
+
+
 def test_big_ints_are_typed_blobs():
     j, blobs = codec.encode({"big": -(2**70), "edge": 2**53 - 1, "flag": True})
     assert j == b'{"big":{"$bytes":0,"dtype":"bigint"},"edge":9007199254740991,"flag":true}'
@@ -102,6 +122,19 @@ def test_nan_and_infinity_are_refused():
             codec.encode({"x": [bad]})
 
 
+def test_a_cycle_or_too_deep_a_value_is_a_short_error():
+    cycle = []
+    cycle.append(cycle)
+    deep = current = []
+    for _ in range(100_000):
+        current.append([])
+        current = current[0]
+    for bad in ({"a": cycle}, deep):
+        with pytest.raises(ValueError, match="reference cycle") as info:
+            codec.encode(bad)
+        assert info.value.__context__ is None or info.value.__suppress_context__
+
+
 def test_unknown_type_names_the_type():
     class Model:
         pass
@@ -117,12 +150,20 @@ def test_empty_json_decodes_to_none():
 # The codec is built on _json directly, without `json` and `re` (start-up milliseconds); these
 # hold its plain checks to the json calls and patterns they stand for.
 
-def test_the_digit_run_check_finds_what_the_pattern_would():
+def test_the_big_int_check_finds_every_int_json_would_write():
     rng = random.Random(7)
-    pattern = re.compile(rb"\d{16}")
     for _ in range(20_000):
-        data = bytes(rng.choice(b"0123456789,[]\"x\xff") for _ in range(rng.randrange(0, 60)))
-        assert codec._may_hold_big_int(data) == (pattern.search(data) is not None), data
+        value = [rng.choice([rng.randrange(-(2**70), 2**70), rng.random() * 10 ** rng.randrange(-5, 25), "7" * rng.randrange(30)])
+                 for _ in range(rng.randrange(0, 4))]
+        data = json.dumps(value).encode()
+        expected = any(type(v) is int and not -codec.SAFE_INT <= v <= codec.SAFE_INT for v in value)
+        # A 16-digit int within SAFE_INT, or a string of digits, may take the slow path; a big int never the fast one.
+        assert codec._may_hold_big_int(data) or not expected, data
+
+
+def test_floats_with_long_reprs_take_the_fast_path():
+    data = json.dumps([0.12345678901234568, 1234567890123456.5, 1.2345678901234567e30]).encode()
+    assert not codec._may_hold_big_int(data)
 
 
 def test_marker_keys_are_the_ones_the_patterns_name():

@@ -7,7 +7,7 @@ import type { Dispatcher } from './dispatcher.js';
 import { Fifo } from './fifo.js';
 
 /** Submits the call and yields its chunks; leaving the loop early cancels the call. */
-export async function* streamChunks<T>(dispatcher: Dispatcher, tool: string, args: Record<string, unknown>, options: StreamOptions): AsyncGenerator<T> {
+export async function* streamChunks<T>(dispatcher: Dispatcher, tool: string, args: object, options: StreamOptions): AsyncGenerator<T> {
   const stop = new AbortController();
   const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
   const chunks = new Fifo<T>();

@@ -6,6 +6,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { machineConfig } from '../../machines/export.js';
 import { workerMachine } from '../../machines/worker.machine.js';
+import { InvalidConfigError } from '../errors.js';
 import type { Snakepit } from '../snakepit.js';
 import type { SnakepitEventName } from '../events.js';
 import { DashboardAccess, TOKEN_COOKIE } from './access.js';
@@ -85,10 +86,19 @@ export async function serveDashboard(pit: Snakepit, options: DashboardOptions = 
       res.end(`dashboard error: ${String(error)}\n`);
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve());
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => resolve());
+    });
+  } catch (error) {
+    // Nothing of a dashboard that never listened stays behind: not its timer, not its listeners on pit.
+    clearInterval(ticker);
+    for (const [name, listener] of listeners) pit.off(name, listener as never);
+    throw new InvalidConfigError(`serveDashboard could not listen on ${host}:${port} (${(error as Error).message}); choose another port, or 0 for any free one.`, [
+      { path: 'port', message: (error as NodeJS.ErrnoException).code ?? 'cannot listen' },
+    ]);
+  }
   const address = server.address() as AddressInfo;
   const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return {

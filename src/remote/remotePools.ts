@@ -24,7 +24,7 @@ export class RemotePools {
     for (const pool of this.pools) {
       if (pool.workerProfile !== 'remote') continue;
       try {
-        resolved.set(pool.name, await resolveEndpoints(pool.endpoints!));
+        resolved.set(pool.name, await within(resolveEndpoints(pool.endpoints!), pool.startupTimeoutMs));
       } catch (error) {
         throw new StartupFailedError(`Pool "${pool.name}": its endpoints cannot be resolved (${(error as Error).message}).`, { pool: pool.name });
       }
@@ -62,6 +62,15 @@ export class RemotePools {
   stop(): void {
     for (const stop of this.watches.splice(0)) stop();
   }
+}
+
+/** `work`'s answer, or an error once `ms` have passed: an endpoints function that never answers must not hold start() forever. */
+function within<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms, the pool's startupTimeoutMs`)), ms);
+  });
+  return Promise.race([work, late]).finally(() => clearTimeout(timer));
 }
 
 function pem(value: string | Buffer | undefined): Buffer | undefined {

@@ -63,11 +63,14 @@ const MAX_DIMENSIONS = 64;
  * A NumPy array from Python: its raw data as a typed array (row-major), its dtype and shape.
  * Sent as an argument, the same form arrives in Python as an ndarray of that dtype and shape.
  */
-export interface NdArray {
-  dtype: ArrayDtype;
+export interface NdArray<D extends ArrayDtype = ArrayDtype> {
+  dtype: D;
   shape: number[];
-  data: InstanceType<(typeof ARRAY_TYPES)[ArrayDtype]>;
+  data: ArrayData<D>;
 }
+
+/** The typed array an array of dtype `D` holds its data in (`bool`: a Uint8Array of 0/1). */
+export type ArrayData<D extends ArrayDtype = ArrayDtype> = InstanceType<(typeof ARRAY_TYPES)[D]>;
 
 /** User keys sent with one more "$", and the escaped form received (drop one "$"). */
 const USER_KEY = /^\$+bytes$/;
@@ -148,8 +151,10 @@ function encodeRecord(value: object, state: EncodeState, depth: number, keywords
   }
   const keys = Object.keys(value);
   // The form NumPy results arrive in: sent back as an array of that dtype and shape.
-  if (keys.length === 3 && !keywords && ArrayBuffer.isView((value as { data?: unknown }).data) && keys.includes('dtype') && keys.includes('shape')) {
-    return encodeNdArray(value as Record<'dtype' | 'shape' | 'data', unknown>, state);
+  if (keys.length === 3 && !keywords && keys.includes('data') && keys.includes('dtype') && keys.includes('shape')) {
+    // Each field read once: a getter is not asked again between the checks and the sending.
+    const { dtype, shape, data } = value as Record<'dtype' | 'shape' | 'data', unknown>;
+    if (ArrayBuffer.isView(data)) return encodeNdArray(dtype, shape, data, state);
   }
   let out = '{';
   for (const key of keys) {
@@ -200,9 +205,7 @@ function encodeTypedArray(value: ArrayBufferView, state: EncodeState): string {
  * Its data being a typed array says it is meant as one, so anything inconsistent is refused
  * rather than sent as a plain object.
  */
-function encodeNdArray(value: Record<'dtype' | 'shape' | 'data', unknown>, state: EncodeState): string {
-  const { dtype, shape } = value;
-  const data = value.data as ArrayBufferView;
+function encodeNdArray(dtype: unknown, shape: unknown, data: ArrayBufferView, state: EncodeState): string {
   const form = 'is an array ({ dtype, shape, data })';
   if (typeof dtype !== 'string' || !Object.hasOwn(ARRAY_TYPES, dtype)) {
     throw new ArgumentProblem('', `${form} whose dtype ${JSON.stringify(dtype)} is not one of ${Object.keys(ARRAY_TYPES).join(', ')}`);
@@ -211,12 +214,16 @@ function encodeNdArray(value: Record<'dtype' | 'shape' | 'data', unknown>, state
   if (!(data instanceof type || (type === Uint8Array && data instanceof Uint8ClampedArray))) {
     throw new ArgumentProblem('', `${form} whose data is a ${data.constructor.name}, but dtype "${dtype}" needs a ${type.name}`);
   }
-  const valid = Array.isArray(shape) && shape.length <= MAX_DIMENSIONS && shape.every((n) => Number.isSafeInteger(n) && n >= 0);
-  if (!valid) throw new ArgumentProblem('', `${form} whose shape is not a list of at most ${MAX_DIMENSIONS} sizes (whole numbers ≥ 0)`);
-  const elements = (shape as number[]).reduce((a, b) => a * b, 1);
+  // A copy: a hole in a sparse array becomes undefined (which fails), and nothing changes it after the check.
+  const sizes: unknown[] | undefined = Array.isArray(shape) && shape.length <= MAX_DIMENSIONS ? Array.from(shape) : undefined;
+  if (!sizes?.every((n) => Number.isSafeInteger(n) && (n as number) >= 0)) {
+    throw new ArgumentProblem('', `${form} whose shape is not a list of at most ${MAX_DIMENSIONS} sizes (whole numbers ≥ 0)`);
+  }
+  const dims = sizes as number[];
+  const elements = dims.reduce((a, b) => a * b, 1);
   const length = data.byteLength / type.BYTES_PER_ELEMENT;
-  if (elements !== length) throw new ArgumentProblem('', `${form} whose shape [${shape}] holds ${elements} elements, but data has ${length}`);
-  return encodeArrayData(data, dtype as ArrayDtype, shape as number[], state);
+  if (elements !== length) throw new ArgumentProblem('', `${form} whose shape [${dims}] holds ${elements} elements, but data has ${length}`);
+  return encodeArrayData(data, dtype as ArrayDtype, dims, state);
 }
 
 function encodeArrayData(data: ArrayBufferView, dtype: ArrayDtype, shape: number[], state: EncodeState): string {
@@ -311,11 +318,10 @@ function restore(value: unknown, blobs: Buffer[]): unknown {
     const typed = typedValue(record, keys.length, blob);
     if (typed !== undefined) return typed;
   }
-  if (!keys.some((key) => ESCAPED_KEY.test(key))) {
+  if (!keys.some((key) => ESCAPED_KEY.test(key) || key === '__proto__')) {
     for (const key of keys) record[key] = restore(record[key], blobs);
     return record;
   }
-  const out: Record<string, unknown> = {};
-  for (const key of keys) out[ESCAPED_KEY.test(key) ? key.slice(1) : key] = restore(record[key], blobs);
-  return out;
+  // fromEntries defines each key, so a "__proto__" key stays a key and never sets the prototype.
+  return Object.fromEntries(keys.map((key) => [ESCAPED_KEY.test(key) ? key.slice(1) : key, restore(record[key], blobs)]));
 }
