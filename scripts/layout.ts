@@ -66,7 +66,7 @@ export const PARTS: Part[] = [
   },
   {
     name: 'src/calls/',
-    role: "a call from submit to settled: the per-worker slot (the one writer of a worker's load, routing state and live handle) and the request, the dispatcher (queue and routing), balancing, the FIFO, affinity sessions, argument checks and encoding, call chains, streams, functions exposed to Python, the texts of what user code throws, typed views of a pool's tools",
+    role: "a call from submit to settled: the per-worker slot (the one writer of a worker's load, routing state and live handle) and the request, the dispatcher (queue and routing), balancing, the FIFO, affinity sessions, calls made for one worker and broadcasts, argument checks and encoding, call chains, streams, functions exposed to Python, the texts of what user code throws, typed views of a pool's tools",
     mayImport: ['src/observe/', 'src/process/', 'src/wire/', SHARED, 'machines/'],
   },
   {

@@ -28,7 +28,7 @@ const TIERS = {
     'layout', 'machines', 'forkServer.machine', 'pool.machine', 'poolLifecycle.model', 'poolRestarts.model', 'remotePool.model', 'restartPolicy',
     'supervisor.model', 'sessionCodec', 'valueCodec', 'wireFuzz', 'worker.machine',
     // The dispatcher, its queue, balancing, affinity and recycler with fake workers (test/dispatchHarness.ts).
-    'affinity', 'balancing', 'dispatcher', 'fifo', 'recycler',
+    'affinity', 'balancing', 'dispatcher', 'fifo', 'recycler', 'workerPinning',
   ],
   once: [
     // Their own programs, which leave the transport to the product's default.
@@ -42,8 +42,8 @@ const TIERS = {
   transport: [
     'arrays', 'badArguments', 'badFrames', 'callChains', 'callContext', 'chaos', 'dashboard', 'execute', 'fairness',
     'faults', 'heartbeat', 'hostSafety', 'inspection', 'largePayload', 'manyInstances', 'messageBudgets', 'metrics',
-    'pools', 'prefetch', 'preload', 'production', 'protocolVersion', 'recycling', 'restartStrategies', 'sessions', 'shutdown',
-    'startup', 'streamFlow', 'supervision', 'threadProfile', 'toolExits', 'tracing', 'workerToken',
+    'pools', 'prefetch', 'preload', 'production', 'protocolVersion', 'reachWorkers', 'recycling', 'restartStrategies', 'sessions',
+    'shutdown', 'startup', 'streamFlow', 'supervision', 'threadProfile', 'toolExits', 'tracing', 'workerToken',
   ],
 };
 
@@ -60,7 +60,7 @@ PASSES.transport = [...PASSES.grpc, ...PASSES.local];
 // waiting on one of them. A file not named counts as 3 s. Only the order depends on these.
 const SECONDS = {
   freeThreaded: 50, consumer: 50, chaos: 30, heartbeat: 25, recycling: 20, remote: 18, prefetch: 15, sessions: 14,
-  faults: 13, restartStrategies: 12, dashboard: 10, threadProfile: 10, fairness: 9, examples: 9, readme: 9, toolTypes: 9, supervision: 8,
+  faults: 13, reachWorkers: 14, restartStrategies: 12, dashboard: 10, threadProfile: 10, fairness: 9, examples: 9, readme: 9, toolTypes: 9, supervision: 8,
 };
 
 function fail(msg) {

@@ -132,13 +132,24 @@ export class WorkerCrashedError extends SnakepitError {
   static override readonly code = ErrorCode.WORKER_CRASHED;
   readonly exitCode: number | null;
   readonly signal: NodeJS.Signals | null;
-  /** With a `cause`, `failure` says what went wrong instead of the exit status. */
-  constructor(readonly workerId: string, readonly pid: number | undefined, exit: WorkerExit, cause?: unknown, failure = 'could not be sent the call') {
+  /**
+   * With a `cause`, `failure` says what went wrong instead of the exit status; `message` replaces
+   * the whole text (a call made for this worker alone that it never got to).
+   */
+  constructor(
+    readonly workerId: string,
+    readonly pid: number | undefined,
+    exit: WorkerExit,
+    cause?: unknown,
+    failure = 'could not be sent the call',
+    message?: string,
+  ) {
     const how = exit.signal ? `died with signal ${exit.signal}` : `died with exit code ${exit.exitCode}`;
     super(
       ErrorCode.WORKER_CRASHED,
-      `Worker ${workerId} (pid ${pid}) ${cause === undefined ? how : `${failure} (${String(cause)})`} while handling this call. ` +
-        'The supervisor restarts it; retry the call if it is safe to repeat.',
+      message ??
+        `Worker ${workerId} (pid ${pid}) ${cause === undefined ? how : `${failure} (${String(cause)})`} while handling this call. ` +
+          'The supervisor restarts it; retry the call if it is safe to repeat.',
       { cause },
     );
     this.exitCode = exit.exitCode;

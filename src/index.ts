@@ -30,7 +30,7 @@ export type {
   InspectionObserver,
   RemoteTls,
 } from './config.js';
-export type { CallOptions, Progress, StreamOptions, WorkerInfo } from './calls/calls.js';
+export type { BroadcastOptions, BroadcastResult, CallOptions, Progress, StreamOptions, WorkerInfo } from './calls/calls.js';
 export type { ExposedFunction } from './calls/hostFunctions.js';
 export type { ArrayData, ArrayDtype, NdArray } from './wire/codec.js';
 export type {

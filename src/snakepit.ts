@@ -8,9 +8,9 @@ import type { SupervisorOutput } from '../machines/supervisor.machine.js';
 import type { RecycleReason, WorkerContext } from '../machines/worker.machine.js';
 import { createSupervisorLogic, type SupervisorHooks } from './supervision/actors.js';
 import { CallbackGuard } from './callbackGuard.js';
-import { checkCall, describeValue, isDuration } from './calls/callChecks.js';
+import { checkBroadcast, checkCall, describeValue, isDuration } from './calls/callChecks.js';
 import { MAX_DURATION_MS, type PoolConfig, type ResolvedConfig, resolveConfig, type SnakepitConfig } from './config.js';
-import type { CallOptions, StreamOptions } from './calls/calls.js';
+import type { BroadcastOptions, BroadcastResult, CallOptions, StreamOptions } from './calls/calls.js';
 import type { WorkerSlot } from './calls/workerSlot.js';
 import { Dispatcher } from './calls/dispatcher.js';
 import { InvalidArgumentError, InvalidStateError, PoolNotFoundError, ShuttingDownError, SnakepitError } from './errors.js';
@@ -189,7 +189,22 @@ export class Snakepit {
   }
 
   /**
-   * `execute` and `stream` on one pool (by default the default pool), typed by the interface
+   * Runs the tool once on every worker of the pool that takes calls now (ready or busy, not
+   * starting or leaving); resolves to one entry per worker, `{ workerId, ok, value | error }`,
+   * once every call has settled. A worker that is busy runs it after the calls already waiting
+   * for it. No worker serving: `[]`.
+   */
+  async broadcast<T = unknown>(tool: string, args: object = {}, options: BroadcastOptions = {}): Promise<BroadcastResult<T>[]> {
+    const target = this.route(tool, args, options);
+    if (target instanceof SnakepitError) throw target;
+    const misuse = checkBroadcast(options);
+    if (misuse) throw new InvalidArgumentError(tool, misuse);
+    const { pool, timeoutMs, signal } = options;
+    return (await target.broadcast(tool, args, { pool, timeoutMs, signal })) as BroadcastResult<T>[];
+  }
+
+  /**
+   * `execute`, `stream` and `broadcast` on one pool (by default the default pool), typed by the interface
    * `npx snakepit types` writes for its adapter: `pit.tools<CalcTools>({ pool: 'calc' })`.
    * An unknown pool throws POOL_NOT_FOUND here rather than at the first call.
    */
@@ -210,7 +225,7 @@ export class Snakepit {
     if (this.lifecycle === 'stopping' || this.lifecycle === 'stopped') return new ShuttingDownError();
     const misuse = checkCall(tool, args, options);
     if (misuse) return new InvalidArgumentError(String(tool), misuse);
-    const name = options.pool ?? (this.dispatchers.has('default') ? 'default' : this.config.pools[0].name);
+    const name = options.pool ?? this.poolOfWorker(options.workerId) ?? (this.dispatchers.has('default') ? 'default' : this.config.pools[0].name);
     const dispatcher = this.dispatchers.get(name);
     if (!dispatcher) return new PoolNotFoundError(name, [...this.dispatchers.keys()]);
     return dispatcher;
@@ -492,6 +507,11 @@ export class Snakepit {
     }
     const failure = this.failures.recycle(final.context);
     if (failure) throw failure;
+  }
+
+  /** The pool a call made for `workerId` without a `pool` goes to: the one that worker is in. */
+  private poolOfWorker(workerId: string | undefined): string | undefined {
+    return workerId === undefined ? undefined : this.slotOf(workerId)?.pool;
   }
 
   private slotOf(workerId: string): WorkerSlot | undefined {

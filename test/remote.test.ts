@@ -236,6 +236,20 @@ test('a process-profile server: each call alone on one of its workers, with canc
   await waitFor(() => left.every((pid) => !isAlive(pid)), 10_000, "the server's workers end with it");
 });
 
+test('each endpoint is one worker: a broadcast reaches every server once, and a call with workerId runs on that server', async () => {
+  const servers = await Promise.all([startServer(pki), startServer(pki)]);
+  const pit = await startPit({ pools: [remotePool(() => servers.map((s) => s.endpoint))] });
+  const workers = workersOf(pit);
+  const results = await pit.broadcast<number>('pid', {}, { pool: 'remote' });
+  assert.deepEqual(results, workers.map((w) => ({ workerId: w.id, ok: true, value: w.pid })), 'one entry per server, 4 threads each');
+  assert.deepEqual(workers.map((w) => w.pid).sort(), servers.map((s) => s.pid).sort());
+  for (const worker of workers) {
+    const pids = await Promise.all(Array.from({ length: 8 }, () => pit.execute<number>('pid', {}, { pool: 'remote', workerId: worker.id })));
+    assert.deepEqual(new Set(pids), new Set([worker.pid]));
+  }
+  await pit.stop();
+});
+
 test('remote pool options: what is missing or does not apply is INVALID_CONFIG naming the key', async () => {
   const invalid = (pool: Record<string, unknown>) => errorOf((async () => startPit({ pools: [{ name: 'r', workerProfile: 'remote', ...pool }] as never }))());
   const missing = await invalid({});

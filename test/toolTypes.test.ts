@@ -124,7 +124,10 @@ export async function fitting(pit: Snakepit): Promise<void> {
   const name: string = await typed.execute('class-name', {}, { timeoutMs: 1000, signal: AbortSignal.timeout(2000) });
   await typed.execute('loose', { anything: [1], values: [], mapping: { k: 1 }, pair: [1, 'a'], extra: true });
   const one: ToolResult<TypedTools['user']> = await typed.execute('user', { user_id: 7 });
-  console.log(described, ok, reversed, nothing, name, one[1] === true);
+  const each = await typed.broadcast('add', args, { timeoutMs: 1000 });
+  const sums: number[] = each.flatMap((entry) => (entry.ok ? [entry.value] : []));
+  const pinned: number = await typed.execute('add', args, { workerId: each[0].workerId });
+  console.log(described, ok, reversed, nothing, name, one[1] === true, sums, pinned);
 
   const arrays = pit.tools<ArraysTools>({ pool: 'arrays' });
   const unit: NdArray<'float32'> = await arrays.execute('normalise', { x: new Float32Array([3, 4]) });
@@ -163,6 +166,8 @@ export async function wrongArguments(pit: Snakepit): Promise<void> {
   await typed.execute('describe', { shape: { kind: 'circle', centre: { x: 0 }, options: {} } }); // error TS2741: Property 'y' is missing
   await typed.execute('nothing', { n: 1 }); // error TS2322: Type 'number' is not assignable to type 'never'.
   await typed.execute('add', { a: 1, b: 2 }, { pool: 'other' }); // error TS2353: 'pool' does not exist
+  await typed.broadcast('add', { a: 1, b: 2 }, { workerId: 'typed-1' }); // error TS2353: 'workerId' does not exist
+  await typed.broadcast('add', { a: 1, b: '2' }); // error TS2322: Type 'string' is not assignable to type 'number | bigint'.
   const arrays = pit.tools<ArraysTools>({ pool: 'arrays' });
   await arrays.execute('normalise', { x: new Float64Array(2) }); // error TS2322: Type 'Float64Array<ArrayBuffer>' is not assignable
   await arrays.execute('mean', { x: { dtype: 'int64', shape: [2], data: new Int32Array(2) } }); // error TS2322: Type 'Int32Array<ArrayBuffer>' is not assignable
@@ -183,6 +188,7 @@ export async function wrongResults(pit: Snakepit): Promise<void> {
   (await typed.execute('scale', { points: [] }))[0].z; // error TS2339: Property 'z' does not exist
   const kind: string = (await typed.execute('describe', { shape: { kind: 'square', centre: { x: 0, y: 0 }, options: {} } })).kind; // error TS2322: Type 'string | number | null' is not assignable to type 'string'.
   const blob: Buffer = await pit.tools<TextTools>().execute('slugify', { text }); // error TS2322: Type 'string' is not assignable to type 'Buffer
+  for (const entry of await typed.broadcast('add', { a: 1, b: 2 })) if (entry.ok) entry.value.toUpperCase(); // error TS2339: Property 'toUpperCase' does not exist on type 'number'.
   const array: Float64Array = (await pit.tools<ArraysTools>({ pool: 'arrays' }).execute('normalise', { x: new Float32Array(1) })).data; // error TS2322: Type 'Float32Array<ArrayBuffer>' is not assignable to type 'Float64Array
   console.log(counted, kind, blob, array);
 }
@@ -248,6 +254,7 @@ test('a typed view calls its own pool, and an unknown pool is refused when the v
     assert.deepEqual(await typed.execute('count', { n: 2 }), [0, 1]); // a generator executed: every chunk at once
     assert.deepEqual(await typed.execute('scale', { points: [{ x: 1, y: -1 }] }, { timeoutMs: 10_000 }), [{ x: 2, y: -2 }]);
     assert.equal(await typed.execute('class-name'), 'Typed');
+    assert.deepEqual(await typed.broadcast('add', { a: 2, b: 3 }), [{ workerId: 'typed-1', ok: true, value: 5 }]);
     // The view's pool wins over one a JavaScript caller slips into the options.
     assert.equal(await typed.execute('add', { a: 1, b: 1 }, { pool: 'default' } as never), 2);
     assert.equal(await pit.tools().execute('add', { a: 1, b: 1 }), 2); // the default pool's Calc, untyped

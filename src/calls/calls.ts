@@ -46,9 +46,20 @@ export interface CallOptions {
   signal?: AbortSignal;
   /** Calls of one session go to the worker that ran its last call (see the pool's `affinity`). */
   sessionId?: string;
+  /**
+   * Runs the call on this worker (an id from inspect()), after the calls already waiting for it,
+   * never on another: one that is unknown, retiring or down fails the call (see the README).
+   */
+  workerId?: string;
   /** Hears the tool's ctx.progress() reports, in order, before the call settles. */
   onProgress?: (progress: Progress) => void;
 }
+
+/** A broadcast's options: each worker's call has its own `timeoutMs`; the `signal` aborts them all. */
+export type BroadcastOptions = Pick<CallOptions, 'pool' | 'timeoutMs' | 'signal'>;
+
+/** What one worker made of a broadcast's call. */
+export type BroadcastResult<T = unknown> = { workerId: string; ok: true; value: T } | { workerId: string; ok: false; error: SnakepitError };
 
 /** The consumer of a streaming call: takes its chunks, and gives the worker room for more. */
 export interface StreamSink {
@@ -116,6 +127,11 @@ export class Request implements CallSink {
 
   get sessionId(): string | undefined {
     return this.options.sessionId;
+  }
+
+  /** Made for one worker: it runs there or nowhere. */
+  get workerId(): string | undefined {
+    return this.options.workerId;
   }
 
   /**

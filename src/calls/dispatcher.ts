@@ -3,13 +3,14 @@
 // signals settle the caller at once and cancel the call on the worker; the worker's slot frees
 // only when Python is done with it, so capacity is never over-committed.
 import type { EventEmitter } from 'eventemitter3';
-import type { WorkerEvent, WorkerStateName } from '../../machines/worker.machine.js';
+import type { WorkerEvent, WorkerExitInfo, WorkerStateName } from '../../machines/worker.machine.js';
 import type { PoolConfig } from '../config.js';
 import { encodeCallArguments } from './callArguments.js';
 import { chainDeadlock, chainWaited, currentChain } from './callChains.js';
 import { CallReports, endSpan, toProgress } from './callReports.js';
 import {
   AbortedError,
+  ErrorCode,
   PoolSaturatedError,
   QueueTimeoutError,
   ShuttingDownError,
@@ -18,12 +19,22 @@ import {
 } from '../errors.js';
 import type { SnakepitEvents } from '../events.js';
 import { hasRoom, isFree, isRoutable, pickWorker } from './balancing.js';
-import { type CallOptions, type DispatchObserver, Request, type RequestOwner, type StreamSink } from './calls.js';
+import {
+  type BroadcastOptions,
+  type BroadcastResult,
+  type CallOptions,
+  type DispatchObserver,
+  Request,
+  type RequestOwner,
+  type StreamSink,
+} from './calls.js';
 import type { CallTotals } from '../observe/callTotals.js';
 import { Fifo } from './fifo.js';
+import { broadcastTargets, pinnedCallLost, pinnedWorker, sessionElsewhere } from './pinning.js';
 import { SessionAffinity } from './affinity.js';
 import type { CallTracer } from '../observe/tracing.js';
 import { type PoolStats, StatsRecorder } from '../observe/stats.js';
+import type { WireValue } from '../wire/codec.js';
 import { inOneFrame } from '../wire/frameBatch.js';
 import { WorkerSlot } from './workerSlot.js';
 
@@ -112,32 +123,82 @@ export class Dispatcher implements RequestOwner {
   submit(tool: string, args: object, options: CallOptions, stream?: StreamSink): Promise<unknown> {
     return new Promise((resolve, reject) => {
       this.stats.requests++;
-      if (this.closedWith) return this.refuse(tool, reject, this.closedWith);
-      if (options.signal?.aborted) return this.refuse(tool, reject, new AbortedError(tool, options.signal.reason));
-      const wire = encodeCallArguments(tool, args, this.config);
+      const wire = this.refusal(tool, options) ?? encodeCallArguments(tool, args, this.config);
       if (wire instanceof SnakepitError) return this.refuse(tool, reject, wire);
-      const chain = currentChain();
-      const nested = chain !== undefined;
-      const request = new Request(this, tool, wire, resolve, reject, stream, performance.now(), options, chain);
-      if (stream) stream.grant = (chunks) => request.grant(chunks);
-      if (this.tracer) request.span = this.tracer.startSpan(`snakepit.call ${tool}`, { attributes: { 'snakepit.pool': this.config.name, 'snakepit.tool': tool } });
-      this.watchDeadline(request, options);
-      const bound = options.sessionId === undefined ? undefined : this.sessions.worker(options.sessionId);
-      let slot: WorkerSlot | undefined;
-      if (bound && this.config.affinity === 'strict') {
-        // Its worker or nothing: after the session's calls already waiting for it.
-        if (bound.pinned.size === 0 && (nested ? isFree(bound) : hasRoom(bound))) return this.run(request, bound);
-      } else if (this.queue.size === 0) {
-        slot = bound && isFree(bound) ? bound : pickWorker(this.slots, !nested);
-      }
-      if (slot) return this.run(request, slot);
-      const deadlock = chain && chainDeadlock(tool, this.config.name, chain, this.slots, this.capacity);
-      if (deadlock) return this.settle(request, deadlock);
-      if (this.queued >= this.config.maxQueue) {
-        return this.settle(request, new PoolSaturatedError(this.config.name, this.config.maxQueue));
-      }
-      this.enqueue(request, bound && this.config.affinity === 'strict' ? bound.pinned : this.queue);
+      this.accept(tool, wire, options, resolve, reject, stream);
     });
+  }
+
+  /**
+   * Runs the call once on every worker that takes calls now, each call made for its worker
+   * (`workerId`), the arguments encoded once; resolves when all have settled, in the workers'
+   * order. No worker serving: `[]`. A refused call or bad arguments reject the whole broadcast.
+   */
+  broadcast(tool: string, args: object, options: BroadcastOptions): Promise<BroadcastResult[]> {
+    const wire = this.refusal(tool, options) ?? encodeCallArguments(tool, args, this.config);
+    if (wire instanceof SnakepitError) {
+      this.stats.requests++;
+      return new Promise((_, reject) => this.refuse(tool, reject, wire));
+    }
+    const calls = broadcastTargets(this.slots).map(({ id: workerId }) =>
+      new Promise((resolve, reject) => {
+        this.stats.requests++;
+        this.accept(tool, wire, { ...options, workerId }, resolve, reject, undefined);
+      }).then(
+        (value): BroadcastResult => ({ workerId, ok: true, value }),
+        (error: SnakepitError): BroadcastResult => ({ workerId, ok: false, error }),
+      ),
+    );
+    return Promise.all(calls);
+  }
+
+  /** Why no call is taken now: the pool is closed, or the caller's signal already aborted. */
+  private refusal(tool: string, options: CallOptions): SnakepitError | undefined {
+    if (this.closedWith) return this.closedWith;
+    if (options.signal?.aborted) return new AbortedError(tool, options.signal.reason);
+    return undefined;
+  }
+
+  /**
+   * Runs an encoded call on the worker it must run on (made for one, or a strict session's),
+   * else its session's worker or the least-loaded one; or queues it.
+   */
+  private accept(
+    tool: string,
+    wire: WireValue,
+    options: CallOptions,
+    resolve: (value: unknown) => void,
+    reject: (error: SnakepitError) => void,
+    stream: StreamSink | undefined,
+  ): void {
+    const bound = options.sessionId === undefined ? undefined : this.sessions.worker(options.sessionId);
+    const pinnedTo = options.workerId === undefined ? undefined : pinnedWorker(this.slots, this.config.name, tool, options.workerId);
+    if (pinnedTo instanceof SnakepitError) return this.refuse(tool, reject, pinnedTo);
+    if (pinnedTo && bound && bound !== pinnedTo) return this.refuse(tool, reject, sessionElsewhere(tool, options.sessionId!, bound, pinnedTo));
+    const chain = currentChain();
+    const nested = chain !== undefined;
+    const request = new Request(this, tool, wire, resolve, reject, stream, performance.now(), options, chain);
+    if (stream) stream.grant = (chunks) => request.grant(chunks);
+    if (this.tracer) request.span = this.tracer.startSpan(`snakepit.call ${tool}`, { attributes: { 'snakepit.pool': this.config.name, 'snakepit.tool': tool } });
+    this.watchDeadline(request, options);
+    // Its worker or nothing, after the calls already waiting for it.
+    const only = pinnedTo ?? (this.config.affinity === 'strict' ? bound : undefined);
+    let slot: WorkerSlot | undefined;
+    if (only) {
+      if (only.pinned.size === 0 && (nested ? isFree(only) : hasRoom(only))) slot = only;
+    } else if (this.queue.size === 0) {
+      slot = bound && isFree(bound) ? bound : pickWorker(this.slots, !nested);
+    }
+    if (slot) return this.run(request, slot);
+    // A nested call made for one worker can only ever get that worker's places.
+    const deadlock = chain && (pinnedTo
+      ? chainDeadlock(tool, this.config.name, chain, [pinnedTo], pinnedTo.capacity)
+      : chainDeadlock(tool, this.config.name, chain, this.slots, this.capacity));
+    if (deadlock) return this.settle(request, deadlock);
+    if (this.queued >= this.config.maxQueue) {
+      return this.settle(request, new PoolSaturatedError(this.config.name, this.config.maxQueue));
+    }
+    this.enqueue(request, only ? only.pinned : this.queue);
   }
 
   private refuse(tool: string, reject: (e: SnakepitError) => void, error: SnakepitError): void {
@@ -232,14 +293,17 @@ export class Dispatcher implements RequestOwner {
   }
 
   /**
-   * A worker stops taking calls (draining, crashed, stopped): the calls pinned to it go to the
-   * head of the pool's queue, oldest first, and their sessions move to whichever worker runs them.
+   * A worker stops taking calls (draining, crashed, stopped): the calls pinned to it by their
+   * strict session go to the head of the pool's queue, oldest first, and their sessions move to
+   * whichever worker runs them; those made for it alone (`workerId`) fail, oldest first.
    */
-  releasePinned(slot: WorkerSlot): void {
+  releasePinned(slot: WorkerSlot, exit?: WorkerExitInfo): void {
     if (slot.pinned.size === 0) return;
     const waiting = slot.pinned.drain();
     this.pinnedCount -= waiting.length;
-    for (const request of waiting.reverse()) {
+    for (const request of waiting) request.entry = request.waitsIn = undefined;
+    for (const request of waiting.filter((r) => r.workerId !== undefined)) this.settle(request, this.closedWith ?? pinnedCallLost(slot, request.tool, exit));
+    for (const request of waiting.filter((r) => r.workerId === undefined).reverse()) {
       request.entry = this.queue.unshift(request);
       request.waitsIn = this.queue;
     }
@@ -279,7 +343,8 @@ export class Dispatcher implements RequestOwner {
 
   /**
    * The worker died before it could have started this call (it was sent ahead): its place is
-   * freed and the call goes back to the head of the queue, to run on another worker.
+   * freed and the call goes back to the head of the queue, to run on another worker; one made
+   * for this worker fails instead.
    */
   requeue(request: Request, error: SnakepitError): void {
     const slot = request.slot!;
@@ -287,7 +352,10 @@ export class Dispatcher implements RequestOwner {
     request.connection = undefined;
     if (request.settled) this.noteIfDrained();
     else if (this.queueClosed) this.settle(request, error);
-    else {
+    else if (request.workerId !== undefined) {
+      // Made for this worker alone: it says why it will not run it (a crash says so itself).
+      this.settle(request, error.code === ErrorCode.WORKER_CRASHED ? error : pinnedCallLost(slot, request.tool));
+    } else {
       this.enqueue(request, this.queue, true);
       this.schedulePump();
     }

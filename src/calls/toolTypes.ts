@@ -2,7 +2,7 @@
 // tool) and the view `pit.tools<Tools>({ pool })` whose execute/stream check arguments and type
 // results by them. A view per pool, since each pool runs its own adapter.
 import type { ArrayDtype, NdArray } from '../wire/codec.js';
-import type { CallOptions, StreamOptions } from './calls.js';
+import type { BroadcastOptions, BroadcastResult, CallOptions, StreamOptions } from './calls.js';
 
 /** One tool's types: its keyword arguments, and its result or (a generator tool) each chunk. */
 export type ToolSignature = { args: object; result: unknown } | { args: object; chunk: unknown };
@@ -37,16 +37,18 @@ export type NdArrayArgument<D extends ArrayDtype = ArrayDtype> = NdArray<D> | Fl
 /** The calls of a view: the pool is the view's. */
 export type ToolCallOptions = Omit<CallOptions, 'pool'>;
 export type ToolStreamOptions = Omit<StreamOptions, 'pool'>;
+export type ToolBroadcastOptions = Omit<BroadcastOptions, 'pool'>;
 
 /** The arguments object may be left out when the tool needs none. */
 type ArgsAndOptions<S, O> = {} extends ToolArgs<S> ? [args?: ToolArgs<S>, options?: O] : [args: ToolArgs<S>, options?: O];
 
-/** `pit.tools<Tools>({ pool })`: execute and stream on one pool, checked against its tools' types. */
+/** `pit.tools<Tools>({ pool })`: execute, stream and broadcast on one pool, checked against its tools' types. */
 export interface ToolsView<T extends ToolSet<T>> {
   /** The pool the calls go to; undefined: the default pool, as for `pit.execute`. */
   readonly pool: string | undefined;
   execute<K extends keyof T & string>(tool: K, ...call: ArgsAndOptions<T[K], ToolCallOptions>): Promise<ToolResult<T[K]>>;
   stream<K extends keyof T & string>(tool: K, ...call: ArgsAndOptions<T[K], ToolStreamOptions>): AsyncGenerator<ToolChunk<T[K]>>;
+  broadcast<K extends keyof T & string>(tool: K, ...call: ArgsAndOptions<T[K], ToolBroadcastOptions>): Promise<BroadcastResult<ToolResult<T[K]>>[]>;
 }
 
 /** A view without types: any tool name, any arguments object. */
@@ -55,6 +57,7 @@ export type AnyTools = Record<string, { args: object; result: unknown; chunk: un
 interface Calls {
   execute(tool: string, args?: object, options?: CallOptions): Promise<unknown>;
   stream(tool: string, args?: object, options?: StreamOptions): AsyncGenerator<unknown>;
+  broadcast(tool: string, args?: object, options?: BroadcastOptions): Promise<BroadcastResult[]>;
 }
 
 export function toolsView<T extends ToolSet<T>>(calls: Calls, pool: string | undefined): ToolsView<T> {
@@ -65,5 +68,6 @@ export function toolsView<T extends ToolSet<T>>(calls: Calls, pool: string | und
     pool,
     execute: (tool: string, args?: object, options?: ToolCallOptions) => calls.execute(tool, args, onPool(options)),
     stream: (tool: string, args?: object, options?: ToolStreamOptions) => calls.stream(tool, args, onPool(options)),
+    broadcast: (tool: string, args?: object, options?: ToolBroadcastOptions) => calls.broadcast(tool, args, onPool(options)),
   } as ToolsView<T>;
 }

@@ -69,7 +69,7 @@ export class LifecycleReporter {
         if (context.retireReason !== 'shutdown') this.events.emit('worker:recycling', { ...base, reason: context.retireReason ?? 'manual' });
         break;
       case 'crashed': {
-        dispatcher.releasePinned(slot);
+        dispatcher.releasePinned(slot, context.exit);
         this.recyclers.get(context.pool)!.workerGone(slot);
         this.events.emit('worker:crashed', {
           ...base,
