@@ -6,24 +6,29 @@ import { asError, checkNoLeaks, isAlive, sleep, startMarker, startPit, waitFor }
 
 checkNoLeaks();
 
-test('a SIGSTOPped worker is replaced within pingIntervalMs × maxMissedHeartbeats + timeoutMs + 1 s', async () => {
+test('a SIGSTOPped worker is found within pingIntervalMs × maxMissedHeartbeats + timeoutMs (+ 1 s of margin) and replaced', async () => {
   const heartbeat = { enabled: true, pingIntervalMs: 300, timeoutMs: 500, maxMissedHeartbeats: 2 };
   const pit = await startPit({ pools: [{ name: 'h', poolSize: 2, adapter: 'sample_adapters.Calc', heartbeat }] });
   const missed: number[] = [];
   const crashes: string[] = [];
   pit.on('worker:heartbeat-missed', (e) => missed.push(e.missed));
-  pit.on('worker:crashed', (e) => crashes.push(e.reason));
+  let foundAt = 0;
+  pit.on('worker:crashed', (e) => {
+    crashes.push(e.reason);
+    foundAt ||= performance.now();
+  });
   const frozen = pit.inspect().pools[0].workers[0];
   const stoppedAt = performance.now();
   process.kill(frozen.pid!, 'SIGSTOP');
+  // The bound is the heartbeat's to keep; the replacement's cold start is the machine's, so it only has to come.
   const replaced = await waitFor(() => {
     const w = pit.inspect().pools[0].workers.find((x) => x.id === frozen.id);
     return w && w.state === 'ready' && w.pid !== frozen.pid ? w : undefined;
-  }, 5000, 'a replacement');
-  const ms = performance.now() - stoppedAt;
+  }, 20_000, 'a replacement');
+  const ms = foundAt - stoppedAt;
   const bound = heartbeat.pingIntervalMs * heartbeat.maxMissedHeartbeats + heartbeat.timeoutMs + 1000;
-  console.log(`SIGSTOP -> replaced in ${ms.toFixed(0)} ms (bound ${bound} ms)`);
-  assert.ok(ms < bound, `replaced after ${ms.toFixed(0)} ms`);
+  console.log(`SIGSTOP -> found in ${ms.toFixed(0)} ms (bound ${bound} ms), replaced in ${(performance.now() - stoppedAt).toFixed(0)} ms`);
+  assert.ok(ms < bound, `found after ${ms.toFixed(0)} ms`);
   assert.deepEqual(missed.slice(0, 2), [1, 2]);
   assert.deepEqual(crashes, ['heartbeat']);
   assert.ok(!isAlive(frozen.pid!), 'the frozen process was killed');
