@@ -125,6 +125,13 @@ def test_refuses_a_public_address_without_tls_and_a_missing_token(servers):
     assert "serving sample_adapters.Threaded" in insecure.first_line
 
 
+def test_refuses_an_adapter_not_declared_thread_safe_in_the_thread_profile_and_names_the_process_profile(servers):
+    unsafe = servers("--adapter", "sample_adapters.NotThreadSafe", wait=False)
+    assert unsafe.proc.wait(30) == 2
+    said = unsafe.proc.stderr.read()
+    assert "NotThreadSafe is not declared thread-safe" in said and "--profile process" in said and "Traceback" not in said
+
+
 def test_hello_states_capacity_and_tools_and_needs_the_token(servers):
     server = servers("--threads", "3")
     assert "capacity 3" in server.first_line
