@@ -10,7 +10,7 @@ It serves the same Worker service as a local gRPC worker, to any number of clien
 plus Hello (what it is: capacity, tools, protocol) and the standard grpc.health.v1 service
 (health.py). The thread profile runs every client's calls on one pool of N threads (so the
 adapter must be thread-safe); the process profile runs each call alone in one of N worker
-processes behind the same port (relay.py), for adapters that are not thread-safe or hold the GIL.
+processes behind the same port (relay_arbiter.py), for adapters that are not thread-safe or hold the GIL.
 Every RPC on --listen needs the token (--token-file, else SNAKEPIT_TOKEN), checked before a
 request is read (admission.py); --health-listen serves only health, without one. Open Sessions,
 Watches, connections and streams per connection are capped (flags below). On SIGTERM it drains,
@@ -18,7 +18,7 @@ as Kubernetes expects of a pod: readiness turns NOT_SERVING, every open Session 
 `draining`, calls not started yet are answered DRAINING (the client runs them elsewhere),
 calls running finish, then it exits 0 — or at --drain-timeout, whatever still runs. The same
 drain, then exit status 3, when a process-profile worker that died cannot boot again (its
-restarts fail five times in a row, over ≈ 11 s: relay.py).
+restarts fail five times in a row, over ≈ 11 s: relay_arbiter.py).
 """
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ DEFAULT_MAX_STREAMS_PER_CONNECTION = 100
 # The health port reads nothing larger: a HealthCheckRequest is a service name.
 HEALTH_MESSAGE_BYTES = 4096
 USAGE_ERROR = 2
-# A process-profile worker that cannot boot again after it died (relay.py's RESTART_DELAYS_S).
+# A process-profile worker that cannot boot again after it died (relay_arbiter.py's RESTART_DELAYS_S).
 WORKER_BOOT_ERROR = 3
 # The least a drain lasts: calls a client sent before it heard `draining` still arrive, and are
 # answered DRAINING rather than lost with the session.
@@ -239,16 +239,16 @@ def start_calls(args):
     """The profile's call runner, started; StartupError if the adapter cannot be served."""
     if args.profile == "thread":
         return ThreadCalls(args)
-    from .relay import DEFAULT_HEARTBEAT_TIMEOUT_S, Relay
+    from .relay_arbiter import DEFAULT_HEARTBEAT_TIMEOUT_S, Arbiter
     from .relay_worker import WorkerStartError
 
     timeout = args.worker_heartbeat_timeout or DEFAULT_HEARTBEAT_TIMEOUT_S
-    relay = Relay(args.adapter, args.workers, args.max_message_bytes, timeout)
+    arbiter = Arbiter(args.adapter, args.workers, args.max_message_bytes, timeout)
     try:
-        relay.start()
+        arbiter.start()
     except WorkerStartError as e:
         raise StartupError(f"--adapter {args.adapter}: a worker process failed to start: {e}") from None
-    return relay
+    return arbiter
 
 
 def add_service(server, calls, sessions: Slots, drain: Drain, hello: dict) -> None:

@@ -107,6 +107,13 @@ def health_check(channel: grpc.Channel, service: str, metadata=None) -> int:
     return check(service, metadata=metadata, timeout=10)
 
 
+def readiness_becomes(channel: grpc.Channel, status: int, metadata=None) -> None:
+    deadline = time.monotonic() + 20
+    while health_check(channel, "readiness", metadata) != status:
+        assert time.monotonic() < deadline, f"readiness did not turn {status}"
+        time.sleep(0.1)
+
+
 def call_frame(call_id: int, tool: str, args_json: bytes) -> object:
     return pb.ClientFrame(calls=[pb.Call(id=call_id, tool=tool, args=pb.Value(json=args_json))])
 
@@ -339,16 +346,10 @@ def test_process_profile_readiness_is_off_while_no_worker_process_is_up(servers,
     [worker] = server.children()
     os.kill(worker, 9)
 
-    def readiness_becomes(status: int) -> None:
-        deadline = time.monotonic() + 20
-        while health_check(probes, "readiness") != status:
-            assert time.monotonic() < deadline, f"readiness did not turn {status}"
-            time.sleep(0.1)
-
-    readiness_becomes(NOT_SERVING)
+    readiness_becomes(probes, NOT_SERVING)
     assert health_check(probes, "liveness") == SERVING, "the server itself lives: Kubernetes must not restart it"
     flag.unlink()
-    readiness_becomes(SERVING)
+    readiness_becomes(probes, SERVING)
     seen = replies_of(WorkerStub(server.channel()), iter([call_frame(1, "pid", b"{}")]))
     assert json.loads(seen[1][0].result.json) in server.children()
 
@@ -373,6 +374,8 @@ def test_process_profile_calls_waiting_for_a_worker_that_cannot_boot_are_answere
     [worker] = server.children()
     flag.touch()
     os.kill(worker, 9)
+    # Sent before the server has seen its worker die, a call would go to it and fail WORKER_CRASHED.
+    readiness_becomes(server.channel(), NOT_SERVING, meta())
 
     def calls():  # no worker to run them: they wait until the server gives up
         yield pb.ClientFrame(calls=[pb.Call(id=i, tool="pid") for i in range(1, 4)])
