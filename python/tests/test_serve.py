@@ -382,7 +382,7 @@ def test_process_profile_calls_waiting_for_a_worker_that_cannot_boot_are_answere
         time.sleep(60)
 
     seen = replies_of(WorkerStub(server.channel()), calls(), seconds=60)
-    assert {cid: [r.error.code for r in replies] for cid, replies in seen.items()} == {i: ["DRAINING"] for i in range(1, 4)}
+    assert {cid: [r.error.code for r in replies] for cid, replies in seen.items()} == {i: ["DRAINING"] for i in range(1, 4)}, seen
     assert server.proc.wait(30) == 3
 
 
