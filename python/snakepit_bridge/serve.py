@@ -10,7 +10,8 @@ It serves the same Worker service as a local gRPC worker, to any number of clien
 plus Hello (what it is: capacity, tools, protocol) and the standard grpc.health.v1 service
 (health.py). The thread profile runs every client's calls on one pool of N threads (so the
 adapter must be thread-safe); the process profile runs each call alone in one of N worker
-processes behind the same port (relay_arbiter.py), for adapters that are not thread-safe or hold the GIL.
+processes behind the same port (relay_arbiter.py), for adapters that are not thread-safe or
+hold the GIL.
 Every RPC on --listen needs the token (--token-file, else SNAKEPIT_TOKEN), checked before a
 request is read (admission.py); --health-listen serves only health, without one. Open Sessions,
 Watches, connections and streams per connection are capped (flags below). On SIGTERM it drains,
