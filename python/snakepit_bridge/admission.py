@@ -1,11 +1,13 @@
-"""What a bridge server lets in, before it spends anything on it (serve.py).
+"""What a gRPC server lets in, before it spends anything on it (grpcserver.py).
 
 - The token is checked on a call's metadata, before its body is read: a call without it is
   refused by a handler that never asks for the request, so a tokenless 200 MiB message stays
-  in the client's send window instead of the server's memory.
-- Streams that hold a handler thread while open (Session, health Watch) each take a slot of
-  their own cap; one over the cap is refused RESOURCE_EXHAUSTED. The server's thread pool is
-  sized for every slot plus UNARY_THREADS, so a full cap never delays a Hello or a Check.
+  in the client's send window instead of the server's memory. A bridge server (serve.py) and a
+  worker on transport 'grpc' (worker.py) both check it so.
+- A bridge server's streams that hold a handler thread while open (Session, health Watch) each
+  take a slot of their own cap; one over the cap is refused RESOURCE_EXHAUSTED. The server's
+  thread pool is sized for every slot plus UNARY_THREADS, so a full cap never delays a Hello or
+  a Check.
 """
 from __future__ import annotations
 

@@ -79,7 +79,7 @@ def _load(spec: str, transport: str) -> None:
         os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "0")  # as worker.main() does before gRPC loads
         import grpc  # noqa: F401
 
-        from . import grpcsession, started, wire  # noqa: F401
+        from . import grpcserver, grpcsession, started, wire  # noqa: F401
     from .gil import GilWatch
 
     with GilWatch() as gil_watch:  # as a spawned worker watches its import (worker.serve)

@@ -4,8 +4,8 @@ A reader thread applies the client's frames (session.py's FrameHandling) and fee
 thread pool — of one thread for the process profile, which so runs calls one at a time in the
 order sent — and replies go onto a queue that the response generator sends, whatever has piled
 up as one frame. Progress and host calls (context.py) go out on the same queue. The thread
-session below serves a thread worker or a thread-profile bridge server; the relay's (relay.py)
-is the other.
+session below serves a thread worker or a thread-profile bridge server; the relay's
+(relay_session.py) is the other.
 """
 from __future__ import annotations
 
@@ -65,7 +65,7 @@ def outgoing_frames(out: queue.SimpleQueue) -> Iterator[bytes]:
 class StreamSession(FrameHandling):
     """A Session RPC over gRPC: a reader thread applies the client's frames, and the replies go
     out as the response stream, which ends once the client is done and every call is answered
-    (or the RPC itself ends). The thread session below and the relay's (relay.py) are two."""
+    (or the RPC itself ends). The thread session below and the relay's (relay_session.py) are two."""
 
     reader_name = "the session reader"
 

@@ -1,6 +1,6 @@
-"""One worker process of a process-profile bridge server (relay.py), and the relay's
-connection to it: an ordinary local-lane worker, started with its own token and control socket
-as Node starts one, whose frames go to the relay."""
+"""One worker process of a process-profile bridge server, and the relay's connection to it: an
+ordinary local-lane worker, started by the arbiter (relay_arbiter.py) with its own token and
+control socket as Node starts one, whose frames go to the relay's CallQueue (relay_queue.py)."""
 from __future__ import annotations
 
 import json
@@ -16,14 +16,14 @@ import time
 from . import wire
 from .framesocket import FrameSocket
 from .reaper import NONCE_ENV
+from .startup import frame_limit
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from .relay import Job, Relay
+    from .relay_arbiter import Arbiter
+    from .relay_queue import CallQueue, Job
 
 READY_TIMEOUT_S = 60.0
-# A worker frame may carry a reply as large as a call's arguments, plus its envelope.
-FRAME_ROOM = 4 << 20
 
 
 class WorkerStartError(Exception):
@@ -33,8 +33,9 @@ class WorkerStartError(Exception):
 class Worker:
     """One local-lane worker process and the relay's connection to it."""
 
-    def __init__(self, relay: "Relay", index: int):
-        self.relay = relay
+    def __init__(self, arbiter: Arbiter, calls: CallQueue, index: int):
+        self.arbiter = arbiter
+        self.calls = calls
         self.index = index
         self.proc: subprocess.Popen | None = None
         self.link: socket.socket | None = None  # its control socket: open while the server lives
@@ -47,19 +48,19 @@ class Worker:
 
     @property
     def address(self) -> str:
-        return f"{self.relay.socket_dir}/w{self.index}.sock"
+        return f"{self.arbiter.socket_dir}/w{self.index}.sock"
 
     def spawn(self) -> None:
-        relay = self.relay
+        arbiter = self.arbiter
         if self.link is not None:
             self.link.close()
         self._token = secrets.token_hex(16)
         ours, theirs = socket.socketpair()
         # The token goes down the control socket, never into the worker's environment.
         env = {**os.environ, "SNAKEPIT_CONTROL_FD": str(theirs.fileno()), NONCE_ENV: secrets.token_hex(8)}
-        argv = [sys.executable, "-m", "snakepit_bridge", "--adapter", relay.adapter, "--address", f"unix:{self.address}",
+        argv = [sys.executable, "-m", "snakepit_bridge", "--adapter", arbiter.adapter, "--address", f"unix:{self.address}",
                 "--transport", "local", "--profile", "process", "--worker-id", f"relay-{self.index}",
-                "--max-message-bytes", str(relay.max_message)]
+                "--max-message-bytes", str(arbiter.max_message)]
         # No preexec_fn: Python code between fork and exec can deadlock while grpc threads run.
         self.proc = subprocess.Popen(argv, env=env, pass_fds=(theirs.fileno(),), start_new_session=True)
         theirs.close()
@@ -75,7 +76,8 @@ class Worker:
         self.tools = list(ready.get("tools", []))
         conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         conn.connect(self.address)
-        fs = FrameSocket(conn, self.relay.max_message + FRAME_ROOM)
+        # A worker frame may carry a reply as large as a call's arguments, plus its envelope.
+        fs = FrameSocket(conn, frame_limit(self.arbiter.max_message))
         fs.write(wire.ClientFrame(token=self._token.encode()).SerializeToString())
         self.last_pong = time.monotonic()
         self.fs = fs
@@ -101,9 +103,15 @@ class Worker:
                 break
             if frame.pongs:
                 self.last_pong = time.monotonic()
-            self.relay.from_worker(self, frame)
+            self.calls.from_worker(self, frame)
         fs.sock.close()
-        self.relay.worker_gone(self)
+        self.arbiter.worker_gone(self)
+
+    def end(self) -> int:
+        """Kills the process if it still runs; its exit status."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+        return self.proc.wait()
 
 
 def _await_ready(link: socket.socket, proc: subprocess.Popen) -> dict:

@@ -10,7 +10,8 @@ It serves the same Worker service as a local gRPC worker, to any number of clien
 plus Hello (what it is: capacity, tools, protocol) and the standard grpc.health.v1 service
 (health.py). The thread profile runs every client's calls on one pool of N threads (so the
 adapter must be thread-safe); the process profile runs each call alone in one of N worker
-processes behind the same port (relay.py), for adapters that are not thread-safe or hold the GIL.
+processes behind the same port (relay_arbiter.py), for adapters that are not thread-safe or
+hold the GIL.
 Every RPC on --listen needs the token (--token-file, else SNAKEPIT_TOKEN), checked before a
 request is read (admission.py); --health-listen serves only health, without one. Open Sessions,
 Watches, connections and streams per connection are capped (flags below). On SIGTERM it drains,
@@ -18,7 +19,7 @@ as Kubernetes expects of a pod: readiness turns NOT_SERVING, every open Session 
 `draining`, calls not started yet are answered DRAINING (the client runs them elsewhere),
 calls running finish, then it exits 0 — or at --drain-timeout, whatever still runs. The same
 drain, then exit status 3, when a process-profile worker that died cannot boot again (its
-restarts fail five times in a row, over ≈ 11 s: relay.py).
+restarts fail five times in a row, over ≈ 11 s: relay_arbiter.py).
 """
 from __future__ import annotations
 
@@ -33,10 +34,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 from . import frames
 from .frames import PROTOCOL_VERSION
-from .admission import UNARY_THREADS, Slots, TokenGate
+from .admission import UNARY_THREADS, Slots
+from .gil import gil_enabled
+from .grpcserver import add_worker_service, listen, new_server
 from .health import HealthStatus, register_health
 from .session import decode_client_frame
-from .worker import DEFAULT_MAX_MESSAGE, FRAME_OVERHEAD, check_thread_safe, gil_enabled, load_adapter_class, python_version, register
+from .startup import (DEFAULT_MAX_MESSAGE, StartupError, check_thread_safe, frame_limit, line_buffered_output, load_adapter_class,
+                      python_version)
 
 DEFAULT_THREADS = 4
 DEFAULT_WORKERS = 2
@@ -49,17 +53,13 @@ DEFAULT_MAX_STREAMS_PER_CONNECTION = 100
 # The health port reads nothing larger: a HealthCheckRequest is a service name.
 HEALTH_MESSAGE_BYTES = 4096
 USAGE_ERROR = 2
-# A process-profile worker that cannot boot again after it died (relay.py's RESTART_DELAYS_S).
+# A process-profile worker that cannot boot again after it died (relay_arbiter.py's RESTART_DELAYS_S).
 WORKER_BOOT_ERROR = 3
 # The least a drain lasts: calls a client sent before it heard `draining` still arrive, and are
 # answered DRAINING rather than lost with the session.
 DRAIN_LINGER_S = 1.0
 # How long drained sessions get to send their last replies and close before the server stops.
 SESSION_END_S = 5.0
-
-
-class ServeError(Exception):
-    """A command line the server refuses, with what to do instead."""
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -94,32 +94,32 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args = p.parse_args(argv)
     for flag in ("max_sessions", "max_watches", "max_connections", "max_streams_per_connection"):
         if getattr(args, flag) < 1:
-            raise ServeError(f"--{flag.replace('_', '-')} must be at least 1")
+            raise StartupError(f"--{flag.replace('_', '-')} must be at least 1")
     if args.profile == "thread":
         if args.workers is not None or args.worker_heartbeat_timeout is not None:
-            raise ServeError("--workers and --worker-heartbeat-timeout are for --profile process; the thread profile takes --threads")
+            raise StartupError("--workers and --worker-heartbeat-timeout are for --profile process; the thread profile takes --threads")
         args.threads = DEFAULT_THREADS if args.threads is None else args.threads
         if args.threads < 1:
-            raise ServeError("--threads must be at least 1")
+            raise StartupError("--threads must be at least 1")
     else:
         if args.threads is not None:
-            raise ServeError("--threads is for the thread profile; --profile process takes --workers")
+            raise StartupError("--threads is for the thread profile; --profile process takes --workers")
         if args.thread_safety_checks:
-            raise ServeError("--thread-safety-checks is for the thread profile: a process worker runs one call at a time")
+            raise StartupError("--thread-safety-checks is for the thread profile: a process worker runs one call at a time")
         if args.worker_heartbeat_timeout is not None and args.worker_heartbeat_timeout <= 0:
-            raise ServeError("--worker-heartbeat-timeout must be more than 0 seconds")
+            raise StartupError("--worker-heartbeat-timeout must be more than 0 seconds")
         args.workers = DEFAULT_WORKERS if args.workers is None else args.workers
         if args.workers < 1:
-            raise ServeError("--workers must be at least 1")
+            raise StartupError("--workers must be at least 1")
     if args.drain_timeout < 0:
-        raise ServeError("--drain-timeout must be 0 or more seconds")
+        raise StartupError("--drain-timeout must be 0 or more seconds")
     if bool(args.tls_cert) != bool(args.tls_key):
-        raise ServeError("give --tls-cert and --tls-key together")
+        raise StartupError("give --tls-cert and --tls-key together")
     if args.tls_client_ca and not args.tls_cert:
-        raise ServeError("--tls-client-ca needs --tls-cert and --tls-key: mutual TLS is TLS first")
+        raise StartupError("--tls-client-ca needs --tls-cert and --tls-key: mutual TLS is TLS first")
     host = split_host(args.listen)
     if not args.tls_cert and host not in LOOPBACK and not args.insecure:
-        raise ServeError(
+        raise StartupError(
             f"--listen {args.listen}: a non-loopback address needs TLS (--tls-cert, --tls-key) so the token and "
             "calls are not sent in clear; pass --insecure to serve plaintext anyway (e.g. inside a service mesh)"
         )
@@ -129,7 +129,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def split_host(address: str) -> str:
     host, sep, port = address.rpartition(":")
     if not sep or not port.isdigit():
-        raise ServeError(f"--listen {address!r}: expected HOST:PORT")
+        raise StartupError(f"--listen {address!r}: expected HOST:PORT")
     return host
 
 
@@ -140,9 +140,9 @@ def read_token(path: str | None) -> bytes:
             with open(path, "rb") as f:
                 token = f.read().decode().strip()
         except OSError as e:
-            raise ServeError(f"--token-file {path}: {e.strerror}") from None
+            raise StartupError(f"--token-file {path}: {e.strerror}") from None
     if not token:
-        raise ServeError("no token: give --token-file FILE or set SNAKEPIT_TOKEN; clients send it with every call")
+        raise StartupError("no token: give --token-file FILE or set SNAKEPIT_TOKEN; clients send it with every call")
     return token.encode()
 
 
@@ -151,7 +151,7 @@ def read_file(path: str, flag: str) -> bytes:
         with open(path, "rb") as f:
             return f.read()
     except OSError as e:
-        raise ServeError(f"{flag} {path}: {e.strerror}") from None
+        raise StartupError(f"{flag} {path}: {e.strerror}") from None
 
 
 class Drain:
@@ -208,7 +208,7 @@ class ThreadCalls:
         from .session import InFlight
 
         cls = load_adapter_class(args.adapter)
-        check_thread_safe(cls)
+        check_thread_safe(cls, "--profile process")
         tools = discover_tools(cls())
         checker = None
         if args.thread_safety_checks:
@@ -237,43 +237,35 @@ class ThreadCalls:
 
 
 def start_calls(args):
-    """The profile's call runner, started; ServeError if the adapter cannot be served."""
+    """The profile's call runner, started; StartupError if the adapter cannot be served."""
     if args.profile == "thread":
         return ThreadCalls(args)
-    from .relay import DEFAULT_HEARTBEAT_TIMEOUT_S, Relay
+    from .relay_arbiter import DEFAULT_HEARTBEAT_TIMEOUT_S, Arbiter
     from .relay_worker import WorkerStartError
 
     timeout = args.worker_heartbeat_timeout or DEFAULT_HEARTBEAT_TIMEOUT_S
-    relay = Relay(args.adapter, args.workers, args.max_message_bytes, timeout)
+    arbiter = Arbiter(args.adapter, args.workers, args.max_message_bytes, timeout)
     try:
-        relay.start()
+        arbiter.start()
     except WorkerStartError as e:
-        raise ServeError(f"--adapter {args.adapter}: a worker process failed to start: {e}") from None
-    return relay
+        raise StartupError(f"--adapter {args.adapter}: a worker process failed to start: {e}") from None
+    return arbiter
 
 
-def make_servicer(calls, sessions: Slots, drain: Drain, hello: dict):
-    """The Worker service; the token was checked before any of it runs (TokenGate)."""
-    from . import wire
+def add_service(server, calls, sessions: Slots, drain: Drain, hello: dict) -> None:
+    """The Worker service with Hello; the token was checked before any of it runs (TokenGate)."""
+    capacity = hello["capacity"]
 
-    pid, gil, capacity = os.getpid(), gil_enabled(), hello["capacity"]
+    def open_session(context):
+        sessions.take(context)
+        session = calls.session()
+        drain.open(session)
+        context.add_callback(lambda: drain.close(session))
+        return session
 
-    class Servicer:
-        def Session(self, request_iterator, context):
-            sessions.take(context)
-            session = calls.session()
-            drain.open(session)
-            context.add_callback(lambda: drain.close(session))
-            return session.serve(request_iterator, context)
-
-        def Heartbeat(self, request, context):
-            return wire.HeartbeatReply(seq=request.seq, pid=pid, in_flight=calls.in_flight(), gil_enabled=gil,
-                                     capacity=capacity, draining=drain.active)
-
-        def Hello(self, request, context):
-            return wire.HelloReply(draining=drain.active, **hello)
-
-    return Servicer()
+    add_worker_service(server, open_session,
+                       heartbeat=lambda: {"in_flight": calls.in_flight(), "capacity": capacity, "draining": drain.active},
+                       hello=lambda: {**hello, "draining": drain.active}, request_deserializer=decode_client_frame)
 
 
 CONNECTION_CAP_OPTION = "grpc.max_allowed_incoming_connections"
@@ -291,8 +283,7 @@ def grpc_caps_connections() -> bool:
 
 
 def connection_limits(args) -> list[tuple[str, int]]:
-    return [(CONNECTION_CAP_OPTION, args.max_connections),
-            ("grpc.max_concurrent_streams", args.max_streams_per_connection), ("grpc.so_reuseport", 0)]
+    return [(CONNECTION_CAP_OPTION, args.max_connections), ("grpc.max_concurrent_streams", args.max_streams_per_connection)]
 
 
 def serve(args) -> int:
@@ -313,34 +304,19 @@ def serve(args) -> int:
         "protocol": PROTOCOL_VERSION, "pid": os.getpid(), "python": python_version(), "gil_enabled": gil_enabled(),
         "profile": calls.profile, "capacity": calls.capacity, "tools": calls.tools, "server_id": f"{socket.gethostname()}:{os.getpid()}",
     }
-    limit = args.max_message_bytes + FRAME_OVERHEAD
     sessions = Slots(args.max_sessions, "sessions", "--max-sessions")
     watches = Slots(args.max_watches, "health watches", "--max-watches")
-    server = grpc.server(
-        ThreadPoolExecutor(max_workers=sessions.size + watches.size + UNARY_THREADS, thread_name_prefix="snakepit-grpc"),
-        interceptors=(TokenGate(token),),
-        options=[("grpc.max_send_message_length", limit), ("grpc.max_receive_message_length", limit),
-                 *connection_limits(args)],
-    )
-    register(server, make_servicer(calls, sessions, drain, hello), with_hello=True, request_deserializer=decode_client_frame)
+    server = new_server(sessions.size + watches.size + UNARY_THREADS, "snakepit-grpc", frame_limit(args.max_message_bytes), token,
+                        connection_limits(args))
+    add_service(server, calls, sessions, drain, hello)
     register_health(server, health, watches)
-    try:
-        port = server.add_secure_port(args.listen, credentials) if credentials else server.add_insecure_port(args.listen)
-    except RuntimeError as e:
-        raise ServeError(f"cannot listen on {args.listen}: {e}") from None
-    if not port:
-        raise ServeError(f"cannot listen on {args.listen}")
+    port = listen(server, "--listen", args.listen, credentials)
     probes = None
     if args.health_listen:
         probe_watches = Slots(args.max_watches, "health watches", "--max-watches")
-        probes = grpc.server(
-            ThreadPoolExecutor(max_workers=probe_watches.size + UNARY_THREADS, thread_name_prefix="snakepit-health"),
-            options=[("grpc.max_send_message_length", HEALTH_MESSAGE_BYTES),
-                     ("grpc.max_receive_message_length", HEALTH_MESSAGE_BYTES), *connection_limits(args)],
-        )
+        probes = new_server(probe_watches.size + UNARY_THREADS, "snakepit-health", HEALTH_MESSAGE_BYTES, None, connection_limits(args))
         register_health(probes, health, probe_watches)
-        if not probes.add_insecure_port(args.health_listen):
-            raise ServeError(f"cannot listen on --health-listen {args.health_listen}")
+        listen(probes, "--health-listen", args.health_listen)
         probes.start()
     server.start()
     health.set_serving(True)
@@ -379,14 +355,10 @@ def serve(args) -> int:
 
 
 def main(argv: list[str]) -> None:
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.reconfigure(line_buffering=True)
-        except Exception:
-            pass
+    line_buffered_output()
     try:
         code = serve(parse_args(argv))
-    except ServeError as e:
+    except StartupError as e:
         print(f"snakepit-bridge: {e}", file=sys.stderr, flush=True)
         code = USAGE_ERROR
     sys.stdout.flush()

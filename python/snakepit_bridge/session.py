@@ -6,7 +6,7 @@ parts (parts.py) and run once complete. A failure in this code itself, never a t
 leave the worker deaf to its calls: it ends the process instead (`fatal`), so the supervisor
 replaces the worker. So does a client frame that does not decode (`client_frame_or_exit`):
 after one, nothing else on that stream can be trusted. The sessions themselves: the local
-lane's (lane.py, lanethreads.py), gRPC's (grpcsession.py) and the relay's (relay.py).
+lane's (lane.py, lanethreads.py), gRPC's (grpcsession.py) and the relay's (relay_session.py).
 """
 from __future__ import annotations
 
@@ -125,10 +125,11 @@ class FrameHandling:
 
     Four sessions read Node's frames: the local lane's process and thread sessions (lane.py,
     lanethreads.py), the gRPC session of a thread worker or a thread-profile server
-    (grpcsession.py), and a process-profile server's relay session (relay.py). How a call runs and where a reply goes
-    differ; how a frame is applied, and in what order, is the same: pings, Node's answers to
-    host calls, stream credits, cancels, reclaims, then the new calls — refused while a server
-    drains, answered CANCELLED when the frame that brought them also gave them up.
+    (grpcsession.py), and a process-profile server's relay session (relay_session.py). How a
+    call runs and where a reply goes differ; how a frame is applied, and in what order, is the
+    same: pings, Node's answers to host calls, stream credits, cancels, reclaims, then the new
+    calls — refused while a server drains, answered CANCELLED when the frame that brought them
+    also gave them up.
     """
 
     partial: PartialCalls

@@ -20,27 +20,14 @@ import types
 from .control import Control, end_descendants, exit_now, guard_descendants
 from .frames import PROTOCOL_VERSION
 from .gil import GilWatch, gil_enabled
-from .tokens import same_token
+from .startup import DEFAULT_MAX_MESSAGE, StartupError, check_thread_safe, frame_limit, line_buffered_output, load_adapter_class, python_version
 
-DEFAULT_MAX_MESSAGE = 256 * 1024 * 1024
-# Room above the message limit for a frame's own fields; large arguments arrive in small parts.
-FRAME_OVERHEAD = 4 * 1024 * 1024
-TOKEN_KEY = "x-snakepit-token"
 HANDLER_THREADS = 8  # Session and Heartbeat RPCs; tool threads are separate
 # What an adapter class's `preload()` returned in the fork server this worker was forked from,
 # by adapter spec (forkserver.py); a spawned worker runs the hook itself. And the module whose
 # import there enabled the GIL on a free-threaded build, which a fork's own watch cannot see.
 PRELOADED: dict = {}
 PRELOAD_ENABLED_GIL: dict = {}
-
-
-class StartupError(Exception):
-    """A failure before ready that needs no traceback of ours (bad arguments, config)."""
-
-
-def python_version() -> str:
-    """As platform.python_version(), without importing platform (≈ 2 ms of every worker's start)."""
-    return sys.version.split()[0]
 
 
 # The worker's options: (flag, type, default, choices, help); a switch's type is None. Node writes
@@ -144,28 +131,6 @@ def check_address(address: str) -> None:
         raise StartupError(f"--address {address!r}: only unix:/path or a loopback host (127.0.0.1, [::1], localhost) is allowed")
 
 
-def load_adapter_class(spec: str):
-    module_name, _, class_name = spec.rpartition(".")
-    if not module_name:
-        raise StartupError(f"--adapter {spec!r} must be module.Class, e.g. myapp.adapters.MyAdapter")
-    __import__(module_name)  # importlib.import_module's effect, without importing importlib
-    module = sys.modules[module_name]
-    try:
-        return getattr(module, class_name)
-    except AttributeError:
-        raise AttributeError(f"module {module_name!r} has no class {class_name!r} (adapter {spec!r})") from None
-
-
-def check_thread_safe(cls) -> None:
-    if getattr(cls, "__thread_safe__", False) is not True:
-        name = cls.__name__
-        raise StartupError(
-            f"{name} is not declared thread-safe: the thread profile runs several calls at once in one "
-            f"process. Set `__thread_safe__ = True` on the class once it is thread-safe (see "
-            f"ThreadSafeAdapter), or use workerProfile 'process'."
-        )
-
-
 def preload_hook(cls):
     """The class's `preload` classmethod (or staticmethod), if it defines one."""
     for klass in cls.__mro__:
@@ -184,64 +149,6 @@ def make_adapter(cls, spec: str):
     return cls(preloaded=PRELOADED[spec] if spec in PRELOADED else hook())
 
 
-def require_token(context, token: bytes) -> None:
-    """Ends the RPC as UNAUTHENTICATED unless its metadata carries `token` (compared in constant time)."""
-    import grpc
-
-    for key, value in context.invocation_metadata():
-        if key == TOKEN_KEY:
-            if same_token(value.encode() if isinstance(value, str) else value, token):
-                return
-            break
-    context.abort(grpc.StatusCode.UNAUTHENTICATED, f"missing or wrong {TOKEN_KEY} metadata")
-
-
-def make_servicer(session_factory, in_flight, token: bytes):
-    from . import wire
-
-    pid = os.getpid()
-    gil = gil_enabled()
-
-    class Servicer:
-        def Session(self, request_iterator, context):
-            require_token(context, token)
-            return session_factory().serve(request_iterator, context)
-
-        def Heartbeat(self, request, context):
-            require_token(context, token)
-            return wire.HeartbeatReply(seq=request.seq, pid=pid, in_flight=max(in_flight.value, 0), gil_enabled=gil)
-
-    return Servicer()
-
-
-def register(server, servicer, with_hello: bool = False, request_deserializer=None) -> None:
-    """The Worker service, registered by hand: no protoc-generated gRPC code is shipped.
-    Session replies pass through: they are protobuf bytes already (frames.py). A Session
-    request that does not decode ends a local worker (session.py); a bridge server, serving
-    many clients, passes a deserializer that raises, so gRPC ends only that client's RPC.
-    Hello is a bridge server's (serve.py): local workers say what they are on fd 3."""
-    import grpc
-
-    from . import wire
-    from .session import client_frame_or_exit
-
-    handlers = {
-        "Session": grpc.stream_stream_rpc_method_handler(
-            servicer.Session, request_deserializer=request_deserializer or client_frame_or_exit, response_serializer=lambda b: b,
-        ),
-        "Heartbeat": grpc.unary_unary_rpc_method_handler(
-            servicer.Heartbeat, request_deserializer=wire.HeartbeatRequest.FromString,
-            response_serializer=wire.HeartbeatReply.SerializeToString,
-        ),
-    }
-    if with_hello:
-        handlers["Hello"] = grpc.unary_unary_rpc_method_handler(
-            servicer.Hello, request_deserializer=wire.HelloRequest.FromString, response_serializer=wire.HelloReply.SerializeToString,
-        )
-    service = wire.WORKER_SERVICE
-    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, handlers),))
-
-
 def serve(args, control: Control, token: bytes):
     """Start serving; returns the started server once `ready` is sent."""
     from .adapter import discover_tools
@@ -254,7 +161,7 @@ def serve(args, control: Control, token: bytes):
     with GilWatch() as gil_watch:
         cls = load_adapter_class(args.adapter)
         if args.profile == "thread":
-            check_thread_safe(cls)
+            check_thread_safe(cls, "workerProfile 'process'")
         adapter = make_adapter(cls, args.adapter)
     tools = discover_tools(adapter)
 
@@ -325,40 +232,28 @@ def serve_lane(args, token: bytes, runner, in_flight):
     if path.startswith("//"):
         path = path[2:]
     try:
-        server = LaneServer(path, token, args.max_message_bytes + FRAME_OVERHEAD, make_session)
+        server = LaneServer(path, token, frame_limit(args.max_message_bytes), make_session)
     except OSError as e:
-        raise StartupError(f"cannot listen on {args.address!r}: {e}") from None
+        raise StartupError(f"cannot listen on --address {args.address}: {e}") from None
     return server, args.address
 
 
 def serve_grpc(args, token: bytes, runner, pool, in_flight):
     from concurrent.futures import ThreadPoolExecutor
 
-    import grpc  # imported here so a missing grpcio is reported as a startup_error
-
+    # Imported here, grpc with it, so a missing grpcio is reported as a startup_error.
+    from .grpcserver import add_worker_service, listen, new_server
     from .grpcsession import ThreadSession
     from .started import Unrecorded, started_calls
 
     # The process profile runs its calls on one thread, one at a time in the order sent.
     calls = pool or ThreadPoolExecutor(max_workers=1, thread_name_prefix="snakepit-tool")
     started = started_calls(args.started_file) if pool is None else Unrecorded()
-    session_factory = lambda: ThreadSession(runner, calls, in_flight, started=started)  # noqa: E731
 
-    server = grpc.server(
-        ThreadPoolExecutor(max_workers=HANDLER_THREADS, thread_name_prefix="snakepit-grpc"),
-        options=[
-            ("grpc.max_send_message_length", args.max_message_bytes + FRAME_OVERHEAD),
-            ("grpc.max_receive_message_length", args.max_message_bytes + FRAME_OVERHEAD),
-            ("grpc.so_reuseport", 0),
-        ],
-    )
-    register(server, make_servicer(session_factory, in_flight, token))
-    try:
-        port = server.add_insecure_port(args.address)
-    except RuntimeError as e:
-        raise StartupError(f"cannot listen on {args.address!r}: {e}") from None
-    if not port:
-        raise StartupError(f"cannot listen on {args.address!r}")
+    server = new_server(HANDLER_THREADS, "snakepit-grpc", frame_limit(args.max_message_bytes), token)
+    add_worker_service(server, lambda _context: ThreadSession(runner, calls, in_flight, started=started),
+                       lambda: {"in_flight": max(in_flight.value, 0)})
+    port = listen(server, "--address", args.address)
     address = args.address
     if not address.startswith("unix:") and address.endswith(":0"):
         address = f"{address[:-2]}:{port}"
@@ -371,12 +266,7 @@ def main(argv=None) -> None:
         from .forkserver import main as serve_forks
 
         return serve_forks(sys.argv[2:])
-    # Line-buffered output so Node sees each log line as it is written.
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.reconfigure(line_buffering=True)
-        except Exception:
-            pass
+    line_buffered_output()  # Node sees each log line as it is written
     control = Control.from_env()
     by_hand = os.environ.pop("SNAKEPIT_TOKEN", None)  # tools and their subprocesses never see it
     try:

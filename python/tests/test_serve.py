@@ -107,6 +107,13 @@ def health_check(channel: grpc.Channel, service: str, metadata=None) -> int:
     return check(service, metadata=metadata, timeout=10)
 
 
+def readiness_becomes(channel: grpc.Channel, status: int, metadata=None) -> None:
+    deadline = time.monotonic() + 20
+    while health_check(channel, "readiness", metadata) != status:
+        assert time.monotonic() < deadline, f"readiness did not turn {status}"
+        time.sleep(0.1)
+
+
 def call_frame(call_id: int, tool: str, args_json: bytes) -> object:
     return pb.ClientFrame(calls=[pb.Call(id=call_id, tool=tool, args=pb.Value(json=args_json))])
 
@@ -123,6 +130,13 @@ def test_refuses_a_public_address_without_tls_and_a_missing_token(servers):
     assert "--tls-cert and --tls-key together" in half_tls.proc.stderr.read()
     insecure = servers("--listen", "0.0.0.0:0", "--insecure")
     assert "serving sample_adapters.Threaded" in insecure.first_line
+
+
+def test_refuses_an_adapter_not_declared_thread_safe_in_the_thread_profile_and_names_the_process_profile(servers):
+    unsafe = servers("--adapter", "sample_adapters.NotThreadSafe", wait=False)
+    assert unsafe.proc.wait(30) == 2
+    said = unsafe.proc.stderr.read()
+    assert "NotThreadSafe is not declared thread-safe" in said and "--profile process" in said and "Traceback" not in said
 
 
 def test_hello_states_capacity_and_tools_and_needs_the_token(servers):
@@ -332,16 +346,10 @@ def test_process_profile_readiness_is_off_while_no_worker_process_is_up(servers,
     [worker] = server.children()
     os.kill(worker, 9)
 
-    def readiness_becomes(status: int) -> None:
-        deadline = time.monotonic() + 20
-        while health_check(probes, "readiness") != status:
-            assert time.monotonic() < deadline, f"readiness did not turn {status}"
-            time.sleep(0.1)
-
-    readiness_becomes(NOT_SERVING)
+    readiness_becomes(probes, NOT_SERVING)
     assert health_check(probes, "liveness") == SERVING, "the server itself lives: Kubernetes must not restart it"
     flag.unlink()
-    readiness_becomes(SERVING)
+    readiness_becomes(probes, SERVING)
     seen = replies_of(WorkerStub(server.channel()), iter([call_frame(1, "pid", b"{}")]))
     assert json.loads(seen[1][0].result.json) in server.children()
 
@@ -366,13 +374,15 @@ def test_process_profile_calls_waiting_for_a_worker_that_cannot_boot_are_answere
     [worker] = server.children()
     flag.touch()
     os.kill(worker, 9)
+    # Sent before the server has seen its worker die, a call would go to it and fail WORKER_CRASHED.
+    readiness_becomes(server.channel(), NOT_SERVING, meta())
 
     def calls():  # no worker to run them: they wait until the server gives up
         yield pb.ClientFrame(calls=[pb.Call(id=i, tool="pid") for i in range(1, 4)])
         time.sleep(60)
 
     seen = replies_of(WorkerStub(server.channel()), calls(), seconds=60)
-    assert {cid: [r.error.code for r in replies] for cid, replies in seen.items()} == {i: ["DRAINING"] for i in range(1, 4)}
+    assert {cid: [r.error.code for r in replies] for cid, replies in seen.items()} == {i: ["DRAINING"] for i in range(1, 4)}, seen
     assert server.proc.wait(30) == 3
 
 
