@@ -36,6 +36,7 @@ from .frames import PROTOCOL_VERSION
 from .admission import UNARY_THREADS, Slots, TokenGate
 from .health import HealthStatus, register_health
 from .session import decode_client_frame
+from .warnonce import install as install_warn_once
 from .worker import DEFAULT_MAX_MESSAGE, FRAME_OVERHEAD, check_thread_safe, gil_enabled, load_adapter_class, python_version, register
 
 DEFAULT_THREADS = 4
@@ -342,6 +343,7 @@ def serve(args) -> int:
         if not probes.add_insecure_port(args.health_listen):
             raise ServeError(f"cannot listen on --health-listen {args.health_listen}")
         probes.start()
+    install_warn_once()  # a thread-profile server runs tools here: each warning location shown once
     server.start()
     health.set_serving(True)
     if not grpc_caps_connections():

@@ -267,6 +267,9 @@ def serve(args, control: Control, token: bytes):
     })
     if gil_watch.module is not None and args.profile == "thread":
         control.send(gil_warning(args, gil_watch.module))
+    from .warnonce import install
+
+    install()  # after ready: importing `warnings` would cost every start
     return server
 
 
