@@ -5,10 +5,11 @@ Python's own "default" action shows a warning once per location, but any change 
 forgets what was shown, so the same warning reached Node's stderr on every call. Installed after
 `ready` (importing `warnings` costs every start), this shows the first warning of each location
 (category, file, line) as Python prints it, counts the repeats, and reports them on stderr in one
-line per location: 5 s after the first repeat, then at intervals that double, up to 10 min. To see each repeat, the worker takes over the fall-through action ("default"
-becomes "always" and is deduplicated here); a filter of the user's own is kept: `-W error`,
-`PYTHONWARNINGS`, `warnings.simplefilter("always")` in the adapter act as Python has them, and a
-warning an `"always"` filter matches is shown every time.
+line per location: 5 s after the first repeat, then at intervals that double, up to 10 min. To
+count each repeat, the worker takes over the fall-through action ("default" becomes "always",
+deduplicated here); a filter of the user's own is kept: `-W error`, `PYTHONWARNINGS`,
+`warnings.simplefilter("always")` in the adapter act as Python has them, and a warning an
+`"always"` filter matches is shown every time.
 """
 from __future__ import annotations
 
