@@ -35,7 +35,7 @@ const TIERS = {
     'cli', 'consumer', 'deploy', 'examples', 'readme', 'inspector',
     // Each pool names its transport: where both matter the file starts both.
     'descendants', 'processOutput', 'registry', 'remote', 'dashboardBrowser', 'validation',
-    'freeThreaded', 'idlePoll', 'localLane',
+    'freeThreaded', 'idlePoll', 'localLane', 'pythonWarnings',
     // `snakepit types` and tsc runs of their own; its one pool names its transport.
     'toolTypes',
   ],

@@ -18,6 +18,15 @@ export const THREAD_ENV_VARS = [
   'VECLIB_MAXIMUM_THREADS',
 ] as const;
 
+/**
+ * What the thread profile sets THREAD_ENV_VARS to: each worker's share of the cores
+ * (`cores / poolSize`, rounded down), at most threadsPerWorker and at least 1, so that no call's
+ * native thread pool has more threads than the machine has cores. The process profile sets 1.
+ */
+export function nativeThreads(threadsPerWorker: number, poolSize: number, cores: number): number {
+  return Math.max(1, Math.min(threadsPerWorker, Math.floor(cores / poolSize)));
+}
+
 /** The longest delay a Node timer can hold (2^31 - 1 ms, about 24.8 days); longer ones fire at once. */
 export const MAX_DURATION_MS = 2 ** 31 - 1;
 export const MAX_POOL_SIZE = 1024;
@@ -285,7 +294,7 @@ function resolvePool(pool: ParsedPool, at: (key: string) => string, issues: { pa
   const idlePollMicros = polls ? (pool.idlePollMicros ?? DEFAULT_IDLE_POLL_MICROS) : 0;
   const threadsPerWorker = thread ? (pool.threadsPerWorker ?? 4) : 1;
   const poolSize = pool.poolSize ?? (thread ? 1 : os.availableParallelism());
-  const profileThreads = String(threadsPerWorker);
+  const profileThreads = String(thread ? nativeThreads(threadsPerWorker, poolSize, os.availableParallelism()) : 1);
   const env: Record<string, string> = {};
   for (const name of THREAD_ENV_VARS) env[name] = profileThreads;
   Object.assign(env, adapterEnv);

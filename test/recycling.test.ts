@@ -262,3 +262,74 @@ test('a recycle whose replacement cannot start settles with the pool error; one 
   await other.stop();
   assert.ok(['done', 'SHUTTING_DOWN'].includes(await outcome), `recycle during stop settled with ${await outcome}`);
 });
+
+/** Every worker event of a pit in the order heard, each with the time it was heard. */
+function timeline(pit: Snakepit) {
+  const heard: { type: string; pool: string; workerId: string; reason?: string; ms: number }[] = [];
+  for (const type of ['worker:ready', 'worker:recycling', 'worker:draining', 'worker:stopped'] as const) {
+    pit.on(type, (e: { pool: string; workerId: string; reason?: string }) => heard.push({ type, pool: e.pool, workerId: e.workerId, reason: e.reason, ms: performance.now() }));
+  }
+  return heard;
+}
+
+/**
+ * For the first worker of `pool`: its one `worker:recycling` (with `reason`) is heard before its
+ * replacement is ready and before it drains (which it does as that replacement is ready). Returns
+ * when it was heard.
+ */
+function decidedFirst(heard: ReturnType<typeof timeline>, pool: string, oldId: string, reason: string): number {
+  const mine = heard.filter((e) => e.pool === pool);
+  const recycling = mine.filter((e) => e.type === 'worker:recycling' && e.workerId === oldId);
+  assert.deepEqual(recycling.map((e) => e.reason), [reason], `${pool}: one worker:recycling for ${oldId}`);
+  const at = mine.indexOf(recycling[0]);
+  const replacementReady = mine.findIndex((e) => e.type === 'worker:ready' && e.workerId !== oldId);
+  const draining = mine.findIndex((e) => e.type === 'worker:draining' && e.workerId === oldId);
+  const order = mine.map((e) => `${e.type} ${e.workerId}`).join(', ');
+  assert.ok(replacementReady > at, `${pool}: worker:recycling before the replacement is ready (${order})`);
+  assert.ok(draining > at, `${pool}: worker:recycling before the old worker drains (${order})`);
+  return recycling[0].ms;
+}
+
+test('worker:recycling comes at the decision, before the replacement is ready: ttl, max_requests, memory, manual', async () => {
+  const ttlMs = 1500;
+  const pit = createPit({
+    pools: [
+      { name: 'ttl', poolSize: 1, adapter: 'sample_adapters.Calc', workerTtlMs: ttlMs },
+      { name: 'calls', poolSize: 1, adapter: 'sample_adapters.Calc', workerMaxRequests: 3 },
+      { name: 'memory', poolSize: 1, adapter: 'sample_adapters.Calc', workerMaxMemoryMb: 150 },
+      { name: 'hand', poolSize: 1, adapter: 'sample_adapters.Calc' },
+    ],
+  });
+  const heard = timeline(pit);
+  await pit.start();
+  const first = Object.fromEntries(pit.inspect().pools.map((p) => [p.name, p.workers[0].id]));
+  const readyMs = heard.find((e) => e.type === 'worker:ready' && e.workerId === first.ttl)!.ms;
+  for (let i = 0; i < 3; i++) await pit.execute('ping', {}, { pool: 'calls' });
+  await pit.execute('grow', { mb: 200 }, { pool: 'memory' });
+  await pit.recycleWorker(first.hand);
+  const stopped = (pool: string) => heard.some((e) => e.type === 'worker:stopped' && e.workerId === first[pool]);
+  await waitFor(() => ['ttl', 'calls', 'memory'].every(stopped), 20_000, 'the first worker of each pool to be retired');
+  const ttlAt = decidedFirst(heard, 'ttl', first.ttl, 'ttl');
+  decidedFirst(heard, 'calls', first.calls, 'max_requests');
+  decidedFirst(heard, 'memory', first.memory, 'memory');
+  decidedFirst(heard, 'hand', first.hand, 'manual');
+  const afterReady = ttlAt - readyMs;
+  assert.ok(afterReady >= ttlMs - 50 && afterReady < ttlMs + 5000, `the ttl recycle was announced ${afterReady.toFixed(0)} ms after its worker was ready`);
+  await pit.stop();
+});
+
+test('worker:recycling for a stuck call comes as cancelGraceMs runs out, before the replacement is ready', async (t) => {
+  const graceMs = 1000;
+  const pit = await startPit({ pools: [{ name: 'p', poolSize: 1, cancelGraceMs: graceMs, adapter: 'context_adapters.Contextual' }] });
+  const heard = timeline(pit);
+  const [old] = pit.inspect().pools[0].workers;
+  const calledMs = performance.now();
+  assert.equal((await errorOf(pit.execute('stubborn', { seconds: 30 }, { timeoutMs: 200 }))).code, 'TIMEOUT');
+  await waitFor(() => heard.some((e) => e.type === 'worker:stopped' && e.workerId === old.id), 20_000, 'the stuck worker to be retired');
+  const decidedMs = decidedFirst(heard, 'p', old.id, 'stuck_call') - calledMs;
+  const replacementReadyMs = heard.find((e) => e.type === 'worker:ready' && e.workerId !== old.id)!.ms - calledMs;
+  t.diagnostic(`call started at 0, timed out at 200 ms; worker:recycling at ${decidedMs.toFixed(0)} ms, replacement ready at ${replacementReadyMs.toFixed(0)} ms`);
+  // Deadline 200 ms + grace 1000 ms: the decision comes then, give or take a busy machine.
+  assert.ok(decidedMs >= 200 + graceMs - 50 && decidedMs < 200 + graceMs + 3000, `worker:recycling at ${decidedMs.toFixed(0)} ms`);
+  await pit.stop();
+});

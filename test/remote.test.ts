@@ -155,6 +155,9 @@ test('SIGTERM to a server: its calls finish there or, not yet started, elsewhere
   const failures: string[] = [];
   pit.on('request:failed', (e) => failures.push(`${e.tool}: ${e.code}`));
   const drained = new Promise<{ workerId: string; reason: string }>((resolve) => pit.on('worker:draining', resolve));
+  const retiring: string[] = [];
+  pit.on('worker:recycling', (e) => retiring.push(`recycling ${e.workerId} ${e.reason}`));
+  pit.on('worker:draining', (e) => retiring.push(`draining ${e.workerId} ${e.reason}`));
   const slow = Array.from({ length: 8 }, () => pit.execute<{ pid: number }>('sleep', { seconds: 1.5 }, { pool: 'remote' }));
   await waitFor(() => workersOf(pit).every((w) => w.inFlight === 4), 10_000, 'four calls on each server');
   const drainingWorker = workerAt(pit, draining.endpoint)!.id;
@@ -169,6 +172,9 @@ test('SIGTERM to a server: its calls finish there or, not yet started, elsewhere
   assert.equal(await draining.exited, 0, 'the server exits 0 once drained');
   assert.deepEqual(failures, []);
   assert.ok(!crashed.includes(drainingWorker), 'a drained server is not a crash');
+  await waitFor(() => !workersOf(pit).some((w) => w.id === drainingWorker), 10_000, 'the drained worker to leave');
+  // worker:recycling comes once, as the worker is told to drain: not when its calls have ended.
+  assert.deepEqual(retiring, [`recycling ${drainingWorker} server_draining`, `draining ${drainingWorker} server_draining`]);
   await pit.stop();
 });
 

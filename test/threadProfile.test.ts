@@ -1,7 +1,9 @@
 // The thread profile: real concurrency inside one process, capacity and least-loaded dispatch,
 // the thread-safe adapter API, and the optional thread-safety checks.
 import assert from 'node:assert/strict';
+import os from 'node:os';
 import { test } from 'node:test';
+import { nativeThreads } from '../src/config.js';
 import { SnakepitError } from '../src/index.js';
 import { asError, checkNoLeaks, createPit, sleep, startPit, waitFor } from './helpers.js';
 
@@ -127,14 +129,34 @@ test('threadSafetyChecks reports a non-thread-safe tool and pandas used from sev
   }
 });
 
-test('the thread profile sets the thread variables to threadsPerWorker unless adapterEnv overrides them; inspect() shows the GIL', async () => {
+test('the thread profile sets the thread variables to its share of the cores, at most threadsPerWorker, unless adapterEnv overrides them; inspect() shows the GIL', async () => {
+  const cores = os.availableParallelism();
   const pit = await startPit({
-    pools: [{ name: 'e', workerProfile: 'thread', poolSize: 1, threadsPerWorker: 6, adapter: 'node_adapters.ThreadEnvProbe', adapterEnv: { MKL_NUM_THREADS: '2' } }],
+    pools: [
+      { name: 'e', workerProfile: 'thread', poolSize: 1, threadsPerWorker: 6, adapter: 'node_adapters.ThreadEnvProbe', adapterEnv: { MKL_NUM_THREADS: '2' } },
+      { name: 'pair', workerProfile: 'thread', poolSize: 2, threadsPerWorker: 8, adapter: 'node_adapters.ThreadEnvProbe' },
+    ],
   });
+  const one = String(Math.min(6, cores));
   const env = (await pit.execute('env', {}, { pool: 'e' })) as Record<string, string>;
-  assert.deepEqual(env, { OPENBLAS_NUM_THREADS: '6', MKL_NUM_THREADS: '2', OMP_NUM_THREADS: '6', NUMEXPR_NUM_THREADS: '6', VECLIB_MAXIMUM_THREADS: '6' });
+  assert.deepEqual(env, { OPENBLAS_NUM_THREADS: one, MKL_NUM_THREADS: '2', OMP_NUM_THREADS: one, NUMEXPR_NUM_THREADS: one, VECLIB_MAXIMUM_THREADS: one });
+  // Two workers share the cores: each gets half of them (at least 1), whatever threadsPerWorker says.
+  const half = String(Math.max(1, Math.floor(cores / 2)));
+  const pair = (await pit.execute('env', {}, { pool: 'pair' })) as Record<string, string>;
+  assert.deepEqual(new Set(Object.values(pair)), new Set([half]), JSON.stringify(pair));
+  assert.ok(Number(pair.OMP_NUM_THREADS) <= cores && Number(env.OMP_NUM_THREADS) <= cores, `never more threads per call than the ${cores} cores`);
   const worker = pit.inspect().pools[0].workers[0];
   assert.equal(worker.capacity, 6);
   assert.equal(worker.gilEnabled, true, 'CPython 3.11 has the GIL');
   await pit.stop();
+});
+
+test('nativeThreads: a worker’s share of the cores, at most threadsPerWorker, at least 1', () => {
+  // [threadsPerWorker, poolSize, cores] → threads
+  const cases: [number, number, number, number][] = [
+    [8, 1, 2, 2], [8, 4, 2, 1], [16, 4, 64, 16], [4, 3, 8, 2], [8, 1, 64, 8], [1, 1, 2, 1],
+  ];
+  for (const [threadsPerWorker, poolSize, cores, threads] of cases) {
+    assert.equal(nativeThreads(threadsPerWorker, poolSize, cores), threads, `${poolSize} × ${threadsPerWorker} on ${cores} cores`);
+  }
 });

@@ -41,6 +41,7 @@ from .health import HealthStatus, register_health
 from .session import decode_client_frame
 from .startup import (DEFAULT_MAX_MESSAGE, StartupError, check_thread_safe, frame_limit, line_buffered_output, load_adapter_class,
                       python_version)
+from .warnonce import install as install_warn_once
 
 DEFAULT_THREADS = 4
 DEFAULT_WORKERS = 2
@@ -318,6 +319,7 @@ def serve(args) -> int:
         register_health(probes, health, probe_watches)
         listen(probes, "--health-listen", args.health_listen)
         probes.start()
+    install_warn_once()  # a thread-profile server runs tools here: each warning location shown once
     server.start()
     health.set_serving(True)
     if not grpc_caps_connections():

@@ -198,6 +198,9 @@ def serve(args, control: Control, token: bytes):
     gil_module = gil_watch.module or PRELOAD_ENABLED_GIL.get(args.adapter)
     if gil_module is not None and args.profile == "thread":
         control.send(gil_warning(args, gil_module))
+    from .warnonce import install
+
+    install()  # after ready: importing `warnings` would cost every start
     return server
 
 

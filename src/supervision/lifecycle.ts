@@ -4,13 +4,31 @@
 import type { EventEmitter } from 'eventemitter3';
 import type { PoolAnnouncement, PoolContext } from '../../machines/pool.machine.js';
 import type { SupervisorAnnouncement } from '../../machines/supervisor.machine.js';
-import type { WorkerContext, WorkerEvent, WorkerStateName } from '../../machines/worker.machine.js';
+import {
+  isRecycleReason, type RetireReason, type WorkerContext, type WorkerEvent, type WorkerStateName,
+} from '../../machines/worker.machine.js';
 import type { ResolvedConfig } from '../config.js';
 import type { Dispatcher } from '../calls/dispatcher.js';
 import { ShuttingDownError } from '../errors.js';
 import type { SnakepitEvents } from '../events.js';
 import type { Failures } from './failures.js';
 import type { Recycler } from './recycler.js';
+
+/**
+ * A remote pool's worker whose server drains or leaves the endpoints is retired from the moment
+ * it is told to drain: `worker:recycling` is announced then, not once its calls have ended.
+ */
+const DECIDED_AT_DRAIN: readonly RetireReason[] = ['server_draining', 'endpoint_removed'];
+
+/**
+ * `worker:recycling` is emitted once per retirement, when it is decided: a recycle as the pool
+ * takes it (and starts the replacement), a remote worker's retirement as it is told to drain,
+ * and a restart or a pool's end as the worker is killed. A stop (`shutdown`) is not a recycle.
+ */
+function announcedOnEntry(state: 'draining' | 'recycling', reason: RetireReason): boolean {
+  if (reason === 'shutdown' || isRecycleReason(reason)) return false;
+  return DECIDED_AT_DRAIN.includes(reason) === (state === 'draining');
+}
 
 export class LifecycleReporter {
   private readonly workerStartedAt = new Map<string, number>();
@@ -59,15 +77,20 @@ export class LifecycleReporter {
       case 'busy':
         this.events.emit('worker:busy', { ...base, inFlight: slot.inFlight });
         break;
-      case 'draining':
+      case 'draining': {
         dispatcher.releasePinned(slot);
-        this.events.emit('worker:draining', { ...base, reason: context.retireReason ?? 'shutdown' });
+        const reason = context.retireReason ?? 'shutdown';
+        if (announcedOnEntry(state, reason)) this.events.emit('worker:recycling', { ...base, reason });
+        this.events.emit('worker:draining', { ...base, reason });
         slot.noteDrained(); // it may have nothing left to wait for already
         break;
-      case 'recycling':
+      }
+      case 'recycling': {
         dispatcher.releasePinned(slot);
-        if (context.retireReason !== 'shutdown') this.events.emit('worker:recycling', { ...base, reason: context.retireReason ?? 'manual' });
+        const reason = context.retireReason ?? 'shutdown';
+        if (announcedOnEntry(state, reason)) this.events.emit('worker:recycling', { ...base, reason });
         break;
+      }
       case 'crashed': {
         dispatcher.releasePinned(slot, context.exit);
         this.recyclers.get(context.pool)!.workerGone(slot);
@@ -119,6 +142,13 @@ export class LifecycleReporter {
         // Queued calls stay queued: the root supervisor may restart this pool.
         const error = this.failures.poolFailed(context);
         this.events.emit('pool:failed', { pool, at, reason: context.failure!.reason, error });
+        break;
+      }
+      case 'recycle': {
+        // The pool has just taken the request and started the replacement: this is the decision.
+        const decided = Object.values(context.replacing).find((r) => r.oldId === workerId);
+        const slot = this.dispatchers.get(pool)!.slot(workerId!);
+        if (decided && slot) this.events.emit('worker:recycling', { pool, workerId: slot.id, pid: slot.pid, at, reason: decided.reason });
         break;
       }
       case 'restart': {
