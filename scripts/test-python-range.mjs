@@ -42,9 +42,9 @@ const RANGE = [
   'test_parent_death.py', 'test_serve.py', 'test_thread_profile.py', 'test_wire_protobuf.py', 'test_worker_e2e.py',
 ];
 const ELSEWHERE = [
-  'test_adapters.py', 'test_codec.py', 'test_frames.py', 'test_gil.py', 'test_idle_poll.py', 'test_install.py',
-  'test_lane.py', 'test_lane_threads.py', 'test_parts.py', 'test_relay_queue.py', 'test_seed_example.py',
-  'test_stdlib_only.py', 'test_wire.py', 'test_wire_fuzz.py', 'test_worker_args.py',
+  'test_adapters.py', 'test_codec.py', 'test_forkserver.py', 'test_frames.py', 'test_gil.py', 'test_idle_poll.py',
+  'test_install.py', 'test_lane.py', 'test_lane_threads.py', 'test_parts.py', 'test_relay_queue.py', 'test_seed_example.py',
+  'test_stdlib_only.py', 'test_tooltypes.py', 'test_warnonce.py', 'test_wire.py', 'test_wire_fuzz.py', 'test_worker_args.py',
 ];
 
 const DEBIAN_PYTHON = '/usr/bin/python3';
