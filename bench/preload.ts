@@ -9,9 +9,14 @@
  *     (goal ≤ 0.3 × the spawned figure);
  *   - `startup8MsPreload`: Snakepit.start of 8 process workers of the bench's echo adapter, and of
  *     the 2 s model, until ready.
+ * BENCH_MODEL_KIND=random_forest measures a real scikit-learn RandomForestRegressor of ≈ 200 MB
+ * instead (an interpreter with scikit-learn in SNAKEPIT_PYTHON; the model file is made once).
  */
-import { readdirSync, readFileSync } from 'node:fs';
-import { LIFECYCLE_ROUNDS } from './config.js';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LIFECYCLE_ROUNDS, PYTHON } from './config.js';
 import { median } from './floors.js';
 import { interleaved, timePitStart, timeRecovery } from './lifecycle.js';
 import { type PoolConfig, startPit, stopPit } from './processes.js';
@@ -80,9 +85,20 @@ async function poolPssMb(preload: boolean, poolSize: number): Promise<number> {
   }
 }
 
+/** The model the section loads, as its label says; a scikit-learn one's file is made first if missing. */
+function modelLabel(): string {
+  if (process.env.BENCH_MODEL_KIND !== 'random_forest') return 'a 2 s, 200 MB NumPy model';
+  const mb = process.env.BENCH_MODEL_MB ?? '200';
+  process.env.BENCH_MODEL_FILE ??= join(tmpdir(), `snakepit-bench-forest-${mb}mb.joblib`);
+  if (!existsSync(process.env.BENCH_MODEL_FILE)) {
+    execFileSync(PYTHON, [join(import.meta.dirname, 'adapters', 'make_forest.py'), process.env.BENCH_MODEL_FILE], { stdio: 'inherit' });
+  }
+  return `a scikit-learn RandomForestRegressor of ${mb} MB`;
+}
+
 export async function preloadSection(results: Record<string, unknown>): Promise<PreloadResult> {
   const rounds = Math.min(LIFECYCLE_ROUNDS, 3);
-  console.log(`\n== Preloading: a 2 s, 200 MB NumPy model, preload against spawn (${rounds} rounds)\n`);
+  console.log(`\n== Preloading: ${modelLabel()}, preload against spawn (${rounds} rounds)\n`);
   const echo = (preload: boolean): PoolConfig => ({ name: 'start', workerProfile: 'process', poolSize: 8, adapter: 'bench_adapters.Bench', preload });
   const pits = { preload: await startPit([model(true, 1)]), spawn: await startPit([model(false, 1)]) };
   let samples: Map<string, number[]>;

@@ -33,6 +33,7 @@ import select
 import socket
 import sys
 import threading
+import time
 
 import _signal as signal
 
@@ -111,8 +112,17 @@ def other_threads() -> list[str]:
     return names
 
 
+# A thread that has just ended can stay in /proc/self/task a moment after join() returns (on
+# Python 3.8/3.9 join returns before the OS thread is gone): looked at again before refusing.
+SETTLE_S = 0.2
+
+
 def check_one_thread(spec: str) -> None:
     threads = other_threads()
+    settle_by = time.monotonic() + SETTLE_S
+    while threads and time.monotonic() < settle_by:
+        time.sleep(0.005)
+        threads = other_threads()
     if threads:
         raise Refused(
             f"preload: importing adapter {spec} left {len(threads)} other thread(s) running "

@@ -72,7 +72,7 @@ def test_a_thread_started_at_import_is_named_and_refused():
         finally:
             stop.set()
             thread.join()
-        assert other_threads() == []
+        check_one_thread("mod.Class")  # the ended thread is not held against the module, even while the OS lets it go
         print("ok")
     """)
 
