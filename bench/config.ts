@@ -39,6 +39,8 @@ export const PEER_BURST_MS = envInt('BENCH_PEER_BURST_MS', 500, 300);
 export const PAYLOAD_ROUNDS = envInt('BENCH_PAYLOAD_ROUNDS', 5, 3);
 export const PAYLOAD_MIB = envInt('BENCH_PAYLOAD_MIB', 50);
 export const LIFECYCLE_ROUNDS = envInt('BENCH_LIFECYCLE_ROUNDS', 5, 3);
+/** Rounds of the preload section (each starts 8 model workers twice: its rounds are long). */
+export const PRELOAD_ROUNDS = envInt('BENCH_PRELOAD_ROUNDS', 3);
 export const ALL_SECTIONS = 'latency,peers,cpu,freethreaded,capacity,payloads,lifecycle,preload,remote';
 export const SECTIONS = new Set((process.env.BENCH_SECTIONS ?? ALL_SECTIONS).split(',').map((s) => s.trim()));
 export const BLAS_DEFAULTS = process.env.BENCH_BLAS_DEFAULTS === '1';

@@ -160,7 +160,7 @@ export function computeFigures(r: SectionResults): Figure[] {
 
 /** The preload section's three figures, each against spawning in the same run. */
 function preloadFigures(p: PreloadResult | undefined): Figure[] {
-  const model = '2 s, 200 MB NumPy model';
+  const model = p?.model ?? '';
   return [
     fig('recoveryMsPreload', p?.recoveryMs.preload, '≤ 100 ms', (v) => v <= 100,
       p ? `kill -9 → replacement ready, ${model}; without preload ${fmt(p.recoveryMs.spawn, 0)} ms` : ''),

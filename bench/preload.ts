@@ -16,13 +16,15 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LIFECYCLE_ROUNDS, PYTHON } from './config.js';
+import { PRELOAD_ROUNDS, PYTHON } from './config.js';
 import { median } from './floors.js';
 import { interleaved, timePitStart, timeRecovery } from './lifecycle.js';
 import { type PoolConfig, startPit, stopPit } from './processes.js';
 import { fmt, table } from './report.js';
 
 export interface PreloadResult {
+  /** What was loaded: the NumPy stand-in or a scikit-learn forest. */
+  model: string;
   recoveryMs: { preload: number; spawn: number };
   pssPerExtraWorkerMb: { preload: number; spawn: number };
   /** Per extra worker, preloaded ÷ spawned. */
@@ -87,18 +89,19 @@ async function poolPssMb(preload: boolean, poolSize: number): Promise<number> {
 
 /** The model the section loads, as its label says; a scikit-learn one's file is made first if missing. */
 function modelLabel(): string {
-  if (process.env.BENCH_MODEL_KIND !== 'random_forest') return 'a 2 s, 200 MB NumPy model';
+  if (process.env.BENCH_MODEL_KIND !== 'random_forest') return '2 s, 200 MB NumPy model';
   const mb = process.env.BENCH_MODEL_MB ?? '200';
   process.env.BENCH_MODEL_FILE ??= join(tmpdir(), `snakepit-bench-forest-${mb}mb.joblib`);
   if (!existsSync(process.env.BENCH_MODEL_FILE)) {
     execFileSync(PYTHON, [join(import.meta.dirname, 'adapters', 'make_forest.py'), process.env.BENCH_MODEL_FILE], { stdio: 'inherit' });
   }
-  return `a scikit-learn RandomForestRegressor of ${mb} MB`;
+  return `scikit-learn RandomForestRegressor of ${mb} MB`;
 }
 
 export async function preloadSection(results: Record<string, unknown>): Promise<PreloadResult> {
-  const rounds = Math.min(LIFECYCLE_ROUNDS, 3);
-  console.log(`\n== Preloading: ${modelLabel()}, preload against spawn (${rounds} rounds)\n`);
+  const rounds = PRELOAD_ROUNDS;
+  const label = modelLabel();
+  console.log(`\n== Preloading: a ${label}, preload against spawn (${rounds} rounds)\n`);
   const echo = (preload: boolean): PoolConfig => ({ name: 'start', workerProfile: 'process', poolSize: 8, adapter: 'bench_adapters.Bench', preload });
   const pits = { preload: await startPit([model(true, 1)]), spawn: await startPit([model(false, 1)]) };
   let samples: Map<string, number[]>;
@@ -123,6 +126,7 @@ export async function preloadSection(results: Record<string, unknown>): Promise<
   }
   const med = (k: string) => median(samples.get(k) ?? []);
   const out: PreloadResult = {
+    model: label,
     recoveryMs: { preload: med('recoveryPreload'), spawn: med('recoverySpawn') },
     pssPerExtraWorkerMb: { preload: pss.preload!, spawn: pss.spawn! },
     pssRatio: pss.preload! / pss.spawn!,

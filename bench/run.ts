@@ -13,7 +13,7 @@
  *   capacity  (capacity.ts)  64 concurrent 50 ms sleeps on 4 × 16 threads.
  *   payloads  (payloads.ts)  50 MiB each way against a plain pipe.
  *   lifecycle (lifecycle.ts) start-up of 1 / 8 workers, import time, kill -9 recovery.
- *   preload   (preload.ts)   recovery, memory and start-up of a 2 s, 200 MB NumPy model with
+ *   preload   (preload.ts)   recovery, memory and start-up of a 2 s, 200 MB NumPy model (or a forest) with
  *                            `preload` against spawning.
  *   remote    (remote.ts)    a call to bridge servers on loopback (TLS) against a local one.
  * The named figures (figures.ts) with goals and MET / NOT MET go to the console,
@@ -24,7 +24,8 @@
  * BENCH_WARMUP (5000: calls before a path is measured), BENCH_PEER_SEQ_ROUNDS (30; 12), BENCH_PEER_SEQ_CALLS (100),
  * BENCH_PEER_ROUNDS (burst rounds, 5; 3), BENCH_PEER_BURST_MS (500; 300), BENCH_MATMUL_CALLS (200), BENCH_MATMUL_N (adapter default),
  * BENCH_CPU_ROUNDS (3; 1), BENCH_PAYLOAD_MIB (50), BENCH_PAYLOAD_ROUNDS (5; 3),
- * BENCH_LIFECYCLE_ROUNDS (5; 3), BENCH_BLAS_DEFAULTS=1 (leave the profiles' BLAS thread
+ * BENCH_LIFECYCLE_ROUNDS (5; 3), BENCH_PRELOAD_ROUNDS (3), BENCH_MODEL_KIND=random_forest (the preload section's
+ * model a scikit-learn forest; BENCH_MODEL_MB, BENCH_MODEL_FILE), BENCH_BLAS_DEFAULTS=1 (leave the profiles' BLAS thread
  * defaults instead of pinning 1 BLAS thread per call), BENCH_JSON=<file> (also write the
  * JSON there), BENCH_SNAKEPIT_MODULE=<file> (load the library from another entry;
  * `npm run bench` builds and measures dist/src/index.js, what ships).
