@@ -71,8 +71,9 @@ test('recycleWorker() ends every descendant of the worker it retires; the replac
   await pit.stop();
 });
 
-test('a worker killed with SIGKILL: its descendants still go, also those outside its process group', async () => {
-  const pit = await startPit({ pools: [POOL] });
+for (const preload of [false, true]) test(`a worker${preload ? ' forked by a fork server (preload)' : ''} killed with SIGKILL: its descendants still go, also those outside its process group`, async () => {
+  // A forked worker's watchdog is a fresh interpreter, not a fork of the worker (reaper.py).
+  const pit = await startPit({ pools: [{ ...POOL, preload }] });
   const { worker, pids } = await spawnAll(pit);
   // The worker runs none of its code now. The group's SIGKILL takes the children in its group;
   // the watchdog, outside the group, ends the rest (own session, ignoring SIGTERM, orphaned).

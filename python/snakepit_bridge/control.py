@@ -180,7 +180,7 @@ def guard_descendants() -> None:
     adopts_orphans = reaper.become_subreaper()
     os.environ.pop(reaper.NONCE_ENV, None)  # it makes our own environment block unique, not our children's
     os.environ[reaper.MARK_ENV] = os.urandom(16).hex()  # not `secrets`: it costs a worker's start ≈ 2 ms
-    started = reaper.start_watchdog(os.environ[reaper.MARK_ENV])
+    started = reaper.start_watchdog(os.environ[reaper.MARK_ENV], fresh=not _parent_is_node)
     if started is not None:
         _watchdog, pipe_fd = started
         _child_must_close.append(pipe_fd)

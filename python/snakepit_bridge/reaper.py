@@ -265,21 +265,25 @@ def reap_adopted_orphans(claimed: set[tuple[int, int]]) -> list[int]:
 
 
 # -- the watchdog: started by the worker ------------------------------------------------------
-def start_watchdog(mark: str) -> tuple[int, int] | None:
-    """Forks the watchdog for this process; returns its pid and the pipe end that keeps it
+def start_watchdog(mark: str, fresh: bool = False) -> tuple[int, int] | None:
+    """Starts the watchdog for this process; returns its pid and the pipe end that keeps it
     waiting. Call before any thread starts.
 
     A fork, not a fresh interpreter: it costs no start-up (a new Python would spend ≈ 15 ms of
-    CPU beside every starting worker), and its name in /proc/<pid>/comm is WATCHDOG_NAME. The
-    returned fd must stay open for the worker's whole life and be closed in forked children:
-    the watchdog sees end-of-file once the worker is gone.
+    CPU beside every starting worker), and its name in /proc/<pid>/comm is WATCHDOG_NAME. But a
+    worker forked from a preloading fork server holds the whole model: forking it again copies
+    the page tables of every shared page (≈ 20 ms for 500 MB), on the path of every restart, so
+    there (`fresh`) the watchdog is a fresh interpreter, started without copying anything
+    (posix_spawn) while the worker goes on. The returned fd must stay open for the worker's
+    whole life and be closed in forked children: the watchdog sees end-of-file once the worker
+    is gone.
     """
     if not sys.platform.startswith("linux"):
         return None
     worker_pid = os.getpid()
     read_end, write_end = os.pipe()
     try:
-        pid = os.fork()
+        pid = _spawn_watchdog(worker_pid, mark, read_end) if fresh else os.fork()
     except OSError:
         os.close(read_end)
         os.close(write_end)
@@ -288,6 +292,16 @@ def start_watchdog(mark: str) -> tuple[int, int] | None:
         _become_watchdog(worker_pid, mark, read_end)
     os.close(read_end)
     return pid, write_end
+
+
+def _spawn_watchdog(worker_pid: int, mark: str, read_end: int) -> int:
+    """A fresh interpreter that becomes the watchdog: isolated (-I -S: no site, no environment of
+    ours, so its own block matches nothing it looks for), the pipe end its only fd of ours."""
+    bridge_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    code = (f"import sys; sys.path.insert(0, {bridge_dir!r}); from snakepit_bridge.reaper import _become_watchdog; "
+            f"_become_watchdog({worker_pid}, {mark!r}, {read_end})")
+    os.set_inheritable(read_end, True)
+    return os.posix_spawn(sys.executable, [sys.executable, "-I", "-S", "-c", code], {})
 
 
 def _become_watchdog(worker_pid: int, mark: str, fd: int) -> None:
