@@ -81,8 +81,8 @@ export const PARTS: Part[] = [
   },
   {
     name: FACADE,
-    rootFiles: ['callbackGuard.ts', 'cli.ts', 'index.ts', 'signals.ts', 'snakepit.ts'],
-    role: "the entries (index.ts the library's API, cli.ts the command) and the Snakepit class, which wires the folders together; callbackGuard.ts isolates what the application's callbacks throw, signals.ts stops on SIGTERM/SIGINT",
+    rootFiles: ['callbackGuard.ts', 'cli.ts', 'index.ts', 'launches.ts', 'signals.ts', 'snakepit.ts'],
+    role: "the entries (index.ts the library's API, cli.ts the command) and the Snakepit class, which wires the folders together; launches.ts what its workers, remote workers and fork servers start with, callbackGuard.ts isolates what the application's callbacks throw, signals.ts stops on SIGTERM/SIGINT",
     mayImport: ['src/supervision/', 'src/calls/', 'src/observe/', 'src/remote/', 'src/registry/', 'src/preload/', 'src/process/', 'src/wire/', 'src/cli/', SHARED, 'machines/'],
   },
   {

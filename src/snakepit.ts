@@ -3,7 +3,6 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'eventemitter3';
 import { type Actor, type AnyActorRef, createActor, toPromise, waitFor } from 'xstate';
-import type { PoolInput } from '../machines/pool.machine.js';
 import type { SupervisorOutput } from '../machines/supervisor.machine.js';
 import type { RecycleReason, WorkerContext } from '../machines/worker.machine.js';
 import { createSupervisorLogic, type SupervisorHooks } from './supervision/actors.js';
@@ -21,10 +20,10 @@ import { LifecycleReporter } from './supervision/lifecycle.js';
 import { type Inspection, resolveInspection } from './observe/inspectorOption.js';
 import { LiveWorkers } from './supervision/liveWorkers.js';
 import { Metrics, WorkerTotals } from './observe/metrics.js';
-import type { PythonProcess } from './process/pythonProcess.js';
 import { explainPythonExecutable, type PythonChoice } from './process/pythonExecutable.js';
 import { Recycler } from './supervision/recycler.js';
-import { Preloader } from './preload/preloader.js';
+import type { Preloader } from './preload/preloader.js';
+import { Launches, toPoolInput } from './launches.js';
 import { RemotePools } from './remote/remotePools.js';
 import { healthReport, type HealthReport, type InspectSnapshot, inspectSnapshot, type ViewSource } from './supervision/inspectView.js';
 import { streamChunks } from './calls/streamChunks.js';
@@ -85,6 +84,8 @@ export class Snakepit {
   private readonly workerTotals = new WorkerTotals(this.events);
   /** Remote pools: each one's TLS towards its servers, and how to stop asking for its endpoints. */
   private readonly remote: RemotePools;
+  /** How its workers, remote workers and fork servers start (launches.ts). */
+  private readonly launches: Launches;
 
   constructor(config: SnakepitConfig) {
     this.config = resolveConfig(config);
@@ -102,6 +103,12 @@ export class Snakepit {
       this.dispatchers.set(pool.name, new Dispatcher(pool, this.events, observer));
     }
     this.reporter = new LifecycleReporter(this.events, this.dispatchers, this.recyclers, this.config.supervisor, this.failures);
+    this.launches = new Launches({
+      config: this.config, python: this.python, runId: this.runId, events: this.events, live: this.live, host: this.host,
+      remote: this.remote, preloaders: this.preloaders,
+      poolConfig: (name) => this.poolConfig(name),
+      socketDir: () => this.registry!.socketDir,
+    });
   }
 
   /** Creates a Snakepit and resolves once every worker of every pool is ready. */
@@ -128,7 +135,7 @@ export class Snakepit {
       throw error;
     }
     this.survivorsKilled = this.registry.killSurvivors();
-    for (const pool of this.config.pools) if (pool.preload) this.preloaders.set(pool.name, this.preloader(pool));
+    for (const pool of this.config.pools) if (pool.preload) this.preloaders.set(pool.name, this.launches.forkServer(pool));
     // Looked for while the workers start, not before: start-up does not wait for the import.
     const tracing = loadTracer().then((tracer) => {
       for (const dispatcher of this.dispatchers.values()) dispatcher.tracer = tracer;
@@ -384,19 +391,8 @@ export class Snakepit {
   private hooks(): SupervisorHooks {
     return {
       shutdownGraceMs: this.config.shutdownGraceMs,
-      launchOptions: (poolName, workerId) => this.launchOptions(poolName, workerId),
-      remoteOptions: (poolName, workerId, endpoint) => {
-        const pool = this.poolConfig(poolName);
-        return {
-          pool: poolName,
-          workerId,
-          endpoint,
-          token: pool.token!,
-          security: this.remote.securityOf(poolName),
-          connectTimeoutMs: pool.startupTimeoutMs,
-          host: this.host.forPool({ maxDepth: pool.maxArgumentDepth, maxBytes: pool.maxMessageBytes }),
-        };
-      },
+      launchOptions: (poolName, workerId) => this.launches.worker(poolName, workerId),
+      remoteOptions: (poolName, workerId, endpoint) => this.launches.remote(poolName, workerId, endpoint),
       preloader: (poolName) => this.preloaders.get(poolName),
       forkServerEntered: (context, state) => this.preloaders.get(context.pool)?.entered(state, context),
       retireError: (poolName, workerId, pid, reason) => this.failures.retire(poolName, workerId, pid, reason),
@@ -406,67 +402,6 @@ export class Snakepit {
       workerEntered: (context, state, send) => this.reporter.workerEntered(context, state, send),
       poolAnnounced: (context, what, workerId) => this.reporter.poolAnnounced(context, what, workerId),
       supervisorAnnounced: (announcement) => this.reporter.supervisorAnnounced(announcement),
-    };
-  }
-
-  private preloader(pool: PoolConfig): Preloader {
-    const options = {
-      ...this.pythonOptions(pool),
-      onLog: (stream: 'stdout' | 'stderr', line: string, pid: number | undefined) => this.workerLog({ pool: pool.name, workerId: `${pool.name}-preload`, pid, at: Date.now(), stream, line }),
-    };
-    return new Preloader(options, {
-      spawned: (server) => this.live.spawned(server),
-      changed: (info) => this.events.emit('pool:preload', { pool: pool.name, at: Date.now(), ...info }),
-    });
-  }
-
-  /** What a pool's workers and its fork server are started with alike. */
-  private pythonOptions(pool: PoolConfig) {
-    return {
-      executable: this.python.path,
-      pool: pool.name,
-      adapter: pool.adapter,
-      transport: pool.transport,
-      env: { ...this.config.python.env, ...pool.env },
-      pythonPath: this.config.python.pythonPath,
-      socketDir: this.registry!.socketDir,
-      runId: this.runId,
-      startupTimeoutMs: pool.startupTimeoutMs,
-    };
-  }
-
-  private workerLog(entry: SnakepitEvents['worker:log'] extends (e: infer E) => void ? E : never): void {
-    this.events.emit('worker:log', entry);
-    if (this.config.logger) this.config.logger(entry);
-  }
-
-  private launchOptions(poolName: string, workerId: string) {
-    const pool = this.poolConfig(poolName);
-    const base = (pid: number | undefined) => ({ pool: poolName, workerId, pid, at: Date.now() });
-    return {
-      ...this.pythonOptions(pool),
-      preloader: this.preloaders.get(poolName),
-      executableSource: this.python.reason,
-      workerId,
-      profile: pool.workerProfile === 'thread' ? ('thread' as const) : ('process' as const),
-      threads: pool.threadsPerWorker,
-      threadSafetyChecks: pool.threadSafetyChecks,
-      idlePollMicros: pool.idlePollMicros,
-      maxMessageBytes: pool.maxMessageBytes,
-      host: this.host.forPool({ maxDepth: pool.maxArgumentDepth, maxBytes: pool.maxMessageBytes }),
-      onSpawn: (python: PythonProcess) => this.live.spawned(python),
-      onLog: (stream: 'stdout' | 'stderr', line: string, pid: number | undefined) => this.workerLog({ ...base(pid), stream, line }),
-      onControl: (message: Record<string, unknown>, pid: number | undefined) => {
-        if (message.type !== 'thread_safety_warning') return;
-        this.events.emit('worker:thread-safety-warning', {
-          ...base(pid),
-          kind: String(message.kind),
-          tool: message.tool as string | undefined,
-          library: message.library as string | undefined,
-          threadIds: (message.thread_ids as number[]) ?? [],
-          message: String(message.message),
-        });
-      },
     };
   }
 
@@ -526,18 +461,4 @@ export class Snakepit {
     return this.dispatchers.get(name)!.config;
   }
 
-}
-
-function toPoolInput(pool: PoolConfig, endpoints: string[] | undefined): PoolInput {
-  return {
-    name: pool.name,
-    ...(endpoints ? { endpoints } : {}),
-    poolSize: endpoints ? endpoints.length : pool.poolSize,
-    workerCapacity: pool.threadsPerWorker,
-    startupBatchSize: pool.startupBatchSize,
-    startupBatchDelayMs: pool.startupBatchDelayMs,
-    startupTimeoutMs: pool.startupTimeoutMs,
-    restart: pool.restart,
-    ...(pool.preload ? { preload: true } : {}),
-  };
 }
