@@ -18,6 +18,15 @@ function memory(): { rss: number; peak: number } {
   return { rss: kb('VmRSS'), peak: kb('VmHWM') };
 }
 
+/** The longest the event loop was held back while it only waited `ms`: the machine's share of a delay. */
+async function idleLoopDelayMs(ms: number): Promise<number> {
+  const loop = monitorEventLoopDelay({ resolution: 10 });
+  loop.enable();
+  await new Promise((resolve) => setTimeout(resolve, Math.max(ms, 500)));
+  loop.disable();
+  return loop.max / 1e6;
+}
+
 test('a 100 MB Buffer argument: the event loop stays free and Node holds it about once', async () => {
   const pit = await startPit({ pools: [{ name: 'default', poolSize: 1, adapter: 'hostile_adapters.Hostile' }] });
   await pit.execute('digest', { blob: Buffer.alloc(4 * MB, 1) }); // warm the path
@@ -42,14 +51,16 @@ test('a 100 MB Buffer argument: the event loop stays free and Node holds it abou
   // On a loaded machine (other test files run beside this one) the OS alone can hold the loop
   // back 100–200 ms in a call; handling the payload synchronously would block it every time. So
   // the loop counts as blocked only if two more calls are held back as well.
+  // And the machine's own hold on an idle loop, over as long as a call took, is allowed on top.
   let maxBlockMs = first.maxBlockMs;
   for (let again = 0; again < 2 && maxBlockMs >= 100; again++) maxBlockMs = Math.min(maxBlockMs, (await timedCall()).maxBlockMs);
+  const idleMs = maxBlockMs >= 100 ? await idleLoopDelayMs(first.seconds * 1000) : 0;
   console.log(
-    `100 MB argument: ${first.seconds.toFixed(2)} s (${(100 / first.seconds).toFixed(0)} MB/s), event loop max delay ${maxBlockMs.toFixed(1)} ms, ` +
+    `100 MB argument: ${first.seconds.toFixed(2)} s (${(100 / first.seconds).toFixed(0)} MB/s), event loop max delay ${maxBlockMs.toFixed(1)} ms (idle ${idleMs.toFixed(1)} ms), ` +
       `RSS before ${(before / MB).toFixed(0)} MB, peak ${(peak / MB).toFixed(0)} MB (+${((peak - before) / MB).toFixed(0)} MB)`,
   );
   assert.deepEqual(first.result, { size: payload.length, sha256: expected });
-  assert.ok(maxBlockMs < 100, `the event loop was blocked at least ${maxBlockMs.toFixed(1)} ms in each of three calls`);
+  assert.ok(maxBlockMs < 100 + idleMs, `the event loop was blocked at least ${maxBlockMs.toFixed(1)} ms in each of three calls (an idle loop: ${idleMs.toFixed(1)} ms)`);
   assert.ok(peak - before < 2 * payload.length, `Node's peak RSS grew by ${((peak - before) / MB).toFixed(0)} MB for a 100 MB payload`);
   await pit.stop();
 });
