@@ -243,3 +243,25 @@ test("Node's SIGKILL leaves neither the fork servers nor their forks; frozen one
   await waitFor(() => !isAlive(server) && !isAlive(worker), 5000, 'the survivors to be gone');
   await pit.stop();
 });
+
+test('a frozen fork server does not hold up a worker start: it is given up within startupTimeoutMs, the worker is spawned, and it is started again', async () => {
+  const pit = createPit({ pools: [{ name: 'p', poolSize: 1, adapter: 'preload_adapters.Preloaded', preload: true, startupTimeoutMs: 3000 }] });
+  const events = preloadEvents(pit);
+  await pit.start();
+  const server = forkServerPid(pit, 'p');
+  const [worker] = pit.inspect().pools[0].workers;
+  process.kill(server, 'SIGSTOP');
+  try {
+    process.kill(worker.pid!, 'SIGKILL');
+    // Without a bound, the replacement's fork request waits for an answer that never comes.
+    const pid = await pit.execute<number>('sleep', { seconds: 0 }, { timeoutMs: 20_000 });
+    assert.notEqual(pid, worker.pid);
+    assert.equal(parentOf(pid), process.pid, 'the replacement was spawned by Node');
+    await waitFor(() => !isAlive(server), 5000, 'the frozen fork server to be killed');
+    const back = await waitFor(() => events.find((e) => e.state === 'ready' && e.restarts === 1), 15_000, 'the fork server to be started again');
+    assert.notEqual(back.pid, server);
+  } finally {
+    if (isAlive(server)) process.kill(server, 'SIGCONT');
+  }
+  await pit.stop();
+});

@@ -23,7 +23,7 @@ export class Preloader implements PreloaderPort {
   private waiting: (() => void)[] = [];
 
   constructor(
-    private readonly options: ForkServerOptions & { startupTimeoutMs: number },
+    private readonly options: ForkServerOptions,
     private readonly hooks: PreloaderHooks,
   ) {}
 
