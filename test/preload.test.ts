@@ -265,3 +265,32 @@ test('a frozen fork server does not hold up a worker start: it is given up withi
   }
   await pit.stop();
 });
+
+test("a process preload() started goes with the fork server, also when Node dies", async () => {
+  const pit = await startPit({ pools: [{ name: 'p', poolSize: 1, adapter: 'preload_adapters.StartsHelper', preload: true }] });
+  const helper = await pit.execute<number>('helper', {});
+  assert.equal(parentOf(helper), forkServerPid(pit, 'p'));
+  await pit.stop();
+  await waitFor(() => !isAlive(helper), 5000, 'the helper to be gone after stop()');
+
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(here, 'fixtures', 'holdPreloadHelper.ts')], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, SNAKEPIT_INSTANCE_ID: `preload-helper-${process.pid}` },
+  });
+  const line = await new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).once('line', resolve);
+    child.once('exit', (code) => reject(new Error(`fixture exited early with ${code}`)));
+  });
+  const held = JSON.parse(line) as { runId: string; server: number; worker: number; helper: number };
+  orphanRunIds.push(held.runId);
+  try {
+    assert.equal(parentOf(held.helper), held.server);
+    const gone = once(child, 'exit');
+    child.kill('SIGKILL');
+    await gone;
+    await waitFor(() => ![held.server, held.worker, held.helper].some(isAlive), 5000, "the fork server, its fork and preload()'s helper to be gone after Node's SIGKILL");
+  } finally {
+    if (isAlive(held.helper)) process.kill(held.helper, 'SIGKILL');
+  }
+});

@@ -232,13 +232,17 @@ class ForkServer:
                 os._exit(code)
 
     def _end(self, *_args) -> None:
-        """Node is gone or asked us to go: the forks go first (a stopped one hears nothing)."""
+        """Node is gone or asked us to go: the forks go first (a stopped one hears nothing), then
+        our own group, with what the import or preload() started and a fork not yet in its own."""
         for pid in self.forks:
             try:
                 os.killpg(pid, signal.SIGKILL)
             except OSError:
                 pass
-        os._exit(0)
+        try:
+            os.killpg(0, signal.SIGKILL)
+        finally:
+            os._exit(0)
 
 
 def connect_link(path: str, key: str, stream: str) -> int:

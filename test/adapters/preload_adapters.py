@@ -61,3 +61,21 @@ class ThreadedPreloaded(_Tools, ThreadSafeAdapter):
 
     def __init__(self, preloaded):
         self.preloaded = preloaded
+
+
+class StartsHelper(_Tools, BaseAdapter):
+    """preload() starts a helper process (a model server, say): it runs beside the fork server."""
+
+    @classmethod
+    def preload(cls) -> dict:
+        import subprocess
+
+        helper = subprocess.Popen(["sleep", "600"], stdin=subprocess.DEVNULL)
+        return {"loaded_in": os.getpid(), "calls": 1, "helper": helper.pid}
+
+    def __init__(self, preloaded):
+        self.preloaded = preloaded
+
+    @tool
+    def helper(self) -> int:
+        return self.preloaded["helper"]
