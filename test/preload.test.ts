@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { Snakepit } from '../src/index.js';
 import type { LiveWorkers } from '../src/supervision/liveWorkers.js';
 import type { WorkerHandle } from '../src/process/workerHandle.js';
-import { checkNoLeaks, createPit, isAlive, startPit, waitFor, workerProcesses, workerToken } from './helpers.js';
+import { checkNoLeaks, createPit, isAlive, sleep, startPit, waitFor, workerProcesses, workerToken } from './helpers.js';
 
 const orphanRunIds: string[] = [];
 checkNoLeaks(() => orphanRunIds);
@@ -293,4 +293,31 @@ test("a process preload() started goes with the fork server, also when Node dies
   } finally {
     if (isAlive(held.helper)) process.kill(held.helper, 'SIGKILL');
   }
+});
+
+test("a fork cannot find another fork's request (its key would let it take that fork's links and token)", async () => {
+  const pit = await startPit({ pools: [{ name: 'p', poolSize: 2, adapter: 'preload_adapters.Preloaded', preload: true }] });
+  const server = forkServerPid(pit, 'p');
+  const before = pit.inspect().pools[0].workers.map((w) => w.pid!);
+  // Frozen, the fork server lets both replacements' requests queue up: it then reads them together.
+  process.kill(server, 'SIGSTOP');
+  const starting: string[] = [];
+  pit.on('worker:starting', (e) => starting.push(e.workerId));
+  try {
+    for (const pid of before) process.kill(pid, 'SIGKILL');
+    await waitFor(() => starting.length >= 2, 15_000, 'both replacements to start');
+    await sleep(500);
+  } finally {
+    process.kill(server, 'SIGCONT');
+  }
+  await waitFor(() => pit.inspect().pools[0].workers.every((w) => w.state === 'ready' && !before.includes(w.pid!)), 15_000, 'both replacements');
+  for (const worker of pit.inspect().pools[0].workers) assert.equal(parentOf(worker.pid!), server);
+  const found = await pit.broadcast<string[]>('fork_keys', {});
+  assert.equal(found.length, 2);
+  for (const entry of found) {
+    assert.ok(entry.ok, JSON.stringify(entry));
+    // Its own request is in the frames it was forked in: the look finds that one, and only that one.
+    assert.equal(entry.value.length, 1, `worker ${entry.workerId} found ${entry.value.length} fork requests' keys, not its own alone`);
+  }
+  await pit.stop();
 });
