@@ -295,6 +295,21 @@ test("a process preload() started goes with the fork server, also when Node dies
   }
 });
 
+test('stop() while the fork server is starting leaves neither it nor a fork behind', async () => {
+  // The moment stop() meets the fork server's start varies from round to round: several rounds.
+  for (let round = 0; round < 8; round++) {
+    const pit = createPit({ pools: [{ name: 'p', poolSize: 1, adapter: 'preload_adapters.Preloaded', preload: true }] });
+    let stopped: Promise<void> | undefined;
+    // The worker's start is asked for as the pool starts, while its fork server's is under way.
+    pit.on('worker:starting', () => void (stopped ??= pit.stop()));
+    await pit.start().catch(() => undefined);
+    assert.ok(stopped, 'stop() was called while the pool started');
+    await stopped;
+    await sleep(500); // a fork server spawned late would be there by now
+    assert.deepEqual(workerProcesses([pit.runId]).filter((p) => isAlive(p.pid)), [], `round ${round}`);
+  }
+});
+
 test("a fork cannot find another fork's request (its key would let it take that fork's links and token)", async () => {
   const pit = await startPit({ pools: [{ name: 'p', poolSize: 2, adapter: 'preload_adapters.Preloaded', preload: true }] });
   const server = forkServerPid(pit, 'p');
