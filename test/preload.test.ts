@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { test } from 'node:test';
@@ -310,6 +310,19 @@ test('stop() while the fork server is starting leaves neither it nor a fork behi
   }
 });
 
+test('workerMaxRequests 1: every call is served by a fresh fork, every call is answered, and no process is left', async () => {
+  const pit = await startPit({ pools: [{ name: 'p', poolSize: 2, adapter: 'preload_adapters.Preloaded', preload: true, workerMaxRequests: 1 }] });
+  const server = forkServerPid(pit, 'p');
+  const outcomes = await Promise.allSettled(Array.from({ length: 40 }, () => pit.execute<number>('sleep', { seconds: 0 })));
+  assert.deepEqual(outcomes.filter((o) => o.status === 'rejected'), []);
+  const pids = outcomes.map((o) => (o as PromiseFulfilledResult<number>).value);
+  assert.equal(new Set(pids).size, pids.length, 'each call ran on a worker of its own');
+  assert.equal(forkServerPid(pit, 'p'), server, 'the fork server served every recycle');
+  await pit.stop();
+  await waitFor(() => ![server, ...pids].some(isAlive), 5000, 'the fork server and every fork to be gone');
+  assert.deepEqual(workerProcesses([pit.runId]), []);
+});
+
 test("a fork cannot find another fork's request (its key would let it take that fork's links and token)", async () => {
   const pit = await startPit({ pools: [{ name: 'p', poolSize: 2, adapter: 'preload_adapters.Preloaded', preload: true }] });
   const server = forkServerPid(pit, 'p');
@@ -333,6 +346,32 @@ test("a fork cannot find another fork's request (its key would let it take that 
     assert.ok(entry.ok, JSON.stringify(entry));
     // Its own request is in the frames it was forked in: the look finds that one, and only that one.
     assert.equal(entry.value.length, 1, `worker ${entry.workerId} found ${entry.value.length} fork requests' keys, not its own alone`);
+  }
+  await pit.stop();
+});
+
+test("a fork holds none of the fork server's or another worker's pipes and sockets", async () => {
+  const pit = await startPit({ pools: [{ name: 'p', poolSize: 3, adapter: 'preload_adapters.Preloaded', preload: true }] });
+  const channels = (pid: number) => new Set(readdirSync(`/proc/${pid}/fd`).flatMap((fd) => {
+    try {
+      const target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+      return /^(socket|pipe):/.test(target) ? [target] : [];
+    } catch {
+      return []; // closed meanwhile
+    }
+  }));
+  // What Node itself inherited from the one who started it (a test runner's pipe) is everyone's.
+  const inherited = channels(process.ppid);
+  const server = forkServerPid(pit, 'p');
+  const workers = pit.inspect().pools[0].workers.map((w) => w.pid!);
+  const held = new Map([server, ...workers].map((pid) => [pid, new Set([...channels(pid)].filter((target) => !inherited.has(target)))]));
+  for (const worker of workers) {
+    assert.ok(held.get(worker)!.size >= 3, 'its control, stdout and stderr links');
+    for (const [other, theirs] of held) {
+      if (other === worker) continue;
+      const shared = [...held.get(worker)!].filter((target) => theirs.has(target));
+      assert.deepEqual(shared, [], `worker ${worker} shares with process ${other}`);
+    }
   }
   await pit.stop();
 });
