@@ -245,7 +245,7 @@ test("Node's SIGKILL leaves neither the fork servers nor their forks; frozen one
 });
 
 test('a frozen fork server does not hold up a worker start: it is given up within startupTimeoutMs, the worker is spawned, and it is started again', async () => {
-  const pit = createPit({ pools: [{ name: 'p', poolSize: 1, adapter: 'preload_adapters.Preloaded', preload: true, startupTimeoutMs: 3000 }] });
+  const pit = createPit({ pools: [{ name: 'p', poolSize: 1, adapter: 'preload_adapters.Preloaded', preload: true, startupTimeoutMs: 5000 }] });
   const events = preloadEvents(pit);
   await pit.start();
   const server = forkServerPid(pit, 'p');
@@ -254,7 +254,7 @@ test('a frozen fork server does not hold up a worker start: it is given up withi
   try {
     process.kill(worker.pid!, 'SIGKILL');
     // Without a bound, the replacement's fork request waits for an answer that never comes.
-    const pid = await pit.execute<number>('sleep', { seconds: 0 }, { timeoutMs: 20_000 });
+    const pid = await pit.execute<number>('sleep', { seconds: 0 }, { timeoutMs: 30_000 });
     assert.notEqual(pid, worker.pid);
     assert.equal(parentOf(pid), process.pid, 'the replacement was spawned by Node');
     await waitFor(() => !isAlive(server), 5000, 'the frozen fork server to be killed');
