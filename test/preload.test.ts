@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { test } from 'node:test';
@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { Snakepit } from '../src/index.js';
 import type { LiveWorkers } from '../src/supervision/liveWorkers.js';
 import type { WorkerHandle } from '../src/process/workerHandle.js';
-import { checkNoLeaks, createPit, isAlive, startPit, waitFor, workerProcesses, workerToken } from './helpers.js';
+import { checkNoLeaks, createPit, isAlive, sleep, startPit, waitFor, workerProcesses, workerToken } from './helpers.js';
 
 const orphanRunIds: string[] = [];
 checkNoLeaks(() => orphanRunIds);
@@ -241,5 +241,137 @@ test("Node's SIGKILL leaves neither the fork servers nor their forks; frozen one
   assert.ok(pit.survivorsKilled.includes(server), 'the fork server was killed');
   assert.ok(pit.survivorsKilled.includes(worker), 'its fork was killed');
   await waitFor(() => !isAlive(server) && !isAlive(worker), 5000, 'the survivors to be gone');
+  await pit.stop();
+});
+
+test('a frozen fork server does not hold up a worker start: it is given up within startupTimeoutMs, the worker is spawned, and it is started again', async () => {
+  const pit = createPit({ pools: [{ name: 'p', poolSize: 1, adapter: 'preload_adapters.Preloaded', preload: true, startupTimeoutMs: 5000 }] });
+  const events = preloadEvents(pit);
+  await pit.start();
+  const server = forkServerPid(pit, 'p');
+  const [worker] = pit.inspect().pools[0].workers;
+  process.kill(server, 'SIGSTOP');
+  try {
+    process.kill(worker.pid!, 'SIGKILL');
+    // Without a bound, the replacement's fork request waits for an answer that never comes.
+    const pid = await pit.execute<number>('sleep', { seconds: 0 }, { timeoutMs: 30_000 });
+    assert.notEqual(pid, worker.pid);
+    assert.equal(parentOf(pid), process.pid, 'the replacement was spawned by Node');
+    await waitFor(() => !isAlive(server), 5000, 'the frozen fork server to be killed');
+    const back = await waitFor(() => events.find((e) => e.state === 'ready' && e.restarts === 1), 15_000, 'the fork server to be started again');
+    assert.notEqual(back.pid, server);
+  } finally {
+    if (isAlive(server)) process.kill(server, 'SIGCONT');
+  }
+  await pit.stop();
+});
+
+test("a process preload() started goes with the fork server, also when Node dies", async () => {
+  const pit = await startPit({ pools: [{ name: 'p', poolSize: 1, adapter: 'preload_adapters.StartsHelper', preload: true }] });
+  const helper = await pit.execute<number>('helper', {});
+  assert.equal(parentOf(helper), forkServerPid(pit, 'p'));
+  await pit.stop();
+  await waitFor(() => !isAlive(helper), 5000, 'the helper to be gone after stop()');
+
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(here, 'fixtures', 'holdPreloadHelper.ts')], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, SNAKEPIT_INSTANCE_ID: `preload-helper-${process.pid}` },
+  });
+  const line = await new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).once('line', resolve);
+    child.once('exit', (code) => reject(new Error(`fixture exited early with ${code}`)));
+  });
+  const held = JSON.parse(line) as { runId: string; server: number; worker: number; helper: number };
+  orphanRunIds.push(held.runId);
+  try {
+    assert.equal(parentOf(held.helper), held.server);
+    const gone = once(child, 'exit');
+    child.kill('SIGKILL');
+    await gone;
+    await waitFor(() => ![held.server, held.worker, held.helper].some(isAlive), 5000, "the fork server, its fork and preload()'s helper to be gone after Node's SIGKILL");
+  } finally {
+    if (isAlive(held.helper)) process.kill(held.helper, 'SIGKILL');
+  }
+});
+
+test('stop() while the fork server is starting leaves neither it nor a fork behind', async () => {
+  // The moment stop() meets the fork server's start varies from round to round: several rounds.
+  for (let round = 0; round < 8; round++) {
+    const pit = createPit({ pools: [{ name: 'p', poolSize: 1, adapter: 'preload_adapters.Preloaded', preload: true }] });
+    let stopped: Promise<void> | undefined;
+    // The worker's start is asked for as the pool starts, while its fork server's is under way.
+    pit.on('worker:starting', () => void (stopped ??= pit.stop()));
+    await pit.start().catch(() => undefined);
+    assert.ok(stopped, 'stop() was called while the pool started');
+    await stopped;
+    await sleep(500); // a fork server spawned late would be there by now
+    assert.deepEqual(workerProcesses([pit.runId]).filter((p) => isAlive(p.pid)), [], `round ${round}`);
+  }
+});
+
+test('workerMaxRequests 1: every call is served by a fresh fork, every call is answered, and no process is left', async () => {
+  const pit = await startPit({ pools: [{ name: 'p', poolSize: 2, adapter: 'preload_adapters.Preloaded', preload: true, workerMaxRequests: 1 }] });
+  const server = forkServerPid(pit, 'p');
+  const outcomes = await Promise.allSettled(Array.from({ length: 40 }, () => pit.execute<number>('sleep', { seconds: 0 })));
+  assert.deepEqual(outcomes.filter((o) => o.status === 'rejected'), []);
+  const pids = outcomes.map((o) => (o as PromiseFulfilledResult<number>).value);
+  assert.equal(new Set(pids).size, pids.length, 'each call ran on a worker of its own');
+  assert.equal(forkServerPid(pit, 'p'), server, 'the fork server served every recycle');
+  await pit.stop();
+  await waitFor(() => ![server, ...pids].some(isAlive), 5000, 'the fork server and every fork to be gone');
+  assert.deepEqual(workerProcesses([pit.runId]), []);
+});
+
+test("a fork cannot find another fork's request (its key would let it take that fork's links and token)", async () => {
+  const pit = await startPit({ pools: [{ name: 'p', poolSize: 2, adapter: 'preload_adapters.Preloaded', preload: true }] });
+  const server = forkServerPid(pit, 'p');
+  const before = pit.inspect().pools[0].workers.map((w) => w.pid!);
+  // Frozen, the fork server lets both replacements' requests queue up: it then reads them together.
+  process.kill(server, 'SIGSTOP');
+  const starting: string[] = [];
+  pit.on('worker:starting', (e) => starting.push(e.workerId));
+  try {
+    for (const pid of before) process.kill(pid, 'SIGKILL');
+    await waitFor(() => starting.length >= 2, 15_000, 'both replacements to start');
+    await sleep(500);
+  } finally {
+    process.kill(server, 'SIGCONT');
+  }
+  await waitFor(() => pit.inspect().pools[0].workers.every((w) => w.state === 'ready' && !before.includes(w.pid!)), 15_000, 'both replacements');
+  for (const worker of pit.inspect().pools[0].workers) assert.equal(parentOf(worker.pid!), server);
+  const found = await pit.broadcast<string[]>('fork_keys', {});
+  assert.equal(found.length, 2);
+  for (const entry of found) {
+    assert.ok(entry.ok, JSON.stringify(entry));
+    // Its own request is in the frames it was forked in: the look finds that one, and only that one.
+    assert.equal(entry.value.length, 1, `worker ${entry.workerId} found ${entry.value.length} fork requests' keys, not its own alone`);
+  }
+  await pit.stop();
+});
+
+test("a fork holds none of the fork server's or another worker's pipes and sockets", async () => {
+  const pit = await startPit({ pools: [{ name: 'p', poolSize: 3, adapter: 'preload_adapters.Preloaded', preload: true }] });
+  const channels = (pid: number) => new Set(readdirSync(`/proc/${pid}/fd`).flatMap((fd) => {
+    try {
+      const target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+      return /^(socket|pipe):/.test(target) ? [target] : [];
+    } catch {
+      return []; // closed meanwhile
+    }
+  }));
+  // What Node itself inherited from the one who started it (a test runner's pipe) is everyone's.
+  const inherited = channels(process.ppid);
+  const server = forkServerPid(pit, 'p');
+  const workers = pit.inspect().pools[0].workers.map((w) => w.pid!);
+  const held = new Map([server, ...workers].map((pid) => [pid, new Set([...channels(pid)].filter((target) => !inherited.has(target)))]));
+  for (const worker of workers) {
+    assert.ok(held.get(worker)!.size >= 3, 'its control, stdout and stderr links');
+    for (const [other, theirs] of held) {
+      if (other === worker) continue;
+      const shared = [...held.get(worker)!].filter((target) => theirs.has(target));
+      assert.deepEqual(shared, [], `worker ${worker} shares with process ${other}`);
+    }
+  }
   await pit.stop();
 });

@@ -26,6 +26,7 @@ is gone) ends the server and the forks it still has.
 """
 from __future__ import annotations
 
+import collections
 import gc
 import json
 import os
@@ -139,6 +140,10 @@ class ForkServer:
         self.ctl = ctl
         self.spec = spec
         self.forks: set[int] = set()
+        # Requests read and not yet handled, and the start of the next: another fork's key lets
+        # whoever holds it take that fork's links (and its token), so a fork drops them first.
+        self.requests: collections.deque[dict] = collections.deque()
+        self.unread = b""
         self.wake_r, self.wake_w = os.pipe()
         for fd in (self.wake_r, self.wake_w):
             os.set_blocking(fd, False)
@@ -152,7 +157,6 @@ class ForkServer:
 
     def serve(self) -> None:
         self.ctl.send({"type": "preloaded", "pid": os.getpid()})
-        pending = b""
         while True:
             try:
                 ready, _, _ = select.select([self.ctl.fd, self.wake_r], [], [])
@@ -162,13 +166,17 @@ class ForkServer:
                 self._drain_wake()
                 self._reap()
             if self.ctl.fd in ready:
-                chunk = os.read(self.ctl.fd, 65536)
-                if not chunk:
-                    self._end()
-                pending += chunk
-                while b"\n" in pending:
-                    line, pending = pending.split(b"\n", 1)
-                    self._handle(json.loads(line))
+                self._read_requests()
+                while self.requests:
+                    self._handle(self.requests.popleft())
+
+    def _read_requests(self) -> None:
+        """Reads what Node sent into `requests`: no local of the frames a fork is made in holds one."""
+        chunk = os.read(self.ctl.fd, 65536)
+        if not chunk:
+            self._end()
+        *lines, self.unread = (self.unread + chunk).split(b"\n")
+        self.requests.extend(json.loads(line) for line in lines)
 
     def _drain_wake(self) -> None:
         try:
@@ -211,6 +219,8 @@ class ForkServer:
     def _become_worker(self, request: dict) -> None:
         """The forked child's whole life: it never returns to the server's loop."""
         code = 1
+        self.requests.clear()
+        self.unread = b""
         try:
             signal.set_wakeup_fd(-1)
             for signum in (signal.SIGCHLD, signal.SIGTERM):
@@ -242,13 +252,17 @@ class ForkServer:
                 os._exit(code)
 
     def _end(self, *_args) -> None:
-        """Node is gone or asked us to go: the forks go first (a stopped one hears nothing)."""
+        """Node is gone or asked us to go: the forks go first (a stopped one hears nothing), then
+        our own group, with what the import or preload() started and a fork not yet in its own."""
         for pid in self.forks:
             try:
                 os.killpg(pid, signal.SIGKILL)
             except OSError:
                 pass
-        os._exit(0)
+        try:
+            os.killpg(0, signal.SIGKILL)
+        finally:
+            os._exit(0)
 
 
 def connect_link(path: str, key: str, stream: str) -> int:

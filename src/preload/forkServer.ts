@@ -30,7 +30,7 @@ const EXIT_REPORT_MS = 1000;
 /** The fork server's environment holds this nonce; each fork writes its own over it. */
 const PLACEHOLDER_NONCE = '0'.repeat(16);
 
-export type ForkServerOptions = Pick<LaunchOptions, 'executable' | 'pool' | 'adapter' | 'transport' | 'env' | 'pythonPath' | 'socketDir' | 'runId'> & {
+export type ForkServerOptions = Pick<LaunchOptions, 'executable' | 'pool' | 'adapter' | 'transport' | 'env' | 'pythonPath' | 'socketDir' | 'runId' | 'startupTimeoutMs'> & {
   onLog: (stream: 'stdout' | 'stderr', line: string, pid: number | undefined) => void;
 };
 
@@ -81,9 +81,8 @@ export class ForkServer {
       settleLoad({ ok: false, refused: false, message: `the fork server exited (${describeExit(exit)}) before it had loaded the adapter's module` });
       for (const [key, pending] of this.pending) {
         this.pending.delete(key);
-        signalGroup(pending.pid, 'SIGKILL'); // forked but not linked yet: its start is given up
+        killFork(pending); // forked but not linked yet: its start is given up
         pending.reject(new ForkServerGone());
-        for (const socket of Object.values(pending.links)) socket.destroy();
       }
       for (const fork of this.forks.values()) fork.serverGone();
       return exit;
@@ -116,14 +115,25 @@ export class ForkServer {
     if (signal?.aborted) return Promise.reject(signal.reason);
     const key = randomBytes(16).toString('hex');
     return new Promise<StartedProcess>((resolve, reject) => {
-      const onAbort = () => {
+      const giveUp = (error: Error) => {
         const pending = this.pending.get(key);
         this.pending.delete(key);
-        signalGroup(pending?.pid, 'SIGKILL');
-        reject(signal!.reason);
+        if (pending) killFork(pending);
+        reject(error);
       };
+      const onAbort = () => giveUp(signal!.reason);
       signal?.addEventListener('abort', onAbort, { once: true });
-      const done = () => signal?.removeEventListener('abort', onAbort);
+      // A fork server that does not answer (frozen, stuck) is ended: its exit rejects this fork
+      // with ForkServerGone (the worker is spawned) and the pool starts it again. A fork that
+      // does not connect is ended as a worker that is not ready in time.
+      const timer = setTimeout(() => {
+        if (this.pending.get(key)?.pid === undefined) this.killNow();
+        else giveUp(new StartupFailedError(`A worker forked by the fork server of pool "${this.options.pool}" had not connected to Node within ${this.options.startupTimeoutMs} ms (startupTimeoutMs).`, { pool: this.options.pool }));
+      }, this.options.startupTimeoutMs);
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+      };
       this.pending.set(key, {
         links: {},
         resolve: (process) => (done(), resolve(process)),
@@ -151,7 +161,7 @@ export class ForkServer {
   private forked(key: string, pid: number): void {
     const pending = this.pending.get(key);
     if (!pending) {
-      signalGroup(pid, 'SIGKILL'); // its start was given up
+      killFork({ pid, links: {} }); // its start was given up
       return;
     }
     pending.pid = pid;
@@ -269,6 +279,23 @@ class ForkedProcess implements StartedProcess {
       await sleep(10);
     }
   }
+}
+
+/**
+ * Ends a fork whose start was given up, and its links. Until it has linked it may not yet lead a
+ * group of its own (forkserver.py calls setsid() before it links), so the process itself is killed
+ * too: while its start is pending, the fork server (its parent) has not reported it reaped.
+ */
+function killFork(pending: Pick<PendingFork, 'pid' | 'links'>): void {
+  if (pending.pid !== undefined) {
+    signalGroup(pending.pid, 'SIGKILL');
+    try {
+      process.kill(pending.pid, 'SIGKILL');
+    } catch {
+      // gone already
+    }
+  }
+  for (const socket of Object.values(pending.links)) socket.destroy();
 }
 
 /** Reads the link's first line, then leaves the socket paused with what followed put back. */

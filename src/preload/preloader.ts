@@ -23,7 +23,7 @@ export class Preloader implements PreloaderPort {
   private waiting: (() => void)[] = [];
 
   constructor(
-    private readonly options: ForkServerOptions & { startupTimeoutMs: number },
+    private readonly options: ForkServerOptions,
     private readonly hooks: PreloaderHooks,
   ) {}
 
@@ -59,7 +59,8 @@ export class Preloader implements PreloaderPort {
     this.server = server;
     this.hooks.spawned(server);
     const onAbort = () => server.killNow(); // stopped while loading: nothing will fork from it
-    signal.addEventListener('abort', onAbort, { once: true });
+    if (signal.aborted) onAbort(); // stopped while its link socket was opened
+    else signal.addEventListener('abort', onAbort, { once: true });
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<Loaded>((resolve) => {
       timer = setTimeout(() => resolve({
