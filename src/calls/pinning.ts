@@ -1,9 +1,11 @@
 // Calls made for one worker (`workerId`, and each call of a broadcast): which worker that is, and
 // what the caller hears when it cannot run the call. Such a call waits for its own worker, in
 // that worker's queue, and never runs on another one: whatever befalls the worker befalls it.
+import { setMaxListeners } from 'node:events';
 import type { WorkerExitInfo } from '../../machines/worker.machine.js';
 import { InvalidArgumentError, type SnakepitError, WorkerCrashedError, type WorkerExit } from '../errors.js';
 import { isRoutable } from './balancing.js';
+import { describeValue } from './callChecks.js';
 import type { WorkerSlot } from './workerSlot.js';
 
 /** The worker a call made for `workerId` waits for, or why it cannot: unknown, retired or down. */
@@ -11,7 +13,7 @@ export function pinnedWorker(slots: readonly WorkerSlot[], pool: string, tool: s
   const slot = slots.find((s) => s.id === workerId);
   if (!slot) {
     const ids = slots.map((s) => s.id).join(', ') || 'none right now';
-    return new InvalidArgumentError(tool, `Pool "${pool}" has no worker "${workerId}" (unknown, or retired); its workers: ${ids}. See inspect() for worker ids.`);
+    return new InvalidArgumentError(tool, `Pool "${pool}" has no worker ${describeValue(workerId)} (unknown, or retired); its workers: ${ids}. See inspect() for worker ids.`);
   }
   if (isRetiring(slot)) return workerRetired(slot, tool);
   if (slot.state === 'crashed') return workerDown(slot, tool);
@@ -21,6 +23,20 @@ export function pinnedWorker(slots: readonly WorkerSlot[], pool: string, tool: s
 /** The workers a broadcast reaches: those that take calls at the moment it is made. */
 export function broadcastTargets(slots: readonly WorkerSlot[]): WorkerSlot[] {
   return slots.filter(isRoutable);
+}
+
+/**
+ * A signal for a broadcast's `calls` calls that follows the caller's: the caller's holds one
+ * listener however many workers there are (over 10, Node would warn of a leak), removed by
+ * `release` once the broadcast has settled.
+ */
+export function broadcastSignal(signal: AbortSignal | undefined, calls: number): { signal?: AbortSignal; release(): void } {
+  if (!signal) return { release() {} };
+  const own = new AbortController();
+  setMaxListeners(Math.max(calls, 10), own.signal);
+  const follow = () => own.abort(signal.reason);
+  signal.addEventListener('abort', follow, { once: true });
+  return { signal: own.signal, release: () => signal.removeEventListener('abort', follow) };
 }
 
 /**
