@@ -263,6 +263,8 @@ test('a typed view calls its own pool, and an unknown pool is refused when the v
     // The view's pool wins over one a JavaScript caller slips into the options.
     assert.equal(await typed.execute('add', { a: 1, b: 1 }, { pool: 'default' } as never), 2);
     assert.equal(await pit.tools().execute('add', { a: 1, b: 1 }), 2); // the default pool's Calc, untyped
+    // A view of the default pool stays there: another pool's worker is not one of its own.
+    await assert.rejects(pit.tools().execute('add', { a: 1, b: 1 }, { workerId: 'typed-1' }), (error: Error) => /Pool "default" has no worker "typed-1"/.test(error.message));
     assert.throws(() => pit.tools({ pool: 'nope' }), (error) => error instanceof PoolNotFoundError && /No pool named "nope"/.test(error.message));
     await assert.rejects(typed.execute('add', { a: 1, b: 1 }, 'fast' as never), { code: 'INVALID_ARGUMENT' });
   } finally {
