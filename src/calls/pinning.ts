@@ -16,7 +16,7 @@ export function pinnedWorker(slots: readonly WorkerSlot[], pool: string, tool: s
     return new InvalidArgumentError(tool, `Pool "${pool}" has no worker ${describeValue(workerId)} (unknown, or retired); its workers: ${ids}. See inspect() for worker ids.`);
   }
   if (isRetiring(slot)) return workerRetired(slot, tool);
-  if (slot.state === 'crashed') return workerDown(slot, tool);
+  if (slot.state === 'crashed' || slot.restarting) return workerDown(slot, tool);
   return slot; // ready or busy; starting: the call waits until it is ready
 }
 
@@ -55,9 +55,9 @@ export function sessionElsewhere(tool: string, sessionId: string, bound: WorkerS
   );
 }
 
-/** Leaving, or to be replaced because a call on it is stuck: it runs no new call. */
+/** Leaving, or to be replaced because a call on it is stuck: it runs no new call. (One its pool restarts keeps its id: it is down.) */
 function isRetiring(slot: WorkerSlot): boolean {
-  return slot.state === 'draining' || slot.state === 'recycling' || slot.state === 'stopped' || slot.stuck > 0;
+  return !slot.restarting && (slot.state === 'draining' || slot.state === 'recycling' || slot.state === 'stopped' || slot.stuck > 0);
 }
 
 function workerRetired(slot: WorkerSlot, tool: string): InvalidArgumentError {
@@ -71,7 +71,9 @@ function workerRetired(slot: WorkerSlot, tool: string): InvalidArgumentError {
 
 function workerDown(slot: WorkerSlot, tool: string, exit?: WorkerExitInfo): WorkerCrashedError {
   const status: WorkerExit = { exitCode: exit?.exitCode ?? null, signal: (exit?.signal ?? null) as NodeJS.Signals | null };
-  const how = exit ? (exit.signal ? ` (signal ${exit.signal})` : ` (exit code ${exit.exitCode})`) : '';
+  const how = slot.restarting
+    ? " (restarted with its pool's other workers, by the pool's restart strategy)"
+    : exit ? (exit.signal ? ` (signal ${exit.signal})` : ` (exit code ${exit.exitCode})`) : '';
   const message =
     `Worker ${slot.id} of pool "${slot.pool}" went down${how} before it ran tool "${tool}", which was made for it alone (workerId), ` +
     'so it does not run on another worker. The supervisor restarts the worker under the same id; retry once it is ready if the call is safe to repeat.';
