@@ -30,8 +30,8 @@ export const PARTS: Part[] = [
   },
   {
     name: SHARED,
-    rootFiles: ['config.ts', 'errors.ts', 'events.ts', 'packageRoot.ts', 'workerLog.ts'],
-    role: "what every folder may use: the options and their defaults, the coded errors, the events, where worker output goes, where the package's own files are",
+    rootFiles: ['adapterPath.ts', 'config.ts', 'errors.ts', 'events.ts', 'packageRoot.ts', 'workerLog.ts'],
+    role: "what every folder may use: the options and their defaults, the form of an adapter's module.Class, the coded errors, the events, where worker output goes, where the package's own files are",
     mayImport: ['machines/'],
   },
   {

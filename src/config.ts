@@ -6,6 +6,7 @@ import type { InspectionEvent, Observer as XstateObserver } from 'xstate';
 // zod's v3 API (a permanent subpath of zod 4): zod 4's own entry loads its 64 locales at
 // import, ≈ 45 ms of this package's import time; the v3 entry is ten modules.
 import { z } from 'zod/v3';
+import { ADAPTER_PATH } from './adapterPath.js';
 import { InvalidConfigError } from './errors.js';
 import { stderrLogger, type WorkerLogger } from './workerLog.js';
 
@@ -161,7 +162,7 @@ function buildSchemas() {
       sessionTtlMs: duration.default(30 * 60 * 1000),
       maxSessions: positiveInt.max(MAX_SESSIONS, `at most ${MAX_SESSIONS} sessions per pool`).default(10_000),
       cancelGraceMs: duration.default(DEFAULT_CANCEL_GRACE_MS),
-      adapter: z.string().regex(/^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)+$/, 'expected a dotted path "module.Class"').optional(),
+      adapter: z.string().regex(ADAPTER_PATH, 'expected a dotted path "module.Class"').optional(),
       adapterArgs: z.array(z.string()).optional(),
       adapterEnv: z.union([envObject, envPairs]).default({}),
       startupBatchSize: positiveInt.default(8),

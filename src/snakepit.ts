@@ -216,8 +216,9 @@ export class Snakepit {
    * An unknown pool throws POOL_NOT_FOUND here rather than at the first call.
    */
   tools<T extends ToolSet<T> = AnyTools>(options: { pool?: string } = {}): ToolsView<T> {
-    const pool = options?.pool;
-    if (pool !== undefined && !this.dispatchers.has(pool)) throw new PoolNotFoundError(String(pool), [...this.dispatchers.keys()]);
+    // Named now: without it a call's workerId would pick that worker's pool, whose tools these are not.
+    const pool = options?.pool ?? this.defaultPool;
+    if (!this.dispatchers.has(pool)) throw new PoolNotFoundError(String(pool), [...this.dispatchers.keys()]);
     return toolsView<T>(this, pool);
   }
 
@@ -232,7 +233,7 @@ export class Snakepit {
     if (this.lifecycle === 'stopping' || this.lifecycle === 'stopped') return new ShuttingDownError();
     const misuse = checkCall(tool, args, options);
     if (misuse) return new InvalidArgumentError(String(tool), misuse);
-    const name = options.pool ?? this.poolOfWorker(options.workerId) ?? (this.dispatchers.has('default') ? 'default' : this.config.pools[0].name);
+    const name = options.pool ?? this.poolOfWorker(options.workerId) ?? this.defaultPool;
     const dispatcher = this.dispatchers.get(name);
     if (!dispatcher) return new PoolNotFoundError(name, [...this.dispatchers.keys()]);
     return dispatcher;
@@ -442,6 +443,11 @@ export class Snakepit {
     }
     const failure = this.failures.recycle(final.context);
     if (failure) throw failure;
+  }
+
+  /** Where a call without `pool` (nor `workerId`) goes: the pool named "default", else the first. */
+  private get defaultPool(): string {
+    return this.dispatchers.has('default') ? 'default' : this.config.pools[0].name;
   }
 
   /** The pool a call made for `workerId` without a `pool` goes to: the one that worker is in. */

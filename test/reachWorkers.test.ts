@@ -157,6 +157,29 @@ test('kill -9 during a broadcast: that worker\'s entry is WORKER_CRASHED, the ot
   assert.notEqual(again[1].ok && again[1].value.pid, victim.pid, 'its restart is a new process');
 });
 
+test('one_for_all: as a crash restarts the other workers, no waiting call is sent to one of them; the one made for it fails WORKER_CRASHED (it keeps its id), a plain one runs after the restart', async () => {
+  const pit = await startPit({ pools: [{ name: 'p', poolSize: 3, prefetch: 0, adapter: 'chaos_adapters.Chaos', restart: { strategy: 'one_for_all' } }] });
+  const journal = newJournal();
+  const workers = workersOf(pit);
+  const oldPids = new Set(workers.map((w) => w.pid));
+  const sentToOld: string[] = [];
+  pit.on('request:started', (e) => {
+    if (oldPids.has(e.pid)) sentToOld.push(e.workerId);
+  });
+  const broadcast = pit.broadcast<Ran>('run', { journal, key: 'all', seconds: 10 }); // ended by the restart long before
+  const waiting = errorOf(pit.execute('run', { journal, key: 'behind' }, { workerId: workers[2].id }));
+  const plain = pit.execute<Ran>('run', { journal, key: 'plain' });
+  await waitFor(() => starts(journal).get('all')?.length === 3, 10_000, 'the broadcast to start on every worker');
+  process.kill(workers[0].pid!, 'SIGKILL');
+  assert.deepEqual((await broadcast).map((r) => r.ok || r.error.code), ['WORKER_CRASHED', 'WORKER_CRASHED', 'WORKER_CRASHED']);
+  const behind = await waiting;
+  assert.equal(behind.code, 'WORKER_CRASHED', behind.message);
+  assert.match(behind.message, new RegExp(`Worker ${workers[2].id} of pool "p" went down \\(restarted with its pool's other workers, by the pool's restart strategy\\) before it ran tool "run"`));
+  assert.ok(!oldPids.has((await plain).pid), 'the plain call ran on a restarted worker');
+  assert.deepEqual(sentToOld.sort(), workers.map((w) => w.id), 'only the broadcast\'s calls went to the old processes');
+  assert.equal(starts(journal).get('behind'), undefined);
+});
+
 // The invariant under a seeded random schedule: calls made for one worker (execute and stream,
 // some with deadlines or aborts), broadcasts and plain calls, while workers are killed.
 const SEED = process.env.SNAKEPIT_REACH_SEED ? Number(process.env.SNAKEPIT_REACH_SEED) >>> 0 : Math.floor(Math.random() * 2 ** 32);

@@ -42,6 +42,9 @@ const DECLARATIONS = [
   { adapter: 'ml_model.InferenceAdapter', file: 'ml.tools.ts', path: EXAMPLES },
   { adapter: 'typed_adapters.Typed', file: 'typed.tools.ts', path: TEST_ADAPTERS },
   { adapter: 'typed_numpy_adapters.Arrays', file: 'arrays.tools.d.ts', path: TEST_ADAPTERS },
+  // Hints that recur, a module that writes to stdout at import, names and literals TypeScript must quote.
+  { adapter: 'hostile_types.Hostile', file: 'hostile.tools.ts', path: TEST_ADAPTERS },
+  { adapter: 'hostile_types.Ünïcode', file: 'unicode.tools.ts', path: TEST_ADAPTERS },
 ];
 const written = new Map<string, string>();
 
@@ -50,7 +53,7 @@ test('`snakepit types` writes the example adapters\' tools from their hints', as
   for (const [i, { code, stdout, stderr }] of runs.entries()) {
     const { adapter, file } = DECLARATIONS[i];
     assert.equal(code, 0, `${adapter}: ${stdout}${stderr}`);
-    assert.match(stderr, new RegExp(`^wrote \\w+Tools \\(\\d+ tools? of ${adapter.replace('.', '\\.')}\\) to `));
+    assert.match(stderr, new RegExp(`^wrote \\S+Tools \\(\\d+ tools? of ${adapter.replace('.', '\\.')}\\) to `));
     written.set(file, readFileSync(path.join(project, file), 'utf8'));
   }
   const text = written.get('text.tools.ts')!;
@@ -67,6 +70,8 @@ test('`snakepit types` writes the example adapters\' tools from their hints', as
   assert.match(typed, /count: \{\n    args: \{ n: number \| bigint \};\n    chunk: number;/); // a generator: ctx is no argument
   assert.match(typed, /"class-name": \{\n    args: Record<string, never>;\n    result: string;/);
   assert.match(typed, /  \/\*\* Two lines and a \*\\\/ that would end a comment \*\/\n  noted: \{/); // one line, still a comment
+  assert.match(written.get('hostile.tools.ts')!, /walk: \{\n    args: \{ tree: \{ label: string; children: readonly unknown\[\] \} \};/); // the tree within itself
+  assert.match(written.get('unicode.tools.ts')!, /export interface ÜnïcodeTools \{[\s\S]*  class: \{\n    args: \{ "ñame": string; quoted\?: "say \\"hi\\"\\n" \| "it's" \| "\*\/" \};/);
 });
 
 test('test/fixtures/typedTools.ts is what `snakepit types` writes today', async () => {
@@ -258,6 +263,8 @@ test('a typed view calls its own pool, and an unknown pool is refused when the v
     // The view's pool wins over one a JavaScript caller slips into the options.
     assert.equal(await typed.execute('add', { a: 1, b: 1 }, { pool: 'default' } as never), 2);
     assert.equal(await pit.tools().execute('add', { a: 1, b: 1 }), 2); // the default pool's Calc, untyped
+    // A view of the default pool stays there: another pool's worker is not one of its own.
+    await assert.rejects(pit.tools().execute('add', { a: 1, b: 1 }, { workerId: 'typed-1' }), (error: Error) => /Pool "default" has no worker "typed-1"/.test(error.message));
     assert.throws(() => pit.tools({ pool: 'nope' }), (error) => error instanceof PoolNotFoundError && /No pool named "nope"/.test(error.message));
     await assert.rejects(typed.execute('add', { a: 1, b: 1 }, 'fast' as never), { code: 'INVALID_ARGUMENT' });
   } finally {

@@ -52,6 +52,15 @@ test('pool sizes, thread counts and limits are bounded; instanceId is a safe nam
   }
 });
 
+test('an adapter is dotted Python identifiers, Unicode ones too (as Python allows): such an adapter serves', async () => {
+  for (const adapter of ['nodots', 'a-b.C', '1a.B', 'a..C', 'a.', '.a.B']) {
+    assert.equal(configError({ pools: [{ ...pool, adapter }] }).code, 'INVALID_CONFIG', adapter);
+  }
+  const pit = await startPit({ pools: [{ ...pool, adapter: 'hostile_types.Ünïcode' }] });
+  assert.deepEqual(await pit.execute('class', { ñame: 'ß' }), { label: 'ß', children: [] });
+  await pit.stop();
+});
+
 test('per-call options: bad timeouts and signals are INVALID_ARGUMENT at once, valid long ones wait', async () => {
   const pit = await startPit({ pools: [pool] });
   const bad: [string, unknown][] = [

@@ -4,6 +4,7 @@
 // coded error when its worker is unknown, retiring or goes down; a broadcast makes one such call
 // per serving worker. Real processes: reachWorkers.test.ts.
 import assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
 import { test } from 'node:test';
 import type { BroadcastResult } from '../src/calls/calls.js';
 import { ShuttingDownError, WorkerCrashedError } from '../src/errors.js';
@@ -214,6 +215,39 @@ test('broadcast: each call has its own deadline and waits for its own worker; on
   assert.deepEqual(w3.connection.sent.map((c) => c.tool), ['long']);
   assert.equal(pool.dispatcher.queued, 0);
   assert.equal(pool.dispatcher.inFlight, 0);
+});
+
+test('broadcast to 12 workers with one signal: it holds one listener on the signal (no MaxListenersExceededWarning); aborted midway, the unanswered calls are ABORTED with its reason and the listener goes', async (t) => {
+  const pool = simulatedPool(t, { prefetch: 0 }, 12);
+  const warnings: string[] = [];
+  const onWarning = (warning: Error) => warnings.push(`${warning.name}: ${warning.message}`);
+  process.on('warning', onWarning);
+  t.after(() => process.off('warning', onWarning));
+  const controller = new AbortController();
+  const results = pool.dispatcher.broadcast('warm', {}, { signal: controller.signal });
+  assert.equal(getEventListeners(controller.signal, 'abort').length, 1);
+  for (const w of pool.workers.slice(0, 5)) w.connection.reply('warm', 'done');
+  controller.abort('enough');
+  const entries = await results;
+  assert.deepEqual(summary(entries).filter((s) => s.endsWith('ok done')).length, 5);
+  const aborted = entries.filter((e) => !e.ok);
+  assert.equal(aborted.length, 7);
+  for (const entry of aborted) assert.equal(!entry.ok && entry.error.code, 'ABORTED');
+  assert.equal(!aborted[0].ok && aborted[0].error.cause, 'enough');
+  await settle();
+  assert.deepEqual(warnings, []);
+  assert.equal(getEventListeners(controller.signal, 'abort').length, 0);
+  for (const w of pool.workers.slice(5)) assert.equal(w.connection.cancelled.length, 1); // each told to stop its call
+});
+
+test('a workerId of a megabyte: INVALID_ARGUMENT whose message quotes it cut short', async (t) => {
+  const pool = simulatedPool(t, {}, 1);
+  const huge = 'x'.repeat(1 << 20);
+  await assert.rejects(pool.call('tool', { workerId: huge }), (error: Error & { code: string }) => {
+    assert.equal(error.code, 'INVALID_ARGUMENT');
+    assert.ok(error.message.length < 1000, `message of ${error.message.length} characters`);
+    return true;
+  });
 });
 
 // The invariant under a seeded random schedule, to the millisecond: calls made for one worker

@@ -5,7 +5,8 @@ create the adapter) and prints one JSON object: each tool's parameters and resul
 type tree that Node renders as TypeScript (src/cli/renderToolTypes.ts). A type tree is a dict
 with a "kind": number, integer, string, boolean, null, bytes, unknown, ndarray (with "dtype"),
 array ("of"), tuple ("items"), record ("of"), object ("fields"), literal ("value") or union
-("of"). What JSON cannot carry, or a hint that says nothing, is "unknown": never a guess.
+("of"). What JSON cannot carry, or a hint that says nothing, is "unknown": never a guess; so
+is a TypedDict where it recurs within itself (a tree's children).
 """
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ import collections.abc as abc
 import importlib
 import inspect
 import json
+import math
+import os
 import sys
 import types
 import typing
@@ -35,6 +38,8 @@ _UNION_TYPES = (types.UnionType,) if hasattr(types, "UnionType") else ()  # int 
 _ANNOTATED = getattr(typing, "Annotated", None)  # 3.9+
 # A parameter or return without a hint.
 _MISSING = object()
+# The TypedDicts being expanded, outermost first: met again inside, one is unknown there.
+_EXPANDING: list = []
 
 
 def describe_adapter(path: str) -> dict:
@@ -122,8 +127,8 @@ def type_tree(hint) -> dict:
     if origin is typing.Union or isinstance(hint, _UNION_TYPES):
         return _union([type_tree(a) for a in args])
     if origin is typing.Literal:
-        if not all(a is None or isinstance(a, (str, int, float)) for a in args):
-            return UNKNOWN  # an Enum member or bytes: not a JSON literal
+        if not all(a is None or isinstance(a, (str, int)) or (isinstance(a, float) and math.isfinite(a)) for a in args):
+            return UNKNOWN  # an Enum member, bytes or an infinity: not a JSON literal
         return _union([{"kind": "literal", "value": a} if a is not None else {"kind": "null"} for a in args])
     if origin is tuple:
         if not args or (len(args) == 2 and args[1] is Ellipsis):
@@ -139,10 +144,13 @@ def type_tree(hint) -> dict:
 
 
 def _union(trees: list) -> dict:
-    unique = []
+    # Compared as JSON: a dict's == takes True for 1, and a list scan is quadratic in a long Literal.
+    unique, seen = [], set()
     for tree in trees:
         for member in tree["of"] if tree["kind"] == "union" else [tree]:
-            if member not in unique:
+            key = json.dumps(member, sort_keys=True)
+            if key not in seen:
+                seen.add(key)
                 unique.append(member)
     if any(t["kind"] == "unknown" for t in unique):
         return UNKNOWN
@@ -156,6 +164,8 @@ def _is_typeddict(hint) -> bool:
 
 
 def _typeddict(hint) -> dict:
+    if hint in _EXPANDING:
+        return UNKNOWN
     try:
         fields = typing.get_type_hints(hint)
     except Exception:  # noqa: BLE001 - a field hint this Python cannot evaluate
@@ -164,8 +174,12 @@ def _typeddict(hint) -> dict:
     required = getattr(hint, "__required_keys__", None)
     if required is None:
         required = set(fields) if hint.__total__ else set()
-    return {"kind": "object", "fields": [{"name": key, "type": type_tree(value), "optional": key not in required}
-                                         for key, value in fields.items()]}
+    _EXPANDING.append(hint)
+    try:
+        return {"kind": "object", "fields": [{"name": key, "type": type_tree(value), "optional": key not in required}
+                                             for key, value in fields.items()]}
+    finally:
+        _EXPANDING.pop()
 
 
 def _numpy(hint) -> dict | None:
@@ -203,9 +217,14 @@ def main(argv: list) -> int:
     if len(argv) != 1:
         sys.stderr.write("usage: python -m snakepit_bridge.tooltypes module.Class\n")
         return 2
-    out = sys.stdout
-    sys.stdout = sys.stderr  # the adapter module's prints cannot garble the answer
-    out.write(json.dumps(describe_adapter(argv[0])) + "\n")
+    # The answer goes to a copy of stdout; stdout itself goes to stderr, so what the adapter's
+    # module writes, with print() or a C library's write(1, …), cannot garble the answer.
+    out = os.fdopen(os.dup(1), "w")
+    sys.stdout.flush()
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    with out:
+        out.write(json.dumps(describe_adapter(argv[0])) + "\n")
     return 0
 
 

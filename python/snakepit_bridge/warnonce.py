@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 
 FIRST_REPORT_S = 5.0
 LONGEST_REPORT_S = 600.0
-# Locations remembered; past this (generated code, say) a warning is shown as Python would.
+# Locations remembered; past this (generated code, say) a new location's warning is shown every
+# time, uncounted, so the table stays bounded.
 MAX_LOCATIONS = 10_000
 
 
@@ -32,7 +33,8 @@ class WarnOnce:
         self._warnings = warnings
         self._show = warnings.showwarning
         self._write = write or (lambda text: (sys.stderr.write(text), sys.stderr.flush()))
-        self._lock = threading.Lock()
+        # Reentrant: matching a filter that names a module may import a lazy one, which may warn.
+        self._lock = threading.RLock()
         self._seen: dict[tuple, list[int]] = {}  # location → [repeats not yet reported, repeats in all]
         self._modules: dict[str, str] = {}  # file → module name, for filters that name a module
         self._interval = FIRST_REPORT_S
@@ -79,10 +81,17 @@ class WarnOnce:
         """The name of the module a file is, as `warnings.warn` matches filters by it."""
         name = self._modules.get(filename)
         if name is None:
-            name = next((m for m, mod in list(sys.modules.items()) if getattr(mod, "__file__", None) == filename), None)
+            name = next((m for m, mod in list(sys.modules.items()) if _file_of(mod) == filename), None)
             name = name or os.path.splitext(filename)[0]
             self._modules[filename] = name
         return name
+
+
+def _file_of(module) -> str | None:
+    try:
+        return getattr(module, "__file__", None)
+    except Exception:  # noqa: BLE001 - a lazy module whose import fails must not fail the warning
+        return None
 
 
 def install() -> WarnOnce:

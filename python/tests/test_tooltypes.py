@@ -130,3 +130,34 @@ def test_the_module_prints_one_json_line_and_fails_with_a_message():
     missing = run_module("typed_adapters.NoSuchClass")
     assert missing.returncode == 1
     assert "LookupError: module 'typed_adapters' has no class named 'NoSuchClass'" in missing.stderr
+
+
+def test_self_referring_typeddicts_are_unknown_where_they_recur():
+    tools = tools_of("hostile_types.Hostile")
+    tree = {"kind": "object", "fields": [{"name": "label", "type": S, "optional": False},
+                                         {"name": "children", "type": {"kind": "array", "of": U}, "optional": False}]}
+    assert (params(tools["walk"]), tools["walk"]["result"]) == ({"tree": (tree, False)}, {"kind": "union", "of": [tree, NULL]})
+    pong = {"kind": "object", "fields": [{"name": "ping", "type": U, "optional": False}]}  # Ping again, within Ping
+    ping = {"kind": "object", "fields": [{"name": "pong", "type": {"kind": "union", "of": [pong, NULL]}, "optional": False}]}
+    assert params(tools["rally"]) == {"ping": (ping, False)}
+
+
+def test_literals_keep_booleans_apart_from_equal_numbers_and_non_finite_floats_are_unknown():
+    tools = tools_of("hostile_types.Hostile")
+    assert params(tools["flag"])["on"][0] == {"kind": "union", "of": [lit(0), lit(False), lit(1), lit(True)]}
+    assert params(tools["limit"])["x"][0] == U  # JSON has no Infinity
+
+
+def test_a_huge_literal_is_read_in_linear_time():
+    import time
+    from typing import Literal
+    started = time.monotonic()
+    tree = type_tree(Literal[tuple(f"v{i}" for i in range(20_000))])
+    assert len(tree["of"]) == 20_000 and time.monotonic() - started < 5
+
+
+def test_what_the_adapter_module_writes_to_file_descriptor_1_does_not_garble_the_answer():
+    run = run_module("hostile_types.Hostile")
+    assert run.returncode == 0, run.stderr
+    assert "walk" in {t["name"] for t in json.loads(run.stdout)["tools"]}
+    assert "banner of a C extension" in run.stderr

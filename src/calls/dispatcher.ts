@@ -30,7 +30,7 @@ import {
 } from './calls.js';
 import type { CallTotals } from '../observe/callTotals.js';
 import { Fifo } from './fifo.js';
-import { broadcastTargets, pinnedCallLost, pinnedWorker, sessionElsewhere } from './pinning.js';
+import { broadcastSignal, broadcastTargets, pinnedCallLost, pinnedWorker, sessionElsewhere } from './pinning.js';
 import { SessionAffinity } from './affinity.js';
 import type { CallTracer } from '../observe/tracing.js';
 import { type PoolStats, StatsRecorder } from '../observe/stats.js';
@@ -140,16 +140,18 @@ export class Dispatcher implements RequestOwner {
       this.stats.requests++;
       return new Promise((_, reject) => this.refuse(tool, reject, wire));
     }
-    const calls = broadcastTargets(this.slots).map(({ id: workerId }) =>
+    const targets = broadcastTargets(this.slots);
+    const { signal, release } = broadcastSignal(options.signal, targets.length);
+    const calls = targets.map(({ id: workerId }) =>
       new Promise((resolve, reject) => {
         this.stats.requests++;
-        this.accept(tool, wire, { ...options, workerId }, resolve, reject, undefined);
+        this.accept(tool, wire, { ...options, signal, workerId }, resolve, reject, undefined);
       }).then(
         (value): BroadcastResult => ({ workerId, ok: true, value }),
         (error: SnakepitError): BroadcastResult => ({ workerId, ok: false, error }),
       ),
     );
-    return Promise.all(calls);
+    return Promise.all(calls).finally(release);
   }
 
   /** Why no call is taken now: the pool is closed, or the caller's signal already aborted. */

@@ -44,8 +44,8 @@ type ArgsAndOptions<S, O> = {} extends ToolArgs<S> ? [args?: ToolArgs<S>, option
 
 /** `pit.tools<Tools>({ pool })`: execute, stream and broadcast on one pool, checked against its tools' types. */
 export interface ToolsView<T extends ToolSet<T>> {
-  /** The pool the calls go to; undefined: the default pool, as for `pit.execute`. */
-  readonly pool: string | undefined;
+  /** The pool the calls go to (the default pool unless `tools()` named one), whatever worker a call names. */
+  readonly pool: string;
   execute<K extends keyof T & string>(tool: K, ...call: ArgsAndOptions<T[K], ToolCallOptions>): Promise<ToolResult<T[K]>>;
   stream<K extends keyof T & string>(tool: K, ...call: ArgsAndOptions<T[K], ToolStreamOptions>): AsyncGenerator<ToolChunk<T[K]>>;
   broadcast<K extends keyof T & string>(tool: K, ...call: ArgsAndOptions<T[K], ToolBroadcastOptions>): Promise<BroadcastResult<ToolResult<T[K]>>[]>;
@@ -60,7 +60,7 @@ interface Calls {
   broadcast(tool: string, args?: object, options?: BroadcastOptions): Promise<BroadcastResult[]>;
 }
 
-export function toolsView<T extends ToolSet<T>>(calls: Calls, pool: string | undefined): ToolsView<T> {
+export function toolsView<T extends ToolSet<T>>(calls: Calls, pool: string): ToolsView<T> {
   // Options that are not an object go through as they are, for the call to refuse them.
   const onPool = <O extends CallOptions>(options: O | undefined): O =>
     (options === undefined || (typeof options === 'object' && options !== null) ? { ...options, pool } : options) as O;

@@ -17,6 +17,8 @@ const DRAINED: WorkerEvent = { type: 'DRAINED' };
 export interface ActorFacts {
   pid: number | undefined;
   capacity: number;
+  /** Why it leaves, once it does: 'restart' when its pool restarts it with the others (same id). */
+  retireReason?: string;
 }
 
 export class WorkerSlot {
@@ -35,6 +37,7 @@ export class WorkerSlot {
   private reportedInFlight = 0;
   private reportPending = false;
   private gone = false;
+  private restartedWithPool = false;
 
   constructor(
     readonly id: string,
@@ -50,6 +53,11 @@ export class WorkerSlot {
 
   get state(): WorkerStateName {
     return this.currentState;
+  }
+
+  /** Ended to be started again under its id because its pool restarts its workers together (one_for_all, rest_for_one). */
+  get restarting(): boolean {
+    return this.restartedWithPool;
   }
 
   get pid(): number | undefined {
@@ -108,6 +116,7 @@ export class WorkerSlot {
     this.currentState = state;
     if (facts.pid !== undefined) this.currentPid = facts.pid;
     if (state === 'starting') this.currentPid = undefined;
+    this.restartedWithPool = state === 'recycling' && facts.retireReason === 'restart';
     if (state === 'ready' && from === 'starting') {
       this.places = facts.capacity;
       this.calls = 0;

@@ -4,6 +4,7 @@
 // bounds, whether NumPy is (what arrays become in Python), and prints the fix for each failure.
 // Exit code 1 when anything fails.
 import path from 'node:path';
+import { ADAPTER_PATH } from '../adapterPath.js';
 import { BRIDGE_DIR, explainPythonExecutable, findProjectRoot } from '../process/pythonExecutable.js';
 import { pipArgument, readBridgeRequirements, satisfies, type Requirement } from './bridgeRequirements.js';
 import { gilCheck, type GilAnswer } from './gilCheck.js';
@@ -104,7 +105,7 @@ export function doctor({ adapter, pythonPath, cwd, log }: DoctorOptions): number
 
   log(`snakepit doctor — project ${findProjectRoot(cwd)}`);
   const checks: Check[] = [];
-  const adapterName = adapter && /^[A-Za-z_][\w.]*\.[A-Za-z_]\w*$/.test(adapter) ? adapter : undefined;
+  const adapterName = adapter && ADAPTER_PATH.test(adapter) ? adapter : undefined;
   if (adapter && !adapterName) {
     checks.push({ name: 'adapter', ok: false, detail: `"${adapter}" is not of the form module.Class`, fix: 'pass --adapter like calc.Calc' });
   }

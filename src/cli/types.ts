@@ -3,6 +3,7 @@
 // (snakepit_bridge/tooltypes.py imports the adapter's module; it does not create the adapter).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { ADAPTER_PATH } from '../adapterPath.js';
 import { explainPythonExecutable } from '../process/pythonExecutable.js';
 import { runPython } from './python.js';
 import { type AdapterDescription, interfaceName, renderToolTypes } from './renderToolTypes.js';
@@ -23,7 +24,7 @@ const READ_TIMEOUT_MS = 60_000;
 
 /** Returns the process exit code. */
 export function types({ adapter, pythonPath, out, cwd, print, report }: TypesOptions): number {
-  if (!adapter || !/^[A-Za-z_][\w.]*\.[A-Za-z_]\w*$/.test(adapter)) {
+  if (!adapter || !ADAPTER_PATH.test(adapter)) {
     report(`snakepit types: ${adapter ? `"${adapter}" is not of the form module.Class` : '--adapter is required'}; pass --adapter like calc.Calc`);
     return 1;
   }

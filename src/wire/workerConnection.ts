@@ -302,6 +302,7 @@ export abstract class WorkerConnection {
    * need not wait for its exit. The others stay until failAll.
    */
   failStarted(error: SnakepitError, highestStarted: number | undefined): void {
+    this.setBroken(); // no call freed below may be routed back here (its worker still shows ready)
     for (const [id, call] of [...this.pending]) {
       if (highestStarted !== undefined && id > highestStarted) continue;
       this.forget(id);
