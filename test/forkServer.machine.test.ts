@@ -2,9 +2,12 @@
 // settles by hand and exits it reports, so its restart rules (backoff, intensity within the
 // period, restart type) and its refusal are walked with no process and no real time.
 import assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
 import { test } from 'node:test';
 import { createActor, fromCallback, fromPromise, SimulatedClock } from 'xstate';
 import { type ForkServerInput, forkServerMachine, type ForkServerStateName, type LoadOutcome } from '../machines/forkServer.machine.js';
+import type { ForkServerOptions } from '../src/preload/forkServer.js';
+import { Preloader } from '../src/preload/preloader.js';
 
 interface Harness {
   state(): string;
@@ -112,4 +115,19 @@ test('a temporary pool does not restart its fork server; a transient one does af
   await transient.load({ ok: true, pid: 100 });
   transient.exit('SIGKILL');
   assert.equal(transient.state(), 'restarting');
+});
+
+test("a worker start waiting for the fork server keeps one listener on its signal however many restarts it waits out, and spawns once it is closed", async () => {
+  const preloader = new Preloader({} as ForkServerOptions, { spawned: () => {}, changed: () => {} });
+  const context = { pool: 'p', restart: { intensity: 3, periodMs: 5000, type: 'permanent' as const, backoffMs: 25 }, pid: undefined, restarts: 0, restartWindow: [], restartSeq: 0, message: undefined };
+  const controller = new AbortController();
+  const forked = preloader.fork([], controller.signal);
+  for (let i = 0; i < 20; i++) {
+    preloader.entered(i % 2 ? 'starting' : 'restarting', context);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  assert.equal(getEventListeners(controller.signal, 'abort').length, 1);
+  preloader.close();
+  assert.equal(await forked, undefined, 'closed: the start spawns');
+  assert.equal(getEventListeners(controller.signal, 'abort').length, 0);
 });

@@ -15,7 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { StartupFailedError, type WorkerExit } from '../errors.js';
 import { onProcessExit } from '../process/exitHook.js';
 import { readCappedLines } from '../process/lineReader.js';
-import { groupRunning, procStat } from '../process/procInfo.js';
+import { groupEnded, procStat } from '../process/procInfo.js';
 import { type LaunchOptions, signalGroup, spawnPython, type StartedProcess } from '../process/pythonProcess.js';
 import { freeSocketPath } from '../process/socketPath.js';
 
@@ -88,7 +88,7 @@ export class ForkServer {
       return exit;
     });
     this.ended = exited.then(async (exit) => {
-      while (this.pid !== undefined && groupRunning(this.pid)) await sleep(10);
+      await groupEnded(this.pid);
       return exit;
     });
   }

@@ -32,8 +32,12 @@ export class Preloader implements PreloaderPort {
     while (this.state === 'starting' || this.state === 'restarting') {
       if (signal?.aborted) return undefined;
       await new Promise<void>((resolve) => {
-        this.waiting.push(resolve);
-        signal?.addEventListener('abort', () => resolve(), { once: true });
+        const onAbort = () => resolve();
+        signal?.addEventListener('abort', onAbort, { once: true });
+        this.waiting.push(() => {
+          signal?.removeEventListener('abort', onAbort); // one listener per wait, not one per restart waited out
+          resolve();
+        });
       });
     }
     if (this.state !== 'ready' || !this.server) return undefined;

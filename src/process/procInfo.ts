@@ -37,6 +37,18 @@ export function groupRunning(processGroup: number): boolean {
   });
 }
 
+// A killed process can outlive its group's leader while the kernel frees its memory (≈ 0.1 s per
+// GiB); past this, one stuck in the kernel is left to finish on its own.
+const GROUP_END_TIMEOUT_MS = 5000;
+
+/** Resolves once no process of the group runs, or after GROUP_END_TIMEOUT_MS. */
+export async function groupEnded(processGroup: number | undefined): Promise<void> {
+  const deadline = Date.now() + GROUP_END_TIMEOUT_MS;
+  while (processGroup !== undefined && groupRunning(processGroup) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
 /** The real, effective, saved and filesystem uids. */
 export function procUids(pid: number): number[] | undefined {
   const line = read(`/proc/${pid}/status`)?.split('\n').find((l) => l.startsWith('Uid:'));

@@ -16,7 +16,7 @@ import { StartupFailedError, type WorkerExit } from '../errors.js';
 import type { HostCallAnswerer } from '../wire/workerConnection.js';
 import { onProcessExit } from './exitHook.js';
 import { clipLine, readCappedLines } from './lineReader.js';
-import { groupRunning } from './procInfo.js';
+import { groupEnded } from './procInfo.js';
 import { BRIDGE_DIR } from './pythonExecutable.js';
 import { PROTOCOL_VERSION } from '../wire/sessionCodec.js';
 import { startupHint } from './startupHints.js';
@@ -106,9 +106,6 @@ const LOG_LINE_BYTES = 64 * 1024;
 const STDERR_TAIL_LINES = 20;
 const STDERR_TAIL_LINE_BYTES = 4 * 1024;
 const CONTROL_LINE_BYTES = 1024 * 1024;
-// A killed process can outlive its group's leader while the kernel frees its memory (≈ 0.1 s per
-// GiB); past this, one stuck in the kernel is left to finish on its own.
-const GROUP_END_TIMEOUT_MS = 5000;
 /** How long a worker that ended before it was ready may take to close its output pipes (see awaitReady). */
 const OUTPUT_CLOSE_TIMEOUT_MS = 1000;
 /**
@@ -150,9 +147,7 @@ export class PythonProcess {
       return exit;
     });
     this.ended = this.exited.then(async (exit) => {
-      const group = started.pid;
-      const deadline = Date.now() + GROUP_END_TIMEOUT_MS;
-      while (group !== undefined && groupRunning(group) && Date.now() < deadline) await sleep(10);
+      await groupEnded(started.pid);
       this.startedCalls?.remove();
       return exit;
     });
