@@ -128,6 +128,11 @@ export interface WorkerExit {
   signal: NodeJS.Signals | null;
 }
 
+/** "signal SIGKILL" or "exit code 1", as messages say how a process ended. */
+export function describeExit(exit: WorkerExit): string {
+  return exit.signal ? `signal ${exit.signal}` : `exit code ${exit.exitCode}`;
+}
+
 export class WorkerCrashedError extends SnakepitError {
   static override readonly code = ErrorCode.WORKER_CRASHED;
   readonly exitCode: number | null;

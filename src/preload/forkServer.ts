@@ -12,9 +12,9 @@ import net from 'node:net';
 import { constants } from 'node:os';
 import { Duplex, PassThrough, type Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { StartupFailedError, type WorkerExit } from '../errors.js';
+import { describeExit, StartupFailedError, type WorkerExit } from '../errors.js';
 import { onProcessExit } from '../process/exitHook.js';
-import { readCappedLines } from '../process/lineReader.js';
+import { CONTROL_LINE_BYTES, LOG_LINE_BYTES, parseControl, readCappedLines } from '../process/lineReader.js';
 import { groupEnded, procStat } from '../process/procInfo.js';
 import { type LaunchOptions, signalGroup, spawnPython, type StartedProcess } from '../process/pythonProcess.js';
 import { freeSocketPath } from '../process/socketPath.js';
@@ -23,8 +23,6 @@ const LINK_STREAMS = ['control', 'stdout', 'stderr'] as const;
 type LinkStream = (typeof LINK_STREAMS)[number];
 /** The key line a fork opens each link with is 32 hex digits and a stream name. */
 const LINK_HEADER_BYTES = 64;
-const CONTROL_LINE_BYTES = 1024 * 1024;
-const LOG_LINE_BYTES = 64 * 1024;
 /** With the fork server alive, how long a fork's exit status may trail the end of its control channel. */
 const EXIT_REPORT_MS = 1000;
 /** The fork server's environment holds this nonce; each fork writes its own over it. */
@@ -65,7 +63,7 @@ export class ForkServer {
     let settleLoad: (outcome: Loaded) => void = () => {};
     this.loaded = new Promise((resolve) => (settleLoad = resolve));
     readCappedLines(this.process.control, CONTROL_LINE_BYTES, (line) => {
-      const message = parse(line);
+      const message = parseControl(line);
       if (message?.type === 'preloaded') settleLoad({ ok: true });
       else if (message?.type === 'refused') settleLoad({ ok: false, refused: true, message: String(message.message) });
       else if (message?.type === 'startup_error') settleLoad({ ok: false, refused: false, message: `${message.error_type}: ${message.message}` });
@@ -316,22 +314,9 @@ function readHeader(socket: net.Socket, done: (header: string) => void): void {
   socket.on('data', onData);
 }
 
-function parse(line: string): Record<string, unknown> | undefined {
-  try {
-    const value = JSON.parse(line);
-    return value && typeof value.type === 'string' ? value : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /** A signal's name, as Node gives it for its own children. */
 function signalName(signal: unknown): NodeJS.Signals | null {
   if (typeof signal !== 'number') return null;
   const named = Object.entries(constants.signals).find(([, number]) => number === signal);
   return named ? (named[0] as NodeJS.Signals) : null;
-}
-
-function describeExit(exit: WorkerExit): string {
-  return exit.signal ? `signal ${exit.signal}` : `exit code ${exit.exitCode}`;
 }

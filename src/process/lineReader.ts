@@ -8,6 +8,29 @@ import { StringDecoder } from 'node:string_decoder';
 const LF = 0x0a;
 const CR = 0x0d;
 
+// Output caps for every Python process of ours (a worker, a fork server), so memory stays
+// bounded whatever a tool prints: a stdout or stderr line reaches `worker:log` with at most
+// 64 KiB (the rest is dropped and a marker gives its full length); a control message may be
+// 1 MiB long, and a longer one is dropped (it is our bridge's own JSON).
+export const LOG_LINE_BYTES = 64 * 1024;
+export const CONTROL_LINE_BYTES = 1024 * 1024;
+
+/** A control channel's message: a JSON object with a `type`. */
+export interface ControlMessage {
+  type: string;
+  [key: string]: unknown;
+}
+
+/** A control line as its message; undefined if it is not one. */
+export function parseControl(line: string): ControlMessage | undefined {
+  try {
+    const value = JSON.parse(line);
+    return value && typeof value.type === 'string' ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export function readCappedLines(stream: Readable, maxLineBytes: number, onLine: (line: string) => void): void {
   let parts: Buffer[] = [];
   let kept = 0;

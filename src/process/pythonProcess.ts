@@ -12,10 +12,10 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { Duplex, Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { StartupFailedError, type WorkerExit } from '../errors.js';
+import { describeExit, StartupFailedError, type WorkerExit } from '../errors.js';
 import type { HostCallAnswerer } from '../wire/workerConnection.js';
 import { onProcessExit } from './exitHook.js';
-import { clipLine, readCappedLines } from './lineReader.js';
+import { clipLine, CONTROL_LINE_BYTES, type ControlMessage, LOG_LINE_BYTES, parseControl, readCappedLines } from './lineReader.js';
 import { groupEnded } from './procInfo.js';
 import { BRIDGE_DIR } from './pythonExecutable.js';
 import { PROTOCOL_VERSION } from '../wire/sessionCodec.js';
@@ -82,11 +82,6 @@ export interface Preloader {
   fork(args: string[], signal?: AbortSignal): Promise<StartedProcess | undefined>;
 }
 
-export interface ControlMessage {
-  type: string;
-  [key: string]: unknown;
-}
-
 export interface ReadyInfo {
   pid: number;
   address: string;
@@ -97,15 +92,10 @@ export interface ReadyInfo {
   protocol: number;
 }
 
-// Output caps, so memory stays bounded whatever a tool prints:
-// - a stdout or stderr line reaches `worker:log` with at most 64 KiB; the rest of the line is
-//   dropped and a marker gives its full length;
-// - the stderr tail quoted by STARTUP_FAILED keeps the last 20 lines, each at most 4 KiB;
-// - a control message may be 1 MiB long; a longer one is dropped (it is our bridge's own JSON).
-const LOG_LINE_BYTES = 64 * 1024;
+// The stderr tail quoted by STARTUP_FAILED keeps the last 20 lines, each at most 4 KiB (the
+// other output caps are lineReader.ts's).
 const STDERR_TAIL_LINES = 20;
 const STDERR_TAIL_LINE_BYTES = 4 * 1024;
-const CONTROL_LINE_BYTES = 1024 * 1024;
 /** How long a worker that ended before it was ready may take to close its output pipes (see awaitReady). */
 const OUTPUT_CLOSE_TIMEOUT_MS = 1000;
 /**
@@ -243,7 +233,7 @@ export class PythonProcess {
 
   private startupFailure(exit: WorkerExit, error: ControlMessage | undefined): StartupFailedError {
     const { workerId, pool, adapter } = this.options;
-    const how = exit.signal ? `signal ${exit.signal}` : `exit code ${exit.exitCode}`;
+    const how = describeExit(exit);
     if (error) {
       const said = `${error.error_type}: ${error.message}`;
       return new StartupFailedError(
@@ -387,13 +377,4 @@ export function signalGroup(pid: number | undefined, signal: NodeJS.Signals): bo
 
 function startCancelled({ workerId, pool }: LaunchOptions): StartupFailedError {
   return new StartupFailedError(`Start of worker ${workerId} was cancelled.`, { pool, workerId });
-}
-
-function parseControl(line: string): ControlMessage | undefined {
-  try {
-    const value = JSON.parse(line);
-    return value && typeof value.type === 'string' ? value : undefined;
-  } catch {
-    return undefined;
-  }
 }
