@@ -41,7 +41,7 @@ for (const { profile, pool } of PROFILES) {
       assert.equal(((await pit.execute('chain', { depth: 2 })) as number[]).length, 2, 'a chain that fits still runs');
     });
 
-    test('two chains that wait on each other fail after nestedQueueTimeoutMs, naming their chain; the pool then serves on', async () => {
+    test('two chains that wait on each other: a nested call fails after nestedQueueTimeoutMs, naming its chain, and the pool then serves on', async () => {
       const pit = await startPit({ pools: [{ name: 'p', nestedQueueTimeoutMs: 1500, ...pool }] });
       const failures: unknown[] = [];
       // Both chains hold their place before either makes its nested call: the deadlock is set
@@ -57,9 +57,14 @@ for (const { profile, pool } of PROFILES) {
       const t0 = performance.now();
       const outcomes = await Promise.allSettled([pit.execute('chain', { depth: 2 }), pit.execute('chain', { depth: 2 })]);
       const tookMs = performance.now() - t0;
-      assert.deepEqual(outcomes.map((o) => o.status), ['rejected', 'rejected']);
+      // The nested calls wait 1500 ms each; the first to give up unwinds its chain and frees its
+      // place, which the other nested call may take if its own wait had not ended yet (their
+      // timers can fall a loop turn apart). So one chain or both fail, and none hangs.
+      const rejected = outcomes.filter((o) => o.status === 'rejected').length;
+      assert.ok(rejected >= 1, 'the deadlock is broken by a failure');
+      for (const o of outcomes) if (o.status === 'fulfilled') assert.equal((o.value as number[]).length, 2);
       assert.ok(tookMs >= 1400 && tookMs < 15_000, `failed after ${tookMs.toFixed(0)} ms`);
-      assert.equal(failures.length, 2);
+      assert.equal(failures.length, rejected);
       for (const failure of failures) {
         assert.ok(failure instanceof CallChainError);
         assert.deepEqual(failure.chain, ['chain', 'chain']);
