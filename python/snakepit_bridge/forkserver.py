@@ -27,6 +27,7 @@ is gone) ends the server and the forks it still has.
 from __future__ import annotations
 
 import collections
+import ctypes  # imported once here, not by every fork (make_environ_unique)
 import gc
 import json
 import os
@@ -281,8 +282,6 @@ def make_environ_unique() -> None:
     share its worker's block (reaper.py): without a nonce of its own, a worker's death would
     take its siblings along. The block's bytes are rewritten where the kernel reads them.
     """
-    import ctypes
-
     with open("/proc/self/stat", "rb") as f:
         fields = f.read().rsplit(b")", 1)[1].split()
     env_start = int(fields[47])  # env_start: field 50 of stat
